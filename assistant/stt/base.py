@@ -1,0 +1,70 @@
+"""The one small protocol every speech recogniser follows.
+
+Audio in is always 16 kHz mono int16 (the audio layer resamples). Two roles:
+
+* ``short``: yes / no / next / help / repeat. The caller passes the allowed answers; the engine
+  restricts itself to them where it can, and :attr:`Transcript.answer` is set only when the
+  result is *confidently* one of them. Otherwise it is None: "Sorry, I didn't catch that".
+* ``free``: a person's own words; accuracy matters more than speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant.words import ShortAnswer
+
+SAMPLE_RATE = 16_000
+Role = Literal["short", "free"]
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    confidence: float
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a recogniser heard."""
+
+    text: str
+    confidence: float
+    engine: str
+    words: tuple[Word, ...] = field(default_factory=tuple)
+    answer: ShortAnswer | None = None
+    audio_s: float = 0.0
+    compute_s: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+@runtime_checkable
+class RecognizerStream(Protocol):
+    def accept(self, pcm: np.ndarray) -> str | None:
+        """Feed int16 16 kHz mono audio; returns partial text when the engine has some."""
+
+    def result(self) -> Transcript:
+        """Finish the utterance and return the final transcript."""
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    name: str
+    """Engine and model, e.g. ``vosk:vosk-model-small-en-us-0.15``."""
+
+    def start(self, allowed: Sequence[ShortAnswer] | None = None) -> RecognizerStream:
+        """Begin one utterance; *allowed* given means the short-answer role."""
+
+    def transcribe(
+        self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None = None
+    ) -> Transcript:
+        """Recognise a whole utterance at once."""
