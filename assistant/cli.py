@@ -66,8 +66,17 @@ def version() -> None:
 
 
 @app.command("config")
-def show_config() -> None:
-    """Print the settings in force, as TOML-like text."""
+def show_config(
+    example: Annotated[
+        bool, typer.Option("--example", help="Print a commented file with every default")
+    ] = False,
+) -> None:
+    """Print the settings in force."""
+    if example:
+        from assistant.config import example_toml
+
+        typer.echo(example_toml(), nl=False)
+        return
     s = settings()
     for section, model in s:
         typer.echo(f"[{section}]")
@@ -77,6 +86,7 @@ def show_config() -> None:
 
 
 def _register_all() -> None:
+    from assistant import models as models_mod
     from assistant.audio import cli as audio_cli
     from assistant.buttons import cli as buttons_cli
     from assistant.dialogue import cli as dialogue_cli
@@ -85,11 +95,17 @@ def _register_all() -> None:
     from assistant.stt import cli as stt_cli
     from assistant.sync import cli as sync_cli
     from assistant.voice import cli as voice_cli
-    from assistant import models as models_mod
 
     for module in (
-        audio_cli, stt_cli, voice_cli, buttons_cli, dialogue_cli, records_cli, sync_cli,
-        hub_cli, models_mod,
+        audio_cli,
+        stt_cli,
+        voice_cli,
+        buttons_cli,
+        dialogue_cli,
+        records_cli,
+        sync_cli,
+        hub_cli,
+        models_mod,
     ):
         module.register(app)
 

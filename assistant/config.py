@@ -175,7 +175,10 @@ def config_candidates() -> list[Path]:
     env = os.environ.get("ASSISTANT_CONFIG")
     if env:
         return [Path(env).expanduser()]
-    return [Path("~/.config/assistant/config.toml").expanduser(), Path("/etc/assistant/config.toml")]
+    return [
+        Path("~/.config/assistant/config.toml").expanduser(),
+        Path("/etc/assistant/config.toml"),
+    ]
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -204,3 +207,36 @@ def load_settings(path: Path | None = None) -> Settings:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"Config file {path}: [{where}] {err['msg']}.") from exc
+
+
+def example_toml() -> str:
+    """A commented TOML file with every key and its default (docs/config.example.toml)."""
+    lines = [
+        "# assistant configuration (TOML). Every key is optional; these are the defaults.",
+        "# Put this file at ~/.config/assistant/config.toml or /etc/assistant/config.toml,",
+        "# or point ASSISTANT_CONFIG at it. `assistant config` prints the settings in force.",
+        "",
+    ]
+    for section, model in Settings():
+        cls = type(model)
+        lines.append(f"[{section}]")
+        if cls.__doc__:
+            lines.append(f"# {cls.__doc__.strip()}")
+        for key, field in cls.model_fields.items():
+            value = getattr(model, key)
+            if field.description:
+                lines.append(f"# {field.description}")
+            if key == "data_dir":
+                lines.append(f'{key} = "~/.local/share/assistant"')
+            elif value is None:
+                lines.append(f"# {key} = ")
+            elif isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, int | float):
+                lines.append(f"{key} = {value}")
+            elif isinstance(value, tuple):
+                lines.append(f"{key} = {list(value)}")
+            else:
+                lines.append(f'{key} = "{value}"')
+        lines.append("")
+    return "\n".join(lines)
