@@ -82,6 +82,10 @@ class Listen:
     timeout_s: float = 10.0
     trailing_silence_s: float | None = None
     """None: the configured default for the role."""
+    phrases: tuple[str, ...] = ()
+    """Extra whole-utterance phrases that mean an answer here (scale points, option names),
+    besides ``allowed``; a recogniser with a grammar should accept them too. The engine matches
+    ``Transcript.text`` against them itself."""
 
 
 @dataclass(frozen=True)
