@@ -84,6 +84,10 @@ class BundleError(SyncError, ValueError):
     """A sync bundle is malformed, altered or cannot be decrypted."""
 
 
+class HubUnreachable(SyncError, ConnectionError):
+    """The hub cannot be reached (no network, or the hub is down); nothing was lost."""
+
+
 # Warnings that announce themselves (the gpiozero PinFactoryFallback habit).
 
 
