@@ -1,0 +1,154 @@
+"""The lights: LEDs inside the buttons, and one RGB status light.
+
+The engine says which buttons mean something at this step and what the device is doing
+(:class:`~assistant.dialogue.events.SetLights`); :meth:`Lights.apply` shows it:
+
+* a button's LED is on only when that button does something now;
+* the status light: **green** listening, **blue** speaking, **amber, pulsing** thinking,
+  **red** error, **off** idle.
+
+:class:`GpioLights` drives real LEDs through gpiozero (or MockFactory pins in tests);
+:class:`ConsoleLights` logs the state (and prints it, for development and the demo).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO, runtime_checkable
+
+from assistant.buttons.base import BUTTONS
+from assistant.buttons.gpio import check_pins, led_pins
+from assistant.config import ButtonSettings
+from assistant.dialogue.events import Button, SetLights, Status
+from assistant.errors import ButtonError
+
+log = logging.getLogger(__name__)
+
+COLOURS: dict[Status, tuple[float, float, float]] = {
+    "idle": (0.0, 0.0, 0.0),
+    "listening": (0.0, 1.0, 0.0),
+    "speaking": (0.0, 0.0, 1.0),
+    "thinking": (1.0, 0.5, 0.0),
+    "error": (1.0, 0.0, 0.0),
+}
+"""Status colour as (red, green, blue), 0 to 1. Thinking pulses."""
+
+COLOUR_NAMES: dict[Status, str] = {
+    "idle": "off",
+    "listening": "green",
+    "speaking": "blue",
+    "thinking": "amber, pulsing",
+    "error": "red",
+}
+
+
+@runtime_checkable
+class Lights(Protocol):
+    name: str
+
+    def apply(self, lights: SetLights) -> None:
+        """Show which buttons mean something now, and the status."""
+
+    def close(self) -> None: ...
+
+
+def describe(lights: SetLights) -> str:
+    lit = " ".join(b for b in BUTTONS if b in lights.buttons) or "none"
+    return f"buttons lit: {lit}; status: {lights.status} ({COLOUR_NAMES[lights.status]})"
+
+
+class GpioLights:
+    """Button LEDs and the RGB status light on GPIO pins."""
+
+    def __init__(self, settings: ButtonSettings, *, pin_factory: Any = None) -> None:
+        from gpiozero import LED, RGBLED
+
+        check_pins(settings)
+        self.state = SetLights()
+        self.leds: dict[Button, Any] = {}
+        self.status_led: Any = None
+        self.pwm = False
+        try:
+            for name, pin in led_pins(settings).items():
+                self.leds[name] = LED(pin, pin_factory=pin_factory)
+            if settings.status_led_pins is not None:
+                red, green, blue = settings.status_led_pins
+                try:
+                    self.status_led = RGBLED(red, green, blue, pwm=True, pin_factory=pin_factory)
+                    self.pwm = True
+                except Exception:  # no PWM on these pins: full colours only
+                    log.info("no PWM for the status light: amber shows as yellow, no pulsing")
+                    self.status_led = RGBLED(red, green, blue, pwm=False, pin_factory=pin_factory)
+        except Exception as exc:
+            self.close()
+            if isinstance(exc, ButtonError):
+                raise
+            raise ButtonError(f"The lights could not be set up on the GPIO pins: {exc}.") from exc
+        self.name = "gpio"
+
+    def apply(self, lights: SetLights) -> None:
+        for name, led in self.leds.items():
+            if name in lights.buttons:
+                led.on()
+            else:
+                led.off()
+        if self.status_led is not None and lights.status != self.state.status:
+            self._status(lights.status)
+        self.state = lights
+        log.debug("lights: %s", describe(lights))
+
+    def _status(self, status: Status) -> None:
+        colour = COLOURS[status]
+        led = self.status_led
+        if not self.pwm:
+            colour = (float(colour[0] > 0), float(colour[1] > 0), float(colour[2] > 0))
+        if status == "thinking" and self.pwm:
+            led.pulse(fade_in_time=0.6, fade_out_time=0.6, on_color=colour, off_color=(0, 0, 0))
+        else:
+            led.color = colour
+
+    def close(self) -> None:
+        for led in [*self.leds.values(), self.status_led]:
+            if led is not None:
+                try:
+                    led.close()
+                except Exception:
+                    log.debug("closing %r failed", led, exc_info=True)
+        self.leds.clear()
+        self.status_led = None
+
+
+class ConsoleLights:
+    """Lights as text: logged, and printed to *out* when they change (development, demo)."""
+
+    name = "console"
+
+    def __init__(self, out: TextIO | None = None, *, printer: Callable[[str], None] | None = None):
+        self.out = out
+        self.printer = printer
+        self.state: SetLights | None = None
+        self.history: list[SetLights] = []
+
+    def apply(self, lights: SetLights) -> None:
+        if lights == self.state:
+            return
+        self.state = lights
+        self.history.append(lights)
+        text = describe(lights)
+        log.info("lights: %s", text)
+        if self.printer is not None:
+            self.printer(text)
+        elif self.out is not None:
+            print(f"[{text}]", file=self.out, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def open_lights(settings: ButtonSettings, backend: str, *, pin_factory: Any = None) -> Lights:
+    """GPIO lights beside GPIO buttons; console lights otherwise."""
+    if backend.startswith("gpio") or backend == "mock":
+        return GpioLights(settings, pin_factory=pin_factory)
+    return ConsoleLights(sys.stderr if backend == "keyboard" else None)
