@@ -21,7 +21,9 @@ ConfirmedBy = Literal["voice", "button", "staff", "not_confirmed"]
 Support = Literal["myself", "a_little_help", "a_lot_of_help"]
 Mood = Literal["good", "okay", "not_good"]
 Rating = Literal["like", "not_sure", "dont_like"]
-JobStatus = Literal["planned", "done", "partly", "not_yet", "going_well", "sometimes", "not_going_well"]
+JobStatus = Literal[
+    "planned", "done", "partly", "not_yet", "going_well", "sometimes", "not_going_well"
+]
 SessionState = Literal["draft", "finalised", "sent"]
 ConsentMethod = Literal["voice", "button", "staff_recorded", "easy_read_form"]
 
