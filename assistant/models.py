@@ -32,9 +32,8 @@ from urllib.parse import urlsplit
 
 import typer
 
-from assistant.errors import ConfigError, DownloadError
+from assistant.errors import ConfigError, DownloadError, ModelCorrupt, ModelMissing
 
-CHUNK = 256 * 1024
 RECORD = ".assistant-sha256"
 STAGING = ".downloads"
 
@@ -294,7 +293,7 @@ def _fetch(spec: ModelFile, part: Path, client: object, on_progress: ProgressHoo
             if on_progress:
                 on_progress(spec.name, got, total)
             with part.open(mode) as fh:
-                for block in response.iter_bytes(CHUNK):
+                for block in response.iter_bytes():  # as it comes: a cut loses little
                     fh.write(block)
                     got += len(block)
                     if on_progress:
@@ -556,15 +555,25 @@ def verify_cmd(
     entries = load_manifest(manifest)
     folder = _models_dir(models_dir)
     chosen = [get_entry(name, entries)] if name else list(entries.values())
-    bad = False
+    corrupt: list[str] = []
+    missing: list[str] = []
     for entry in chosen:
         status, detail = verify_entry(entry, folder)
         label = {"ok": "present", "unchecked": "present (unchecked)"}.get(status, status)
         typer.echo(f"{entry.name}: {label}: {detail}")
-        if status == "corrupt" or (name and status == "missing"):
-            bad = True
-    if bad:
-        raise typer.Exit(1)
+        if status == "corrupt":
+            corrupt.append(entry.name)
+        elif status == "missing":
+            missing.append(entry.name)
+    if corrupt:
+        raise ModelCorrupt(
+            f"{', '.join(corrupt)} {'is' if len(corrupt) == 1 else 'are'} corrupt; "
+            f"download again with 'assistant models download {corrupt[0]} --force'."
+        )
+    if name and missing:
+        raise ModelMissing(
+            f"{name} is not in {folder}; download it with 'assistant models download {name}'."
+        )
 
 
 def register(app: typer.Typer) -> None:
