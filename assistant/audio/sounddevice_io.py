@@ -1,0 +1,470 @@
+"""The real microphone and speaker, through PortAudio (sounddevice).
+
+:class:`SoundDeviceMicrophone` opens the device at 16 kHz if it accepts that, else at its own
+default rate, and resamples to 16 kHz with a streaming soxr resampler. It delivers 30 ms
+blocks through a bounded queue (the oldest block is dropped if nobody reads). A device that
+stops delivering audio (unplugged, or its PulseAudio sink removed: PortAudio then simply stops
+calling back) is reported as :class:`DeviceLost` by :meth:`~SoundDeviceMicrophone.read`, never
+a hang; :meth:`~SoundDeviceMicrophone.start` again reopens it when it is back.
+
+:class:`SoundDeviceSpeaker` keeps one output stream open and feeds it from a queue in the
+PortAudio callback, so :meth:`~SoundDeviceSpeaker.play` returns at once and
+:meth:`~SoundDeviceSpeaker.stop` silences the output from the next block (barge-in). It
+notes the wall time at which the first sample of each play was handed to the device.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soxr
+
+from assistant.audio.base import MIC_RATE
+from assistant.audio.devices import DeviceInfo, find_device, refresh, sounddevice
+from assistant.audio.wav import to_int16
+from assistant.errors import AudioError, DeviceLost, DeviceNotFound
+
+log = logging.getLogger(__name__)
+
+
+def _close_quietly(stream: Any, wait_s: float = 1.0) -> None:
+    """Abort and close a stream without ever hanging the caller (a lost device can block)."""
+    if stream is None:
+        return
+
+    def _do() -> None:
+        with contextlib.suppress(Exception):
+            stream.abort(ignore_errors=True)
+        with contextlib.suppress(Exception):
+            stream.close(ignore_errors=True)
+
+    t = threading.Thread(target=_do, name="audio-close", daemon=True)
+    t.start()
+    t.join(wait_s)
+    if t.is_alive():
+        log.warning("closing the audio stream did not finish in %.1f s; left behind", wait_s)
+
+
+class SoundDeviceMicrophone:
+    """A microphone that always delivers 16 kHz mono int16, in ~30 ms blocks.
+
+    *device* is an index or (part of) a name; None is the system default.
+    """
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        *,
+        block_ms: int = 30,
+        queue_s: float = 3.0,
+        stall_s: float = 1.0,
+        start_grace_s: float = 4.0,
+        latency: str | float = "low",
+    ) -> None:
+        self.spec = device
+        self.block = MIC_RATE * block_ms // 1000
+        self.block_ms = block_ms
+        self.stall_s = stall_s
+        self.start_grace_s = start_grace_s
+        self.latency = latency
+        self.name = f"sounddevice:{device if device is not None else 'default'}"
+        self.device: DeviceInfo | None = None
+        self.rate: int | None = None
+        self.dropped_blocks = 0
+        self._queue: queue.Queue[np.ndarray] = queue.Queue(
+            maxsize=max(1, int(queue_s * 1000 / block_ms))
+        )
+        self._stream: Any = None
+        self._resampler: soxr.ResampleStream | None = None
+        self._acc = np.zeros(0, dtype=np.float32)
+        self._started_at = 0.0
+        self._last_callback = 0.0
+        self._callbacks = 0
+        self._lost: str | None = None
+        self._was_lost = False
+        self._lock = threading.Lock()
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._stream is not None and self._lost is None
+
+    def start(self) -> None:
+        """Open the device and start delivering audio (reopens a lost device)."""
+        if self._stream is not None and self._lost is None:
+            return
+        if self._stream is not None:
+            _close_quietly(self._stream)
+            self._stream = None
+        self._lost = None
+        if self._was_lost:
+            # PortAudio keeps its first list of devices; a re-plugged card needs a fresh look.
+            try:
+                self._open()
+                return
+            except AudioError:
+                refresh()
+        self._open()
+
+    def _open(self) -> None:
+        sd = sounddevice()
+        dev = find_device(self.spec, "input")
+        rates = [MIC_RATE] + ([int(dev.default_rate)] if int(dev.default_rate) != MIC_RATE else [])
+        last_exc: Exception | None = None
+        for rate in rates:
+            try:
+                sd.check_input_settings(
+                    device=dev.index, samplerate=rate, channels=1, dtype="float32"
+                )
+                stream = sd.InputStream(
+                    device=dev.index,
+                    samplerate=rate,
+                    channels=1,
+                    dtype="float32",
+                    blocksize=rate * self.block_ms // 1000,
+                    latency=self.latency,
+                    callback=self._callback,
+                )
+            except Exception as exc:  # PortAudioError, ValueError for a refused setting
+                last_exc = exc
+                log.debug("microphone %s refused %d Hz: %s", dev.name, rate, exc)
+                continue
+            self._resampler = (
+                None
+                if rate == MIC_RATE
+                else soxr.ResampleStream(rate, MIC_RATE, 1, dtype="float32", quality="HQ")
+            )
+            self._acc = np.zeros(0, dtype=np.float32)
+            self._drain()
+            self.device, self.rate, self._stream = dev, rate, stream
+            self.name = f"sounddevice:{dev.name}"
+            self._lost = None
+            self._callbacks = 0
+            self._started_at = self._last_callback = time.monotonic()
+            try:
+                stream.start()
+            except Exception as exc:
+                _close_quietly(stream)
+                self._stream = None
+                raise DeviceLost(f"The microphone {dev.name} could not start: {exc}.") from exc
+            log.info("microphone %s open at %d Hz (resampled to %d Hz)", dev.name, rate, MIC_RATE)
+            return
+        raise DeviceNotFound(
+            f"The microphone {dev.name} cannot record at {' or '.join(map(str, rates))} Hz:"
+            f" {last_exc}."
+        )
+
+    def stop(self) -> None:
+        """Close the device; queued audio is dropped."""
+        stream, self._stream = self._stream, None
+        _close_quietly(stream)
+        self._drain()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+
+    # -- audio ------------------------------------------------------------------------------
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._last_callback = time.monotonic()
+        self._callbacks += 1
+        x = indata[:, 0]
+        if self._resampler is not None:
+            x = self._resampler.resample_chunk(x)
+        acc = np.concatenate([self._acc, x]) if len(self._acc) else x.copy()
+        n = len(acc) // self.block
+        for i in range(n):
+            block = to_int16(acc[i * self.block : (i + 1) * self.block])
+            try:
+                self._queue.put_nowait(block)
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+                self.dropped_blocks += 1
+                self._queue.put_nowait(block)
+        self._acc = acc[n * self.block :]
+
+    def _check_alive(self) -> None:
+        if self._lost is not None:
+            raise DeviceLost(self._lost)
+        if self._stream is None:
+            return
+        now = time.monotonic()
+        silent_for = now - self._last_callback
+        limit = self.stall_s if self._callbacks else self.start_grace_s
+        active = True
+        try:
+            active = bool(self._stream.active)
+        except Exception:
+            active = False
+        if silent_for > limit or not active:
+            name = self.device.name if self.device else "microphone"
+            self._lost = (
+                f"The microphone {name} stopped sending sound"
+                f" ({silent_for:.1f} s without audio); it may have been unplugged."
+            )
+            self._was_lost = True
+            stream, self._stream = self._stream, None
+            threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+            raise DeviceLost(self._lost)
+
+    def read(self, timeout: float) -> np.ndarray | None:
+        """The next 16 kHz block, None if none came within *timeout*; DeviceLost if it died."""
+        if self._stream is None and self._lost is None:
+            raise AudioError("The microphone is not started.")
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._check_alive()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                return self._queue.get(timeout=min(0.1, remaining))
+            except queue.Empty:
+                continue
+
+    def __enter__(self) -> SoundDeviceMicrophone:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class _Chunk:
+    play_id: int
+    data: np.ndarray  # float32, (frames, channels), at the stream rate
+    pos: int = 0
+
+
+class SoundDeviceSpeaker:
+    """A speaker that plays int16 mono audio without blocking, and stops at once.
+
+    *device* is an index or (part of) a name; None is the system default.
+    """
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        *,
+        block_ms: int = 20,
+        latency: str | float = 0.06,
+        stall_s: float = 1.5,
+    ) -> None:
+        self.spec = device
+        self.block_ms = block_ms
+        self.latency = latency
+        self.stall_s = stall_s
+        self.name = f"sounddevice:{device if device is not None else 'default'}"
+        self.device: DeviceInfo | None = None
+        self.rate: int | None = None
+        self.channels = 1
+        self.output_latency = 0.0
+        self.first_sample_at: dict[int, float] = {}
+        """play id -> wall time (time.time()) when its first sample was handed to the device."""
+        self.first_sample_dac_at: dict[int, float] = {}
+        """play id -> estimated wall time when that sample reaches the output (adds latency)."""
+        self._next_id = 0
+        self._queue: collections.deque[_Chunk] = collections.deque()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._stream: Any = None
+        self._tail_until = 0.0
+        self._last_callback = 0.0
+        self._lost: str | None = None
+
+    # -- stream -----------------------------------------------------------------------------
+
+    def open(self, rate: int | None = None) -> None:
+        """Open the output (done by the first :meth:`play`); *rate* is preferred if possible."""
+        if self._stream is not None and self._lost is None:
+            return
+        if self._stream is not None:
+            _close_quietly(self._stream)
+            self._stream = None
+        try:
+            self._open(rate)
+        except AudioError:
+            if self._lost is None:
+                raise
+            refresh()
+            self._open(rate)
+
+    def _open(self, rate: int | None) -> None:
+        sd = sounddevice()
+        dev = find_device(self.spec, "output")
+        candidates = [r for r in (rate, int(dev.default_rate), 48_000, 44_100) if r]
+        last_exc: Exception | None = None
+        for r in dict.fromkeys(candidates):
+            for ch in (1, 2):
+                try:
+                    sd.check_output_settings(
+                        device=dev.index, samplerate=r, channels=ch, dtype="float32"
+                    )
+                    stream = sd.OutputStream(
+                        device=dev.index,
+                        samplerate=r,
+                        channels=ch,
+                        dtype="float32",
+                        blocksize=r * self.block_ms // 1000,
+                        latency=self.latency,
+                        callback=self._callback,
+                    )
+                except Exception as exc:
+                    last_exc = exc
+                    continue
+                self.device, self.rate, self.channels, self._stream = dev, r, ch, stream
+                self.name = f"sounddevice:{dev.name}"
+                self._lost = None
+                self.output_latency = float(stream.latency)
+                self._last_callback = time.monotonic()
+                try:
+                    stream.start()
+                except Exception as exc:
+                    _close_quietly(stream)
+                    self._stream = None
+                    raise DeviceLost(f"The speaker {dev.name} could not start: {exc}.") from exc
+                log.info("speaker %s open at %d Hz, %d channel(s)", dev.name, r, ch)
+                return
+        raise DeviceNotFound(f"The speaker {dev.name} cannot play at any usual rate: {last_exc}.")
+
+    def close(self) -> None:
+        self.stop()
+        stream, self._stream = self._stream, None
+        _close_quietly(stream)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        now = time.monotonic()
+        self._last_callback = now
+        outdata.fill(0)
+        filled = 0
+        with self._lock:
+            while filled < frames and self._queue:
+                chunk = self._queue[0]
+                if chunk.pos == 0 and chunk.play_id not in self.first_sample_at:
+                    ahead = filled / (self.rate or 1)
+                    wall = time.time() + ahead
+                    self.first_sample_at[chunk.play_id] = wall
+                    try:
+                        dac = float(time_info.outputBufferDacTime - time_info.currentTime)
+                    except Exception:
+                        dac = 0.0
+                    self.first_sample_dac_at[chunk.play_id] = wall + max(0.0, dac)
+                take = min(frames - filled, len(chunk.data) - chunk.pos)
+                outdata[filled : filled + take] = chunk.data[chunk.pos : chunk.pos + take]
+                chunk.pos += take
+                filled += take
+                if chunk.pos >= len(chunk.data):
+                    self._queue.popleft()
+            if filled:
+                self._tail_until = now + filled / (self.rate or 1) + self.output_latency
+            if not self._queue:
+                self._idle.notify_all()
+
+    def _check_alive(self) -> None:
+        if self._lost is not None:
+            raise DeviceLost(self._lost)
+        if self._stream is None:
+            return
+        silent_for = time.monotonic() - self._last_callback
+        try:
+            active = bool(self._stream.active)
+        except Exception:
+            active = False
+        if silent_for > self.stall_s or not active:
+            name = self.device.name if self.device else "speaker"
+            self._lost = f"The speaker {name} stopped playing; it may have been unplugged."
+            with self._lock:
+                self._queue.clear()
+                self._idle.notify_all()
+            raise DeviceLost(self._lost)
+
+    # -- the Speaker protocol ---------------------------------------------------------------
+
+    def play(self, pcm: np.ndarray, sample_rate: int) -> None:
+        """Queue int16 mono audio at *sample_rate*; returns at once."""
+        self.play_id(pcm, sample_rate)
+
+    def play_id(self, pcm: np.ndarray, sample_rate: int) -> int:
+        """Like :meth:`play`, returning an id to look up in :attr:`first_sample_at`."""
+        if self._stream is not None and self._lost is None:
+            with contextlib.suppress(DeviceLost):
+                self._check_alive()
+        if self._stream is None or self._lost is not None:
+            self.open(sample_rate)
+        data = np.asarray(pcm)
+        x = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
+        if x.ndim > 1:
+            x = x.mean(axis=1)
+        if sample_rate != self.rate:
+            x = soxr.resample(x, sample_rate, self.rate, quality="HQ").astype(np.float32)
+        frames = np.repeat(x[:, None], self.channels, axis=1) if self.channels > 1 else x[:, None]
+        with self._lock:
+            self._next_id += 1
+            pid = self._next_id
+            if len(frames):
+                self._queue.append(_Chunk(pid, np.ascontiguousarray(frames)))
+        return pid
+
+    def stop(self) -> None:
+        """Drop everything queued; the output is silent from the next block."""
+        with self._lock:
+            self._queue.clear()
+            self._tail_until = min(self._tail_until, time.monotonic() + self.output_latency)
+            self._idle.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until all queued audio has been heard; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = bool(self._queue)
+                tail = self._tail_until
+            now = time.monotonic()
+            if not pending and now >= tail:
+                return True
+            if deadline is not None and now >= deadline:
+                return False
+            self._check_alive()
+            step = 0.05
+            if deadline is not None:
+                step = min(step, max(0.0, deadline - now))
+            if pending:
+                with self._lock:
+                    self._idle.wait(step)
+            else:
+                time.sleep(min(step, max(0.0, tail - now)) or 0.001)
+
+    @property
+    def playing(self) -> bool:
+        with self._lock:
+            return bool(self._queue) or time.monotonic() < self._tail_until
+
+    @property
+    def last_first_sample_at(self) -> float | None:
+        """Wall time the most recent play's first sample was handed to the device."""
+        return self.first_sample_at.get(self._next_id)
+
+    def __enter__(self) -> SoundDeviceSpeaker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
