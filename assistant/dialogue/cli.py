@@ -1,9 +1,215 @@
-"""Commands for this part of the data path."""
+"""Commands for guided sessions: ``demo``, ``simulate``, ``run`` and ``scripts list|check``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from assistant.config import Settings
+
+scripts_app = typer.Typer(help="The session scripts: list them, check a staff script.")
+
+
+def _settings() -> Settings:
+    from assistant.cli import settings
+
+    return settings()
+
+
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML)", dir_okay=False)],
+    record_out: Annotated[
+        Path | None, typer.Option("--record-out", "-o", help="Write the session record here")
+    ] = None,
+    fake_speech: Annotated[
+        bool,
+        typer.Option("--fake-speech", help="Fast fake voice and recogniser instead of the models"),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary")] = False,
+) -> None:
+    """Run a scenario through the real engine on a virtual clock; write the session record."""
+    from rich.console import Console
+
+    from assistant.dialogue.scenario import load_scenario
+    from assistant.dialogue.simulate import (
+        ConsoleNarrator,
+        fake_speech_kit,
+        real_speech_kit,
+        run_scenario,
+    )
+
+    console = Console(highlight=False)
+    loaded = load_scenario(scenario)
+    settings = loaded.apply_settings(_settings())
+    kit = fake_speech_kit() if fake_speech else real_speech_kit(settings)
+    console.print(f"[bold]Scenario[/bold] {scenario} (script {loaded.script})")
+    for reason in kit.reasons:
+        console.print(f"  [dim]{reason}[/dim]")
+    result = run_scenario(
+        loaded,
+        settings,
+        kit,
+        record_out=record_out,
+        narrator=None if quiet else ConsoleNarrator(console),
+    )
+    state = "finished" if result.finished else "not finished"
+    console.print(
+        f"\nSession {state}: {result.turns_used} of {result.turns_total} turns used, "
+        f"{result.prompts} prompts, {result.barge_ins} cut short, "
+        f"{result.virtual_s / 60:.1f} min on the virtual clock, {result.wall_s:.1f} s to run."
+    )
+    console.print(f"Record: {result.record_path}")
+    if result.failures:
+        for failure in result.failures:
+            console.print(f"[bold red]expectation not met:[/bold red] {failure}")
+        raise typer.Exit(1)
+    if loaded.expect is not None:
+        console.print("[green]All expectations met.[/green]")
+
+
+def demo(
+    fake_speech: Annotated[
+        bool,
+        typer.Option("--fake-speech", help="Fast fake voice and recogniser instead of the models"),
+    ] = False,
+    record_out: Annotated[
+        Path | None, typer.Option("--record-out", "-o", help="Write the session record here")
+    ] = None,
+) -> None:
+    """A co-production group session with four virtual people, no audio hardware needed."""
+    from assistant.dialogue.demo import run_demo
+
+    failures = run_demo(_settings(), fake_speech=fake_speech, record_out=record_out)
+    if failures:
+        raise typer.Exit(1)
+
+
+def run(
+    script: Annotated[
+        str | None, typer.Argument(help="Script name or file; none = choose by voice")
+    ] = None,
+) -> None:
+    """Run a session on this device: microphone, speaker and buttons."""
+    _run_device(_settings(), script)
+
+
+def _run_device(settings: Settings, script_name: str | None) -> None:
+    """Wire the real edges to the shell and run one session (the ``run`` command)."""
+    import logging
+    import random
+
+    from assistant.audio import open_microphone, open_speaker
+    from assistant.buttons.base import InputStream
+    from assistant.buttons.select import open_buttons
+    from assistant.dialogue.engine import Engine
+    from assistant.dialogue.script import load_script
+    from assistant.dialogue.shell import (
+        JsonRecordSink,
+        MicrophoneEars,
+        RealClock,
+        SessionShell,
+        choose_script,
+        engines_line,
+    )
+    from assistant.dialogue.simulate import _earcons, real_speech_kit
+
+    log = logging.getLogger("assistant.dialogue")
+    kit = real_speech_kit(settings)
+    for reason in kit.reasons:
+        typer.echo(reason)
+    mic = open_microphone(settings.audio)
+    speaker = open_speaker(settings.audio)
+    inputs = InputStream()
+    inputs.set_barge_in(speaker.stop)
+    buttons = open_buttons(settings.buttons, inputs)
+    typer.echo(f"buttons: {buttons.name}")
+    lights = None
+    try:
+        from assistant.buttons.lights import open_lights
+
+        lights = open_lights(settings.buttons, settings.buttons.backend)
+    except Exception as exc:  # lights are a help, never a reason to stop
+        log.warning("No button lights: %s", exc)
+    clock = RealClock()
+    dirs = [settings.scripts_dir]
+    if script_name is None:
+        script_name = choose_script(kit.voice, speaker, inputs, dirs, settings)
+    script = load_script(script_name, dirs)
+    engines: dict[str, str] = {role: rec.name for role, rec in kit.recognisers.items()}
+    engines["voice"] = kit.voice.name
+    log.info("engines: %s", engines_line(engines))
+    sink = JsonRecordSink(settings.data_dir / "records" / "latest.json")
+    engine = Engine(
+        script,
+        [],
+        settings=settings,
+        clock=clock,
+        rng=random.Random(),
+        jobs=[],
+        record=None,
+        engines=engines,
+        facilitator=None,
+        next_meeting=None,
+    )
+    sink = JsonRecordSink(settings.data_dir / "records" / f"{engine.record.id}.json")
+    ears = MicrophoneEars(
+        mic, kit.recognisers, inputs, settings.audio, settings.data_dir / "audio" / "turns"
+    )
+    shell = SessionShell(
+        engine,
+        voice=kit.voice,
+        speaker=speaker,
+        ears=ears,
+        inputs=inputs,
+        sink=sink,
+        clock=clock,
+        earcons=_earcons(),
+        lights=lights,
+        reminder_every_s=settings.dialogue.reminder_every_s,
+    )
+    try:
+        shell.run()
+    finally:
+        buttons.close()
+        if lights is not None:
+            lights.close()
+    typer.echo(f"Session record: {sink.path}")
+
+
+@scripts_app.command("list")
+def scripts_list() -> None:
+    """List the built-in scripts and the staff's own."""
+    from assistant.dialogue.script import builtin_scripts, load_script
+
+    settings = _settings()
+    names = [(n, "built in") for n in builtin_scripts()]
+    folder = settings.scripts_dir
+    if folder.is_dir():
+        names += [(p.stem, str(p)) for p in sorted(folder.glob("*.yaml"))]
+    for name, where in names:
+        try:
+            title = getattr(load_script(name, [folder]), "title", "") or ""
+        except Exception as exc:  # a broken staff script is listed with its problem
+            title = f"(cannot be used: {exc})"
+        typer.echo(f"{name:22} {title}  [{where}]")
+
+
+@scripts_app.command("check")
+def scripts_check(
+    path: Annotated[Path, typer.Argument(help="Script file (YAML)", dir_okay=False)],
+) -> None:
+    """Check a staff script: prints "ok" or the one problem found."""
+    from assistant.dialogue.script import validate_script_file
+
+    validate_script_file(path)
+    typer.echo("ok")
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the ``assistant`` command."""
+    app.command("demo")(demo)
+    app.command("simulate")(simulate)
+    app.command("run")(run)
+    app.add_typer(scripts_app, name="scripts")

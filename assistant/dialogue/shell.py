@@ -1,0 +1,634 @@
+"""The thin imperative shell around the pure dialogue engine.
+
+The engine decides; the shell only carries out its actions and reports back what happened::
+
+    Say          -> speak sentence by sentence; a press stops it at once (barge-in)
+                    -> PromptFinished, or the ButtonPressed (while_speaking=True)
+    PlayEarcon   -> play the short sound
+    Listen       -> the ears: one turn from the microphone (or a scenario)
+                    -> SpeechHeard, SilenceTimedOut or ButtonPressed
+    Save         -> the record sink
+    KeepAudio    -> the record sink keeps the clip (it checks consent again)
+    SetLights    -> the lights, if there are any
+    End          -> stop
+
+Every edge is injected, so the same shell runs a real device (``assistant run``), a scenario on
+a virtual clock (``assistant simulate``) and the demo. The edges are small protocols here;
+:mod:`assistant.dialogue.simulate` has the scenario-driven ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.audio.base import MIC_RATE, Microphone, Speaker
+from assistant.config import AudioSettings
+from assistant.dialogue.events import (
+    Action,
+    ButtonPressed,
+    End,
+    Event,
+    KeepAudio,
+    Listen,
+    PlayEarcon,
+    PromptFinished,
+    Save,
+    Say,
+    SetLights,
+    SilenceTimedOut,
+    SpeechHeard,
+    StopListening,
+    Tick,
+)
+from assistant.errors import ConsentError, RecordError
+from assistant.records.model import SessionRecord
+from assistant.stt.base import Recognizer, Role, Transcript
+from assistant.voice.base import Voice
+from assistant.words import SHORT_ANSWERS
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- clocks
+
+
+class RealClock:
+    """Wall-clock time; :meth:`sleep` really waits."""
+
+    virtual = False
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+
+class VirtualClock:
+    """Simulated time: silence and speech pass instantly; only :meth:`sleep` moves it."""
+
+    virtual = True
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or datetime.now(UTC)
+        self.elapsed = 0.0
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.elapsed += max(0.0, seconds)
+
+
+Clock = RealClock | VirtualClock
+
+# ---------------------------------------------------------------- edges
+
+
+class Inputs(Protocol):
+    """Button presses (and anything else pushed in), with barge-in: the buttons' InputStream."""
+
+    def get(self, timeout: float | None = None) -> Event | None: ...
+
+    def prompt(self, interruptible: bool = True) -> contextlib.AbstractContextManager[None]: ...
+
+    def set_barge_in(self, callback: Callable[[], None] | None) -> None: ...
+
+    @property
+    def speaking(self) -> bool: ...
+
+
+class Ears(Protocol):
+    """One listening turn: what the person did, as an event for the engine."""
+
+    def hear(self, listen: Listen) -> Event: ...
+
+
+class RecordSink(Protocol):
+    """Where records go: the record store, or a JSON file."""
+
+    def save(self, record: SessionRecord, finished: bool) -> None: ...
+
+    def keep_audio(self, record: SessionRecord, answer_id: str, audio_path: str) -> str | None:
+        """Keep the answer's clip; its sha256 (None if it could not be kept)."""
+
+
+class Lights(Protocol):
+    """The button lights and status light (``assistant.buttons.lights``)."""
+
+    def apply(self, lights: SetLights) -> None: ...
+
+
+class Narrator(Protocol):
+    """Told what happens, to print the conversation (the demo and the simulator)."""
+
+    def said(self, text: str, interrupted: bool) -> None: ...
+
+    def pressed(self, who: str | None, event: ButtonPressed) -> None: ...
+
+    def heard(self, who: str | None, transcript: Transcript) -> None: ...
+
+    def silent(self, who: str | None, seconds: float) -> None: ...
+
+
+class QuietNarrator:
+    """Tells nobody (a device in use logs instead)."""
+
+    def said(self, text: str, interrupted: bool) -> None:
+        log.info("said%s: %s", " (cut short)" if interrupted else "", text)
+
+    def pressed(self, who: str | None, event: ButtonPressed) -> None:
+        log.info("%s pressed %s", who or "someone", event.button)
+
+    def heard(self, who: str | None, transcript: Transcript) -> None:
+        log.info(
+            "heard %s: %r (%.2f, %s)",
+            who,
+            transcript.text,
+            transcript.confidence,
+            transcript.engine,
+        )
+
+    def silent(self, who: str | None, seconds: float) -> None:
+        log.info("silence for %.0f s", seconds)
+
+
+class SimpleInputs:
+    """An in-process :class:`Inputs` (used when the buttons module offers none)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Event] = deque()
+        self._speaking = False
+        self._barge_in: Callable[[], None] | None = None
+
+    def put(self, event: Event) -> None:
+        if isinstance(event, ButtonPressed) and self._speaking:
+            self._speaking = False
+            if self._barge_in is not None:
+                self._barge_in()
+            event = ButtonPressed(event.button, event.held, while_speaking=True)
+        self._queue.append(event)
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        return self._queue.popleft() if self._queue else None
+
+    @contextlib.contextmanager
+    def prompt(self, interruptible: bool = True) -> Iterator[None]:
+        self._speaking = interruptible
+        try:
+            yield
+        finally:
+            self._speaking = False
+
+    def set_barge_in(self, callback: Callable[[], None] | None) -> None:
+        self._barge_in = callback
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+
+# ---------------------------------------------------------------- record sinks
+
+
+class JsonRecordSink:
+    """Writes the record as JSON to one file after every save (atomically); clips beside it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.audio_dir = self.path.with_suffix(".audio")
+        self.saves = 0
+
+    def save(self, record: SessionRecord, finished: bool) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            tmp.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:
+            raise RecordError(f"Cannot write the session record {self.path}: {exc}.") from exc
+        self.saves += 1
+
+    def keep_audio(self, record: SessionRecord, answer_id: str, audio_path: str) -> str | None:
+        import hashlib
+
+        answer = next((a for a in record.answers if a.id == answer_id), None)
+        if answer is None:
+            raise RecordError(f"There is no answer {answer_id} to keep audio for.")
+        person = next((p for p in record.people if p.id == answer.person_id), None)
+        if person is None or person.consent is None or not person.consent.audio:
+            who = person.name if person else "the group"
+            raise ConsentError(f"Audio for {who} cannot be kept: there is no consent.")
+        data = Path(audio_path).read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        self.audio_dir.mkdir(parents=True, exist_ok=True)
+        target = self.audio_dir / f"{sha}.wav"
+        if not target.exists():
+            shutil.copyfile(audio_path, target)
+        return sha
+
+
+class StoreSink:
+    """Saves into the device's :class:`~assistant.records.store.RecordStore` (and, if asked, a
+    JSON copy of the record as it stands, for people to read)."""
+
+    def __init__(self, store: Any, json_copy: Path | None = None) -> None:
+        self.store = store
+        self.json = JsonRecordSink(json_copy) if json_copy is not None else None
+        self.path = json_copy
+
+    def save(self, record: SessionRecord, finished: bool) -> None:
+        self.store.save_session(record)
+        if finished:
+            self.store.finish_session(record.id)
+        if self.json is not None:
+            self.json.save(record, finished)
+
+    def keep_audio(self, record: SessionRecord, answer_id: str, audio_path: str) -> str | None:
+        sha = self.store.keep_audio(record.id, answer_id, audio_path)
+        return str(sha) if sha else None
+
+
+# ---------------------------------------------------------------- recognising
+
+
+def to_mic_rate(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """Any int16 mono audio as 16 kHz, as a microphone would deliver it."""
+    from assistant.audio.wav import resample
+
+    return pcm if rate == MIC_RATE else resample(pcm, rate, MIC_RATE)
+
+
+def recognise(
+    pcm: np.ndarray,
+    listen: Listen,
+    recognisers: Mapping[Role, Recognizer],
+    audio_dir: Path,
+) -> SpeechHeard:
+    """Run the recogniser for the turn's role on 16 kHz audio; the answer's WAV is kept on disk."""
+    from assistant.audio.wav import write_wav
+
+    allowed = None
+    if listen.role == "short":
+        allowed = list(listen.allowed) if listen.allowed else list(SHORT_ANSWERS)
+    transcript = recognisers[listen.role].transcribe(pcm, allowed=allowed)
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    path = write_wav(audio_dir / f"{uuid.uuid4()}.wav", pcm, MIC_RATE)
+    return SpeechHeard(transcript=transcript, audio_path=str(path))
+
+
+class MicrophoneEars:
+    """Listening on a real microphone: one turn, ended by silence, an answer, or a button.
+
+    A short answer that the recogniser already hears as one allowed answer ends the turn early;
+    a button press ends listening at once and is passed on instead.
+    """
+
+    def __init__(
+        self,
+        mic: Microphone,
+        recognisers: Mapping[Role, Recognizer],
+        inputs: Inputs,
+        audio: AudioSettings,
+        audio_dir: Path,
+    ) -> None:
+        self.mic = mic
+        self.recognisers = recognisers
+        self.inputs = inputs
+        self.audio = audio
+        self.audio_dir = audio_dir
+
+    def hear(self, listen: Listen) -> Event:
+        from assistant.audio.turn import record_turn
+        from assistant.audio.wav import write_wav
+
+        waiting = self.inputs.get(timeout=0)
+        if waiting is not None:
+            return waiting
+        cancel = threading.Event()
+        stop_watch = threading.Event()
+        pressed: list[Event] = []
+
+        def watch_buttons() -> None:
+            while not stop_watch.is_set():
+                event = self.inputs.get(timeout=0.05)
+                if event is not None:
+                    pressed.append(event)
+                    cancel.set()
+                    return
+
+        watcher = threading.Thread(target=watch_buttons, name="listen-buttons", daemon=True)
+        short = listen.role == "short"
+        allowed = (list(listen.allowed) or list(SHORT_ANSWERS)) if short else None
+        recogniser = self.recognisers[listen.role]
+        trailing = listen.trailing_silence_s or (
+            self.audio.trailing_silence_short_s if short else self.audio.trailing_silence_free_s
+        )
+        self.mic.start()
+        watcher.start()
+        try:
+            turn = record_turn(
+                self.mic,
+                wait_for_speech_s=listen.timeout_s,
+                trailing_silence_s=trailing,
+                max_answer_s=self.audio.max_answer_s,
+                stream=recogniser.start(allowed) if short else None,
+                allowed=allowed,
+                cancel=cancel,
+            )
+        finally:
+            stop_watch.set()
+            watcher.join()
+            self.mic.stop()
+        if pressed:
+            return pressed[0]
+        if not turn.speech_started or turn.pcm.size == 0:
+            return SilenceTimedOut(waited_s=turn.listened_s)
+        transcript = turn.transcript or recogniser.transcribe(turn.pcm, allowed=allowed)
+        self.audio_dir.mkdir(parents=True, exist_ok=True)
+        path = write_wav(self.audio_dir / f"{uuid.uuid4()}.wav", turn.pcm, MIC_RATE)
+        return SpeechHeard(transcript=transcript, audio_path=str(path))
+
+
+# ---------------------------------------------------------------- the shell
+
+
+class EngineLike(Protocol):
+    record: SessionRecord
+
+    @property
+    def finished(self) -> bool: ...
+
+    def start(self) -> list[Action]: ...
+
+    def handle(self, event: Event) -> list[Action]: ...
+
+
+class SessionShell:
+    """Carries out one engine's actions with the given edges until the session ends."""
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        *,
+        voice: Voice,
+        speaker: Speaker,
+        ears: Ears,
+        inputs: Inputs,
+        sink: RecordSink,
+        clock: Clock,
+        earcons: Mapping[str, tuple[np.ndarray, int]] | None = None,
+        lights: Lights | None = None,
+        narrator: Narrator | None = None,
+        reminder_every_s: float = 60.0,
+    ) -> None:
+        self.engine = engine
+        self.voice = voice
+        self.speaker = speaker
+        self.ears = ears
+        self.inputs = inputs
+        self.sink = sink
+        self.clock = clock
+        self.earcons = dict(earcons or {})
+        self.lights = lights
+        self.narrator: Narrator = narrator or QuietNarrator()
+        self.reminder_every_s = reminder_every_s
+        self.ended = False
+        self.saved_finished = False
+        self.prompts = 0
+        self.barge_ins = 0
+        self.speech_s = 0.0
+        """Seconds of speech the device said (audio length, not time taken)."""
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> SessionRecord:
+        """Run the session to its end; the record as it stands at the end."""
+        self.inputs.set_barge_in(self.speaker.stop)
+        pending: deque[Action] = deque(self.engine.start())
+        while not self.ended:
+            if not pending:
+                if self.engine.finished:
+                    break
+                pending.extend(self._idle())
+                continue
+            event = self.perform(pending.popleft())
+            if event is None:
+                continue
+            actions = self.engine.handle(event)
+            if isinstance(event, PromptFinished | Tick):
+                pending.extend(actions)
+            else:
+                # The person did something: what the engine had queued before is out of date.
+                pending = deque(actions)
+        return self.engine.record
+
+    def _idle(self) -> list[Action]:
+        """The engine is waiting without listening: wait for a button, tick for reminders."""
+        event = self.inputs.get(timeout=self.reminder_every_s)
+        if event is None:
+            self.clock.sleep(self.reminder_every_s if self.clock.virtual else 0.0)
+            return self.engine.handle(Tick())
+        return self.engine.handle(event)
+
+    def perform(self, action: Action) -> Event | None:
+        """Carry out one action; the event it produced, if any."""
+        if isinstance(action, Say):
+            return self._say(action)
+        if isinstance(action, PlayEarcon):
+            self._earcon(action.name)
+            return None
+        if isinstance(action, Listen):
+            return self._listen(action)
+        if isinstance(action, Save):
+            self.sink.save(action.record, action.finished)
+            self.saved_finished = self.saved_finished or action.finished
+            return None
+        if isinstance(action, KeepAudio):
+            self._keep_audio(action)
+            return None
+        if isinstance(action, SetLights):
+            if self.lights is not None:
+                self.lights.apply(action)
+            return None
+        if isinstance(action, End):
+            self.ended = True
+            return None
+        if isinstance(action, StopListening):
+            return None
+        raise TypeError(f"unknown action {action!r}")  # pragma: no cover
+
+    # -- actions --------------------------------------------------------------------------
+
+    def _say(self, say: Say) -> Event:
+        self.prompts += 1
+        interrupted = False
+        can_stop = say.interruptible
+        with self.inputs.prompt(can_stop):
+            for chunk in self.voice.synthesize(say.text):
+                self.speaker.play(chunk, self.voice.sample_rate)
+                self.speech_s += len(chunk) / self.voice.sample_rate
+                if can_stop and not self.inputs.speaking:
+                    interrupted = True
+                    break
+            if not interrupted and self.clock.virtual:
+                self.speaker.wait()
+            while not interrupted and not self.speaker.wait(timeout=0.05):
+                interrupted = can_stop and not self.inputs.speaking
+            interrupted = interrupted or (can_stop and not self.inputs.speaking)
+        # next and help are delivered when let go (their hold means something else): wait a bit.
+        press = self.inputs.get(timeout=3.0) if interrupted else None
+        self.narrator.said(say.text, interrupted=press is not None)
+        if isinstance(press, ButtonPressed):
+            self.barge_ins += 1
+            self.speaker.stop()
+            self.narrator.pressed(self.current_person, press)
+            return press
+        if press is not None:
+            return press
+        return PromptFinished(say.prompt_id)
+
+    def _earcon(self, name: str) -> None:
+        sound = self.earcons.get(name)
+        if sound is None:
+            return
+        pcm, rate = sound
+        self.speaker.play(pcm, rate)
+        self.speaker.wait(timeout=5.0)
+
+    current_person: str | None = None
+
+    def _listen(self, listen: Listen) -> Event:
+        self.current_person = self.person_name(listen.person_id)
+        event = self.ears.hear(listen)
+        who = self.current_person
+        if isinstance(event, ButtonPressed):
+            self.narrator.pressed(who, event)
+        elif isinstance(event, SpeechHeard):
+            self.narrator.heard(who, event.transcript)
+        elif isinstance(event, SilenceTimedOut):
+            self.narrator.silent(who, event.waited_s)
+        return event
+
+    def _keep_audio(self, action: KeepAudio) -> None:
+        record = self.engine.record
+        sha = self.sink.keep_audio(record, action.answer_id, action.audio_path)
+        if sha is None:
+            return
+        for answer in record.answers:
+            if answer.id == action.answer_id and answer.audio_clip is None:
+                answer.audio_clip = sha
+
+    def person_name(self, person_id: str | None) -> str | None:
+        if person_id is None:
+            return None
+        for person in self.engine.record.people:
+            if person.id == person_id:
+                return person.name
+        return person_id
+
+
+def engines_line(engines: Mapping[str, str]) -> str:
+    """One line naming the active engines by role."""
+    return ", ".join(f"{role}: {name}" for role, name in engines.items())
+
+
+def temp_audio_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="assistant-turns-"))
+
+
+def describe(obj: Any, fallback: str = "none") -> str:
+    return str(getattr(obj, "name", fallback))
+
+
+__all__: Sequence[str] = (
+    "RealClock",
+    "VirtualClock",
+    "SessionShell",
+    "JsonRecordSink",
+    "SimpleInputs",
+    "recognise",
+    "to_mic_rate",
+)
+
+
+# ---------------------------------------------------------------- choosing a script by voice
+
+
+def speak(voice: Voice, speaker: Speaker, text: str) -> None:
+    """Say *text* and wait until it has been heard (outside a session)."""
+    for chunk in voice.synthesize(text):
+        speaker.play(chunk, voice.sample_rate)
+    speaker.wait()
+
+
+def choose_script(
+    voice: Voice,
+    speaker: Speaker,
+    inputs: Inputs,
+    dirs: Sequence[Path],
+    settings: Any,
+    *,
+    wait_s: float | None = None,
+) -> str:
+    """Offer the scripts by voice, three at a time; the one chosen with the yes button.
+
+    Each is said, then the device waits (at least ``dialogue.repeat_after_s``) for a button:
+    yes chooses it, no or next go on, repeat says it again, help explains. After the last one
+    it starts again from the first; it never gives up.
+    """
+    from assistant.dialogue.script import builtin_scripts, load_script
+
+    names = list(builtin_scripts())
+    for folder in dirs:
+        if Path(folder).is_dir():
+            names += [p.stem for p in sorted(Path(folder).glob("*.yaml")) if p.stem not in names]
+    titles: dict[str, str] = {}
+    for name in names:
+        try:
+            titles[name] = load_script(name, dirs).title
+        except Exception as exc:  # a broken staff script is not offered
+            log.warning("not offering script %s: %s", name, exc)
+    if not titles:
+        raise RecordError("There are no scripts to offer.")
+    wait = wait_s if wait_s is not None else settings.dialogue.repeat_after_s
+    explain = "I will say the sessions one at a time. Press yes for the one you want."
+    speak(voice, speaker, f"Which session would you like? {explain}")
+    items = list(titles.items())
+    while True:
+        for start in range(0, len(items), 3):
+            for name, title in items[start : start + 3]:
+                while True:
+                    speak(voice, speaker, f"{title}?")
+                    event = inputs.get(timeout=wait)
+                    button = event.button if isinstance(event, ButtonPressed) else None
+                    if button == "yes":
+                        speak(voice, speaker, f"{title}. Let's start.")
+                        return name
+                    if button == "repeat":
+                        continue
+                    if button == "help":
+                        speak(voice, speaker, explain + " Press next to hear the next one.")
+                        continue
+                    break
+            if start + 3 < len(items):
+                speak(voice, speaker, "Here are some more.")
+        speak(voice, speaker, "That was all of them. Here they are again.")
