@@ -212,7 +212,7 @@ def test_simple_inputs_barge_in_calls_back_and_marks_the_press():
         (
             "script: x\nroster: [{name: A, consent: yes}]\nturns:\n  - press: yes\n"
             "  - {press: yes, say: hi}\n",
-            r"s\.yaml: turn 2: needs exactly one of press, say, audio or silence \(has press, say\)",
+            r"turn 2: needs exactly one of press, say, audio or silence \(has press, say\)",
         ),
         (
             "script: x\nroster: [{name: A, consent: yes}]\nturns:\n  - {say: hi, held: true}\n",
