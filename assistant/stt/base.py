@@ -61,10 +61,20 @@ class Recognizer(Protocol):
     name: str
     """Engine and model, e.g. ``vosk:vosk-model-small-en-us-0.15``."""
 
-    def start(self, allowed: Sequence[ShortAnswer] | None = None) -> RecognizerStream:
-        """Begin one utterance; *allowed* given means the short-answer role."""
+    def start(
+        self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
+    ) -> RecognizerStream:
+        """Begin one utterance; *allowed* given means the short-answer role.
+
+        *phrases* are extra whole-utterance answers for this question (scale points, option
+        names: ``Listen.phrases``); an engine with a grammar adds them to it. They never set
+        :attr:`Transcript.answer`; the caller matches :attr:`Transcript.text` against them.
+        """
 
     def transcribe(
-        self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None = None
+        self,
+        pcm: np.ndarray,
+        allowed: Sequence[ShortAnswer] | None = None,
+        phrases: Sequence[str] = (),
     ) -> Transcript:
         """Recognise a whole utterance at once."""
