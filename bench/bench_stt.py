@@ -1,0 +1,356 @@
+"""Speech-to-text benchmark: short-answer accuracy, free-answer WER, speed, memory.
+
+    python bench/bench_stt.py                 # every engine available, all voices
+    python bench/bench_stt.py --quick         # two voices, for a quick look
+    python bench/bench_stt.py --engines whisper,pocketsphinx
+
+Test speech is synthesised (the Piper voice and espeak-ng variants, some with background noise
+mixed in) by tests/speech_samples.py. Each engine runs in its own process, one after the other,
+so its peak resident memory is its own and engines don't compete for the CPU. Every clip is
+streamed in 100 ms blocks, as from the microphone; "finalisation latency" is the time
+``result()`` takes after the last block, "RTF" is compute time over audio time.
+
+Short answers are scored with every allowed answer open (the hardest case): "right", "swapped"
+(heard as a *different* allowed answer: the error that matters), "rejected" ("Sorry, I didn't
+catch that"). Non-answers (other sentences, silence, noise) must be rejected. Engines report
+raw confidences, so the table is shown at each engine's threshold and a sweep is kept in the
+JSON for tuning. Prints a table and writes bench/results/stt.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import speech_samples as ss  # noqa: E402
+
+from assistant.words import SHORT_ANSWERS, match_short_answer  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CACHE = RESULTS / "speech-cache"
+
+SNR_DB = 10.0
+"""Background noise (pink, like a fan or a busy room) is mixed in at this signal-to-noise ratio."""
+
+VOICES = [
+    "piper",
+    "piper:1.25",
+    "espeak:en-gb:150",
+    "espeak:en-gb:120",
+    "espeak:en-us:175",
+    "espeak:en-gb-scotland:140",
+    "espeak:en-gb-x-rp+f3:150",
+    "espeak:en-gb-x-gbclan:130",
+]
+NOISY = ["piper", "espeak:en-gb:150", "espeak:en-us:175"]
+"""These voices are also heard with background noise at :data:`SNR_DB`."""
+
+SHORT_PHRASES = [
+    "yes", "no", "next", "help", "repeat",
+    "yeah", "yep", "yes please", "okay", "nope", "no thanks",
+    "go on", "skip", "help me", "again", "say that again",
+]  # fmt: skip
+
+NON_ANSWERS = [
+    "See you next time.",
+    "I like apples.",
+    "The weather is nice today.",
+    "My sister is coming to visit.",
+]
+
+SENTENCES = [
+    "I want to grow vegetables in the garden.",
+    "I would like to get a job in a shop.",
+    "I want to learn to cook my own dinner.",
+    "I like going to the park with my friend.",
+    "I want to make new friends at the club.",
+    "I need help to take the bus into town.",
+    "I would like to go swimming every week.",
+    "My support worker helps me with money.",
+    "I feel happy when I listen to music.",
+    "I want to live in my own flat one day.",
+]
+
+CONDITIONS = [(v, None) for v in VOICES] + [(v, SNR_DB) for v in NOISY]
+
+THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0, 0.05)]
+
+
+def wer(reference: str, hypothesis: str) -> tuple[int, int]:
+    """Word edits (substitutions + deletions + insertions) and reference length."""
+    ref = [w for w in _norm(reference).split() if w]
+    hyp = [w for w in _norm(hypothesis).split() if w]
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1], len(ref)
+
+
+def _norm(text: str) -> str:
+    from assistant.words import normalise
+
+    text = text.lower().replace("-", " ")
+    return normalise(text)
+
+
+def clip(text: str, voice: str, snr: float | None, seed: int = 0) -> np.ndarray:
+    pcm = ss.pad(ss.speak(text, voice), before=0.4, after=0.6)
+    return pcm if snr is None else ss.mix_noise(pcm, snr, seed=seed)
+
+
+def prepare() -> None:
+    """Synthesise every clip once (in the parent, so workers never load Piper)."""
+    ss.set_cache_dir(CACHE)
+    texts = SHORT_PHRASES + NON_ANSWERS
+    for voice in VOICES:
+        for t in texts:
+            ss.speak(t, voice)
+    for voice in ("piper", "espeak:en-gb:150"):
+        for t in SENTENCES:
+            ss.speak(t, voice)
+
+
+def make_engine(name: str) -> Any:
+    from assistant.stt.select import vosk_model_path
+
+    if name.startswith("vosk"):
+        from assistant.config import load_settings
+        from assistant.stt.vosk import VoskRecognizer
+
+        return VoskRecognizer(vosk_model_path(load_settings()), min_confidence=0.0)
+    if name.startswith("whisper"):
+        from assistant.stt.whisper import WhisperRecognizer
+
+        kwargs: dict[str, Any] = {"min_confidence": 0.0}
+        if "prompt" in name:
+            kwargs["initial_prompt"] = "Yes. No. Next. Help. Repeat."
+        if "beam5" in name:
+            kwargs["beam_size"] = 5
+        return WhisperRecognizer(**kwargs)
+    if name.startswith("pocketsphinx"):
+        from assistant.stt.sphinx import SphinxRecognizer
+
+        return SphinxRecognizer(min_confidence=0.0, garbage="nogarbage" not in name)
+    raise SystemExit(f"unknown engine {name}")
+
+
+def stream(rec: Any, pcm: np.ndarray, allowed: list[str] | None) -> tuple[Any, float]:
+    s = rec.start(allowed)
+    block = ss.RATE // 10
+    for i in range(0, len(pcm), block):
+        s.accept(pcm[i : i + block])
+    t0 = time.perf_counter()
+    tr = s.result()
+    return tr, time.perf_counter() - t0
+
+
+def worker(name: str, quick: bool) -> dict[str, Any]:
+    ss.set_cache_dir(CACHE)
+    rec = make_engine(name)
+    t0 = time.perf_counter()
+    rec.load()
+    load_s = time.perf_counter() - t0
+    allowed = list(SHORT_ANSWERS)
+    conditions = CONDITIONS[:2] if quick else CONDITIONS
+    short: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    compute = audio = 0.0
+    for voice, snr in conditions:
+        for i, text in enumerate(SHORT_PHRASES + NON_ANSWERS):
+            pcm = clip(text, voice, snr, seed=i)
+            tr, lat = stream(rec, pcm, allowed)
+            latencies.append(lat)
+            compute += tr.compute_s
+            audio += tr.audio_s
+            short.append(
+                {
+                    "voice": voice,
+                    "snr": snr,
+                    "said": text,
+                    "expected": match_short_answer(text),
+                    "heard": tr.text,
+                    "answer": tr.answer,
+                    "confidence": round(tr.confidence, 4),
+                }
+            )
+    for kind, pcm in (
+        ("silence", ss.silence(2.0)),
+        ("noise", ss.noise(2.0, rms=800, seed=3)),
+        ("loud noise", ss.noise(2.0, rms=4000, seed=4)),
+    ):
+        tr, lat = stream(rec, pcm, allowed)
+        short.append(
+            {
+                "voice": kind,
+                "snr": None,
+                "said": "",
+                "expected": None,
+                "heard": tr.text,
+                "answer": tr.answer,
+                "confidence": round(tr.confidence, 4),
+            }
+        )
+    free: list[dict[str, Any]] = []
+    free_lat: list[float] = []
+    free_compute = free_audio = 0.0
+    free_voices = ["piper"] if quick else ["piper", "espeak:en-gb:150"]
+    for voice in free_voices:
+        for text in SENTENCES:
+            pcm = clip(text, voice, None)
+            tr, lat = stream(rec, pcm, None)
+            free_lat.append(lat)
+            free_compute += tr.compute_s
+            free_audio += tr.audio_s
+            edits, n = wer(text, tr.text)
+            free.append({"voice": voice, "said": text, "heard": tr.text, "edits": edits, "n": n})
+    return {
+        "engine": rec.name,
+        "variant": name,
+        "load_s": load_s,
+        "short": short,
+        "free": free,
+        "short_rtf": compute / audio if audio else None,
+        "short_latency_median_s": float(np.median(latencies)),
+        "short_latency_p90_s": float(np.percentile(latencies, 90)),
+        "free_rtf": free_compute / free_audio if free_audio else None,
+        "free_latency_median_s": float(np.median(free_lat)),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def score_short(rows: list[dict[str, Any]], threshold: float) -> dict[str, float]:
+    right = swapped = rejected = 0
+    false_accept = negatives = 0
+    for r in rows:
+        answer = r["answer"] if r["confidence"] >= threshold else None
+        if r["expected"] is None:
+            negatives += 1
+            false_accept += answer is not None
+        elif answer is None:
+            rejected += 1
+        elif answer == r["expected"]:
+            right += 1
+        else:
+            swapped += 1
+    n = right + swapped + rejected
+    return {
+        "n": n,
+        "right_pct": 100 * right / n,
+        "swapped_pct": 100 * swapped / n,
+        "rejected_pct": 100 * rejected / n,
+        "non_answers": negatives,
+        "false_accept_pct": 100 * false_accept / negatives if negatives else 0.0,
+    }
+
+
+def summarise(result: dict[str, Any], threshold: float) -> dict[str, Any]:
+    free = result["free"]
+    edits = sum(r["edits"] for r in free)
+    words = sum(r["n"] for r in free)
+    per_voice: dict[str, dict[str, float]] = {}
+    for voice, snr in CONDITIONS:
+        rows = [r for r in result["short"] if r["voice"] == voice and r["snr"] == snr]
+        if rows:
+            key = voice if snr is None else f"{voice}+noise{snr:g}dB"
+            per_voice[key] = score_short(rows, threshold)
+    return {
+        "threshold": threshold,
+        "short": score_short(result["short"], threshold),
+        "short_per_voice": per_voice,
+        "sweep": {str(t): score_short(result["short"], t) for t in THRESHOLDS},
+        "free_wer_pct": 100 * edits / words if words else None,
+    }
+
+
+def default_threshold(variant: str) -> float:
+    from assistant.stt.select import MIN_CONFIDENCE
+
+    base = variant.split("-")[0]
+    value = MIN_CONFIDENCE.get(base)  # type: ignore[call-overload]
+    return 0.6 if value is None else float(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engines", default="auto", help="comma-separated, or auto")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.worker:
+        result = worker(args.worker, args.quick)
+        args.out.write_text(json.dumps(result, indent=1))
+        return
+    prepare()
+    if args.engines == "auto":
+        from assistant.config import load_settings
+        from assistant.stt.select import vosk_status
+
+        names = ["whisper", "pocketsphinx"]
+        if vosk_status(load_settings())[0]:
+            names.insert(0, "vosk")
+    else:
+        names = args.engines.split(",")
+    results: dict[str, Any] = {}
+    for name in names:
+        out = RESULTS / f"stt-{name}.json"
+        cmd = [sys.executable, __file__, "--worker", name, "--out", str(out)]
+        if args.quick:
+            cmd.append("--quick")
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        raw = json.loads(out.read_text())
+        raw["wall_s"] = time.perf_counter() - t0
+        raw["summary"] = summarise(raw, default_threshold(name))
+        results[name] = raw
+    print_table(results)
+    args.out.write_text(json.dumps({"snr_db": SNR_DB, "results": results}, indent=1))
+    print(f"\nwrote {args.out}")
+
+
+def print_table(results: dict[str, Any]) -> None:
+    head = (
+        f"{'engine':24} {'thr':>4} {'right%':>7} {'swap%':>6} {'rej%':>6} {'nonans-acc%':>11} "
+        f"{'WER%':>6} {'RTF s/f':>11} {'final ms':>9} {'load s':>7} {'RSS MB':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, r in results.items():
+        s = r["summary"]
+        sh = s["short"]
+        print(
+            f"{name:24} {s['threshold']:4.2f} {sh['right_pct']:7.1f} {sh['swapped_pct']:6.1f} "
+            f"{sh['rejected_pct']:6.1f} {sh['false_accept_pct']:11.1f} {s['free_wer_pct']:6.1f} "
+            f"{r['short_rtf']:5.2f}/{r['free_rtf']:<5.2f} "
+            f"{1000 * r['short_latency_median_s']:9.0f} {r['load_s']:7.2f} "
+            f"{r['peak_rss_mb']:7.0f}"
+        )
+    print("\nshort answers right% / swapped% per voice:")
+    for name, r in results.items():
+        cells = [
+            f"{v}: {x['right_pct']:.0f}/{x['swapped_pct']:.0f}"
+            for v, x in r["summary"]["short_per_voice"].items()
+        ]
+        print(f"  {name}: " + ", ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
