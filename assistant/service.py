@@ -1,0 +1,225 @@
+"""The long-running device service: ``assistant service`` (run by systemd, see ``systemd/``).
+
+It tells systemd when it is ready (``READY=1``), what it is doing (``STATUS=...``) and that it is
+still alive (``WATCHDOG=1``, every half of ``WatchdogSec``). The pings come from the main thread,
+and only while the session loop is alive: if that thread dies the service exits non-zero, and
+if it stops beating (when it beats, see :func:`beat`) the pings stop, so systemd restarts it.
+
+The session loop is ``assistant run``'s (:func:`assistant.dialogue.device.run_device`), one
+session after another. With ``--idle`` (or before the dialogue part is installed) it runs an
+idle loop instead: buttons and lights only, each press logged, for testing the hardware.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Protocol
+
+from assistant.config import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PING_S = 10.0
+"""Ping interval when systemd gives no WATCHDOG_USEC (harmless: the pings go nowhere)."""
+
+
+class Notifier(Protocol):
+    def notify(self, state: str) -> None: ...
+
+
+def systemd_notifier() -> Notifier:
+    """sdnotify's notifier (it does nothing when NOTIFY_SOCKET is not set)."""
+    import sdnotify
+
+    notifier: Notifier = sdnotify.SystemdNotifier()
+    return notifier
+
+
+def watchdog_interval() -> float | None:
+    """Half the systemd watchdog timeout, or None when there is no watchdog."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(0.01, int(usec) / 1_000_000 / 2)
+    except ValueError:
+        return None
+
+
+class Heartbeat:
+    """The session loop's sign of life. Until the first beat, a live thread counts as alive."""
+
+    def __init__(self, stale_after_s: float) -> None:
+        self.stale_after_s = stale_after_s
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def beat(self) -> None:
+        with self._lock:
+            self._last = time.monotonic()
+
+    def fresh(self) -> bool:
+        with self._lock:
+            return self._last is None or time.monotonic() - self._last < self.stale_after_s
+
+
+_current: Heartbeat | None = None
+
+
+def beat() -> None:
+    """Say the session loop is alive (any part of the program may call this; cheap)."""
+    if _current is not None:
+        _current.beat()
+
+
+SessionLoop = Callable[[threading.Event], None]
+"""Runs until the event is set (or forever); raises on a fault."""
+
+
+def device_session_loop(settings: Settings, script: str | None = None) -> SessionLoop:
+    """``assistant run``'s loop: one session after another until told to stop."""
+    from assistant.dialogue.device import run_device  # the dialogue part; imported lazily
+
+    def loop(stop: threading.Event) -> None:
+        while not stop.is_set():
+            beat()
+            run_device(settings, script)
+            beat()
+            if not stop.wait(1.0):
+                log.info("session over; ready for the next")
+
+    return loop
+
+
+def idle_loop(settings: Settings) -> SessionLoop:
+    """Buttons and lights only: each press is logged and lights its button for a moment."""
+
+    def loop(stop: threading.Event) -> None:
+        from assistant.buttons import InputStream, open_buttons, open_lights
+        from assistant.dialogue.events import SetLights
+
+        stream = InputStream()
+        buttons = open_buttons(settings.buttons, stream, on_shutdown=request_shutdown)
+        lights = open_lights(settings.buttons, buttons.name)
+        try:
+            lights.apply(SetLights(buttons.buttons, "idle"))
+            while not stop.is_set():
+                beat()
+                event = stream.get(timeout=1.0)
+                if event is not None:
+                    log.warning("input: %s", event)
+        finally:
+            lights.apply(SetLights())
+            lights.close()
+            buttons.close()
+
+    return loop
+
+
+def request_shutdown() -> None:
+    """Yes and no held together: power the device off safely (a polkit rule allows it)."""
+    log.warning("safe shutdown requested from the buttons")
+    try:
+        subprocess.run(["systemctl", "poweroff"], check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.error("could not power off: %s", exc)
+
+
+class Service:
+    """Runs a session loop in a thread and keeps systemd informed."""
+
+    def __init__(
+        self,
+        loop: SessionLoop,
+        *,
+        notifier: Notifier | None = None,
+        ping_s: float | None = None,
+        stale_after_s: float | None = None,
+        name: str = "session loop",
+    ) -> None:
+        self.loop = loop
+        self.notifier = notifier if notifier is not None else systemd_notifier()
+        interval = watchdog_interval()
+        self.watchdog = interval is not None
+        self.ping_s = ping_s or interval or DEFAULT_PING_S
+        # The loop counts as hung when it has not beaten for three ping intervals
+        # (systemd's own timeout is two), so a hung loop is restarted by systemd.
+        self.heartbeat = Heartbeat(stale_after_s or self.ping_s * 3)
+        self.name = name
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.pings = 0
+
+    def _status(self, text: str) -> None:
+        log.info("status: %s", text)
+        self.notifier.notify(f"STATUS={text}")
+
+    def _target(self) -> None:
+        try:
+            self.loop(self.stop)
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+
+    def run(self) -> int:
+        """Run until stopped (0) or the loop fails (1)."""
+        global _current
+        _current = self.heartbeat
+        worker = threading.Thread(target=self._target, name="session-loop", daemon=True)
+        worker.start()
+        self._status(f"running the {self.name}")
+        self.notifier.notify("READY=1")
+        try:
+            while not self.stop.is_set():
+                if not worker.is_alive():
+                    break
+                if self.heartbeat.fresh():
+                    self.notifier.notify("WATCHDOG=1")
+                    self.pings += 1
+                else:
+                    log.error("the %s has not beaten for a while: no watchdog ping", self.name)
+                    self._status(f"the {self.name} seems stuck")
+                self.stop.wait(self.ping_s)
+        finally:
+            _current = None
+        if self.stop.is_set():
+            self.notifier.notify("STOPPING=1")
+            self._status("stopped")
+            worker.join(timeout=5)
+            return 0
+        if self.error is not None:
+            log.error("the %s failed: %s", self.name, self.error, exc_info=self.error)
+            self._status(f"failed: {self.error}")
+            return 1
+        self._status(f"the {self.name} ended")
+        return 0
+
+
+def run_service(settings: Settings, *, idle: bool = False, script: str | None = None) -> int:
+    """The ``assistant service`` entry: pick the loop, handle SIGTERM, run."""
+    loop: SessionLoop
+    name = "session loop"
+    if idle:
+        loop, name = idle_loop(settings), "idle loop (buttons only)"
+    else:
+        try:
+            loop = device_session_loop(settings, script)
+        except ImportError as exc:
+            log.warning("no session loop yet (%s): running the buttons-only idle loop", exc)
+            loop, name = idle_loop(settings), "idle loop (buttons only)"
+    service = Service(loop, name=name)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        service.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return service.run()

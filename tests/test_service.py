@@ -1,0 +1,169 @@
+"""The device service talks to systemd: READY=1, STATUS=, and WATCHDOG=1 only while alive.
+
+A unix datagram socket stands in for systemd's NOTIFY_SOCKET.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.service import Service, beat, systemd_notifier, watchdog_interval
+
+
+class NotifySocket:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="sdn", dir="/tmp")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, str]] = []
+
+    def collect(self, until: float) -> list[str]:
+        end = time.monotonic() + until
+        while time.monotonic() < end:
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            self.messages.append((time.monotonic(), data.decode()))
+        return self.texts
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 10.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.texts.count(text) >= count:
+                return True
+            self.collect(0.1)
+        return False
+
+    @property
+    def texts(self) -> list[str]:
+        return [m for _, m in self.messages]
+
+    def close(self) -> None:
+        self.sock.close()
+        os.unlink(self.path)
+        os.rmdir(self.dir)
+
+
+@pytest.fixture
+def notify(monkeypatch):
+    ns = NotifySocket()
+    monkeypatch.setenv("NOTIFY_SOCKET", ns.path)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # 0.2 s: a ping every 0.1 s
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    yield ns
+    ns.close()
+
+
+def run_in_thread(service: Service) -> tuple[threading.Thread, list[int]]:
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(service.run()), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_watchdog_interval_is_half_the_timeout(monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert watchdog_interval() == 15.0
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
+    assert watchdog_interval() is None
+    monkeypatch.delenv("WATCHDOG_USEC")
+    assert watchdog_interval() is None
+
+
+def test_ready_then_repeated_watchdog_pings(notify):
+    def loop(stop: threading.Event) -> None:
+        while not stop.wait(0.05):
+            beat()
+
+    service = Service(loop, notifier=systemd_notifier())
+    assert service.ping_s == pytest.approx(0.1)
+    thread, result = run_in_thread(service)
+    texts = notify.collect(0.8)
+    service.stop.set()
+    thread.join(5)
+    texts = notify.collect(0.2)
+    assert result == [0]
+    assert "READY=1" in texts
+    assert texts.index("READY=1") < texts.index("WATCHDOG=1")
+    assert texts.count("WATCHDOG=1") >= 4
+    assert any(t.startswith("STATUS=running the session loop") for t in texts)
+    assert texts[-2:] == ["STOPPING=1", "STATUS=stopped"]
+    pings = [t for t, m in notify.messages if m == "WATCHDOG=1"]
+    gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+    assert max(gaps) < 0.2  # always inside systemd's timeout
+
+
+def test_a_hung_loop_gets_no_pings(notify):
+    def loop(stop: threading.Event) -> None:
+        beat()
+        stop.wait()  # hung: never beats again
+
+    service = Service(loop, notifier=systemd_notifier())
+    thread, _ = run_in_thread(service)
+    notify.collect(0.8)
+    service.stop.set()
+    thread.join(5)
+    pings = [t for t, m in notify.messages if m == "WATCHDOG=1"]
+    assert 1 <= len(pings) <= 4  # pings only for the first ~0.3 s (three intervals)
+    assert pings[-1] - notify.messages[0][0] < 0.45
+    assert any("seems stuck" in m for m in notify.texts)
+
+
+def test_a_failed_loop_stops_pinging_and_exits_non_zero(notify):
+    def loop(stop: threading.Event) -> None:
+        time.sleep(0.25)
+        raise RuntimeError("the speaker went away")
+
+    service = Service(loop, notifier=systemd_notifier())
+    assert service.run() == 1
+    texts = notify.collect(0.1)
+    assert "STATUS=failed: the speaker went away" in texts
+    assert texts[-1] == "STATUS=failed: the speaker went away"
+
+
+def test_without_systemd_nothing_breaks(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    service = Service(lambda stop: None, notifier=systemd_notifier())
+    assert service.run() == 0
+
+
+def test_assistant_service_process(notify, tmp_path: Path):
+    """The real entry point as systemd runs it, stopped with SIGTERM."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[buttons]\nbackend = "none"\n[records]\ndata_dir = "{tmp_path}"\n')
+    env = dict(os.environ, ASSISTANT_CONFIG=str(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "service", "--idle"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert notify.wait_for("READY=1", timeout=30), notify.texts
+        assert notify.wait_for("WATCHDOG=1", count=3, timeout=10), notify.texts
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    notify.collect(0.2)
+    assert proc.returncode == 0, err
+    assert "STATUS=running the idle loop (buttons only)" in notify.texts
+    assert "STOPPING=1" in notify.texts
