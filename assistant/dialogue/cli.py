@@ -144,7 +144,7 @@ def _run_device(settings: Settings, script_name: str | None) -> None:
     engine = Engine(
         script,
         [],
-        settings=settings,
+        settings=settings.dialogue,
         clock=clock,
         rng=random.Random(),
         jobs=[],
@@ -167,7 +167,6 @@ def _run_device(settings: Settings, script_name: str | None) -> None:
         clock=clock,
         earcons=_earcons(),
         lights=lights,
-        reminder_every_s=settings.dialogue.reminder_every_s,
     )
     try:
         shell.run()

@@ -65,11 +65,14 @@ log = logging.getLogger(__name__)
 
 
 class RealClock:
-    """Wall-clock time; :meth:`sleep` really waits."""
+    """Wall-clock time; :meth:`sleep` really waits. Called, it gives seconds since the epoch."""
 
     virtual = False
 
-    def __call__(self) -> datetime:
+    def __call__(self) -> float:
+        return time.time()
+
+    def now(self) -> datetime:
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
@@ -80,7 +83,10 @@ class RealClock:
 
 
 class VirtualClock:
-    """Simulated time: silence and speech pass instantly; only :meth:`sleep` moves it."""
+    """Simulated time: silence and speech pass instantly; only :meth:`sleep` moves it.
+
+    Called, it gives seconds since the epoch (what the engine reads), starting at *start*.
+    """
 
     virtual = True
 
@@ -88,7 +94,10 @@ class VirtualClock:
         self.start = start or datetime.now(UTC)
         self.elapsed = 0.0
 
-    def __call__(self) -> datetime:
+    def __call__(self) -> float:
+        return self.start.timestamp() + self.elapsed
+
+    def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed)
 
     def monotonic(self) -> float:
@@ -99,6 +108,9 @@ class VirtualClock:
 
 
 Clock = RealClock | VirtualClock
+
+TICK_EVERY_S = 5.0
+"""How often the engine is told time has passed while it waits for a button."""
 
 # ---------------------------------------------------------------- edges
 
@@ -263,6 +275,7 @@ class StoreSink:
             self.json.save(record, finished)
 
     def keep_audio(self, record: SessionRecord, answer_id: str, audio_path: str) -> str | None:
+        self.store.save_session(record)  # the answer must be in the store before its clip
         sha = self.store.keep_audio(record.id, answer_id, audio_path)
         return str(sha) if sha else None
 
@@ -289,7 +302,11 @@ def recognise(
     allowed = None
     if listen.role == "short":
         allowed = list(listen.allowed) if listen.allowed else list(SHORT_ANSWERS)
-    transcript = recognisers[listen.role].transcribe(pcm, allowed=allowed)
+    recogniser = recognisers[listen.role]
+    if listen.phrases:
+        transcript = recogniser.transcribe(pcm, allowed=allowed, phrases=listen.phrases)
+    else:
+        transcript = recogniser.transcribe(pcm, allowed=allowed)
     audio_dir.mkdir(parents=True, exist_ok=True)
     path = write_wav(audio_dir / f"{uuid.uuid4()}.wav", pcm, MIC_RATE)
     return SpeechHeard(transcript=transcript, audio_path=str(path))
@@ -350,7 +367,7 @@ class MicrophoneEars:
                 wait_for_speech_s=listen.timeout_s,
                 trailing_silence_s=trailing,
                 max_answer_s=self.audio.max_answer_s,
-                stream=recogniser.start(allowed) if short else None,
+                stream=recogniser.start(allowed, phrases=listen.phrases) if short else None,
                 allowed=allowed,
                 cancel=cancel,
             )
@@ -362,7 +379,9 @@ class MicrophoneEars:
             return pressed[0]
         if not turn.speech_started or turn.pcm.size == 0:
             return SilenceTimedOut(waited_s=turn.listened_s)
-        transcript = turn.transcript or recogniser.transcribe(turn.pcm, allowed=allowed)
+        transcript = turn.transcript or recogniser.transcribe(
+            turn.pcm, allowed=allowed, phrases=listen.phrases
+        )
         self.audio_dir.mkdir(parents=True, exist_ok=True)
         path = write_wav(self.audio_dir / f"{uuid.uuid4()}.wav", turn.pcm, MIC_RATE)
         return SpeechHeard(transcript=transcript, audio_path=str(path))
@@ -398,7 +417,6 @@ class SessionShell:
         earcons: Mapping[str, tuple[np.ndarray, int]] | None = None,
         lights: Lights | None = None,
         narrator: Narrator | None = None,
-        reminder_every_s: float = 60.0,
     ) -> None:
         self.engine = engine
         self.voice = voice
@@ -410,7 +428,6 @@ class SessionShell:
         self.earcons = dict(earcons or {})
         self.lights = lights
         self.narrator: Narrator = narrator or QuietNarrator()
-        self.reminder_every_s = reminder_every_s
         self.ended = False
         self.saved_finished = False
         self.prompts = 0
@@ -442,11 +459,13 @@ class SessionShell:
         return self.engine.record
 
     def _idle(self) -> list[Action]:
-        """The engine is waiting without listening: wait for a button, tick for reminders."""
-        event = self.inputs.get(timeout=self.reminder_every_s)
+        """The engine waits for a button (the microphone is closed): tick now and then, so it
+        can give its gentle reminder."""
+        event = self.inputs.get(timeout=TICK_EVERY_S)
         if event is None:
-            self.clock.sleep(self.reminder_every_s if self.clock.virtual else 0.0)
             return self.engine.handle(Tick())
+        if isinstance(event, ButtonPressed):
+            self.narrator.pressed(self.current_person, event)
         return self.engine.handle(event)
 
     def perform(self, action: Action) -> Event | None:

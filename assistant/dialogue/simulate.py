@@ -76,6 +76,7 @@ class ScenarioDriver:
         clock: VirtualClock,
         audio_dir: Path,
         person_name: Callable[[str | None], str | None] = lambda pid: pid,
+        step_now: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.scenario = scenario
         self.turns = scenario.turns
@@ -84,6 +85,7 @@ class ScenarioDriver:
         self.clock = clock
         self.audio_dir = audio_dir
         self.person_name = person_name
+        self.step_now = step_now
         self.index = 0
         self.listens = 0
         self._silence_left: float | None = None
@@ -102,9 +104,32 @@ class ScenarioDriver:
     # -- Inputs: buttons, with barge-in ------------------------------------------------------
 
     def get(self, timeout: float | None = None) -> Event | None:
+        """A press that is waiting; else the device waits for a button with the microphone
+        closed: the next turn must be a press or silence (which passes in *timeout* steps)."""
         if self._queue:
             return self._queue.popleft()
-        return None
+        step = self.step_now()
+        if self.done:
+            raise ScenarioExhausted(
+                f"{self.where}: the scenario ran out of turns after turn {len(self.turns)}, "
+                f"but the session is not finished (it is waiting for a button at step {step!r})."
+            )
+        turn = self.turns[self.index]
+        if turn.press is not None:
+            self._advance()
+            return ButtonPressed(turn.press, held=turn.held)
+        if turn.silence is not None:
+            left = turn.silence if self._silence_left is None else self._silence_left
+            passed = min(left, timeout if timeout is not None else left)
+            self.clock.sleep(passed)
+            self._silence_left = left - passed
+            if self._silence_left <= 0:
+                self._advance()
+            return None
+        raise ScenarioMismatch(
+            f"{self.where}: turn {self.index + 1} speaks, but the device is waiting for a "
+            f"button with the microphone closed (at step {step!r}); press a button instead."
+        )
 
     @contextlib.contextmanager
     def prompt(self, interruptible: bool = True) -> Iterator[None]:
@@ -319,7 +344,7 @@ def build_engine(
     return Engine(
         script,
         people,
-        settings=settings,
+        settings=settings.dialogue,
         clock=clock,
         rng=random.Random(scenario.seed),
         jobs=jobs,
@@ -372,9 +397,9 @@ def run_scenario(
         clock=clock,
         earcons=_earcons(),
         narrator=narrator,
-        reminder_every_s=settings.dialogue.reminder_every_s,
     )
     driver.person_name = shell.person_name
+    driver.step_now = lambda: getattr(engine, "current_step_id", None)
     try:
         record = shell.run()
     except ScenarioError:
