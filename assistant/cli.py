@@ -116,7 +116,10 @@ _register_all()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, turning our errors into one clear line."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns a typer.Exit's code instead of raising it.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except AssistantError as exc:
         if _state.get("debug"):
             raise
