@@ -1,9 +1,137 @@
-"""Commands for this part of the data path."""
+"""``assistant listen`` and ``assistant engines``: try the recognisers on a device."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Annotated, get_args
+
+import numpy as np
 import typer
+
+from assistant.config import Settings
+from assistant.errors import BadAudioFile, ConfigError
+from assistant.stt.base import Recognizer, Role, Transcript
+from assistant.words import ShortAnswer
+
+log = logging.getLogger(__name__)
+
+ALL_ANSWERS: tuple[ShortAnswer, ...] = get_args(ShortAnswer)
+
+
+def _settings() -> Settings:
+    from assistant.cli import settings
+
+    return settings()
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """A WAV file as 16 kHz mono int16, with one clear error for anything unusable."""
+    from assistant.audio.wav import read_wav
+
+    pcm = read_wav(path)
+    if not np.any(pcm):
+        raise BadAudioFile(f"The audio file {path} holds only silence.")
+    return pcm
+
+
+def _parse_allowed(text: str | None) -> tuple[ShortAnswer, ...]:
+    if not text:
+        return ALL_ANSWERS
+    out: list[ShortAnswer] = []
+    for part in text.split(","):
+        name = part.strip().lower()
+        if name not in ALL_ANSWERS:
+            raise ConfigError(
+                f"{part.strip()!r} is not a short answer: use {', '.join(ALL_ANSWERS)}."
+            )
+        out.append(ALL_ANSWERS[ALL_ANSWERS.index(name)])
+    return tuple(out)
+
+
+def _listen_microphone(
+    rec: Recognizer,
+    role: Role,
+    allowed: tuple[ShortAnswer, ...] | None,
+    settings: Settings,
+) -> tuple[Transcript | None, float]:
+    from assistant.audio import open_microphone, record_turn
+
+    audio = settings.audio
+    mic = open_microphone(audio)
+    trailing = audio.trailing_silence_short_s if role == "short" else audio.trailing_silence_free_s
+    typer.echo("Listening... (speak now)", err=True)
+    mic.start()
+    try:
+        turn = record_turn(
+            mic,
+            wait_for_speech_s=audio.wait_for_speech_s,
+            trailing_silence_s=trailing,
+            max_answer_s=audio.max_answer_s,
+            stream=rec.start(allowed),
+            allowed=allowed,
+        )
+    finally:
+        mic.stop()
+    if not turn.speech_started:
+        return None, turn.listened_s
+    return turn.transcript, turn.duration_s
 
 
 def register(app: typer.Typer) -> None:
-    """Add this part's commands to the ``assistant`` command."""
+    """Add ``listen`` and ``engines``."""
+
+    @app.command()
+    def listen(
+        file: Annotated[
+            Path | None,
+            typer.Option("--file", "-f", help="A WAV file instead of the microphone"),
+        ] = None,
+        role: Annotated[
+            str, typer.Option("--role", "-r", help="short (yes/no/next/help/repeat) or free")
+        ] = "short",
+        engine: Annotated[
+            str | None,
+            typer.Option("--engine", "-e", help="vosk, whisper or pocketsphinx (default: auto)"),
+        ] = None,
+        allowed: Annotated[
+            str | None,
+            typer.Option("--allowed", help="Short answers allowed, e.g. yes,no (default: all)"),
+        ] = None,
+    ) -> None:
+        """Hear one answer and print the transcript, confidence, short answer and engine."""
+        from assistant.stt.select import choose_engines
+
+        if role not in ("short", "free"):
+            raise ConfigError(f"--role must be short or free, not {role!r}.")
+        the_role: Role = "short" if role == "short" else "free"
+        answers = _parse_allowed(allowed) if the_role == "short" else None
+        s = _settings()
+        pcm = read_audio(file) if file is not None else None
+        if engine is not None:
+            engine = engine.strip().lower()
+        rec = choose_engines(s, short=engine, free=engine).for_role(the_role)
+        if pcm is not None:
+            tr: Transcript | None = rec.transcribe(pcm, answers)
+            audio_s = len(pcm) / 16_000
+        else:
+            tr, audio_s = _listen_microphone(rec, the_role, answers, s)
+        typer.echo(f"engine: {rec.name}")
+        if tr is None:
+            typer.echo(f"transcript: (no speech in {audio_s:.1f} s)")
+            return
+        typer.echo(f"transcript: {tr.text or '(nothing recognised)'}")
+        typer.echo(f"confidence: {tr.confidence:.2f}")
+        if the_role == "short":
+            shown = tr.answer or "none (Sorry, I didn't catch that)"
+            typer.echo(f"answer: {shown}")
+        typer.echo(f"time: {tr.compute_s:.2f} s for {tr.audio_s or audio_s:.1f} s of audio")
+
+    @app.command()
+    def engines() -> None:
+        """Say which speech recognisers are active for each role, and why."""
+        from assistant.stt.select import choose_engines
+
+        chosen = choose_engines(_settings())
+        typer.echo(f"short answers: {chosen.short.name}: {chosen.short_reason}")
+        typer.echo(f"free answers: {chosen.free.name}: {chosen.free_reason}")

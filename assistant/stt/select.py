@@ -186,6 +186,6 @@ def choose_engines(
             f"Short answers: {_describe(EMBEDDED_DEFAULTS['short'], 'short')}; "
             f"free answers: {_describe(EMBEDDED_DEFAULTS['free'], 'free')}."
         )
-        log.warning(message)
+        log.info(message)  # the warning itself reaches the log through captureWarnings
         warnings.warn(EngineFallback(message), stacklevel=2)
     return Engines(short_rec, free_rec, short_reason, free_reason)

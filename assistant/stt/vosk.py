@@ -86,7 +86,9 @@ class VoskRecognizer:
                 check_vosk_folder(self.model_path)
                 import vosk
 
-                vosk.SetLogLevel(-1)
+                # Kaldi prints messages at or below this level: 0 info, -1 warnings, -2 errors.
+                # Our own one-sentence errors say what went wrong, so keep Kaldi quiet.
+                vosk.SetLogLevel(0 if log.isEnabledFor(logging.DEBUG) else -3)
                 try:
                     self._model = vosk.Model(str(self.model_path))
                 except Exception as exc:  # vosk raises a bare Exception

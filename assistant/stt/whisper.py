@@ -123,6 +123,7 @@ class WhisperRecognizer:
         """Whisper has no grammar: *phrases* need nothing (the caller matches the text)."""
         timer = Timer()
         data = as_pcm16(pcm)
+        self._get_model()  # loading is not recognition time
         with timer:
             text, confidence = self._decode(data)
         if allowed is None:
