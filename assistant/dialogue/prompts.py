@@ -1,0 +1,117 @@
+"""The fixed words the engine says, in one place.
+
+Plain British English: one idea per sentence, at most about 15 words, the same word for the
+same thing ("press green", "press yellow", "press red"; "the help button", "the repeat button"),
+the option before the action ("For like, press green."). Scripts hold the questions; these are
+the words around them. ``tests/test_script_words.py`` checks the sentence lengths.
+"""
+
+from __future__ import annotations
+
+LISTENING = "I'm listening now."
+NOT_CAUGHT = "Sorry, I didn't catch that."
+REMINDER = "I'm still here. Take your time. Press a button when you are ready."
+WELCOME_BACK = "Welcome back. Let's carry on."
+FINISHED = "That's the end of this session. Thank you."
+
+# Buttons: colour first, the same words everywhere.
+PRESS = {"yes": "press green", "next": "press yellow", "no": "press red"}
+YES_NO = "For yes, press green. For no, press red."
+TO_PASS = "To pass, press yellow."
+TO_MOVE_ON = "To move on, press yellow."
+ALWAYS_HELP = (
+    "To hear it again, press the repeat button. To ask for a person, hold down the help button."
+)
+HELD_HELP = "I will tell a member of staff that you would like a person to help."
+NEED_PERSON_REASON = "Held the help button: would like a person to help."
+
+# Help for each kind of step (said before the step's own help and the question again).
+HELP = {
+    "say": "I am telling you something. You don't need to answer.",
+    "celebrate": "We are celebrating. You don't need to answer.",
+    "ask": "Answer in your own words. Start speaking after the sound.",
+    "read_back": "I want to check that I heard you right.",
+    "confirm": "I want to check something with you.",
+    "choose": "I say the choices one at a time. Press green when you hear the one you want.",
+    "scale": "Choose the answer that fits best. You can press a button or say it.",
+    "consent": "You choose if I keep your voice. Yes and no are both fine.",
+    "who_is_here": "I want to know who is here. Press green when you hear your name.",
+    "name": "Please say your name after the sound.",
+}
+
+# Read-back.
+I_HEARD = "I heard: {text}. Is that right?"
+TRY_AGAIN = "Okay. Let's try again."
+KEPT_RECORDING = "Thank you. I have kept your recording. Staff will listen to it."
+KEPT_WORDS = "Thank you. I will keep what I heard. Staff will check it with you."
+PASSED = "That's fine. We can come back to it."
+ASKED_AGAIN = (
+    "{person}, you passed before. Here is the question again. To pass again, press yellow."
+)
+NOTHING_YET = "nothing yet"
+
+# Choose.
+CHOOSE_INTRO = "I will say the choices one at a time. Press green at the one you want."
+CHOOSE_OPTION = "{label}. For {label}, press green. For the next one, press yellow."
+CHOOSE_AGAIN = "That was all of them. Here they are again."
+CHOSE = "You chose: {label}."
+
+# Who is here.
+ROSTER_INTRO_GROUP = (
+    "Let's see who is here. I will say each name. "
+    "When you hear your name, press green. If someone is not here, press yellow."
+)
+ROSTER_INTRO_ONE = "Who are you? I will say each name. When you hear your name, press green."
+ROSTER_NAME = "{name}. If you are {name}, press green. If not, press yellow."
+ROSTER_HELLO = "Hello, {name}."
+ANYONE_ELSE = "Is anyone else here who wants to join in? For yes, press green. For no, press red."
+ARE_YOU_NEW = "Are you new here? For yes, press green. For no, press red."
+SAY_YOUR_NAME = "Please say your name after the sound."
+WELCOME_NEW = "Welcome, {name}."
+NOBODY_YET = "I don't know who is here yet. Let's go through the names again."
+NEW_PERSON = "the new person"
+
+# Consent.
+CONSENT = (
+    "{person}, I would like to keep a recording of your voice. "
+    "It helps staff remember your own words. "
+    "It's fine to say no. You can change your mind at any time. "
+    "Can I keep your voice today? For yes, press green. For no, press red."
+)
+CONSENT_YES = "Thank you, {person}. I will keep your voice."
+CONSENT_NO = "That's fine, {person}. I will not keep your voice."
+CONSENT_WITHDRAW = "You said no. I will stop keeping your voice from now on. Is that right?"
+
+# Goal.
+GOAL_CHOICE = "Most people liked this idea: {idea}. Is this our group's goal?"
+GOAL_NEXT_CHOICE = "Then the next idea is: {idea}. Is this our group's goal?"
+GOAL_AGREED = "Great. Our goal is: {idea}."
+GOAL_NONE = "That's okay. {staff} will help the group choose a goal."
+GOAL_NO_IDEAS = "We have no ideas yet. {staff} will help the group choose a goal."
+GOAL_NOT_AGREED_REASON = "The group did not agree a goal from its ideas."
+
+# Read back summaries.
+IDEAS_INTRO = "Here are the ideas."
+IDEA_LINE = "{person} said: {idea}."
+NO_IDEAS = "There are no ideas yet."
+PLAN_INTRO = "Here is the plan."
+GOAL_LINE = "The goal is: {goal}."
+MY_GOAL_LINE = "Your goal is: {goal}."
+JOB_LINE = "{person} will do this: {what}."
+MY_JOB_LINE = "You will do this: {what}."
+WHEN_LINE = "When: {when}."
+SUPPORT_LINE = {
+    "myself": "By myself.",
+    "a_little_help": "With a little help.",
+    "a_lot_of_help": "With a lot of help.",
+}
+NEXT_MEETING_LINE = "We meet next: {when}."
+IS_THAT_RIGHT = "Is that right? For yes, press green. For no, press red."
+PLAN_RIGHT = "Great. Thank you."
+PLAN_WRONG = "That's okay. {staff} will help to change it."
+PLAN_WRONG_REASON = "A read-back of the {what} was not right; please go through it with them."
+
+# Plan items.
+ANOTHER = "Is there another one? For yes, press green. For no, press red."
+
+STAFF = "a member of staff"

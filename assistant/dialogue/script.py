@@ -1,0 +1,655 @@
+"""Session scripts are data: YAML files staff can read and edit (format in ``docs/scripts.md``).
+
+A script is a list of steps. :func:`load_script` finds a built-in script by name (they ship in
+``assistant/dialogue/scripts/``) or a staff script by name in extra folders, or a file by path,
+and checks it fully before anything is said: every problem is one :class:`ScriptError` sentence
+naming the file, the step (its number, counted from 1, and its id) and what is wrong, e.g.
+``scripts/x.yaml, step 3 "goal": a choose step has 5 options; the most is 4.``
+Nested steps are numbered through their parents: ``step 4.2`` is the second step inside step 4.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.errors import ScriptError
+
+Kind = Literal["group", "one_person", "checkin", "review"]
+ScaleName = Literal["like", "feeling", "job", "review", "support"]
+ScaleSets = Literal["nothing", "rating", "mood", "job_status", "job_support", "help_needed"]
+KeepAs = Literal["answer", "idea", "goal", "next_meeting", "note", "celebration", "lesson"]
+ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well"]
+FlagKind = Literal["mood_not_good", "asked_for_help", "needs_a_person", "other"]
+
+MAX_OPTIONS = 4
+
+# Each scale: (value, the words said and heard) from the green end to the red end.
+# Green = the yes button, yellow = next, red = no. The same button means the same end everywhere.
+SCALES: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] = {
+    "like": (("like", "like"), ("not_sure", "not sure"), ("dont_like", "don't like")),
+    "feeling": (("good", "good"), ("okay", "okay"), ("not_good", "not good")),
+    "job": (("done", "done"), ("partly", "partly done"), ("not_yet", "not yet")),
+    "review": (
+        ("going_well", "going well"),
+        ("sometimes", "sometimes"),
+        ("not_going_well", "not going well"),
+    ),
+    "support": (
+        ("myself", "by myself"),
+        ("a_little_help", "a little help"),
+        ("a_lot_of_help", "a lot of help"),
+    ),
+}
+
+# Extra ways people say a scale point (whole utterance only; never a guess).
+SCALE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "like": ("i like it", "i like that", "like it"),
+    "not_sure": ("not sure", "i'm not sure", "maybe", "don't know"),
+    "dont_like": ("don't like", "i don't like it", "don't like it", "do not like"),
+    "good": ("good", "i'm good", "i feel good", "great", "fine", "happy"),
+    "okay": ("okay", "ok", "alright", "all right", "i'm okay", "so so"),
+    "not_good": ("not good", "bad", "i'm not good", "sad", "not great", "not very good"),
+    "done": ("done", "i did it", "finished", "all done"),
+    "partly": ("partly", "partly done", "a bit", "some of it", "half"),
+    "not_yet": ("not yet", "not done", "no not yet"),
+    "going_well": ("going well", "well", "good"),
+    "sometimes": ("sometimes", "okay"),
+    "not_going_well": ("not going well", "not well", "badly", "bad"),
+    "myself": ("by myself", "myself", "on my own", "i can do it myself"),
+    "a_little_help": ("a little help", "little help", "a bit of help"),
+    "a_lot_of_help": ("a lot of help", "lots of help", "lot of help"),
+}
+
+# What each "sets" needs around the scale step.
+_SETS_NEED: dict[str, tuple[str, ...]] = {
+    "rating": ("like",),
+    "mood": ("feeling",),
+    "job_status": ("job", "review"),
+    "job_support": ("support",),
+    "help_needed": ("support",),
+}
+
+# Phrases that make a yes/no question ask for a preference (acquiescence): refused in confirm.
+_PREFERENCE_WORDS = re.compile(
+    r"\b(do you like|would you like|do you want|would you rather|do you prefer|prefer|"
+    r"do you enjoy|is it fun|are you happy with|happy to)\b",
+    re.IGNORECASE,
+)
+
+_TEMPLATE = re.compile(r"\{([^{}]*)\}")
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# ------------------------------------------------------------------------------ models
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    id: str = Field("", description="Unique in the script; answers are kept under it")
+    help: str | None = Field(None, description="Extra words said when help is pressed here")
+    only_if: str | None = Field(
+        None, description="Run this step only when this reference has a value, e.g. next_meeting"
+    )
+    where: str = Field("", exclude=True, description="Filled in on load: file and step number")
+
+
+class Say(_Step):
+    type: Literal["say"]
+    text: str
+
+
+class Celebrate(_Step):
+    type: Literal["celebrate"]
+    text: str
+
+
+class Ask(_Step):
+    """A free answer in the person's own words; the recording is kept with consent."""
+
+    type: Literal["ask"]
+    text: str
+    read_back: bool = Field(True, description='"I heard: ... Is that right?"')
+    keep_as: KeepAs = "answer"
+
+
+class Confirm(_Step):
+    """A yes/no question: only to confirm or check a fact, never to find a preference."""
+
+    type: Literal["confirm"]
+    text: str
+
+
+class Option(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: str
+    label: str
+    also: tuple[str, ...] = Field((), description="Other ways of saying it")
+
+
+class Choose(_Step):
+    type: Literal["choose"]
+    text: str
+    options: tuple[Option, ...]
+    shuffle: bool = True
+
+
+class Scale(_Step):
+    type: Literal["scale"]
+    text: str
+    scale: ScaleName
+    sets: ScaleSets = "nothing"
+    shuffle: bool = Field(True, description="Vary the order the points are read in")
+
+
+class Consent(_Step):
+    """Ask each person present whether their voice may be kept."""
+
+    type: Literal["consent"]
+    text: str | None = None
+
+
+class WhoIsHere(_Step):
+    """Read the roster's names one at a time; each person presses yes at their name."""
+
+    type: Literal["who_is_here"]
+    mode: Literal["group", "one"] = "group"
+    new_person: bool = True
+
+
+class ForEachPerson(_Step):
+    type: Literal["for_each_person"]
+    steps: tuple[Step, ...]
+    rotate: bool = Field(True, description="Start with a different person each round")
+    ask_passes_again: bool = True
+
+
+class Branch(_Step):
+    type: Literal["branch"]
+    on_answer: str = Field(description="The id of an earlier question with fixed answers")
+    cases: dict[str, tuple[Step, ...]]
+    otherwise: tuple[Step, ...] = ()
+
+
+class PlanItem(_Step):
+    """Who will do what, when, with how much support: makes a job."""
+
+    type: Literal["plan_item"]
+    what: str
+    when: str | None = None
+    support: str | None = None
+    more: str | None = Field(None, description="Asked after each job: is there another one?")
+    max_items: int = Field(1, ge=1, le=5)
+
+
+class Review(_Step):
+    """Go through earlier items (jobs or ideas) one at a time."""
+
+    type: Literal["review"]
+    items: ReviewItems
+    steps: tuple[Step, ...]
+    intro: str | None = None
+    empty: str | None = None
+
+
+class ReadBack(_Step):
+    type: Literal["read_back"]
+    of: Literal["ideas", "goal", "plan", "my_plan"]
+    text: str | None = None
+    confirm: bool = True
+
+
+class AgreeGoal(_Step):
+    """The most liked idea is read back; the group confirms it as its goal."""
+
+    type: Literal["agree_goal"]
+
+
+class RaiseFlag(_Step):
+    type: Literal["flag"]
+    kind: FlagKind
+    reason: str
+    text: str | None = None
+
+
+Step = Annotated[
+    Say
+    | Celebrate
+    | Ask
+    | Confirm
+    | Choose
+    | Scale
+    | Consent
+    | WhoIsHere
+    | ForEachPerson
+    | Branch
+    | PlanItem
+    | Review
+    | ReadBack
+    | AgreeGoal
+    | RaiseFlag,
+    Field(discriminator="type"),
+]
+
+STEP_TYPES: dict[str, type[_Step]] = {
+    "say": Say,
+    "celebrate": Celebrate,
+    "ask": Ask,
+    "confirm": Confirm,
+    "choose": Choose,
+    "scale": Scale,
+    "consent": Consent,
+    "who_is_here": WhoIsHere,
+    "for_each_person": ForEachPerson,
+    "branch": Branch,
+    "plan_item": PlanItem,
+    "review": Review,
+    "read_back": ReadBack,
+    "agree_goal": AgreeGoal,
+    "flag": RaiseFlag,
+}
+# Steps that keep an answer, so they need an id.
+ANSWER_STEPS = ("ask", "confirm", "choose", "scale", "consent", "who_is_here", "plan_item")
+_NESTED = ("steps",)
+
+for _model in (ForEachPerson, Branch, Review):
+    _model.model_rebuild()
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str = "1"
+    title: str
+    description: str = ""
+    kind: Kind
+    steps: tuple[Step, ...]
+    source: str = Field("", exclude=True, description="Where it was loaded from")
+
+    def walk(self) -> Iterator[_Step]:
+        """Every step, parents before children, in file order."""
+        yield from _walk(self.steps)
+
+    def step(self, step_id: str) -> _Step | None:
+        return next((s for s in self.walk() if s.id == step_id), None)
+
+
+def _children(step: _Step) -> list[tuple[Step, ...]]:
+    if isinstance(step, ForEachPerson | Review):
+        return [step.steps]
+    if isinstance(step, Branch):
+        return [*step.cases.values(), step.otherwise]
+    return []
+
+
+def _walk(steps: Sequence[_Step]) -> Iterator[_Step]:
+    for s in steps:
+        yield s
+        for group in _children(s):
+            yield from _walk(group)
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("assistant.dialogue") / "scripts"))
+
+
+def builtin_scripts() -> list[str]:
+    """Names of the scripts that ship with the package."""
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+def find_script(name_or_path: str | Path, extra_dirs: Sequence[Path] = ()) -> Path:
+    """The file for a script name (staff folders first, then built-ins) or path."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.suffix in (".yaml", ".yml") or "/" in text:
+        if not path.is_file():
+            raise ScriptError(f"Script file {text} does not exist.")
+        return path
+    for folder in [*extra_dirs, builtin_dir()]:
+        for suffix in (".yaml", ".yml"):
+            candidate = Path(folder).expanduser() / f"{text}{suffix}"
+            if candidate.is_file():
+                return candidate
+    known = sorted({*builtin_scripts(), *_staff_names(extra_dirs)})
+    raise ScriptError(f'There is no script called "{text}"; the scripts are: {", ".join(known)}.')
+
+
+def _staff_names(extra_dirs: Sequence[Path]) -> list[str]:
+    names: list[str] = []
+    for folder in extra_dirs:
+        folder = Path(folder).expanduser()
+        if folder.is_dir():
+            names += [p.stem for p in folder.glob("*.y*ml")]
+    return names
+
+
+def load_script(name_or_path: str | Path, extra_dirs: Sequence[Path] = ()) -> Script:
+    """Load and fully check a script by name (staff folders, then built-ins) or by path."""
+    return validate_script_file(find_script(name_or_path, extra_dirs))
+
+
+def validate_script_file(path: str | Path) -> Script:
+    """Read and check one script file; raises :class:`ScriptError` naming file, step, problem."""
+    path = Path(path)
+    label = _label(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptError(f"{label}: cannot be read ({exc}).") from exc
+    return parse_script(text, label)
+
+
+def _label(path: Path) -> str:
+    try:
+        if path.resolve().is_relative_to(builtin_dir().resolve()):
+            return f"{path.name} (built-in)"
+    except OSError:
+        pass
+    return str(path)
+
+
+def parse_script(text: str, label: str = "<script>") -> Script:
+    """Check a script given as YAML text; *label* names it in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = (exc.problem or exc.context or "not valid YAML").strip()
+        raise ScriptError(f"{label}{line}: this is not valid YAML ({problem}).") from exc
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{label}: this is not valid YAML ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ScriptError(f"{label}: a script must be a set of fields (name, title, kind, steps).")
+    return _Checker(label).script(data)
+
+
+class _Checker:
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.ids: dict[str, str] = {}
+
+    def fail(self, where: str, problem: str) -> ScriptError:
+        return ScriptError(f"{self.label}{where}: {problem}")
+
+    # -- structure -------------------------------------------------------------------------
+
+    def script(self, data: dict[str, Any]) -> Script:
+        known = set(Script.model_fields) - {"source"}
+        for key in data:
+            if key not in known:
+                raise self.fail("", f'unknown field "{key}"; the fields are: {_list(known)}.')
+        for key in ("name", "title", "kind", "steps"):
+            if key not in data:
+                raise self.fail("", f'the script needs "{key}".')
+        if not isinstance(data["steps"], list) or not data["steps"]:
+            raise self.fail("", '"steps" must be a list with at least one step.')
+        steps = self.steps(data["steps"], "")
+        top = {k: v for k, v in data.items() if k != "steps"}
+        if "version" in top:
+            top["version"] = str(top["version"])
+        try:
+            script = Script.model_validate({**top, "steps": steps, "source": self.label})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise self.fail("", f'"{field}": {_plain(err)}.') from exc
+        _Semantics(self, script).check()
+        return script
+
+    def steps(self, raw: Any, prefix: str) -> tuple[_Step, ...]:
+        if not isinstance(raw, list):
+            raise self.fail(f", step {prefix.rstrip('.')}", '"steps" must be a list of steps.')
+        return tuple(self.step(item, f"{prefix}{i + 1}") for i, item in enumerate(raw))
+
+    def step(self, raw: Any, number: str) -> _Step:
+        if not isinstance(raw, dict):
+            raise self.fail(f", step {number}", "a step must be a set of fields (type, id, ...).")
+        sid = raw.get("id")
+        where = f", step {number}" + (f' "{sid}"' if isinstance(sid, str) else "")
+        kind = raw.get("type")
+        if kind is None:
+            raise self.fail(where, 'the step needs "type".')
+        if kind not in STEP_TYPES:
+            raise self.fail(
+                where, f'unknown step type "{kind}"; the types are: {_list(STEP_TYPES)}.'
+            )
+        if sid is None:
+            if kind in ANSWER_STEPS:
+                raise self.fail(where, f'a {kind} step needs "id" (its answers are kept under it).')
+            sid = f"step-{number}"
+        elif not isinstance(sid, str) or not _ID.match(sid):
+            raise self.fail(
+                where, "the id must be lower-case letters, digits and _ , starting with a letter."
+            )
+        elif sid in self.ids:
+            raise self.fail(where, f'the id "{sid}" is used twice (also at step {self.ids[sid]}).')
+        self.ids[sid] = number
+        model = STEP_TYPES[kind]
+        fields = set(model.model_fields) - {"where"}
+        for key in raw:
+            if key not in fields:
+                raise self.fail(
+                    where,
+                    f'unknown field "{key}" in a {kind} step; its fields are: '
+                    f"{_list(fields - {'type'})}.",
+                )
+        values = dict(raw, id=sid, where=f"{self.label}{where}")
+        if kind in ("for_each_person", "review"):
+            if "steps" not in raw:
+                raise self.fail(where, f'a {kind} step needs "steps".')
+            values["steps"] = self.steps(raw["steps"], f"{number}.")
+        if kind == "branch":
+            cases = raw.get("cases")
+            if not isinstance(cases, dict) or not cases:
+                raise self.fail(
+                    where, 'a branch step needs "cases": answer values and their steps.'
+                )
+            n = 0
+            built: dict[str, tuple[_Step, ...]] = {}
+            for value, sub in cases.items():
+                # YAML 1.1 reads a bare yes / no as true / false.
+                key = (
+                    {True: "yes", False: "no"}.get(value, str(value))
+                    if isinstance(value, bool)
+                    else str(value)
+                )
+                built[key] = self.steps(sub, f"{number}.{n + 1}.")
+                n += 1
+            values["cases"] = built
+            if "otherwise" in raw:
+                values["otherwise"] = self.steps(raw["otherwise"], f"{number}.{n + 1}.")
+        if kind == "choose" and isinstance(raw.get("options"), list):
+            count = len(raw["options"])
+            if count > MAX_OPTIONS:
+                raise self.fail(
+                    where, f"a choose step has {count} options; the most is {MAX_OPTIONS}."
+                )
+            if count < 2:
+                raise self.fail(where, f"a choose step has {count} option; it needs at least 2.")
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = [str(p) for p in err["loc"]]
+            if err["type"] == "missing" and len(loc) == 1:
+                raise self.fail(where, f'a {kind} step needs "{loc[0]}".') from exc
+            raise self.fail(where, f'"{".".join(loc)}": {_plain(err)}.') from exc
+
+
+def _plain(err: Any) -> str:
+    msg = str(err["msg"])
+    msg = msg.replace("Input should be", "it should be").replace("Field required", "it is needed")
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _list(names: Any) -> str:
+    return ", ".join(sorted(names))
+
+
+# ------------------------------------------------------------------------------ meaning
+
+
+class _Semantics:
+    """Checks that need the whole script: references, contexts and the accessibility rules."""
+
+    def __init__(self, checker: _Checker, script: Script) -> None:
+        self.checker = checker
+        self.script = script
+        self.seen: dict[str, _Step] = {}
+
+    def fail(self, step: _Step, problem: str) -> ScriptError:
+        return ScriptError(f"{step.where}: {problem}")
+
+    def check(self) -> None:
+        self.visit(self.script.steps, person=self.script.kind != "group", job=False, idea=False)
+
+    def visit(self, steps: Sequence[_Step], *, person: bool, job: bool, idea: bool) -> None:
+        for step in steps:
+            self.one(step, person=person, job=job, idea=idea)
+
+    def one(self, step: _Step, *, person: bool, job: bool, idea: bool) -> None:
+        for text in _texts(step):
+            self.templates(step, text, person=person, job=job, idea=idea)
+        if step.only_if is not None:
+            self.reference(step, step.only_if, person=person, job=job, idea=idea)
+        if isinstance(step, Confirm):
+            found = _PREFERENCE_WORDS.search(step.text)
+            if found:
+                raise self.fail(
+                    step,
+                    f'a confirm step asks for a preference ("{found.group(0)}"); yes/no is only '
+                    "for checking. Use a scale step (like / not sure / don't like).",
+                )
+        if isinstance(step, Choose):
+            values = [o.value for o in step.options]
+            if len(set(values)) != len(values):
+                raise self.fail(step, "two options have the same value.")
+        if isinstance(step, Scale) and step.sets != "nothing":
+            need = _SETS_NEED[step.sets]
+            if step.scale not in need:
+                raise self.fail(
+                    step, f'a scale that sets {step.sets} must use the scale "{need[0]}".'
+                )
+            if step.sets == "rating" and not idea:
+                raise self.fail(step, "sets rating, so it must be inside a review of ideas.")
+            if step.sets in ("job_status", "job_support", "help_needed") and not job:
+                raise self.fail(step, f"sets {step.sets}, so it must be inside a review of jobs.")
+            if step.sets == "mood" and not person:
+                raise self.fail(step, "sets mood, so it must be asked of a person.")
+        if isinstance(step, PlanItem) and not person:
+            raise self.fail(step, "a plan_item step must be inside for_each_person.")
+        if isinstance(step, ForEachPerson):
+            if person and self.script.kind == "group":
+                raise self.fail(step, "for_each_person cannot be inside another for_each_person.")
+            self.seen[step.id] = step
+            self.visit(step.steps, person=True, job=job, idea=idea)
+            return
+        if isinstance(step, Review):
+            self.seen[step.id] = step
+            is_job = step.items != "ideas"
+            if step.items == "my_jobs" and not person:
+                raise self.fail(step, "a review of my_jobs must be asked of a person.")
+            self.visit(
+                step.steps,
+                person=person or is_job,
+                job=job or is_job,
+                idea=idea or not is_job,
+            )
+            return
+        if isinstance(step, Branch):
+            target = self.seen.get(step.on_answer)
+            if target is None:
+                raise self.fail(
+                    step, f'branches on "{step.on_answer}", which is not an earlier step.'
+                )
+            possible = _values(target)
+            if possible is None:
+                raise self.fail(
+                    step, f'branches on "{step.on_answer}", which has no fixed answers.'
+                )
+            for value in step.cases:
+                if value not in possible:
+                    allowed = ", ".join(possible)
+                    raise self.fail(
+                        step, f'has a case "{value}" but "{step.on_answer}" can only be: {allowed}.'
+                    )
+            self.seen[step.id] = step
+            for group in _children(step):
+                self.visit(group, person=person, job=job, idea=idea)
+            return
+        self.seen[step.id] = step
+
+    def templates(self, step: _Step, text: str, *, person: bool, job: bool, idea: bool) -> None:
+        stripped = text.replace("{{", "").replace("}}", "")
+        if stripped.count("{") != stripped.count("}"):
+            raise self.fail(step, f'a "{{" or "}}" is not matched in: {text}')
+        for ref in _TEMPLATE.findall(stripped):
+            self.reference(step, ref.strip(), person=person, job=job, idea=idea)
+
+    def reference(self, step: _Step, ref: str, *, person: bool, job: bool, idea: bool) -> None:
+        head, _, tail = ref.partition(".")
+        if head in ("staff", "goal", "next_meeting", "group") and not tail:
+            return
+        if head == "person" and not tail:
+            if not person:
+                raise self.fail(step, "{person} is used outside for_each_person.")
+            return
+        if head == "job" and tail in JOB_FIELDS:
+            if not job:
+                raise self.fail(step, f"{{{ref}}} is used outside a review of jobs.")
+            return
+        if head == "idea" and tail in IDEA_FIELDS:
+            if not idea:
+                raise self.fail(step, f"{{{ref}}} is used outside a review of ideas.")
+            return
+        if head == "answer" and tail:
+            target = self.seen.get(tail)
+            if target is None or target.type not in ANSWER_STEPS:
+                raise self.fail(
+                    step, f'{{{ref}}} refers to "{tail}", which is not an earlier question.'
+                )
+            return
+        raise self.fail(
+            step,
+            f"{{{ref}}} is not something I can fill in; use {{person}}, {{answer.STEP_ID}}, "
+            "{job.what}, {job.when}, {job.person}, {idea.text}, {goal}, {next_meeting} "
+            "or {staff}.",
+        )
+
+
+JOB_FIELDS = ("what", "when", "person", "support")
+IDEA_FIELDS = ("text", "person")
+
+
+def _texts(step: _Step) -> list[str]:
+    out: list[str] = []
+    for name in ("text", "help", "what", "when", "support", "more", "intro", "empty", "reason"):
+        value = getattr(step, name, None)
+        if isinstance(value, str):
+            out.append(value)
+    if isinstance(step, Choose):
+        out += [o.label for o in step.options]
+    return out
+
+
+def _values(step: _Step) -> list[str] | None:
+    if isinstance(step, Scale):
+        return [v for v, _ in SCALES[step.scale]]
+    if isinstance(step, Choose):
+        return [o.value for o in step.options]
+    if isinstance(step, Confirm | Consent):
+        return ["yes", "no"]
+    return None

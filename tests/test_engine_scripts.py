@@ -1,0 +1,47 @@
+"""Each built-in script completed by buttons only, by voice only, and by a mix."""
+
+from __future__ import annotations
+
+import pytest
+from dialogue_driver import START, Conversation, by_buttons, by_voice, mixed
+
+from assistant.dialogue.events import End, Save
+from assistant.dialogue.script import builtin_scripts
+
+GROUP = ["Ann", "Ben", "Cal", "Dee"]
+SETUPS = {
+    "coproduction-group": dict(people=GROUP),
+    "review": dict(
+        people=GROUP, jobs=[("Ann", "paint the fence"), ("Ben", "bake bread"), ("Cal", "tidy")]
+    ),
+    "my-goals": dict(people=["Sam"]),
+    "daily-checkin": dict(
+        people=["Sam", "Kim"],
+        jobs=[("Sam", "water the plants"), ("Sam", "sweep the yard"), ("Kim", "feed the hens")],
+        next_meeting="Tuesday at two o'clock",
+    ),
+}
+
+
+def test_every_builtin_has_a_setup() -> None:
+    assert sorted(SETUPS) == builtin_scripts()
+
+
+@pytest.mark.parametrize("policy", [by_buttons, by_voice, mixed], ids=lambda p: p.__name__)
+@pytest.mark.parametrize("name", sorted(SETUPS))
+def test_builtin_script_completes(name: str, policy) -> None:  # type: ignore[no-untyped-def]
+    talk = Conversation(name, **SETUPS[name])  # type: ignore[arg-type]
+    talk.complete(policy)
+    assert talk.engine.finished
+    assert isinstance(talk.actions[-1], End)
+    final = talk.saves[-1]
+    assert isinstance(final, Save) and final.finished
+    assert final.record.ended_at is not None
+    assert final.record.answers, "answers were kept"
+    # Saved after every answer: each answer first appears in a Save.
+    assert sum(1 for s in talk.saves if not s.finished) >= len(final.record.answers)
+    # Sessions stay short (spoken at ~150 words a minute, answers included).
+    assert talk.clock.t - START < 20 * 60
+    # Every answer belongs to someone present, or to the group.
+    present = {p.id for p in final.record.people}
+    assert all(a.person_id in present | {None} for a in final.record.answers)
