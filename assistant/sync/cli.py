@@ -1,9 +1,162 @@
-"""Commands for this part of the data path."""
+"""``assistant sync ...``: enrol this device, send finished sessions, or write them to a stick.
+
+``assistant sync push`` is what the systemd timer runs. Exit status: 0 sent (or nothing to send),
+3 no network or hub down (one quiet line; everything stays waiting), 2 anything else went wrong.
+"""
 
 from __future__ import annotations
 
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from assistant.config import Settings
+from assistant.errors import HubUnreachable, SyncError
+
+EXIT_NO_NETWORK = 3
+
+sync_app = typer.Typer(help="Send finished sessions to the charity's hub.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    from assistant.cli import settings
+
+    return settings()
+
+
+@sync_app.command("enrol")
+def enrol_cmd(
+    url: Annotated[str, typer.Argument(help="The hub's address, e.g. https://hub.example.org")],
+    code: Annotated[str, typer.Argument(help="The one-time code staff made on the hub")],
+    name: Annotated[str | None, typer.Option(help="A name for this device")] = None,
+) -> None:
+    """Join a hub: swap a one-time code for this device's token and the hub's public key."""
+    from assistant.sync.client import enrol
+    from assistant.sync.source import open_store
+
+    s = _settings()
+    store = open_store(s)
+    try:
+        device_id = store.device_id()
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+    enrolment = enrol(
+        url,
+        code,
+        s.data_dir,
+        device_id=device_id,
+        name=name or socket.gethostname(),
+        timeout_s=s.sync.timeout_s,
+    )
+    typer.echo(f"Enrolled with {enrolment.hub_url} as device {enrolment.device_id}.")
+
+
+@sync_app.command("push")
+def push_cmd() -> None:
+    """Send every finished session (and its audio) to the hub; safe to run at any time."""
+    from assistant.sync.client import push
+    from assistant.sync.source import open_store
+
+    s = _settings()
+    store = open_store(s)
+    try:
+        report = push(
+            store, s.data_dir, timeout_s=s.sync.timeout_s, max_attempts=s.sync.max_attempts
+        )
+    except HubUnreachable as exc:
+        typer.echo(f"No network: {exc}", err=True)
+        raise typer.Exit(EXIT_NO_NETWORK) from exc
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+    for problem in report.problems:
+        typer.echo(f"Waiting: {problem}", err=True)
+    if report.nothing_to_send and not report.problems:
+        typer.echo("Nothing to send.")
+        return
+    if report.sent:
+        typer.echo(f"Sent {len(report.sent)} session{'s' if len(report.sent) != 1 else ''}.")
+    if report.refused:
+        for sid, why in report.refused.items():
+            typer.echo(f"The hub refused session {sid}: {why}", err=True)
+        raise SyncError(
+            f"The hub refused {len(report.refused)} session(s); see 'assistant sync status'."
+        )
+    if not report.sent and not report.refused:
+        typer.echo("Nothing to send.")
+
+
+@sync_app.command("status")
+def status_cmd() -> None:
+    """What is waiting to be sent, the last attempt and the last error."""
+    from assistant.sync.device import Enrolment
+    from assistant.sync.outbox import Outbox
+    from assistant.sync.source import finalised_sessions, open_store
+
+    s = _settings()
+    if Enrolment.exists(s.data_dir):
+        e = Enrolment.load(s.data_dir)
+        typer.echo(f"Hub: {e.hub_url} (this device is {e.device_id}, enrolled {e.enrolled_at})")
+    else:
+        typer.echo("Hub: not enrolled yet (assistant sync enrol URL CODE).")
+    store = open_store(s)
+    try:
+        with Outbox(s.data_dir) as outbox:
+            unsealed = [r for r in finalised_sessions(store) if not outbox.known(r.id)]
+            pending = outbox.pending()
+            sent = len(outbox.all_items()) - len(pending)
+            waiting = len(unsealed) + len(pending)
+            typer.echo(f"Waiting to send: {waiting} session{'s' if waiting != 1 else ''}.")
+            exported = sum(1 for i in pending if i.exported_at)
+            if exported:
+                typer.echo(f"  of which {exported} are also on a USB stick.")
+            typer.echo(f"Sent so far: {sent}.")
+            last = outbox.last_attempt()
+            if last is None:
+                typer.echo("Last attempt: never.")
+            else:
+                typer.echo(
+                    f"Last attempt: {last['started_at']}: {last['result']}, sent {last['sent']}."
+                )
+            error = outbox.last_error()
+            typer.echo(f"Last error: {error}" if error else "Last error: none.")
+            for item in pending:
+                if item.last_error:
+                    typer.echo(f"  {item.session_id}: {item.last_error}")
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+@sync_app.command("export")
+def export_cmd(
+    path: Annotated[Path, typer.Argument(help="A folder on the USB stick")],
+) -> None:
+    """Write the sealed sessions waiting to be sent, and a manifest, to a USB stick."""
+    from assistant.sync.export import export
+    from assistant.sync.source import open_store
+
+    s = _settings()
+    store = open_store(s)
+    try:
+        report = export(store, s.data_dir, path)
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+    for problem in report.problems:
+        typer.echo(f"Waiting: {problem}", err=True)
+    typer.echo(f"Wrote {report.sessions} new sessions and {report.clips} clips to {report.folder}.")
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this part's commands to the ``assistant`` command."""
+    """Add ``assistant sync ...``."""
+    app.add_typer(sync_app, name="sync")

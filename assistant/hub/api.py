@@ -1,0 +1,150 @@
+"""The device API (``/v1``): enrol, ping, clips by sha256, sessions by UUID.
+
+Status codes a device relies on: 200 already here (nothing added), 201 stored, 401 unknown
+token, 403 revoked device, 409 different content under the same UUID, 413 too large, 422 a bundle
+that is altered, damaged or has the wrong hash, 424 a session whose clips are not here yet.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from assistant.errors import BundleError, SyncError
+from assistant.hub.keys import KeyLocked
+from assistant.hub.service import (
+    Conflict,
+    Forbidden,
+    Hub,
+    MissingClips,
+    TooLarge,
+    Unauthorised,
+)
+from assistant.sync import bundle
+from assistant.sync.device import b64
+
+router = APIRouter(prefix="/v1")
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    if isinstance(exc, Unauthorised):
+        return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, Forbidden):
+        return JSONResponse({"detail": str(exc)}, 403)
+    if isinstance(exc, Conflict):
+        return JSONResponse({"detail": str(exc)}, 409)
+    if isinstance(exc, TooLarge):
+        return JSONResponse({"detail": str(exc)}, 413)
+    if isinstance(exc, MissingClips):
+        return JSONResponse({"detail": str(exc), "missing": exc.missing}, 424)
+    if isinstance(exc, KeyLocked):
+        return JSONResponse({"detail": str(exc)}, 503)
+    if isinstance(exc, BundleError):
+        return JSONResponse({"detail": str(exc)}, 422)
+    return JSONResponse({"detail": str(exc)}, 400)
+
+
+async def device_id(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    hub = hub_of(request)
+    try:
+        return await run_in_threadpool(
+            hub.authenticate, token.strip() if scheme.lower() == "bearer" else None
+        )
+    except (Unauthorised, Forbidden) as exc:
+        raise HTTPException(
+            401 if isinstance(exc, Unauthorised) else 403,
+            str(exc),
+            headers={"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorised) else None,
+        ) from exc
+
+
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The request body, refusing (413) anything larger than *cap* bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > cap:
+                raise HTTPException(413, f"Uploads are limited to {cap} bytes.")
+        except ValueError as exc:
+            raise HTTPException(400, "Bad Content-Length.") from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise HTTPException(413, f"Uploads are limited to {cap} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class EnrolRequest(BaseModel):
+    code: str
+    device_id: str
+    name: str = "device"
+    verify_key: str
+
+
+@router.post("/enrol")
+async def enrol(body: EnrolRequest, request: Request) -> JSONResponse:
+    hub = hub_of(request)
+    try:
+        token, key = await run_in_threadpool(
+            hub.enrol, body.code, body.device_id, body.name, body.verify_key
+        )
+    except SyncError as exc:
+        return error_response(exc)
+    return JSONResponse(
+        {"device_id": body.device_id, "token": token, "hub_public_key": b64(key)}, 200
+    )
+
+
+@router.get("/ping")
+async def ping(device: str = Depends(device_id)) -> dict[str, str]:
+    return {"device_id": device, "status": "ok"}
+
+
+@router.head("/blobs/{sha256}")
+async def head_blob(sha256: str, request: Request, device: str = Depends(device_id)) -> Response:
+    if not bundle.is_sha256(sha256):
+        return Response(status_code=400)
+    have = await run_in_threadpool(hub_of(request).has_blob, sha256)
+    return Response(status_code=200 if have else 404)
+
+
+@router.put("/blobs/{sha256}")
+async def put_blob(sha256: str, request: Request, device: str = Depends(device_id)) -> JSONResponse:
+    hub = hub_of(request)
+    if not bundle.is_sha256(sha256):
+        return JSONResponse({"detail": "A clip name must be a sha256 (64 hex digits)."}, 400)
+    body = await read_capped(request, hub.max_upload_bytes)
+    try:
+        created = await run_in_threadpool(hub.put_blob, sha256, body, device_id=device)
+    except SyncError as exc:
+        return error_response(exc)
+    return JSONResponse({"sha256": sha256, "stored": created}, 201 if created else 200)
+
+
+@router.put("/sessions/{session_id}")
+async def put_session(
+    session_id: str, request: Request, device: str = Depends(device_id)
+) -> JSONResponse:
+    hub = hub_of(request)
+    if not bundle.is_uuid(session_id):
+        return JSONResponse({"detail": "A session name must be a UUID."}, 400)
+    body = await read_capped(request, hub.max_upload_bytes)
+    try:
+        created = await run_in_threadpool(
+            hub.put_session, session_id, body, device_id=device, via="push"
+        )
+    except SyncError as exc:
+        return error_response(exc)
+    return JSONResponse({"id": session_id, "stored": created}, 201 if created else 200)

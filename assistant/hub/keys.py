@@ -1,0 +1,114 @@
+"""The hub's key pair. The private key lives only on the hub, locked by a passphrase.
+
+``hub.key`` holds the public key in the clear and the private key encrypted with a SecretBox key
+derived from the passphrase by Argon2id (``nacl.pwhash``). Devices get only the public key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.public
+import nacl.pwhash
+import nacl.secret
+import nacl.utils
+
+from assistant.errors import SyncError
+from assistant.sync.device import b64, unb64, write_private
+
+KEY_FILE = "hub.key"
+PASSPHRASE_ENV = "ASSISTANT_HUB_PASSPHRASE"
+MIN_PASSPHRASE = 10
+
+KDF_LEVELS = {
+    "moderate": (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
+    "interactive": (
+        nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+        nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE,
+    ),
+}
+
+
+class KeyLocked(SyncError, PermissionError):
+    """The hub's private key could not be unlocked (wrong passphrase or damaged key file)."""
+
+
+@dataclass(frozen=True)
+class HubKeys:
+    public_key: bytes
+    private_key: bytes | None  # None while locked
+
+
+def create_keys(home: Path, passphrase: str, *, kdf: str = "moderate") -> bytes:
+    """Make a new key pair in *home*; refuse to overwrite one. Returns the public key."""
+    path = home / KEY_FILE
+    if path.exists():
+        raise SyncError(f"The hub already has a key in {path}; it is never replaced.")
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise SyncError(f"The passphrase must be at least {MIN_PASSPHRASE} characters long.")
+    ops, mem = KDF_LEVELS[kdf]
+    private = nacl.public.PrivateKey.generate()
+    salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+    key = nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem
+    )
+    locked = nacl.secret.SecretBox(key).encrypt(bytes(private))
+    doc = {
+        "format": 1,
+        "public_key": b64(bytes(private.public_key)),
+        "kdf": "argon2id",
+        "salt": b64(salt),
+        "opslimit": ops,
+        "memlimit": mem,
+        "private_key_locked": b64(bytes(locked)),
+    }
+    write_private(path, json.dumps(doc, indent=2).encode())
+    return bytes(private.public_key)
+
+
+def _read(home: Path) -> dict[str, object]:
+    path = home / KEY_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise SyncError(f"The hub has no key yet in {home}: run 'assistant hub init'.") from exc
+    except ValueError as exc:
+        raise SyncError(f"The hub key file {path} is damaged.") from exc
+    if not isinstance(doc, dict):
+        raise SyncError(f"The hub key file {path} is damaged.")
+    return doc
+
+
+def public_key(home: Path) -> bytes:
+    return unb64(str(_read(home)["public_key"]))
+
+
+def unlock(home: Path, passphrase: str) -> HubKeys:
+    """The key pair, with the private key unlocked by *passphrase*."""
+    doc = _read(home)
+    try:
+        key = nacl.pwhash.argon2id.kdf(
+            nacl.secret.SecretBox.KEY_SIZE,
+            passphrase.encode(),
+            unb64(str(doc["salt"])),
+            opslimit=int(str(doc["opslimit"])),
+            memlimit=int(str(doc["memlimit"])),
+        )
+        private = nacl.secret.SecretBox(key).decrypt(unb64(str(doc["private_key_locked"])))
+    except nacl.exceptions.CryptoError as exc:
+        raise KeyLocked("The passphrase does not unlock the hub's key.") from exc
+    except (KeyError, ValueError) as exc:
+        raise KeyLocked("The hub key file is damaged.") from exc
+    public = unb64(str(doc["public_key"]))
+    if bytes(nacl.public.PrivateKey(private).public_key) != public:
+        raise KeyLocked("The hub key file is damaged: the two halves do not match.")
+    return HubKeys(public_key=public, private_key=private)
+
+
+def passphrase_from_env() -> str | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value if value else None

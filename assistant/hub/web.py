@@ -1,0 +1,499 @@
+"""The staff pages: log in, flags first, people and sessions, audio, corrections, exports, audit.
+
+Server-rendered (Jinja2), no scripts or outside assets. Every page of a person or a session, every
+clip played, every export and every change is written to the audit log with who and when. Forms
+carry a per-login CSRF token and the session cookie is SameSite=strict.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from assistant.hub import db
+from assistant.hub.service import Hub
+from assistant.records.model import SessionRecord
+from assistant.sync import bundle
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+router = APIRouter()
+
+KIND_WORDS = {
+    "mood_not_good": "Said they are not feeling good",
+    "asked_for_help": "Asked for help",
+    "needs_a_person": "Needs a person",
+    "hold_help": "Held the help button",
+    "other": "Other",
+}
+SUPPORT_WORDS = {
+    "myself": "By myself",
+    "a_little_help": "A little help",
+    "a_lot_of_help": "A lot of help",
+}
+
+
+class NotLoggedIn(Exception):
+    pass
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def staff_name(request: Request) -> str:
+    name = request.session.get("staff")
+    if not isinstance(name, str) or not name:
+        raise NotLoggedIn()
+    return name
+
+
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, token):
+        raise HTTPException(
+            403, "This form is out of date. Go back, reload the page and try again."
+        )
+
+
+def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    context.setdefault("staff", request.session.get("staff"))
+    context.setdefault("is_admin", bool(request.session.get("admin")))
+    context["csrf"] = _csrf(request)
+    context["kind_words"] = KIND_WORDS
+    context["support_words"] = SUPPORT_WORDS
+    return TEMPLATES.TemplateResponse(request, name, context)
+
+
+def _when(value: datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%a %d %b %Y, %H:%M")
+
+
+TEMPLATES.env.filters["when"] = _when
+
+
+# -- log in and out ------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> HTMLResponse:
+    return _render(request, "login.html", error=None)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    name: str = Form(...),
+    password: str = Form(...),
+    csrf: str = Form(""),
+) -> Response:
+    _check_csrf(request, csrf)
+    hub = _hub(request)
+    staff = await run_in_threadpool(hub.check_login, name.strip(), password)
+    if staff is None:
+        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "failed log in", "-")
+        return _render(request, "login.html", error="That name or password is not right.")
+    request.session.clear()
+    request.session["staff"] = staff.name
+    request.session["admin"] = staff.is_admin
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    await run_in_threadpool(hub.audit, staff.name, "logged in", "-")
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf: str = Form("")) -> Response:
+    _check_csrf(request, csrf)
+    name = request.session.get("staff")
+    request.session.clear()
+    if isinstance(name, str):
+        await run_in_threadpool(_hub(request).audit, name, "logged out", "-")
+    return RedirectResponse("/login", status_code=303)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _record(row: db.Session) -> SessionRecord:
+    return SessionRecord.model_validate_json(row.record_json)
+
+
+def _dashboard(hub: Hub) -> dict[str, Any]:
+    with hub.tx() as s:
+        open_flags = list(
+            s.execute(
+                select(db.Flag, db.Person.name)
+                .outerjoin(db.Person, db.Person.id == db.Flag.person_id)
+                .where(db.Flag.resolved_at.is_(None))
+                .order_by(db.Flag.at.desc())
+            )
+        )
+        people = list(s.scalars(select(db.Person).order_by(db.Person.name)))
+        sessions = list(
+            s.scalars(select(db.Session).order_by(db.Session.started_at.desc()).limit(50))
+        )
+        flag_counts: dict[str, int] = {}
+        for f, _name in open_flags:
+            flag_counts[f.session_id] = flag_counts.get(f.session_id, 0) + 1
+        open_by_person: dict[str, int] = {}
+        for f, _name in open_flags:
+            if f.person_id:
+                open_by_person[f.person_id] = open_by_person.get(f.person_id, 0) + 1
+        rows = []
+        for row in sessions:
+            names = list(
+                s.scalars(
+                    select(db.Person.name)
+                    .join(db.SessionPerson, db.SessionPerson.person_id == db.Person.id)
+                    .where(db.SessionPerson.session_id == row.id)
+                )
+            )
+            rows.append({"row": row, "names": names, "flags": flag_counts.get(row.id, 0)})
+    return {
+        "flags": open_flags,
+        "people": people,
+        "sessions": rows,
+        "open_by_person": open_by_person,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    staff_name(request)
+    data = await run_in_threadpool(_dashboard, _hub(request))
+    return _render(request, "home.html", **data)
+
+
+def _edits(s: Any, session_id: str) -> dict[str, list[db.TranscriptEdit]]:
+    out: dict[str, list[db.TranscriptEdit]] = {}
+    for e in s.scalars(
+        select(db.TranscriptEdit)
+        .where(db.TranscriptEdit.session_id == session_id)
+        .order_by(db.TranscriptEdit.version)
+    ):
+        out.setdefault(e.answer_id, []).append(e)
+    return out
+
+
+def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
+    with hub.tx() as s:
+        row = s.get(db.Session, session_id)
+        if row is None:
+            return None
+        record = _record(row)
+        edits = _edits(s, session_id)
+        flags = list(
+            s.scalars(select(db.Flag).where(db.Flag.session_id == session_id).order_by(db.Flag.at))
+        )
+        have = set(
+            s.scalars(
+                select(db.Blob.sha256).where(db.Blob.sha256.in_(bundle.clips_of(record) or ["-"]))
+            )
+        )
+    names = {p.id: p.name for p in record.people}
+    return {
+        "row": row,
+        "record": record,
+        "names": names,
+        "edits": edits,
+        "flags": flags,
+        "have": have,
+        "answer_text": {a.id: a.transcript for a in record.answers},
+    }
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+async def session_page(session_id: str, request: Request) -> HTMLResponse:
+    who = staff_name(request)
+    hub = _hub(request)
+    if not bundle.is_uuid(session_id):
+        raise HTTPException(404, "There is no such session.")
+    view = await run_in_threadpool(_session_view, hub, session_id)
+    if view is None:
+        raise HTTPException(404, "There is no such session.")
+    await run_in_threadpool(hub.audit, who, "viewed session", session_id)
+    return _render(request, "session.html", **view)
+
+
+def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
+    with hub.tx() as s:
+        person = s.get(db.Person, person_id)
+        if person is None:
+            return None
+        rows = list(
+            s.scalars(
+                select(db.Session)
+                .join(db.SessionPerson, db.SessionPerson.session_id == db.Session.id)
+                .where(db.SessionPerson.person_id == person_id)
+                .order_by(db.Session.started_at.desc())
+            )
+        )
+        flags = list(
+            s.scalars(
+                select(db.Flag)
+                .where(db.Flag.person_id == person_id)
+                .order_by(db.Flag.resolved_at.is_not(None), db.Flag.at.desc())
+            )
+        )
+        edits_by_session = {r.id: _edits(s, r.id) for r in rows}
+    jobs: dict[str, Any] = {}
+    checkins = []
+    answers = []
+    goals = []
+    for row in reversed(rows):  # oldest first, so later sessions update jobs
+        record = _record(row)
+        for job in record.jobs:
+            if job.person_id == person_id:
+                jobs[job.id] = job
+        for checkin in record.checkins:
+            if checkin.person_id == person_id:
+                checkins.append((row, checkin, {j.id: j.what for j in record.jobs}))
+        for goal in record.goals:
+            if goal.person_id in (person_id, None):
+                goals.append((row, goal))
+        edits = edits_by_session[row.id]
+        for answer in record.answers_for(person_id):
+            current = edits[answer.id][-1].text if answer.id in edits else answer.transcript
+            answers.append((row, answer, current))
+    answers.reverse()
+    checkins.reverse()
+    return {
+        "person": person,
+        "sessions": rows,
+        "flags": flags,
+        "jobs": list(jobs.values()),
+        "checkins": checkins,
+        "answers": answers,
+        "goals": goals,
+    }
+
+
+@router.get("/people/{person_id}", response_class=HTMLResponse)
+async def person_page(person_id: str, request: Request) -> HTMLResponse:
+    who = staff_name(request)
+    hub = _hub(request)
+    view = await run_in_threadpool(_person_view, hub, person_id[:36])
+    if view is None:
+        raise HTTPException(404, "There is no such person.")
+    await run_in_threadpool(hub.audit, who, "viewed person", person_id[:36], view["person"].name)
+    return _render(request, "person.html", **view)
+
+
+@router.get("/audio/{sha256}")
+async def audio(sha256: str, request: Request) -> Response:
+    who = staff_name(request)
+    hub = _hub(request)
+    if not bundle.is_sha256(sha256):
+        raise HTTPException(404, "There is no such clip.")
+    have = await run_in_threadpool(hub.has_blob, sha256)
+    path = hub.blob_path(sha256)
+    if not have or not path.is_file():
+        raise HTTPException(404, "There is no such clip.")
+    await run_in_threadpool(hub.audit, who, "played audio", sha256)
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+
+# -- changing ------------------------------------------------------------------------------------
+
+
+def _correct(hub: Hub, who: str, session_id: str, answer_id: str, text: str) -> bool:
+    with hub.tx() as s:
+        row = s.get(db.Session, session_id)
+        if row is None:
+            return False
+        record = _record(row)
+        answer = next((a for a in record.answers if a.id == answer_id), None)
+        if answer is None:
+            return False
+        previous = list(
+            s.scalars(
+                select(db.TranscriptEdit)
+                .where(db.TranscriptEdit.answer_id == answer_id)
+                .order_by(db.TranscriptEdit.version)
+            )
+        )
+        before = previous[-1].text if previous else answer.transcript
+        if before == text:
+            return True
+        s.add(
+            db.TranscriptEdit(
+                session_id=session_id,
+                answer_id=answer_id,
+                version=len(previous) + 1,
+                text=text,
+                staff=who,
+            )
+        )
+        s.add(
+            db.Audit(
+                actor=who,
+                action="corrected transcript",
+                target=f"{session_id}/{answer_id}",
+                detail=f"{before!r} -> {text!r}"[:2000],
+            )
+        )
+    return True
+
+
+@router.post("/sessions/{session_id}/answers/{answer_id}/transcript")
+async def correct_transcript(
+    session_id: str,
+    answer_id: str,
+    request: Request,
+    text: str = Form(...),
+    csrf: str = Form(""),
+) -> Response:
+    who = staff_name(request)
+    _check_csrf(request, csrf)
+    text = text.strip()
+    if not text or len(text) > 5000:
+        raise HTTPException(400, "A corrected transcript must be 1 to 5000 characters.")
+    ok = await run_in_threadpool(_correct, _hub(request), who, session_id, answer_id, text)
+    if not ok:
+        raise HTTPException(404, "There is no such answer.")
+    return RedirectResponse(f"/sessions/{session_id}#answer-{answer_id}", status_code=303)
+
+
+def _resolve(hub: Hub, who: str, flag_id: str) -> str | None:
+    with hub.tx() as s:
+        flag = s.get(db.Flag, flag_id)
+        if flag is None:
+            return None
+        if flag.resolved_at is None:
+            flag.resolved_at = datetime.now(UTC)
+            flag.resolved_by = who
+            s.add(db.Audit(actor=who, action="resolved flag", target=flag_id, detail=flag.reason))
+        return flag.session_id
+
+
+@router.post("/flags/{flag_id}/resolve")
+async def resolve_flag(flag_id: str, request: Request, csrf: str = Form("")) -> Response:
+    who = staff_name(request)
+    _check_csrf(request, csrf)
+    session_id = await run_in_threadpool(_resolve, _hub(request), who, flag_id[:36])
+    if session_id is None:
+        raise HTTPException(404, "There is no such flag.")
+    return RedirectResponse("/", status_code=303)
+
+
+# -- export and audit ----------------------------------------------------------------------------
+
+
+def _all_sessions(hub: Hub) -> list[tuple[SessionRecord, dict[str, list[db.TranscriptEdit]], str]]:
+    with hub.tx() as s:
+        rows = list(s.scalars(select(db.Session).order_by(db.Session.started_at)))
+        return [(_record(r), _edits(s, r.id), r.device_id) for r in rows]
+
+
+@router.get("/export.csv")
+async def export_csv(request: Request) -> Response:
+    who = staff_name(request)
+    hub = _hub(request)
+    data = await run_in_threadpool(_all_sessions, hub)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "session_id", "started_at", "script", "place", "person", "question", "transcript",
+            "original_transcript", "corrected_by", "value", "confirmed_by", "confidence",
+            "audio_sha256",
+        ]
+    )  # fmt: skip
+    for record, edits, _device in data:
+        names = {p.id: p.name for p in record.people}
+        for a in record.answers:
+            last = edits.get(a.id, [])
+            writer.writerow(
+                [
+                    record.id,
+                    record.started_at.isoformat(),
+                    record.script,
+                    record.place or "",
+                    names.get(a.person_id or "", "group"),
+                    a.question,
+                    last[-1].text if last else a.transcript,
+                    a.transcript,
+                    last[-1].staff if last else "",
+                    a.value or "",
+                    a.confirmed_by,
+                    "" if a.confidence is None else f"{a.confidence:.2f}",
+                    a.audio_clip or "",
+                ]
+            )
+    await run_in_threadpool(hub.audit, who, "exported", "all sessions", "csv")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="sessions.csv"'},
+    )
+
+
+@router.get("/export.json")
+async def export_json(request: Request) -> Response:
+    who = staff_name(request)
+    hub = _hub(request)
+    data = await run_in_threadpool(_all_sessions, hub)
+    doc = []
+    for record, edits, device in data:
+        item = record.model_dump(mode="json")
+        item["device_id"] = device
+        item["corrections"] = [
+            {
+                "answer_id": e.answer_id,
+                "version": e.version,
+                "text": e.text,
+                "by": e.staff,
+                "at": e.at.isoformat(),
+            }
+            for es in edits.values()
+            for e in es
+        ]
+        doc.append(item)
+    await run_in_threadpool(hub.audit, who, "exported", "all sessions", "json")
+    return Response(
+        json.dumps({"sessions": doc}, indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="sessions.json"'},
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request) -> HTMLResponse:
+    who = staff_name(request)
+    hub = _hub(request)
+
+    def rows() -> list[db.Audit]:
+        with hub.tx() as s:
+            return list(s.scalars(select(db.Audit).order_by(db.Audit.id.desc()).limit(500)))
+
+    await run_in_threadpool(hub.audit, who, "viewed audit log", "-")
+    return _render(request, "audit.html", rows=await run_in_threadpool(rows))

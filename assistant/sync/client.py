@@ -1,0 +1,281 @@
+"""Talking to the hub: enrol once, then push the outbox.
+
+Every request retries on a broken connection or a busy hub, waiting longer each time (0.5 s,
+1 s, 2 s ... at most 30 s, at most ``max_attempts`` tries). Clips go first, each by its sha256
+(the hub says whether it has one already); then the session. A session is marked sent in the
+record store only after the hub has acknowledged it, so a crash at any moment loses nothing and
+a second push sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nacl.signing
+
+from assistant import __version__
+from assistant.errors import EnrolmentError, HubUnreachable, RecordError, SyncError
+from assistant.sync.device import Enrolment, b64, unb64
+from assistant.sync.faults import crash_point
+from assistant.sync.outbox import Outbox
+from assistant.sync.source import SessionSource
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+
+
+def backoff_delays(max_attempts: int, base: float = BACKOFF_BASE_S) -> list[float]:
+    """The waits between tries: doubling, capped, with a little jitter."""
+    return [
+        min(BACKOFF_CAP_S, base * 2**i) * random.uniform(0.8, 1.2) for i in range(max_attempts - 1)
+    ]
+
+
+class HubClient:
+    """HTTP to one hub, with bounded retries and exponential backoff."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        max_attempts: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": f"assistant/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(
+        self, method: str, path: str, *, attempts: int | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        tries = attempts or self.max_attempts
+        delays = backoff_delays(tries)
+        last: str = ""
+        for i in range(tries):
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if response.status_code not in RETRY_STATUS:
+                    return response
+                last = f"the hub answered {response.status_code}"
+            if i < len(delays):
+                log.info(
+                    "hub %s %s failed (%s); trying again in %.1f s", method, path, last, delays[i]
+                )
+                self.sleep(delays[i])
+        raise HubUnreachable(
+            f"The hub at {self.base_url} did not answer after {tries} tries ({last})."
+        )
+
+
+def _check_auth(response: httpx.Response) -> None:
+    if response.status_code == 401:
+        raise EnrolmentError("The hub does not accept this device's token: enrol it again.")
+    if response.status_code == 403:
+        raise EnrolmentError("The hub has revoked this device: ask staff for a new code.")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        detail = body.get("detail") if isinstance(body, dict) else None
+    except ValueError:
+        detail = None
+    return str(detail or response.text[:200] or response.reason_phrase)
+
+
+def enrol(
+    url: str,
+    code: str,
+    data_dir: Path,
+    *,
+    device_id: str,
+    name: str,
+    timeout_s: float = 30.0,
+    transport: httpx.BaseTransport | None = None,
+) -> Enrolment:
+    """Swap a one-time code for a device token and the hub's public key; save them (0600)."""
+    if not url.startswith(("http://", "https://")):
+        raise EnrolmentError(f"The hub address {url!r} must start with http:// or https://.")
+    signing = nacl.signing.SigningKey.generate()
+    client = HubClient(url, timeout_s=timeout_s, max_attempts=3, transport=transport)
+    try:
+        response = client.request(
+            "POST",
+            "/v1/enrol",
+            json={
+                "code": code,
+                "device_id": device_id,
+                "name": name,
+                "verify_key": b64(bytes(signing.verify_key)),
+            },
+        )
+    except HubUnreachable as exc:
+        raise EnrolmentError(
+            f"Cannot reach the hub at {url}: check the address and network."
+        ) from exc
+    finally:
+        client.close()
+    if response.status_code != 200:
+        raise EnrolmentError(f"The hub refused the code: {_detail(response)}")
+    body = response.json()
+    try:
+        hub_key = unb64(body["hub_public_key"])
+        if len(hub_key) != 32:
+            raise ValueError("bad key length")
+        enrolment = Enrolment(
+            hub_url=url.rstrip("/"),
+            device_id=str(body["device_id"]),
+            token=str(body["token"]),
+            hub_public_key=b64(hub_key),
+            signing_key=b64(bytes(signing)),
+            enrolled_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise EnrolmentError("The hub's answer to enrolment was not understood.") from exc
+    enrolment.save(data_dir)
+    return enrolment
+
+
+@dataclass
+class PushReport:
+    sent: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    waiting: int = 0
+
+    @property
+    def nothing_to_send(self) -> bool:
+        return not self.sent and not self.refused and self.waiting == 0
+
+
+def push(
+    source: SessionSource,
+    data_dir: Path,
+    *,
+    timeout_s: float = 30.0,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    transport: httpx.BaseTransport | None = None,
+    enrolment: Enrolment | None = None,
+) -> PushReport:
+    """Seal what is new, then send everything waiting. Raises HubUnreachable when offline."""
+    enrolment = enrolment or Enrolment.load(data_dir)
+    report = PushReport()
+    with Outbox(data_dir) as outbox:
+        prepared = outbox.prepare(source, enrolment)
+        report.problems.extend(prepared.problems)
+        pending = outbox.pending()
+        if not pending:
+            return report
+        attempt = outbox.start_attempt()
+        client = HubClient(
+            enrolment.hub_url,
+            enrolment.token,
+            timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            sleep=sleep,
+            transport=transport,
+        )
+        try:
+            _check_auth(ping := client.request("GET", "/v1/ping", attempts=2))
+            if ping.status_code != 200:
+                raise SyncError(f"The hub did not accept this device: {_detail(ping)}")
+            for item in pending:
+                error = _send_item(client, outbox, source, item.session_id, item.clips)
+                if error is None:
+                    report.sent.append(item.session_id)
+                else:
+                    report.refused[item.session_id] = error
+                    outbox.set_error(item.session_id, error)
+        except (SyncError, RecordError) as exc:
+            report.waiting = len(outbox.pending())
+            outbox.finish_attempt(attempt, "failed", len(report.sent), str(exc))
+            raise
+        finally:
+            client.close()
+        report.waiting = len(outbox.pending())
+        error_text = "; ".join(f"{k[:8]}: {v}" for k, v in report.refused.items()) or None
+        outbox.finish_attempt(
+            attempt, "refused some" if report.refused else "ok", len(report.sent), error_text
+        )
+    return report
+
+
+def _send_item(
+    client: HubClient, outbox: Outbox, source: SessionSource, session_id: str, clips: list[str]
+) -> str | None:
+    """Send one session and its clips. None when the hub has it; else why it was refused."""
+    for _round in range(2):
+        for sha in clips:
+            if outbox.blob_uploaded(sha):
+                continue
+            head = client.request("HEAD", f"/v1/blobs/{sha}")
+            _check_auth(head)
+            if head.status_code != 200:
+                response = client.request(
+                    "PUT",
+                    f"/v1/blobs/{sha}",
+                    content=outbox.clip_file(sha).read_bytes(),
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+                _check_auth(response)
+                if response.status_code not in (200, 201):
+                    return f"clip {sha[:12]} refused: {_detail(response)}"
+            outbox.mark_blob_uploaded(sha)
+            crash_point("after_clip_upload")
+        response = client.request(
+            "PUT",
+            f"/v1/sessions/{session_id}",
+            content=outbox.session_file(session_id).read_bytes(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        _check_auth(response)
+        if response.status_code == 424:  # the hub lacks a clip we thought it had
+            missing = response.json().get("missing", []) if response.content else []
+            for sha in missing:
+                outbox.mark_blob_uploaded(sha, uploaded=False)
+            continue
+        if response.status_code not in (200, 201):
+            return _detail(response)
+        crash_point("after_session_ack")
+        _mark_store_sent(source, session_id)
+        crash_point("after_store_mark_sent")
+        outbox.mark_sent(session_id)
+        return None
+    return "the hub still lacks some of its clips"
+
+
+def _mark_store_sent(source: SessionSource, session_id: str) -> None:
+    try:
+        record = source.get_session(session_id)
+    except (RecordError, KeyError):
+        return  # the store no longer has it (deleted by staff): the hub does
+    if record.state == "sent":
+        return
+    source.mark_sent(session_id)

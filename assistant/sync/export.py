@@ -1,0 +1,100 @@
+"""No network: copy the sealed bundles and a manifest to a folder (a USB stick).
+
+The stick gets ``assistant-<device>/manifest.json``, ``sessions/<id>.bundle`` and
+``clips/<sha256>.bundle``: the same sealed bytes a push would send, so the stick reveals nothing
+without the hub's private key. Exporting again adds only what is new. Sessions stay waiting on
+the device: they are marked sent only when the hub acknowledges them over the network (the hub
+answers "already have it" for what came by stick).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from assistant.errors import SyncError
+from assistant.sync.device import Enrolment, write_atomic
+from assistant.sync.faults import crash_point
+from assistant.sync.outbox import Outbox
+from assistant.sync.source import SessionSource
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class ExportReport:
+    folder: Path
+    sessions: int
+    clips: int
+    problems: list[str]
+
+
+def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
+    """Write every session not yet sent (and its clips) under *target*."""
+    if not target.is_dir():
+        raise SyncError(f"{target} is not a folder: plug in the stick and give its folder.")
+    enrolment = Enrolment.load(data_dir)
+    folder = target / f"assistant-{enrolment.device_id}"
+    manifest_path = folder / MANIFEST
+    entries: dict[str, dict[str, object]] = {}
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+            entries = {str(e["name"]): e for e in old.get("files", [])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            entries = {}
+    sessions = clips = 0
+    try:
+        with Outbox(data_dir) as outbox:
+            prepared = outbox.prepare(source, enrolment)
+            for item in outbox.pending():
+                for sha in item.clips:
+                    if _copy(
+                        outbox.clip_file(sha), folder, f"clips/{sha}.bundle", "clip", sha, entries
+                    ):
+                        clips += 1
+                if _copy(
+                    outbox.session_file(item.session_id),
+                    folder,
+                    f"sessions/{item.session_id}.bundle",
+                    "session",
+                    item.session_id,
+                    entries,
+                ):
+                    sessions += 1
+                outbox.mark_exported(item.session_id)
+                _write_manifest(manifest_path, enrolment, entries)
+                crash_point("after_export_file")
+            _write_manifest(manifest_path, enrolment, entries)
+    except OSError as exc:
+        raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
+    return ExportReport(folder, sessions, clips, prepared.problems)
+
+
+def _copy(
+    src: Path, folder: Path, name: str, kind: str, ident: str, entries: dict[str, dict[str, object]]
+) -> bool:
+    data = src.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    dest = folder / name
+    if name in entries and dest.exists() and entries[name].get("sha256") == digest:
+        return False
+    write_atomic(dest, data)
+    entries[name] = {"name": name, "kind": kind, "id": ident, "sha256": digest, "size": len(data)}
+    return True
+
+
+def _write_manifest(
+    path: Path, enrolment: Enrolment, entries: dict[str, dict[str, object]]
+) -> None:
+    manifest = {
+        "format": "assistant-export/1",
+        "device_id": enrolment.device_id,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # clips first, so an importer that goes in order meets them before their sessions
+        "files": sorted(entries.values(), key=lambda e: (e["kind"] != "clip", str(e["name"]))),
+    }
+    write_atomic(path, json.dumps(manifest, indent=1).encode())
