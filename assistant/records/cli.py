@@ -1,9 +1,387 @@
-"""Commands for this part of the data path."""
+"""``assistant people`` and ``assistant records``: the roster, consent, and the session records.
+
+assistant people add Sam --consent yes --witness "Kate (support worker)"
+assistant people list
+assistant people consent Sam no
+assistant people withdraw Sam --by Kate
+assistant records list
+assistant records show 3f2a
+assistant records export --format csv --out records.csv
+assistant records summary 3f2a --out sam.html
+assistant records retention
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from assistant.errors import RecordError
+from assistant.records.model import Consent, ConsentMethod, Person, SessionRecord, SessionState
+from assistant.records.store import RecordStore
+
+people_app = typer.Typer(
+    help="The people who use this device, and their consent.", no_args_is_help=True
+)
+records_app = typer.Typer(
+    help="Session records: list, show, export, easy-read summaries.", no_args_is_help=True
+)
+
+
+class YesNo(StrEnum):
+    yes = "yes"
+    no = "no"
+
+
+class Format(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+class Method(StrEnum):
+    voice = "voice"
+    button = "button"
+    staff_recorded = "staff_recorded"
+    easy_read_form = "easy_read_form"
+
+
+class StateOpt(StrEnum):
+    draft = "draft"
+    finalised = "finalised"
+    sent = "sent"
+
+
+def _store() -> RecordStore:
+    from assistant.cli import settings
+
+    return RecordStore.open(settings())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write *text* to *path* via a temporary file, fsync and rename."""
+    path = path.expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        raise RecordError(f"Cannot write {path}: the folder {folder} does not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise RecordError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+
+
+def resolve_person(store: RecordStore, name_or_id: str) -> Person:
+    """A person on the roster by name (any case) or by id (or the start of an id)."""
+    found = store.find_person(name_or_id)
+    if found is not None:
+        return found
+    key = name_or_id.strip().lower()
+    matches = [p for p in store.people() if p.id == key or p.id.startswith(key)]
+    if len(key) >= 4 and len(matches) == 1:
+        return matches[0]
+    if len(key) >= 4 and len(matches) > 1:
+        raise RecordError(f"More than one person's id starts with {name_or_id}; give more of it.")
+    raise RecordError(f"There is no one called {name_or_id} on the roster.")
+
+
+def resolve_session(store: RecordStore, id_or_prefix: str) -> SessionRecord:
+    """A session by id, or by the start of its id (at least 4 characters)."""
+    key = id_or_prefix.strip().lower()
+    with contextlib.suppress(RecordError):
+        return store.get_session(key)
+    if len(key) < 4:
+        raise RecordError(f"There is no session {id_or_prefix}; give at least 4 characters.")
+    matches = store.session_ids(prefix=key)
+    if not matches:
+        raise RecordError(f"There is no session {id_or_prefix}.")
+    if len(matches) > 1:
+        raise RecordError(f"More than one session starts with {id_or_prefix}; give more of it.")
+    return store.get_session(matches[0])
+
+
+def _consent_text(consent: Consent | None) -> str:
+    if consent is None:
+        return "not asked"
+    if consent.withdrawn:
+        by = f", recorded by {consent.witnessed_by}" if consent.witnessed_by else ""
+        return f"withdrawn ({consent.at:%Y-%m-%d}{by})"
+    word = "yes" if consent.audio else "no"
+    extra = f", witness {consent.witnessed_by}" if consent.witnessed_by else ""
+    return f"{word} ({consent.at:%Y-%m-%d}, {consent.method}{extra})"
+
+
+# ------------------------------------------------------------------------ people
+
+
+@people_app.command("add")
+def people_add(
+    name: Annotated[str, typer.Argument(help="Their name, as it will be spoken")],
+    consent: Annotated[
+        YesNo | None, typer.Option(help="May the device keep recordings of their voice?")
+    ] = None,
+    witness: Annotated[str | None, typer.Option(help="Who saw them give consent")] = None,
+    method: Annotated[Method, typer.Option(help="How consent was given")] = Method.staff_recorded,
+    needs: Annotated[str | None, typer.Option(help="Communication needs, in a few words")] = None,
+) -> None:
+    """Add someone to the roster."""
+    with _store() as store:
+        given = None
+        if consent is not None:
+            m: ConsentMethod = method.value
+            given = Consent(audio=consent is YesNo.yes, method=m, witnessed_by=witness)
+        person = store.add_person(name, consent=given, communication_needs=needs)
+    typer.echo(f"Added {person.name} ({person.id}); keep their voice: {_consent_text(given)}.")
+
+
+@people_app.command("list")
+def people_list(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include people taken off the roster")
+    ] = False,
+) -> None:
+    """List the roster with each person's consent."""
+    with _store() as store:
+        people = store.people(include_removed=all_)
+    if not people:
+        typer.echo("No one is on the roster yet. Add someone with: assistant people add NAME")
+        return
+        active = {p.id for p in store.people()}
+    width = max(len(p.name) for p in people)
+    for p in people:
+        off = "" if p.id in active else "  (off the roster)"
+        typer.echo(f"{p.name:<{width}}  voice: {_consent_text(p.consent):<40}  {p.id}{off}")
+
+
+@people_app.command("remove")
+def people_remove(
+    name_or_id: Annotated[str, typer.Argument(help="Their name or id")],
+) -> None:
+    """Take someone off the roster (their past answers are kept)."""
+    with _store() as store:
+        person = resolve_person(store, name_or_id)
+        store.remove_person(person.id)
+    typer.echo(f"{person.name} is off the roster; their past answers are kept.")
+
+
+@people_app.command("consent")
+def people_consent(
+    name: Annotated[str, typer.Argument(help="Their name or id")],
+    answer: Annotated[YesNo, typer.Argument(help="yes: keep their voice; no: words only")],
+    witness: Annotated[str | None, typer.Option(help="Who saw them decide")] = None,
+    method: Annotated[Method, typer.Option(help="How they decided")] = Method.staff_recorded,
+) -> None:
+    """Record a consent decision about keeping their voice (no does not delete past clips)."""
+    with _store() as store:
+        person = resolve_person(store, name)
+        m: ConsentMethod = method.value
+        given = Consent(audio=answer is YesNo.yes, method=m, witnessed_by=witness)
+        store.set_consent(person.id, given)
+    typer.echo(f"{person.name}: keep their voice: {_consent_text(given)}.")
+
+
+@people_app.command("withdraw")
+def people_withdraw(
+    name: Annotated[str, typer.Argument(help="Their name or id")],
+    by: Annotated[str | None, typer.Option(help="Who recorded the withdrawal")] = None,
+) -> None:
+    """Withdraw consent: delete every recording of their voice, and record that."""
+    with _store() as store:
+        person = resolve_person(store, name)
+        deleted = store.withdraw_consent(person.id, by=by)
+    typer.echo(f"{person.name} withdrew consent; {deleted} recording(s) deleted, words kept.")
+
+
+# ------------------------------------------------------------------------ records
+
+
+@records_app.command("list")
+def records_list(
+    state: Annotated[StateOpt | None, typer.Option(help="Only sessions in this state")] = None,
+) -> None:
+    """List the sessions on this device."""
+    with _store() as store:
+        st: SessionState | None = state.value if state else None
+        sessions = store.sessions(st)
+    if not sessions:
+        typer.echo("No sessions yet.")
+        return
+    for s in sessions:
+        names = ", ".join(p.name for p in s.people) or "nobody named"
+        typer.echo(
+            f"{s.id[:8]}  {s.started_at:%Y-%m-%d %H:%M}  {s.state:<9}  {s.script:<16}  "
+            f"{len(s.answers):>3} answers  {names}"
+        )
+
+
+def _show(s: SessionRecord) -> list[str]:
+    names = {p.id: p.name for p in s.people}
+    lines = [
+        f"Session {s.id}",
+        f"  script: {s.script} (version {s.script_version})   state: {s.state}",
+        f"  started: {s.started_at:%Y-%m-%d %H:%M} UTC"
+        + (f"   ended: {s.ended_at:%H:%M}" if s.ended_at else ""),
+    ]
+    if s.place:
+        lines.append(f"  place: {s.place}")
+    if s.facilitator:
+        lines.append(f"  facilitator: {s.facilitator}")
+    lines.append("  people:")
+    for p in s.people:
+        lines.append(f"    {p.name}: keep their voice: {_consent_text(p.consent)}")
+    lines.append("  answers:")
+    for a in s.answers:
+        who = names.get(a.person_id, a.person_id or "") if a.person_id else "the group"
+        said = f'"{a.transcript}"' if a.transcript else (a.value or "(no words)")
+        if a.passed:
+            said = "(passed)"
+        conf = f", confidence {a.confidence:.2f}" if a.confidence is not None else ""
+        audio = ", audio kept" if a.audio_clip else ""
+        lines.append(f"    [{a.step_id}] {a.question}")
+        lines.append(f"      {who}: {said} (confirmed by {a.confirmed_by}{conf}{audio})")
+    for g in s.goals:
+        lines.append(f"  goal: {g.text}" + (" (agreed)" if g.agreed else ""))
+    for j in s.jobs:
+        support = j.support.replace("_", " ") if j.support else "support not said"
+        when = f", {j.when}" if j.when else ""
+        lines.append(
+            f"  job: {names.get(j.person_id, j.person_id)}: {j.what}{when} "
+            f"({support}; {j.status.replace('_', ' ')})"
+        )
+    for f in s.flags:
+        lines.append(f"  FLAG ({f.kind}): {f.reason}" + (" (resolved)" if f.resolved else ""))
+    if s.next_meeting:
+        lines.append(f"  next meeting: {s.next_meeting}")
+    return lines
+
+
+@records_app.command("show")
+def records_show(
+    session: Annotated[str, typer.Argument(help="Session id (the first 8 characters will do)")],
+) -> None:
+    """Show one session: who was there, every answer, goals, jobs and flags."""
+    with _store() as store:
+        rec = resolve_session(store, session)
+        store.log_access("show", rec.id)
+    typer.echo("\n".join(_show(rec)))
+
+
+@records_app.command("export")
+def records_export(
+    format_: Annotated[Format, typer.Option("--format", help="json or csv")] = Format.json,
+    out: Annotated[Path | None, typer.Option(help="File to write; none = print")] = None,
+    session: Annotated[str | None, typer.Option(help="Only this session")] = None,
+    state: Annotated[StateOpt | None, typer.Option(help="Only sessions in this state")] = None,
+) -> None:
+    """Export sessions as JSON (valid against `assistant records schema`) or CSV (one row per
+    answer)."""
+    from assistant.records.export import export_csv, export_json
+
+    with _store() as store:
+        if session:
+            sessions = [resolve_session(store, session)]
+        else:
+            st: SessionState | None = state.value if state else None
+            sessions = store.sessions(st)
+        text = (
+            export_json(store, sessions) if format_ is Format.json else export_csv(store, sessions)
+        )
+        store.log_access(
+            f"export {format_.value}",
+            sessions[0].id if session else None,
+            f"{len(sessions)} session(s)" + (f" to {out}" if out else ""),
+        )
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        _write_atomic(out, text)
+        typer.echo(f"Wrote {len(sessions)} session(s) to {out}.", err=True)
+
+
+@records_app.command("schema")
+def records_schema(
+    out: Annotated[Path | None, typer.Option(help="File to write; none = print")] = None,
+) -> None:
+    """Print the JSON Schema that exports validate against."""
+    from assistant.records.export import schema_text
+
+    if out is None:
+        typer.echo(schema_text(), nl=False)
+    else:
+        _write_atomic(out, schema_text())
+
+
+@records_app.command("summary")
+def records_summary(
+    session: Annotated[str, typer.Argument(help="Session id (the first 8 characters will do)")],
+    out: Annotated[Path | None, typer.Option(help="HTML file; none = summary-<id>.html")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="Only this person's part (for them and their supporter)")
+    ] = None,
+    audio: Annotated[
+        bool, typer.Option(help="Include the recordings people agreed to keep")
+    ] = True,
+) -> None:
+    """Write an easy-read summary of a session (one HTML file that prints to A4)."""
+    from assistant.records.easyread import render_summary
+
+    with _store() as store:
+        rec = resolve_session(store, session)
+        pid = resolve_person(store, person).id if person else None
+        html = render_summary(store, rec, person_id=pid, include_audio=audio)
+        target = out or Path(f"summary-{rec.id[:8]}.html")
+        store.log_access("summary", rec.id, f"to {target}")
+    _write_atomic(target, html)
+    typer.echo(f"Wrote the easy-read summary to {target}.")
+
+
+@records_app.command("retention")
+def records_retention(
+    days: Annotated[
+        int | None, typer.Option(help="Keep sent audio this many days; none = the setting")
+    ] = None,
+) -> None:
+    """Delete audio older than the retention period from sessions already sent to the hub."""
+    from assistant.cli import settings
+
+    s = settings()
+    keep = s.records.keep_synced_audio_days if days is None else days
+    if keep < 0:
+        raise RecordError("Days must be 0 or more.")
+    with RecordStore.open(s) as store:
+        n = store.apply_retention(datetime.now(UTC), keep)
+    typer.echo(f"Deleted {n} recording(s) older than {keep} days from sent sessions.")
+
+
+@records_app.command("flags")
+def records_flags(
+    all_: Annotated[bool, typer.Option("--all", help="Resolved flags too")] = False,
+) -> None:
+    """List flags for staff (mood not good, asked for help, needs a person)."""
+    with _store() as store:
+        flags = store.flags(unresolved_only=not all_)
+        names = {p.id: p.name for p in store.people(include_removed=True)}
+    if not flags:
+        typer.echo("No flags.")
+    for f in flags:
+        who = names.get(f.person_id, "") if f.person_id else "group"
+        done = " (resolved)" if f.resolved else ""
+        typer.echo(f"{f.id[:8]}  {f.at:%Y-%m-%d %H:%M}  {f.kind:<15} {who}: {f.reason}{done}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this part's commands to the ``assistant`` command."""
+    """Add ``assistant people`` and ``assistant records``."""
+    app.add_typer(people_app, name="people")
+    app.add_typer(records_app, name="records")

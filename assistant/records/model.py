@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RECORD_FORMAT_VERSION = 1
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 ConfirmedBy = Literal["voice", "button", "staff", "not_confirmed"]
 Support = Literal["myself", "a_little_help", "a_lot_of_help"]
@@ -48,12 +49,17 @@ class Consent(_Model):
     method: ConsentMethod = "button"
     witnessed_by: str | None = None
     session_id: str | None = None
+    withdrawn: bool = Field(
+        False, description="This decision withdrew consent; the person's recordings were deleted"
+    )
 
 
 class Person(_Model):
     id: str = Field(default_factory=new_id)
     name: str
-    name_clip: str | None = Field(None, description="sha256 of a recording of their name")
+    name_clip: str | None = Field(
+        None, pattern=SHA256_PATTERN, description="sha256 of a recording of their name"
+    )
     consent: Consent | None = None
     communication_needs: str | None = None
     repeat_after_s: float | None = Field(None, description="Their own wait before a repeat")
@@ -72,7 +78,9 @@ class Answer(_Model):
     transcript: str = ""
     confidence: float | None = None
     engine: str | None = None
-    audio_clip: str | None = Field(None, description="sha256 of the WAV; only with consent")
+    audio_clip: str | None = Field(
+        None, pattern=SHA256_PATTERN, description="sha256 of the WAV; only with consent"
+    )
     confirmed_by: ConfirmedBy = "not_confirmed"
     attempts: int = 1
     passed: bool = Field(False, description="The person chose to pass (next)")
@@ -167,3 +175,12 @@ class SessionRecord(_Model):
 
     def answers_for(self, person_id: str) -> list[Answer]:
         return [a for a in self.answers if a.person_id == person_id]
+
+
+class RecordExport(_Model):
+    """What ``assistant records export`` writes: sessions from one device."""
+
+    format_version: int = RECORD_FORMAT_VERSION
+    device_id: str
+    exported_at: datetime = Field(default_factory=now_utc)
+    sessions: list[SessionRecord] = Field(default_factory=list)

@@ -288,12 +288,12 @@ class RecordStore:
         now = _iso(self._now())
         with self._tx() as db:
             clash = db.execute(
-                "SELECT id FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL",
+                "SELECT id, name FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL",
                 (name,),
             ).fetchone()
             if clash:
                 raise RecordError(
-                    f"There is already someone called {name}; add a surname or an initial."
+                    f"There is already someone called {clash[1]}; add a surname or an initial."
                 )
             db.execute(
                 "INSERT INTO people (id, name, data, added_at) VALUES (?, ?, ?, ?)",
@@ -407,6 +407,7 @@ class RecordStore:
             method=r["method"],
             witnessed_by=r["witnessed_by"],
             session_id=r["session_id"],
+            withdrawn=bool(r["withdrawal"]),
         )
 
     @staticmethod
@@ -648,6 +649,14 @@ class RecordStore:
                 (state,),
             )
         return [self._load(r["id"], r["state"], r["data"]) for r in rows]
+
+    def session_ids(self, prefix: str = "") -> list[str]:
+        """Ids of sessions (starting with *prefix*), oldest first."""
+        like = prefix.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        rows = self._read(
+            "SELECT id FROM sessions WHERE id LIKE ? ORDER BY started_at, rowid", (like,)
+        )
+        return [r["id"] for r in rows]
 
     def session_state(self, session_id: str) -> SessionState:
         rows = self._read("SELECT state FROM sessions WHERE id = ?", (session_id,))
