@@ -155,10 +155,10 @@ def people_list(
     """List the roster with each person's consent."""
     with _store() as store:
         people = store.people(include_removed=all_)
+        active = {p.id for p in store.people()}
     if not people:
         typer.echo("No one is on the roster yet. Add someone with: assistant people add NAME")
         return
-        active = {p.id for p in store.people()}
     width = max(len(p.name) for p in people)
     for p in people:
         off = "" if p.id in active else "  (off the roster)"
