@@ -29,7 +29,10 @@ _EXTENSIBLE = 0xFFFE
 
 
 def _parse(path: Path, data: bytes) -> tuple[np.ndarray, int]:
-    """(samples as float32 in [-1, 1], shape (frames, channels)), rate) from RIFF bytes."""
+    """(samples, shape (frames, channels), rate) from RIFF bytes.
+
+    Samples are float32 in [-1, 1], except 16-bit mono, which stays int16 (exact).
+    """
     if len(data) == 0:
         raise BadAudioFile(f"The audio file {path} is empty.")
     if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
@@ -71,7 +74,10 @@ def _parse(path: Path, data: bytes) -> tuple[np.ndarray, int]:
         if width == 1:
             samples = (raw.astype(np.float32) - 128.0) / 128.0
         elif width == 2:
-            samples = raw.view("<i2").astype(np.float32) / 32768.0
+            ints16 = raw.view("<i2")
+            if channels == 1 and n > 0:  # the common case, kept exact
+                return ints16.astype(np.int16).reshape(n, 1), rate
+            samples = ints16.astype(np.float32) / 32768.0
         elif width == 3:
             b = raw.reshape(-1, 3).astype(np.int32)
             ints = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8
@@ -108,14 +114,14 @@ def read_wav_raw(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         raise BadAudioFile(f"The audio file {p} cannot be read: {exc.strerror or exc}.") from exc
     samples, rate = _parse(p, data)
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    return to_int16(mono), rate
+    return to_int16(mono.astype(np.float32, copy=False) if mono.dtype != np.int16 else mono), rate
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
     """Float audio in [-1, 1] (or int16 already) as int16, clipped."""
     if samples.dtype == np.int16:
         return samples
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def resample(pcm: np.ndarray, rate: int, to_rate: int = MIC_RATE) -> np.ndarray:
