@@ -133,6 +133,7 @@ class SelfTest:
         self.disk_usage = disk_usage
         self.items: list[CheckItem] = []
         self.spoken: list[str] = []
+        self.speak_errors: list[str] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -149,6 +150,7 @@ class SelfTest:
             speaker.wait(timeout=30)
         except AssistantError as exc:
             log.warning("could not speak: %s", exc)
+            self.speak_errors.append(str(exc))
 
     def add(self, name: str, ok: bool, detail: str) -> CheckItem:
         item = CheckItem(name, ok, detail)
@@ -180,6 +182,8 @@ class SelfTest:
             self.add("voice", True, f"{self.kit.voice.name} speaks")
         if self.kit.speaker is None:
             self.add("speaker", False, f"no speaker: {self.kit.speaker_problem}")
+        elif self.speak_errors:
+            self.add("speaker", False, f"the speaker could not play: {self.speak_errors[0]}")
         else:
             self.add("speaker", True, f"sound goes to {self.kit.speaker.name}")
 
