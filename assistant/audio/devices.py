@@ -45,7 +45,7 @@ def sounddevice() -> ModuleType:
     """The sounddevice module, or a clear :class:`AudioError` when PortAudio is missing."""
     try:
         import sounddevice as sd
-    except OSError as exc:  # the PortAudio library is not installed
+    except (OSError, ImportError) as exc:  # the PortAudio library is not installed
         raise AudioError(
             "The PortAudio library is not installed (on Debian: apt install libportaudio2)."
         ) from exc
