@@ -154,6 +154,18 @@ class Conversation:
             self.send(PromptFinished(say.prompt_id))
         raise AssertionError("the device kept talking")
 
+    def until(self, words: str) -> Say:
+        """Finish prompts until the device starts saying something with *words*; leave it."""
+        for _ in range(1000):
+            if self.pending is not None and words in self.pending.text:
+                return self.pending
+            if self.pending is None or self.ended:
+                raise AssertionError(f"the device never said {words!r}")
+            say, self.pending = self.pending, None
+            self.clock.advance(max(1.0, len(say.text.split()) / 2.5))
+            self.send(PromptFinished(say.prompt_id))
+        raise AssertionError("the device kept talking")
+
     # ------------------------------------------------------------------ inputs
 
     def press(self, button: str, held: bool = False) -> None:
@@ -284,6 +296,12 @@ class Conversation:
             if p.name == name:
                 return p
         raise KeyError(name)
+
+    def name_of(self, person_id: str | None) -> str:
+        for p in [*self.record.people, *self.people]:
+            if p.id == person_id:
+                return p.name
+        raise KeyError(person_id)
 
     def answers(self, name: str | None, step: str | None = None) -> list[Any]:
         pid = self.person(name).id if name is not None else None

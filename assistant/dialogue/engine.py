@@ -78,6 +78,11 @@ _TEMPLATE = re.compile(r"\{([^{}]*)\}")
 _T = TypeVar("_T")
 
 
+def _step_id(key: str) -> str:
+    """The script's step id in an answer key ("rating/<idea id>", "job.what.2")."""
+    return key.split("/")[0].split(".")[0]
+
+
 @dataclass
 class _Turn:
     """One thing said and, usually, one answer listened for."""
@@ -225,7 +230,7 @@ class Engine:
         ctx = _Ctx()
         if self._resuming:
             yield from self._say_turn(P.WELCOME_BACK, "welcome_back", None)
-        if self.script.kind != "group" and self._record.people:
+        if self.script.one_person and self._record.people:
             ctx.person = self._record.people[0]
         yield from self._run(self.script.steps, ctx)
         self._record.ended_at = self._now()
@@ -300,7 +305,7 @@ class Engine:
 
     def _turn(self, t: _Turn) -> Flow:
         """Say, listen, and return the first meaningful answer. The rules live here."""
-        self._step_id = t.step_id.split("/")[0]
+        self._step_id = _step_id(t.step_id)
         self._person_id = t.person.id if t.person else None
         if t.listen and t.role == "short" and not self._said_listening:
             t.text = f"{t.text} {P.LISTENING}"
@@ -446,7 +451,7 @@ class Engine:
         self._emit(
             Listen(
                 role=t.role,
-                step_id=t.step_id.split("/")[0],
+                step_id=_step_id(t.step_id),
                 person_id=t.person.id if t.person else None,
                 allowed=allowed,
                 timeout_s=timeout,
@@ -677,7 +682,7 @@ class Engine:
                     attempts=misses + 1,
                     supersedes=previous.id if previous else None,
                 )
-                yield from self._say_turn(P.PASSED, key, ctx.person)
+                yield from self._say_turn(self._passed_words(ctx), key, ctx.person)
                 return None
             answer = self._answer(
                 key,
@@ -716,6 +721,9 @@ class Engine:
                 yield from self._kept_anyway(answer, ctx.person)
                 return answer
             first = P.TRY_AGAIN
+
+    def _passed_words(self, ctx: _Ctx) -> str:
+        return P.PASSED if ctx.passes is not None else P.PASSED_FINAL
 
     def _kept_anyway(self, answer: Answer, person: Person | None) -> Generator[None, Event, None]:
         consented = person is not None and person.consent is not None and person.consent.audio
@@ -882,14 +890,14 @@ class Engine:
                     return None
         t = _Turn(step.text, key, ctx.person, help_text)
         self._answer(key, t, "choice", _Reply("next", "button"), passed=True)
-        yield from self._say_turn(P.PASSED, key, ctx.person)
+        yield from self._say_turn(self._passed_words(ctx), key, ctx.person)
         return "passed"
 
     # ------------------------------------------------------------------ people
 
     def _who_is_here(self, step: S.WhoIsHere, ctx: _Ctx) -> Generator[None, Event, None]:
         if self._resuming and self._record.people:
-            if self.script.kind != "group":
+            if self.script.one_person:
                 ctx.person = self._record.people[0]
             return
         self._resuming = False
@@ -938,7 +946,7 @@ class Engine:
                     question = P.ANYONE_ELSE
             if not present:
                 yield from self._say_turn(P.NOBODY_YET, step.id, None, "who_is_here")
-        if self.script.kind != "group":
+        if self.script.one_person:
             ctx.person = present[0]
 
     def _new_person(self, step: S.WhoIsHere) -> Generator[None, Event, Person]:
@@ -956,13 +964,13 @@ class Engine:
         return person
 
     def _consent(self, step: S.Consent, ctx: _Ctx) -> Generator[None, Event, None]:
-        people = [ctx.person] if ctx.person is not None and self.script.kind == "group" else None
+        people = [ctx.person] if ctx.person is not None and not self.script.one_person else None
         for person in people or list(self._record.people):
             key = self._key(step.id, ctx)
             if self._skip(key, person):
                 continue
             words = self._render(step.text, _Ctx(person=person)) if step.text else None
-            text = words or P.CONSENT.format(person=person.name)
+            text = f"{words} {P.YES_NO}" if words else P.CONSENT.format(person=person.name)
             while True:
                 t = _Turn(
                     text, key, person, P.HELP["consent"], buttons=frozenset({"yes", "no", "next"})
@@ -993,10 +1001,9 @@ class Engine:
             order = order[k:] + order[:k]
         self._round += 1
         passes: list[tuple[S._Step, _Ctx]] = []
+        collect = passes if step.ask_passes_again else None
         for person in order:
-            yield from self._run(step.steps, replace(ctx, person=person, passes=passes))
-        if not step.ask_passes_again:
-            return
+            yield from self._run(step.steps, replace(ctx, person=person, passes=collect))
         for passed_step, pctx in passes:
             yield from self._say_turn(
                 P.ASKED_AGAIN.format(person=pctx.person.name if pctx.person else ""),
@@ -1092,7 +1099,9 @@ class Engine:
             if isinstance(item, Idea):
                 sub = replace(ctx, idea=item)
             else:
-                owner = self._person(item.person_id) if ctx.person is None else ctx.person
+                owner = ctx.person
+                if owner is None:  # a group's job is answered for its owner, when present
+                    owner = next((p for p in self._record.people if p.id == item.person_id), None)
                 sub = replace(ctx, job=item, person=owner)
             yield from self._run(step.steps, sub)
 

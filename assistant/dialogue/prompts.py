@@ -45,6 +45,7 @@ TRY_AGAIN = "Okay. Let's try again."
 KEPT_RECORDING = "Thank you. I have kept your recording. Staff will listen to it."
 KEPT_WORDS = "Thank you. I will keep what I heard. Staff will check it with you."
 PASSED = "That's fine. We can come back to it."
+PASSED_FINAL = "That's fine. Let's move on."
 ASKED_AGAIN = (
     "{person}, you passed before. Here is the question again. To pass again, press yellow."
 )

@@ -274,6 +274,11 @@ class Script(BaseModel):
     steps: tuple[Step, ...]
     source: str = Field("", exclude=True, description="Where it was loaded from")
 
+    @property
+    def one_person(self) -> bool:
+        """One person at a time (my goals, a check-in), rather than a group sharing the device."""
+        return self.kind in ("one_person", "checkin")
+
     def walk(self) -> Iterator[_Step]:
         """Every step, parents before children, in file order."""
         yield from _walk(self.steps)
@@ -514,7 +519,7 @@ class _Semantics:
         return ScriptError(f"{step.where}: {problem}")
 
     def check(self) -> None:
-        self.visit(self.script.steps, person=self.script.kind != "group", job=False, idea=False)
+        self.visit(self.script.steps, person=self.script.one_person, job=False, idea=False)
 
     def visit(self, steps: Sequence[_Step], *, person: bool, job: bool, idea: bool) -> None:
         for step in steps:
@@ -552,7 +557,7 @@ class _Semantics:
         if isinstance(step, PlanItem) and not person:
             raise self.fail(step, "a plan_item step must be inside for_each_person.")
         if isinstance(step, ForEachPerson):
-            if person and self.script.kind == "group":
+            if person and not self.script.one_person:
                 raise self.fail(step, "for_each_person cannot be inside another for_each_person.")
             self.seen[step.id] = step
             self.visit(step.steps, person=True, job=job, idea=idea)

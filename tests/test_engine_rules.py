@@ -1,0 +1,711 @@
+"""The rules the engine enforces, one or more tests each, as conversations on a fake clock."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from dialogue_driver import Conversation, by_buttons, by_voice, make_people
+
+from assistant.config import DialogueSettings
+from assistant.dialogue import prompts as P
+from assistant.dialogue.engine import Engine
+from assistant.dialogue.events import (
+    End,
+    Listen,
+    PlayEarcon,
+    PromptFinished,
+    Say,
+    SetLights,
+    SpeechHeard,
+    StopListening,
+)
+from assistant.dialogue.script import load_script, parse_script
+from assistant.records.model import Person
+from assistant.stt.base import Transcript
+
+GROUP = ["Ann", "Ben", "Cal", "Dee"]
+
+
+def checkin(**kw: object) -> Conversation:
+    """A daily check-in that has reached the mood question."""
+    talk = Conversation("daily-checkin", ["Sam"], **kw)  # type: ignore[arg-type]
+    talk.run(["yes", "yes"])
+    assert talk.listen is not None and talk.listen.step_id == "mood"
+    return talk
+
+
+# ---------------------------------------------------------------- silence
+
+
+def test_silence_repeats_the_same_words_after_ten_seconds_then_waits_with_reminders() -> None:
+    talk = checkin()
+    question = talk.last_said
+    assert talk.listen is not None and talk.listen.timeout_s >= 10
+    n = len(talk.said)
+    talk.silence()
+    talk.settle()
+    assert talk.said[n:] == [question], "repeated with exactly the same words"
+    talk.silence()
+    talk.settle()
+    assert talk.said[n:] == [question, question]
+    talk.silence()  # repeats_before_waiting (2) used up: now it waits for a button
+    talk.settle()
+    assert len(talk.said) == n + 2
+    assert talk.listen is None and not talk.ended
+    assert talk.lights[-1].status == "idle" and "yes" in talk.lights[-1].buttons
+
+    talk.wait(55)
+    assert len(talk.said) == n + 2, "no reminder before reminder_every_s"
+    talk.wait(10)
+    assert talk.said[-1] == f"{P.REMINDER} {question}"
+    # Hours of silence never end the session; reminders keep coming at the interval.
+    talk.wait(3 * 3600)
+    reminders = [s for s in talk.said if s.startswith(P.REMINDER)]
+    assert 100 <= len(reminders) <= 3 * 3600 / 60 + 2
+    assert not talk.ended and not talk.of(End)
+    talk.run(["yes"])
+    assert talk.record.checkins[0].mood == "good"
+
+
+def test_wait_is_at_least_the_setting_and_the_persons_own() -> None:
+    slow = Person(name="Sam", repeat_after_s=45)
+    talk = Conversation("daily-checkin", [slow])
+    talk.run(["yes", "yes"])
+    assert talk.listen is not None and talk.listen.timeout_s == 45
+    talk2 = checkin(settings=DialogueSettings(repeat_after_s=20, repeats_before_waiting=0))
+    assert talk2.listen is not None and talk2.listen.timeout_s == 20
+    with pytest.raises(ValueError):
+        DialogueSettings(repeat_after_s=5)
+
+
+def test_a_shell_that_gives_up_early_does_not_hurry_the_person() -> None:
+    talk = checkin()
+    n = len(talk.said)
+    talk.clock.advance(3)
+    from assistant.dialogue.events import SilenceTimedOut
+
+    actions = talk.send(SilenceTimedOut(3.0))
+    assert not any(isinstance(a, Say) for a in actions)
+    listens = [a for a in actions if isinstance(a, Listen)]
+    assert listens and abs(listens[0].timeout_s - 7.0) < 1e-6
+    assert len(talk.said) == n
+
+
+# ---------------------------------------------------------------- help, repeat, next
+
+
+def _help_and_repeat_everywhere(name: str, people: list[str], jobs: list[tuple[str, str]]) -> None:
+    talk = Conversation(name, people, jobs=jobs)
+    helped = 0
+    for _ in range(3000):
+        talk.settle()
+        if talk.ended:
+            break
+        if talk.listen is not None:
+            question = talk.last_said
+            talk.press("help")
+            talk.settle()
+            helped += 1
+            assert talk.last_said != question
+            assert P.ALWAYS_HELP in talk.last_said
+            talk.press("repeat")
+            talk.settle()
+            repeated = talk.last_said
+            assert question.endswith(repeated), (question, repeated)
+        talk.do(by_buttons(talk))
+    assert talk.ended and helped >= 4
+
+
+@pytest.mark.parametrize(
+    "name,people,jobs",
+    [
+        ("daily-checkin", ["Sam"], [("Sam", "water the plants")]),
+        ("my-goals", ["Sam"], []),
+        ("review", ["Ann", "Ben"], [("Ann", "paint"), ("Ben", "bake")]),
+        ("coproduction-group", ["Ann", "Ben"], []),
+    ],
+)
+def test_help_and_repeat_work_at_every_listening_step(
+    name: str, people: list[str], jobs: list[tuple[str, str]]
+) -> None:
+    _help_and_repeat_everywhere(name, people, jobs)
+
+
+def test_help_and_repeat_work_while_the_device_is_just_talking() -> None:
+    talk = Conversation("daily-checkin", ["Sam"])
+    greeting = talk.pending
+    assert greeting is not None
+    talk.barge("repeat")
+    assert talk.pending is not None and talk.pending.text == greeting.text
+    talk.barge("help")
+    assert talk.pending is not None
+    assert talk.pending.text.startswith(P.HELP["say"])
+    assert talk.pending.text.endswith(greeting.text)
+    talk.barge("next")  # moves on
+    assert talk.pending is not None and talk.pending.text == P.ROSTER_INTRO_ONE
+
+
+def test_help_explains_the_buttons_at_a_scale() -> None:
+    talk = checkin()
+    talk.press("help")
+    talk.settle()
+    for words in ("For good, press green.", "For okay, press yellow.", "For not good, press red."):
+        assert words in talk.last_said
+
+
+def test_holding_help_flags_for_staff_and_says_so() -> None:
+    talk = checkin()
+    question = talk.last_said
+    talk.press("help", held=True)
+    talk.settle()
+    assert talk.last_said == f"{P.HELD_HELP} {question}"
+    flags = [f for f in talk.record.flags if f.kind == "needs_a_person"]
+    assert len(flags) == 1 and flags[0].person_id == talk.person("Sam").id
+    assert any(f.kind == "needs_a_person" for f in talk.saves[-1].record.flags)
+
+
+def test_holding_next_repeats() -> None:
+    talk = checkin()
+    question = talk.last_said
+    talk.press("next", held=True)
+    talk.settle()
+    assert talk.last_said == question
+    assert talk.record.checkins == []
+
+
+def test_next_skips_a_free_question_and_a_pass_is_kept() -> None:
+    talk = checkin()
+    talk.run(["yes", "next"])  # mood good; no jobs; pass the "anything to tell" question
+    news = talk.answers("Sam", "news")
+    assert len(news) == 1 and news[0].passed
+    assert talk.ended
+
+
+# ---------------------------------------------------------------- barge-in
+
+
+def test_barge_in_press_is_acted_on_at_once() -> None:
+    talk = Conversation("daily-checkin", ["Sam"], consent=None)
+    talk.do("yes")  # Sam
+    consent_say = talk.until("keep a recording")
+    n_listens = len(talk.of(Listen))
+    talk.barge("no")
+    assert len(talk.of(Listen)) == n_listens, "no listening for a prompt that was cut off"
+    assert talk.person("Sam").consent is not None
+    assert talk.person("Sam").consent.audio is False  # type: ignore[union-attr]
+    # A late PromptFinished for the stopped prompt is ignored.
+    before = len(talk.actions)
+    talk.send(PromptFinished(consent_say.prompt_id))
+    assert len(talk.actions) == before
+    talk.settle()
+    assert talk.listen is not None and talk.listen.step_id == "mood"
+
+
+def test_barge_in_with_a_button_that_means_nothing_says_the_words_again() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.do("yes")
+    talk.settle()
+    talk.do("yes")
+    question = talk.until("why are you here")
+    talk.barge("yes")  # a free question: yes means nothing there
+    assert talk.pending is not None and talk.pending.text == question.text
+    assert talk.pending.prompt_id != question.prompt_id
+
+
+# ---------------------------------------------------------------- not understood
+
+
+def test_speech_not_understood_is_never_a_guess() -> None:
+    talk = checkin()
+    question = talk.last_said
+    talk.say("banana")
+    talk.settle()
+    assert talk.last_said == f"{P.NOT_CAUGHT} {question}"
+    talk.say("not good", confidence=0.3)  # the right words, but not confidently heard
+    talk.settle()
+    assert talk.last_said == f"{P.NOT_CAUGHT} {question}"
+    assert talk.record.checkins == [] and talk.answers("Sam", "mood") == []
+    # A short answer the recogniser was not sure of (answer None) is not taken either.
+    listen = talk.listen
+    assert listen is not None
+    talk.send(SpeechHeard(Transcript("yes", 0.4, "fake", answer=None)))
+    talk.settle()
+    assert talk.last_said == f"{P.NOT_CAUGHT} {question}"
+    talk.say("not good")
+    assert talk.record.checkins[0].mood == "not_good"
+
+
+def test_a_spoken_yes_is_not_a_point_on_a_scale() -> None:
+    talk = checkin()
+    talk.say("yes")
+    talk.settle()
+    assert talk.last_said.startswith(P.NOT_CAUGHT)
+
+
+# ---------------------------------------------------------------- feedback: words, sounds, lights
+
+
+def test_says_what_it_is_doing_with_earcons_and_status_lights() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.complete(by_voice)
+    listens = [i for i, a in enumerate(talk.actions) if isinstance(a, Listen)]
+    assert listens
+    for i in listens:
+        before = talk.actions[max(0, i - 2) : i]
+        assert PlayEarcon("listening") in before or isinstance(talk.actions[i - 1], Listen)
+        lights = [a for a in talk.actions[:i] if isinstance(a, SetLights)][-1]
+        assert lights.status == "listening"
+    # Every free question says "I'm listening now."; so does the first short one.
+    for i in listens:
+        listen = talk.actions[i]
+        assert isinstance(listen, Listen)
+        said = [a for a in talk.actions[:i] if isinstance(a, Say)][-1].text
+        if listen.role == "free":
+            assert said.endswith(P.LISTENING)
+    first_short = next(a for a in talk.actions if isinstance(a, Listen) and a.role == "short")
+    first_index = talk.actions.index(first_short)
+    assert [a for a in talk.actions[:first_index] if isinstance(a, Say)][-1].text.endswith(
+        P.LISTENING
+    )
+    # Speech heard: the done sound and "thinking".
+    for i, a in enumerate(talk.actions):
+        if isinstance(a, Say):
+            lights = [x for x in talk.actions[:i] if isinstance(x, SetLights)][-1]
+            assert lights.status == "speaking"
+    assert talk.earcons.count("done_listening") >= len(listens) - 1
+    assert "celebrate" in talk.earcons
+
+
+def test_a_press_while_listening_stops_listening_with_the_done_sound() -> None:
+    talk = checkin()
+    talk.press("yes")
+    i = next(i for i, a in enumerate(talk.actions) if isinstance(a, StopListening))
+    assert talk.actions[i + 1] == PlayEarcon("done_listening")
+
+
+def test_only_the_buttons_that_mean_something_are_lit() -> None:
+    talk = checkin()
+    assert talk.lights[-1].buttons == {"yes", "next", "no", "help", "repeat"}  # a scale
+    talk.run(["yes"])
+    talk.settle()
+    assert talk.listen is not None and talk.listen.role == "free"
+    assert talk.lights[-1].buttons == {"next", "help", "repeat"}  # a free answer: pass only
+    assert talk.lights[-1].status == "listening"
+    talk.say("the hens laid eggs")
+    talk.settle()
+    assert talk.lights[-1].buttons == {"yes", "no", "next", "help", "repeat"}  # read-back
+    greeting = Conversation("daily-checkin", ["Sam"])
+    assert greeting.lights[0].buttons == {"next", "help", "repeat"}  # just talking
+    assert greeting.lights[0].status == "speaking"
+
+
+def test_no_does_nothing_where_it_means_nothing() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.run(["yes", "yes"])
+    before = len(talk.actions)
+    talk.press("no")  # at a free question
+    assert len(talk.actions) == before
+
+
+# ---------------------------------------------------------------- acquiescence and options
+
+
+def test_preferences_are_never_asked_with_yes_or_no() -> None:
+    talk = Conversation("coproduction-group", GROUP)
+    talk.complete(by_voice)
+    ratings = [a for a in talk.of(Listen) if a.step_id == "rating"]
+    assert len(ratings) == 4 * 4
+    for listen in ratings:
+        assert "yes" not in listen.allowed and "no" not in listen.allowed
+        assert "like" in listen.phrases and "not sure" in listen.phrases
+    rated = [a for a in talk.record.answers if a.step_id.startswith("rating/")]
+    assert {a.value for a in rated} <= {"like", "not_sure", "dont_like"}
+    assert all(a.kind == "scale" for a in rated)
+
+
+def test_option_order_varies_between_people() -> None:
+    talk = Conversation("coproduction-group", GROUP, seed=3)
+    talk.complete(by_buttons_with_ideas)
+    # The order the three points are read in, for each rating question.
+    orders = set()
+    idea_orders = []
+    current: list[str] = []
+    for text in talk.said:
+        if text.startswith("The idea is:"):
+            orders.add(tuple(text.split("For ")[1:]))
+            current.append(text.split(".")[0])
+        elif text.endswith("it's your turn.") and current:
+            idea_orders.append(tuple(current))
+            current = []
+    idea_orders.append(tuple(current))
+    assert len(orders) > 1
+    assert len(set(idea_orders)) > 1, "ideas come in a different order for different people"
+
+
+def by_buttons_with_ideas(talk: Conversation) -> str:
+    """Buttons, but with spoken ideas so there is something to rate."""
+    if talk.listen is not None and talk.listen.role == "free":
+        return f"say: idea {len(talk.said)}"
+    return by_buttons(talk)
+
+
+CHOOSE = """
+name: lunch
+title: Lunch
+kind: group
+steps:
+  - id: round
+    type: for_each_person
+    steps:
+      - id: lunch
+        type: choose
+        text: "{person}, what shall we have for lunch?"
+        options:
+          - {value: soup, label: soup}
+          - {value: pizza, label: pizza}
+          - {value: salad, label: salad}
+          - {value: curry, label: curry}
+"""
+
+
+def test_choose_reads_options_one_at_a_time_in_a_varying_order() -> None:
+    script = parse_script(CHOOSE, "lunch.yaml")
+    talk = Conversation(script, GROUP, seed=1)
+    firsts = []
+    for _ in GROUP:
+        talk.settle()
+        options = []
+        while "press green. For the next one" in talk.last_said:
+            options.append(talk.last_said.split(".")[0])
+            if len(options) == 2:
+                talk.press("yes")
+                break
+            talk.press("next")
+            talk.settle()
+        firsts.append(tuple(options))
+    talk.settle()
+    assert talk.ended
+    assert len(set(firsts)) > 1
+    chosen = {talk.person(a).name: v.value for a in GROUP for v in talk.answers(a, "lunch")}
+    assert all(v in {"soup", "pizza", "salad", "curry"} for v in chosen.values())
+
+
+def test_choose_by_saying_an_option_name() -> None:
+    script = parse_script(CHOOSE, "lunch.yaml")
+    talk = Conversation(script, ["Ann"], seed=1)
+    talk.run(["say: curry"])
+    assert talk.answers("Ann", "lunch")[0].value == "curry"
+    assert talk.answers("Ann", "lunch")[0].confirmed_by == "voice"
+    assert P.CHOSE.format(label="curry") in talk.said
+
+
+# ---------------------------------------------------------------- group fairness
+
+
+def test_group_of_four_with_passes_asked_again_and_answers_against_the_right_person() -> None:
+    talk = Conversation("coproduction-group", GROUP, seed=2)
+    first_asked: dict[str, str] = {}
+    passed_once: set[str] = set()
+
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        if listen is not None and listen.role == "free":
+            who = t.engine.current_person_id
+            name = next(p.name for p in t.record.people if p.id == who) if who else "group"
+            first_asked.setdefault(listen.step_id, name)
+            key = (listen.step_id, name)
+            if name == "Ben" and listen.step_id == "why_here" and key not in passed_once:
+                passed_once.add(key)  # type: ignore[arg-type]
+                return "next"
+            return f"say: {name} answers {listen.step_id}"
+        return by_buttons(t)
+
+    talk.complete(policy)
+    # Ben passed, and was asked again at the end of that round, before the next question.
+    said = talk.said
+    again = said.index(P.ASKED_AGAIN.format(person="Ben"))
+    assert again < next(i for i, s in enumerate(said) if "what do you want to do" in s)
+    ben_why = talk.answers("Ben", "why_here")
+    assert ben_why[0].passed and not ben_why[-1].passed
+    assert ben_why[-1].supersedes == ben_why[0].id
+    # Every free answer is kept against the person whose turn it was.
+    for answer in talk.record.answers:
+        if answer.kind == "free" and answer.transcript and answer.person_id:
+            name = talk.name_of(answer.person_id)
+            assert answer.transcript.startswith(f"{name} answers"), answer
+    # Turn order rotates between questions.
+    assert first_asked["why_here"] != first_asked["want_to_do"]
+    assert first_asked["want_to_do"] != first_asked["good_at"]
+    # Each person has a job with the support they chose.
+    assert {talk.name_of(j.person_id) for j in talk.record.jobs} == set(GROUP)
+
+
+# ---------------------------------------------------------------- consent
+
+
+def test_consent_gates_keeping_audio() -> None:
+    talk = Conversation("coproduction-group", ["Ann", "Ben"], consent={"Ann": True, "Ben": True})
+
+    def policy(t: Conversation) -> str:
+        if "Ben, I would like to keep a recording" in t.last_said:
+            return "no"
+        if t.listen is not None and t.listen.role == "free":
+            return "say: something to say"
+        return by_buttons(t)
+
+    talk.complete(policy)
+    ann, ben = talk.person("Ann"), talk.person("Ben")
+    assert ann.consent is not None and ann.consent.audio
+    assert ben.consent is not None and not ben.consent.audio
+    kept = {k.answer_id for k in talk.kept}
+    by_id = {a.id: a for a in talk.record.answers}
+    assert kept, "Ann's answers are kept"
+    assert {by_id[k].person_id for k in kept} == {ann.id}
+    ben_spoken = [a for a in talk.answers("Ben") if a.transcript]
+    assert ben_spoken and not kept & {a.id for a in ben_spoken}
+
+
+def test_nobody_has_audio_kept_without_consent() -> None:
+    talk = Conversation("my-goals", ["Sam"], consent=None)
+    talk.run(["yes", "no"])  # Sam; no to keeping the voice
+    talk.complete(by_voice)
+    assert talk.kept == []
+    assert talk.person("Sam").consent.audio is False  # type: ignore[union-attr]
+
+
+def test_taking_consent_away_asks_a_second_time() -> None:
+    talk = Conversation("daily-checkin", ["Sam"], consent=True)
+    talk.run(["yes", "no"])
+    talk.settle()
+    assert talk.last_said.startswith(P.CONSENT_WITHDRAW)
+    talk.run(["no"])  # not sure after all: asked again, nothing changed
+    assert "keep a recording" in talk.last_said
+    assert talk.person("Sam").consent.audio is True  # type: ignore[union-attr]
+    talk.run(["no", "yes"])
+    assert talk.person("Sam").consent.audio is False  # type: ignore[union-attr]
+    assert talk.person("Sam").consent.session_id == talk.record.id  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- flags
+
+
+@pytest.mark.parametrize("how", ["no", "say: not good"])
+def test_mood_not_good_raises_a_flag_and_says_someone_will_be_told(how: str) -> None:
+    talk = checkin(facilitator="Jo")
+    talk.run([how])
+    flags = [f for f in talk.record.flags if f.kind == "mood_not_good"]
+    assert len(flags) == 1 and flags[0].person_id == talk.person("Sam").id
+    assert any("I will tell Jo" in s for s in talk.said)
+    assert talk.record.checkins[0].mood == "not_good"
+
+
+def test_mood_good_raises_no_flag() -> None:
+    talk = checkin()
+    talk.run(["yes"])
+    assert talk.record.flags == []
+
+
+def test_checkin_jobs_celebrated_and_not_yet_is_fine_and_help_is_flagged() -> None:
+    talk = Conversation(
+        "daily-checkin",
+        ["Sam"],
+        jobs=[("Sam", "water the plants"), ("Sam", "sweep the yard")],
+        next_meeting="Tuesday",
+    )
+    talk.run(["yes", "yes", "yes"])  # Sam, consent, mood good
+    first = talk.last_said
+    job_one = "water the plants" if "water the plants" in first else "sweep the yard"
+    talk.run(["yes", "no", "no"])  # done; not yet; a lot of help
+    assert "celebrate" in talk.earcons
+    assert "Not yet is fine." in talk.said
+    flags = [f for f in talk.record.flags if f.kind == "asked_for_help"]
+    assert len(flags) == 1 and "a lot of help" in flags[0].reason
+    statuses = {j.what: j.status for j in talk.record.jobs}
+    assert statuses[job_one] == "done"
+    assert sorted(statuses.values()) == ["done", "not_yet"]
+    talk.run(["say: I saw a fox", "yes"])
+    assert "Remember your next group meeting: Tuesday." in talk.said
+    assert talk.ended
+    note = talk.record.checkins[0].notes
+    assert note and talk.record.answers[-1].id in note
+
+
+# ---------------------------------------------------------------- read-back
+
+
+def test_read_back_no_asks_again_and_keeps_the_earlier_answer() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.run(["yes", "yes", "say: to make friends"])
+    talk.settle()
+    assert talk.last_said.startswith("I heard: to make friends. Is that right?")
+    talk.run(["no"])
+    assert talk.last_said.startswith(P.TRY_AGAIN)
+    talk.run(["say: to meet friends", "say: yes"])
+    why = talk.answers("Sam", "why_here")
+    assert [a.transcript for a in why] == ["to make friends", "to meet friends"]
+    assert why[1].supersedes == why[0].id and why[1].confirmed_by == "voice"
+    assert why[0].confirmed_by == "not_confirmed"
+    # Saved after each answer, and answers only ever grow: nothing deleted.
+    sizes = [len(s.record.answers) for s in talk.saves]
+    assert sizes == sorted(sizes)
+
+
+def test_after_two_misses_the_recording_is_kept_anyway_and_it_says_so() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.run(["yes", "yes", "say: to make french", "no", "say: to mate fronds", "no"])
+    assert P.KEPT_RECORDING in talk.said
+    why = talk.answers("Sam", "why_here")
+    assert len(why) == 2 and why[-1].confirmed_by == "not_confirmed"
+    assert {k.answer_id for k in talk.kept} >= {a.id for a in why}
+    talk.settle()
+    assert "What do you want to do?" in talk.last_said
+
+
+def test_nothing_heard_twice_keeps_the_recording_anyway() -> None:
+    talk = Conversation("my-goals", ["Sam"], consent=None)
+    talk.run(["yes", "no", "mumble"])
+    assert talk.last_said.startswith(P.NOT_CAUGHT)
+    talk.run(["mumble"])
+    assert P.KEPT_WORDS in talk.said  # no consent, so the words (none) are kept, not the voice
+
+
+def test_read_back_by_button_is_confirmed_by_button() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.run(["yes", "yes", "say: to make friends", "yes"])
+    assert talk.answers("Sam", "why_here")[0].confirmed_by == "button"
+
+
+# ---------------------------------------------------------------- who is here
+
+
+def test_a_new_person_records_their_name() -> None:
+    talk = Conversation("coproduction-group", ["Ann"])
+    talk.run(["yes", "yes", "say: Robin", "yes", "no"])
+    names = [p.name for p in talk.record.people]
+    assert names == ["Ann", "Robin"]
+    assert "Welcome, Robin." in talk.said
+    talk.settle()
+    assert "Ann, I would like to keep a recording" in talk.last_said
+
+
+def test_an_empty_roster_asks_for_names() -> None:
+    talk = Conversation("daily-checkin", [])
+    talk.settle()
+    assert talk.last_said.startswith(P.SAY_YOUR_NAME)
+    talk.run(["say: Kim", "yes"])
+    assert [p.name for p in talk.record.people] == ["Kim"]
+    assert "Kim, can I keep" in talk.last_said
+
+
+def test_nobody_pressing_goes_through_the_names_again() -> None:
+    talk = Conversation("coproduction-group", ["Ann", "Ben"])
+    talk.run(["next", "next", "no"])
+    assert P.NOBODY_YET in talk.said
+    talk.run(["next", "yes", "no"])
+    assert [p.name for p in talk.record.people] == ["Ben"]
+
+
+# ---------------------------------------------------------------- goal, plan, review
+
+
+def test_group_goal_is_the_most_liked_idea_read_back_and_confirmed() -> None:
+    talk = Conversation("coproduction-group", ["Ann", "Ben"], seed=5)
+
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        said = t.last_said
+        if listen is not None and listen.step_id == "want_to_do" and listen.role == "free":
+            return "say: go to the seaside" if "Ann" in said else "say: grow vegetables"
+        if listen is not None and listen.step_id == "rating":
+            return "say: like" if "seaside" in said else "say: not sure"
+        return by_buttons(t) if listen is None or listen.role != "free" else "say: ok then"
+
+    talk.complete(policy)
+    goal = [g for g in talk.record.goals if g.person_id is None]
+    assert len(goal) == 1 and goal[0].text == "go to the seaside" and goal[0].agreed
+    assert any(s.startswith("Most people liked this idea: go to the seaside.") for s in talk.said)
+    ideas = {i.text: i for i in talk.record.ideas}
+    assert set(ideas["go to the seaside"].ratings.values()) == {"like"}
+    assert all(j.goal_id == goal[0].id for j in talk.record.jobs)
+    plan = next(s for s in talk.said if s.startswith(P.PLAN_INTRO))
+    assert "The goal is: go to the seaside." in plan
+
+
+def test_review_celebrates_and_asks_what_we_learned() -> None:
+    talk = Conversation("review", ["Ann", "Ben"], jobs=[("Ann", "paint"), ("Ben", "bake")])
+
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        if listen is not None and listen.step_id == "how_going":
+            return "say: going well" if "paint" in t.last_said else "say: not going well"
+        if listen is not None and listen.role == "free":
+            return "say: start earlier"
+        return by_buttons(t)
+
+    talk.complete(policy)
+    status = {j.what: j.status for j in talk.record.jobs}
+    assert status == {"paint": "going_well", "bake": "not_going_well"}
+    assert "Well done, Ann!" in talk.said
+    learned = talk.answers("Ben", "learned")
+    assert learned and learned[-1].transcript == "start earlier"
+    assert talk.record.jobs[1].support is not None
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_resume_carries_on_at_the_first_unanswered_step() -> None:
+    first = Conversation("coproduction-group", ["Ann", "Ben"], seed=4)
+    for _ in range(200):
+        first.settle()
+        if first.listen is not None and first.listen.step_id == "want_to_do":
+            break
+        first.do(by_voice(first))
+    saved = first.saves[-1].record
+    answered = len(saved.answers)
+    people = [p.model_copy() for p in first.people]
+    talk = Conversation("coproduction-group", people, record=saved, seed=4)
+    talk.settle()
+    assert talk.said[0] == P.WELCOME_BACK
+    assert "what do you want to do?" in talk.last_said
+    assert "keep a recording" not in " ".join(talk.said)
+    talk.complete(by_voice)
+    assert talk.record.id == saved.id
+    assert talk.record.answers[:answered] == saved.answers
+    why = [a for a in talk.record.answers if a.step_id == "why_here"]
+    assert len(why) == 2
+
+
+# ---------------------------------------------------------------- purity
+
+
+def test_the_engine_is_pure_and_repeatable() -> None:
+    def run() -> list[str]:
+        talk = Conversation("coproduction-group", GROUP, seed=9)
+        talk.complete(by_voice)
+        return talk.said
+
+    assert run() == run()
+
+
+def test_handle_after_the_end_does_nothing() -> None:
+    talk = Conversation("daily-checkin", ["Sam"])
+    talk.complete(by_buttons)
+    assert talk.engine.handle(PromptFinished(999)) == []
+    assert talk.engine.finished
+
+
+def test_engine_interface_names() -> None:
+    script = load_script("daily-checkin")
+    engine = Engine(
+        script,
+        make_people(["Sam"]),
+        settings=DialogueSettings(),
+        clock=lambda: 0.0,
+        rng=random.Random(1),
+    )
+    actions = engine.start()
+    assert any(isinstance(a, Say) for a in actions)
+    assert engine.current_step_id is not None and engine.record.script == "daily-checkin"
+    assert not engine.finished and engine.current_person_id is None
