@@ -148,7 +148,7 @@ def group_session(people: list[Person], start: datetime = T0) -> SessionRecord:
                 person_id=person.id,
                 what=what,
                 when=when,
-                support=support,  # type: ignore[arg-type]
+                support=support,
                 goal_id=goal.id,
                 history=[JobEvent(status="planned", at=at + timedelta(minutes=2))],
             )
