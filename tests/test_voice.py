@@ -187,3 +187,33 @@ def test_say_to_file_through_the_command(
     assert main(["--config", str(config), "say", text, "--to-file", str(out), "--wpm", "110"]) == 0
     with wave.open(str(out)) as wav:
         assert wav.getnframes() > len(pcm) * 1.2
+
+
+@pytest.mark.audio
+def test_say_through_the_speaker(
+    pulse_env: object,
+    tmp_path: Path,
+    calibration: Path,
+    voice: PiperVoice,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``assistant say`` plays into the PulseAudio null sink; its monitor hears speech."""
+    from assistant.cli import main
+    from tests.pulse import SPEAKER_SINK, MonitorRecorder
+
+    voice.calibrate()
+    data = tmp_path / "data"
+    (data / "cache").mkdir(parents=True)
+    shutil.copy(calibration, data / "cache" / "voice-calibration.json")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[audio]\noutput_device = "pulse"\n[records]\ndata_dir = "{data}"\n')
+    text = "Hello. Press the green button for yes."
+    with MonitorRecorder(SPEAKER_SINK) as rec:
+        assert main(["--config", str(config), "say", text]) == 0
+        time.sleep(0.3)
+    heard = rec.audio.astype(np.float64)
+    loud = np.abs(heard) > 2000
+    assert loud.any(), "nothing was heard on the speaker's monitor"
+    first, last = np.flatnonzero(loud)[[0, -1]]
+    assert (last - first) / 16_000 > 1.5  # the whole phrase, not a click
+    assert "Said" in capsys.readouterr().out
