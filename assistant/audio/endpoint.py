@@ -60,7 +60,9 @@ class EnergyDetector:
         min_db: float = -50.0,
         initial_floor_db: float = -60.0,
         rise_db_per_s: float = 3.0,
+        learn_s: float = 0.1,
     ) -> None:
+        self.learn_frames = max(1, round(learn_s * 100))
         self.margin_db = margin_db
         self.min_db = min_db
         self.initial_floor_db = initial_floor_db
@@ -84,12 +86,12 @@ class EnergyDetector:
     def is_speech(self, frame: np.ndarray) -> bool:
         e = self.level_db(frame)
         self._frames += 1
+        if self._frames <= self.learn_frames:
+            # learn the room from the first 100 ms (the microphone opens after the question)
+            self.floor_db = e if self._frames == 1 else min(self.floor_db, e)
+            return False
         speech = e > self.threshold_db
-        if self._frames <= 5:
-            # learn the room from the first 50 ms, unless it is already loud speech
-            if not speech:
-                self.floor_db = e if self._frames == 1 else min(self.floor_db, e) * 0.5 + e * 0.5
-        elif e < self.floor_db:
+        if e < self.floor_db:
             self.floor_db = 0.7 * self.floor_db + 0.3 * e
         elif not speech:
             self.floor_db = min(self.floor_db + self.rise, e)

@@ -185,7 +185,7 @@ class MemorySpeaker:
 
     def play(self, pcm: np.ndarray, sample_rate: int) -> None:
         now = self.clock.monotonic()
-        start = max([now] + [p.ends_at for p in self.played])
+        start = max([now] + [p.ends_at for p in self.played if p.ends_at > p.started_at])
         self.played.append(Played(np.asarray(pcm, dtype=np.int16).copy(), sample_rate, start))
 
     def stop(self) -> None:
@@ -196,7 +196,7 @@ class MemorySpeaker:
                 p.stopped_at = max(now, p.started_at)
 
     def wait(self, timeout: float | None = None) -> bool:
-        end = max([p.ends_at for p in self.played], default=0.0)
+        end = max([p.ends_at for p in self.played if p.ends_at > p.started_at], default=0.0)
         now = self.clock.monotonic()
         if end <= now:
             return True
@@ -209,7 +209,7 @@ class MemorySpeaker:
     @property
     def playing(self) -> bool:
         now = self.clock.monotonic()
-        return any(p.started_at <= now < p.ends_at or p.started_at > now for p in self.played)
+        return any(now < p.ends_at and p.ends_at > p.started_at for p in self.played)
 
     @property
     def audio(self) -> np.ndarray:

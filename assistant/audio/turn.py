@@ -28,6 +28,9 @@ from assistant.words import ShortAnswer, match_short_answer
 
 log = logging.getLogger(__name__)
 
+NO_AUDIO_GRACE_S = 10.0
+"""A microphone that sends nothing for (wait + cap + this) seconds is treated as lost."""
+
 
 @dataclass
 class TurnResult:
@@ -97,8 +100,10 @@ def record_turn(
     allowed_t = tuple(allowed) if allowed is not None else None
     feed_s = 0.0
     # a safety net against a microphone that returns nothing forever
-    no_data_limit = wait_for_speech_s + max_answer_s + 10.0
+    no_data_limit = wait_for_speech_s + max_answer_s + NO_AUDIO_GRACE_S
     last_data = time.monotonic()
+    fed = 0
+    keep_before = int((pre_roll_s + 0.5) * MIC_RATE)  # speech is sure ~0.1 s after it starts
 
     def feed_stream(block: np.ndarray) -> None:
         nonlocal partial, feed_s
@@ -122,18 +127,23 @@ def record_turn(
             continue
         last_data = time.monotonic()
         update = ep.feed(block)
+        fed += len(block)
         if not ep.speech_started:
             pre_blocks.append(block)
             pre_samples += len(block)
-            while pre_blocks and pre_samples - len(pre_blocks[0]) >= pre_roll_s * MIC_RATE:
+            while pre_blocks and pre_samples - len(pre_blocks[0]) >= keep_before:
                 pre_samples -= len(pre_blocks.popleft())
         elif update.state is TurnState.STARTED or not kept:
             timings["speech_start_wall_s"] = time.monotonic() - t0
-            kept.extend(pre_blocks)
-            kept.append(block)
-            for b in pre_blocks:
-                feed_stream(b)
-            feed_stream(block)
+            pre_blocks.append(block)
+            pre_samples += len(block)
+            # keep from pre_roll_s before the first speech, not before the moment it was sure
+            assert ep.speech_start_s is not None
+            first = max(0, round((ep.speech_start_s - pre_roll_s) * MIC_RATE))
+            drop = max(0, first - (fed - pre_samples))
+            head = np.concatenate(list(pre_blocks))[drop:]
+            kept.append(head)
+            feed_stream(head)
             pre_blocks.clear()
         else:
             kept.append(block)
