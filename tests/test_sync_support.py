@@ -128,7 +128,7 @@ def add_session(
 def make_hub_home(home: Path) -> Path:
     from assistant.hub.keys import create_keys
 
-    create_keys(home, PASSPHRASE, kdf="interactive")
+    create_keys(home, PASSPHRASE, kdf="minimum")
     return home
 
 
@@ -326,3 +326,26 @@ def hub_contents(hub: object) -> dict[str, object]:
         clips = set(s.scalars(select(db.Blob.sha256)))
         per = dict(s.execute(select(db.Session.id, func.count()).group_by(db.Session.id)).all())
     return {"sessions": ids, "clips": clips, "per": per}
+
+
+def device_config(
+    path: Path, data_dir: Path, *, max_attempts: int = 4, timeout_s: float = 5
+) -> Path:
+    """A config file pointing the ``assistant`` command at *data_dir*."""
+    path.write_text(
+        f'[records]\ndata_dir = "{data_dir}"\nmin_free_mb = 0\n\n'
+        f"[sync]\nmax_attempts = {max_attempts}\ntimeout_s = {timeout_s}\n"
+    )
+    return path
+
+
+def run_cli(config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    """``python -m assistant --config CONFIG ARGS`` in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "--config", str(config), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

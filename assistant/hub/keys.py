@@ -30,6 +30,8 @@ KDF_LEVELS = {
         nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
         nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE,
     ),
+    # only for tests and benchmarks: fast, and weak against guessing
+    "minimum": (nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN),
 }
 
 

@@ -1,6 +1,6 @@
 """Fault injection points for the sync tests: the device "dies" at a named step.
 
-Set ``ASSISTANT_SYNC_CRASH_AT`` to a step name and the process kills itself with SIGKILL when it
+Set ``ASSISTANT_SYNC_CRASH_AT`` (device) or the same in the hub's environment (hub) to a step name and the process kills itself with SIGKILL when it
 reaches that step (no clean-up runs, like a flat battery). Unset, each point is one dict lookup.
 """
 
@@ -17,6 +17,7 @@ STEPS = (
     "after_store_mark_sent",
     "after_export_file",
 )
+HUB_STEPS = ("hub_after_session_commit",)
 
 
 def crash_point(step: str) -> None:
