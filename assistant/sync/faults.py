@@ -1,7 +1,8 @@
 """Fault injection points for the sync tests: the device "dies" at a named step.
 
 Set ``ASSISTANT_SYNC_CRASH_AT`` to a step name (in the device's or the hub's environment)
-and the process kills itself with SIGKILL when it reaches that step (no clean-up runs, like a flat battery). Unset, each point is one dict lookup.
+and the process kills itself with SIGKILL when it reaches that step (no clean-up runs, like a
+flat battery). Unset, each point is one dict lookup.
 """
 
 from __future__ import annotations
