@@ -83,6 +83,17 @@ def _step_id(key: str) -> str:
     return key.split("/")[0].split(".")[0]
 
 
+def _question(text: str) -> str:
+    """The question itself, for the record: without "I'm listening now." and the button words."""
+    sentences = re.split(r"(?<=[.?!])\s+", text.strip())
+    kept = [
+        s
+        for s in sentences
+        if s != P.LISTENING and not (s.startswith("For ") and ", press " in s) and s != "Or say it."
+    ]
+    return " ".join(kept)
+
+
 @dataclass
 class _Turn:
     """One thing said and, usually, one answer listened for."""
@@ -535,7 +546,7 @@ class Engine:
         answer = Answer(
             person_id=person.id if person else None,
             step_id=key,
-            question=t.text,
+            question=_question(t.text),
             kind=kind,
             value=value,
             transcript=tr.text if tr is not None else "",

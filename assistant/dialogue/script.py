@@ -371,6 +371,8 @@ def parse_script(text: str, label: str = "<script>") -> Script:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "stream end" in str(exc.problem):
+            mark = exc.context_mark  # an unclosed bracket: point at where it was opened
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = (exc.problem or exc.context or "not valid YAML").strip()
         raise ScriptError(f"{label}{line}: this is not valid YAML ({problem}).") from exc
@@ -433,7 +435,9 @@ class _Checker:
             )
         if sid is None:
             if kind in ANSWER_STEPS:
-                raise self.fail(where, f'a {kind} step needs "id" (its answers are kept under it).')
+                raise self.fail(
+                    where, f'{_a(kind)} step needs "id" (its answers are kept under it).'
+                )
             sid = f"step-{number}"
         elif not isinstance(sid, str) or not _ID.match(sid):
             raise self.fail(
@@ -445,16 +449,22 @@ class _Checker:
         model = STEP_TYPES[kind]
         fields = set(model.model_fields) - {"where"}
         for key in raw:
+            if isinstance(key, bool):
+                raise self.fail(
+                    where,
+                    "YAML read a field name as true or false (on, yes and no need quotes); "
+                    'for a branch, the field is "on_answer".',
+                )
             if key not in fields:
                 raise self.fail(
                     where,
-                    f'unknown field "{key}" in a {kind} step; its fields are: '
+                    f'unknown field "{key}" in {_a(kind)} step; its fields are: '
                     f"{_list(fields - {'type'})}.",
                 )
         values = dict(raw, id=sid, where=f"{self.label}{where}")
         if kind in ("for_each_person", "review"):
             if "steps" not in raw:
-                raise self.fail(where, f'a {kind} step needs "steps".')
+                raise self.fail(where, f'{_a(kind)} step needs "steps".')
             values["steps"] = self.steps(raw["steps"], f"{number}.")
         if kind == "branch":
             cases = raw.get("cases")
@@ -490,8 +500,12 @@ class _Checker:
             err = exc.errors()[0]
             loc = [str(p) for p in err["loc"]]
             if err["type"] == "missing" and len(loc) == 1:
-                raise self.fail(where, f'a {kind} step needs "{loc[0]}".') from exc
+                raise self.fail(where, f'{_a(kind)} step needs "{loc[0]}".') from exc
             raise self.fail(where, f'"{".".join(loc)}": {_plain(err)}.') from exc
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
 def _plain(err: Any) -> str:
