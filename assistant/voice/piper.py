@@ -227,6 +227,7 @@ class PiperVoice:
         """Identity for the prompt cache: voice file, rate and volume."""
         return (
             f"{self.name}|{self._identity}|wpm={self.words_per_minute}|vol={self.volume}"
+            f"|cal={CALIBRATION_VERSION}"
             f"|pause={self.sentence_pause_s}"
         )
 
