@@ -68,6 +68,14 @@ def test_silence_repeats_the_same_words_after_ten_seconds_then_waits_with_remind
     assert talk.record.checkins[0].mood == "good"
 
 
+def test_silence_counts_afresh_after_the_person_does_something() -> None:
+    talk = checkin()
+    question = talk.last_said
+    talk.run(["silence", "silence", "repeat", "silence", "silence"])
+    assert talk.said[-5:] == [question] * 5
+    assert talk.listen is not None
+
+
 def test_wait_is_at_least_the_setting_and_the_persons_own() -> None:
     slow = Person(name="Sam", repeat_after_s=45)
     talk = Conversation("daily-checkin", [slow])

@@ -376,7 +376,7 @@ class Engine:
                     self._emit(PlayEarcon("done_listening"))
                     if repeats < self._settings.repeats_before_waiting:
                         repeats += 1
-                        redo = "repeat"
+                        redo = "silence"
                     else:
                         waiting = True
                         since = self._clock()
@@ -385,7 +385,10 @@ class Engine:
                     reminder = self._settings.reminder_every_s
                     if waiting and self._clock() - since >= reminder:
                         redo = "reminder"
+            if redo not in ("silence", "reminder"):
+                repeats = 0  # the person did something: silence counts afresh
             text = {
+                "silence": t.text,
                 "repeat": t.text,
                 "help": f"{self._help(t)} {t.text}",
                 "held_help": f"{P.HELD_HELP} {t.text}",
