@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BadAudioFile, ConsentError, DiskFull, RecordError
-from assistant.records.migrate import migrate
+from assistant.records.migrate import migrate, schema_version
 from assistant.records.model import (
     Answer,
     Consent,
@@ -153,7 +153,16 @@ class RecordStore:
             problems = [row[0] for row in db.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:3]))
-            migrate(db, self.db_path)
+            before = schema_version(db)
+            try:
+                migrate(db, self.db_path)
+            except sqlite3.Error as exc:
+                if _is_full(exc):
+                    raise
+                raise RecordError(
+                    f"Could not upgrade the records database {self.db_path} from version "
+                    f"{before}: {exc}; it was left as it was."
+                ) from exc
             db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('device_id', ?)",
                 (str(uuid.uuid4()),),
