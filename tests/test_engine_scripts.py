@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from dialogue_driver import START, Conversation, by_buttons, by_voice, mixed
 
@@ -29,7 +31,7 @@ def test_every_builtin_has_a_setup() -> None:
 
 @pytest.mark.parametrize("policy", [by_buttons, by_voice, mixed], ids=lambda p: p.__name__)
 @pytest.mark.parametrize("name", sorted(SETUPS))
-def test_builtin_script_completes(name: str, policy) -> None:  # type: ignore[no-untyped-def]
+def test_builtin_script_completes(name: str, policy: Callable[[Conversation], str]) -> None:
     talk = Conversation(name, **SETUPS[name])  # type: ignore[arg-type]
     talk.complete(policy)
     assert talk.engine.finished

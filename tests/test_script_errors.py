@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.dialogue.script import (
+    Branch,
     builtin_scripts,
     load_script,
     parse_script,
@@ -163,8 +164,8 @@ def test_branch_checks(tmp_path: Path) -> None:
         "      yes:\n        - type: say\n          text: Good.\n"
         "      no:\n        - type: say\n          text: Okay.\n"
     )
-    script = validate_script_file(write(tmp_path, body))
-    assert set(script.steps[1].cases) == {"yes", "no"}  # type: ignore[attr-defined]
+    branch = validate_script_file(write(tmp_path, body)).steps[1]
+    assert isinstance(branch, Branch) and set(branch.cases) == {"yes", "no"}
 
 
 def test_scale_sets_must_fit_where_it_is(tmp_path: Path) -> None:
