@@ -107,7 +107,7 @@ def idle_loop(settings: Settings) -> SessionLoop:
         from assistant.dialogue.events import SetLights
 
         stream = InputStream()
-        buttons = open_buttons(settings.buttons, stream, on_shutdown=request_shutdown)
+        buttons = open_buttons(settings.buttons, stream)
         lights = open_lights(settings.buttons, buttons.name)
         try:
             lights.apply(SetLights(buttons.buttons, "idle"))
@@ -214,6 +214,9 @@ def run_service(settings: Settings, *, idle: bool = False, script: str | None = 
         except ImportError as exc:
             log.warning("no session loop yet (%s): running the buttons-only idle loop", exc)
             loop, name = idle_loop(settings), "idle loop (buttons only)"
+    from assistant.buttons.base import set_shutdown_handler
+
+    set_shutdown_handler(request_shutdown)  # yes + no held 5 s, whoever opens the buttons
     service = Service(loop, name=name)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -218,6 +218,22 @@ def test_shutdown_chord(factory):
         assert asked.wait(1)
 
 
+def test_shutdown_handler_set_globally(factory):
+    from assistant.buttons.base import set_shutdown_handler
+
+    asked = threading.Event()
+    set_shutdown_handler(asked.set)
+    try:
+        buttons, _ = make(factory)
+    finally:
+        set_shutdown_handler(None)
+    with buttons:
+        assert buttons._chord is not None and buttons._chord.callback == asked.set
+    plain, _ = make(factory)
+    with plain:
+        assert plain._chord is None
+
+
 def test_pin_clash_is_a_clear_error(factory):
     with pytest.raises(ButtonError, match="both set to GPIO 17"):
         GpioButtons(ButtonSettings(no_pin=17), InputStream(), pin_factory=factory)

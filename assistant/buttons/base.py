@@ -312,6 +312,23 @@ class PressLogic:
         self._timers.clear()
 
 
+_shutdown_handler: Callable[[], None] | None = None
+
+
+def set_shutdown_handler(handler: Callable[[], None] | None) -> None:
+    """What holding yes and no together does, for buttons opened without ``on_shutdown``.
+
+    The device service sets this (power off safely), so the chord works whoever opens the
+    buttons; elsewhere (development, tests) it stays unset and the chord does nothing.
+    """
+    global _shutdown_handler
+    _shutdown_handler = handler
+
+
+def shutdown_handler() -> Callable[[], None] | None:
+    return _shutdown_handler
+
+
 class ShutdownChord:
     """Calls *callback* once when yes and no are both held down for *hold_s* seconds."""
 

@@ -14,7 +14,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from assistant.buttons.base import BUTTONS, InputStream, PressLogic, ShutdownChord
+from assistant.buttons.base import (
+    BUTTONS,
+    InputStream,
+    PressLogic,
+    ShutdownChord,
+    shutdown_handler,
+)
 from assistant.config import ButtonSettings
 from assistant.dialogue.events import Button
 from assistant.errors import ButtonError
@@ -92,6 +98,7 @@ class GpioButtons:
         check_pins(settings)
         self.stream = stream
         self.settings = settings
+        on_shutdown = on_shutdown or shutdown_handler()
         self._chord = ShutdownChord(on_shutdown) if on_shutdown is not None else None
         self._devices: list[Any] = []
         self.logic: dict[Button, PressLogic] = {}
