@@ -36,6 +36,8 @@ def open_voice(
         volume=s.volume if volume is None else volume,
         calibration_file=settings.cache_dir / "voice-calibration.json",
     )
+    # Measure the rate now (once per voice file; remembered on disk), not on the first prompt.
+    piper.calibrate()
     if not cache or s.cache_max_mb == 0:
         return piper
     return CachedVoice(piper, settings.cache_dir / "prompts", s.cache_max_mb * 1024 * 1024)
