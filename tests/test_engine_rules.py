@@ -504,6 +504,8 @@ def test_mood_not_good_raises_a_flag_and_says_someone_will_be_told(how: str) -> 
     talk.run([how])
     flags = [f for f in talk.record.flags if f.kind == "mood_not_good"]
     assert len(flags) == 1 and flags[0].person_id == talk.person("Sam").id
+    mood = talk.answers("Sam", "mood")[-1]
+    assert flags[0].answer_id == mood.id and mood.value == "not_good"
     assert any("I will tell Jo" in s for s in talk.said)
     assert talk.record.checkins[0].mood == "not_good"
 

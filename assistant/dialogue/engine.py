@@ -306,7 +306,14 @@ class Engine:
         if isinstance(step, S.RaiseFlag):
             if self._resuming:
                 return None
-            self._flag(step.kind, self._render(step.reason, ctx), ctx.person)
+            pid = ctx.person.id if ctx.person else None
+            latest = [a for a in self._record.answers if a.person_id == pid]
+            self._flag(
+                step.kind,
+                self._render(step.reason, ctx),
+                ctx.person,
+                answer_id=latest[-1].id if latest else None,
+            )
             if step.text:
                 yield from self._say_turn(self._render(step.text, ctx), step.id, ctx.person)
             return None
@@ -573,12 +580,19 @@ class Engine:
         self._save()
         return answer
 
-    def _flag(self, kind: S.FlagKind | str, reason: str, person: Person | None) -> None:
+    def _flag(
+        self,
+        kind: S.FlagKind | str,
+        reason: str,
+        person: Person | None,
+        answer_id: str | None = None,
+    ) -> None:
         self._record.flags.append(
             Flag(
                 person_id=person.id if person else None,
                 kind=kind,
                 reason=reason,
+                answer_id=answer_id,
                 at=self._now(),
             )
         )
@@ -933,7 +947,7 @@ class Engine:
                 if reply.value == "yes":
                     present.append(person)
                     self._record.people.append(person)
-                    self._answer(step.id, t, "button", reply, value="here", person=person)
+                    self._answer(step.id, t, "short", reply, value="here", person=person)
                     yield from self._say_turn(
                         P.ROSTER_HELLO.format(name=person.name), step.id, person
                     )
