@@ -49,6 +49,36 @@ def peak_hz(pcm: np.ndarray, rate: int = 16_000) -> float:
     return float(np.argmax(spec) * rate / len(pcm))
 
 
+def segment_match(heard: np.ndarray, played: np.ndarray, seg: int = 1600) -> float:
+    """Share of voiced 100 ms segments of *played* found in *heard* (correlation > 0.8).
+
+    Segments are looked for near where the previous one was found (within 50 ms), so a short
+    gap or repeat in the path costs only the segments it touches.
+    """
+    h = heard.astype(np.float64)
+    p = played.astype(np.float64)
+    full = np.correlate(h, p, "valid") if len(h) >= len(p) else np.zeros(1)
+    offset = int(np.argmax(full))
+    voiced = found = 0
+    for i in range(0, len(p) - seg, seg):
+        y = p[i : i + seg]
+        if np.sqrt(np.mean(y * y)) < 300:
+            continue
+        voiced += 1
+        lo = max(0, offset + i - 800)
+        window = h[lo : offset + i + seg + 800]
+        if len(window) < seg:
+            continue
+        c = np.correlate(window, y, "valid")
+        energy = np.convolve(window * window, np.ones(seg), "valid")
+        r = c / np.sqrt(energy * (y * y).sum() + 1e-9)
+        k = int(np.argmax(r))
+        if r[k] > 0.8:
+            found += 1
+            offset = lo + k - i
+    return found / max(voiced, 1)
+
+
 def espeak(text: str) -> tuple[np.ndarray, int]:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (script/setup --dev installs it)")
@@ -150,15 +180,13 @@ def test_microphone_hears_speech_and_the_turn_ends_after_silence(mic: SoundDevic
     expected = resample(speech, rate)
     # the answer holds the whole sentence (plus pre-roll and the trailing silence)
     assert len(expected) / 16_000 - 0.1 < turn.speech_s < len(expected) / 16_000 + 1.3
-    # and it is the same sound: strong normalised cross-correlation with what was played
-    a = turn.pcm.astype(np.float64)
-    b = expected.astype(np.float64)
-    corr = np.correlate(a, b, mode="valid") if len(a) >= len(b) else np.correlate(b, a, "valid")
-    norm = np.sqrt((a * a).sum() * (b * b).sum())
-    assert corr.max() / norm > 0.8
+    # and it is the same sound: each voiced 100 ms of what was played is found, in order,
+    # in what was heard (a glitch under heavy load may shift the rest by a few ms)
+    match = segment_match(turn.pcm, expected)
+    assert match > 0.9, f"only {match:.0%} of the speech came through intact"
     print(
         f"\nmicrophone: speech {len(expected) / 16_000:.2f} s; turn ended by {turn.ended_by}"
-        f" {wall:.2f} s after listening began; correlation {corr.max() / norm:.3f};"
+        f" {wall:.2f} s after listening began; {match:.0%} of it intact; glitches {mic.glitches};"
         f" device rate {mic.rate} Hz"
     )
 

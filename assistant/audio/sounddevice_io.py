@@ -79,6 +79,9 @@ class SoundDeviceMicrophone:
         self.device: DeviceInfo | None = None
         self.rate: int | None = None
         self.dropped_blocks = 0
+        """Blocks dropped because nobody read them in time (the queue holds ``queue_s``)."""
+        self.glitches = 0
+        """Callbacks that PortAudio flagged (input overflow: sound lost under heavy load)."""
         self._queue: queue.Queue[np.ndarray] = queue.Queue(
             maxsize=max(1, int(queue_s * 1000 / block_ms))
         )
@@ -181,6 +184,8 @@ class SoundDeviceMicrophone:
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._last_callback = time.monotonic()
         self._callbacks += 1
+        if status:
+            self.glitches += 1
         x = indata[:, 0]
         if self._resampler is not None:
             x = self._resampler.resample_chunk(x)
