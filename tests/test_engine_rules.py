@@ -83,6 +83,11 @@ def test_wait_is_at_least_the_setting_and_the_persons_own() -> None:
     assert talk.listen is not None and talk.listen.timeout_s == 45
     talk2 = checkin(settings=DialogueSettings(repeat_after_s=20, repeats_before_waiting=0))
     assert talk2.listen is not None and talk2.listen.timeout_s == 20
+    for own, expected in ((12.0, 12.0), (4.0, 10.0)):  # their own, but never under 10 s
+        quick = Person(name="Sam", repeat_after_s=own)
+        talk3 = Conversation("daily-checkin", [quick], settings=DialogueSettings(repeat_after_s=20))
+        talk3.run(["yes", "yes"])
+        assert talk3.listen is not None and talk3.listen.timeout_s == expected
     with pytest.raises(ValueError):
         DialogueSettings(repeat_after_s=5)
 

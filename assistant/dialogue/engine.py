@@ -68,6 +68,9 @@ from assistant.words import ShortAnswer, match_short_answer, normalise
 MIN_PHRASE_CONFIDENCE = 0.6
 """A spoken scale point or option name counts only at or above this recogniser confidence."""
 
+MIN_WAIT_S = 10.0
+"""Never repeat sooner than this, whatever a person's own setting says."""
+
 ANSWER_BUTTONS: tuple[Button, ...] = ("yes", "next", "no")
 """The scale's green, yellow and red ends, in that order."""
 
@@ -495,10 +498,17 @@ class Engine:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     def _wait_s(self, person: Person | None) -> float:
-        base = self._settings.repeat_after_s
-        people = [person] if person is not None else self._record.people
-        own = [p.repeat_after_s for p in people if p.repeat_after_s]
-        return max([base, *own])
+        """The person's own wait if they have one (never under 10 s), else the setting; for
+        the whole group, the longest of everyone's."""
+
+        def own(p: Person) -> float:
+            if p.repeat_after_s is None:
+                return self._settings.repeat_after_s
+            return max(MIN_WAIT_S, p.repeat_after_s)
+
+        if person is not None:
+            return own(person)
+        return max([self._settings.repeat_after_s, *(own(p) for p in self._record.people)])
 
     def _key(self, step_id: str, ctx: _Ctx) -> str:
         if ctx.job is not None:
