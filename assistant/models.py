@@ -426,6 +426,9 @@ def _download_into(
                     os.rename(root, models_dir / f".ready-{entry.name}-{os.getpid()}")
                     root = models_dir / f".ready-{entry.name}-{os.getpid()}"
                 _replace_dir(root, models_dir / entry.name)
+            except DownloadError:
+                part.unlink(missing_ok=True)  # checked, but not the model: no use keeping it
+                raise
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
                 with contextlib.suppress(OSError):
