@@ -8,7 +8,7 @@ import pytest
 from dialogue_driver import START, Conversation, by_buttons, by_voice, mixed
 
 from assistant.dialogue.events import End, Save
-from assistant.dialogue.script import builtin_scripts
+from assistant.dialogue.script import builtin_scripts, load_script
 
 GROUP = ["Ann", "Ben", "Cal", "Dee"]
 SETUPS = {
@@ -47,3 +47,11 @@ def test_builtin_script_completes(name: str, policy: Callable[[Conversation], st
     # Every answer belongs to someone present, or to the group.
     present = {p.id for p in final.record.people}
     assert all(a.person_id in present | {None} for a in final.record.answers)
+
+
+@pytest.mark.parametrize("name", sorted(SETUPS))
+def test_consent_is_asked_before_anyone_speaks_in_their_own_words(name: str) -> None:
+    steps = [s.type for s in load_script(name).walk()]
+    assert "consent" in steps and "who_is_here" in steps
+    first_free = min(steps.index(t) for t in ("ask", "plan_item") if t in steps)
+    assert steps.index("who_is_here") < steps.index("consent") < first_free
