@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import ModelCorrupt, ModelMissing
+from assistant.errors import ConfigError, ModelCorrupt, ModelMissing
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,11 @@ class PiperVoice:
         from piper import PiperVoice as _Piper
 
         if words_per_minute is not None and not 30 <= words_per_minute <= 400:
-            raise ValueError(f"A speaking rate of {words_per_minute} words a minute is not usable.")
+            raise ConfigError(
+                f"A speaking rate of {words_per_minute} words a minute is not usable."
+            )
         if not 0.0 <= volume <= 4.0:
-            raise ValueError(f"A volume of {volume} is not usable (0 to 2 suits most speakers).")
+            raise ConfigError(f"A volume of {volume} is not usable (0 to 2 suits most speakers).")
         self.files = files
         self.name = f"piper:{files.name}"
         self.words_per_minute = words_per_minute
