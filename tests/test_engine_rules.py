@@ -692,6 +692,27 @@ def test_resume_carries_on_at_the_first_unanswered_step() -> None:
     assert len(why) == 2
 
 
+def test_resume_still_asks_a_pass_again_at_the_end_of_the_round() -> None:
+    first = Conversation("coproduction-group", ["Ann", "Ben"], seed=4)
+    for _ in range(200):
+        first.settle()
+        listen = first.listen
+        if listen is not None and listen.step_id == "why_here" and listen.role == "free":
+            if first.answers("Ann", "why_here") or first.answers("Ben", "why_here"):
+                break  # the second person's turn: stop here (the power goes off)
+            first.do("next")  # the first person passes
+            continue
+        first.do(by_voice(first))
+    saved = first.saves[-1].record
+    passer = next(a.person_id for a in saved.answers if a.step_id == "why_here")
+    talk = Conversation("coproduction-group", first.people, record=saved, seed=4)
+    talk.complete(by_voice)
+    name = talk.name_of(passer)
+    assert P.ASKED_AGAIN.format(person=name) in talk.said
+    why = [a for a in talk.record.answers if a.step_id == "why_here" and a.person_id == passer]
+    assert why[0].passed and not why[-1].passed
+
+
 # ---------------------------------------------------------------- purity
 
 

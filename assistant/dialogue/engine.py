@@ -530,6 +530,13 @@ class Engine:
         self._resuming = False
         return False
 
+    def _resumed_outcome(self, key: str, person: Person | None) -> str | None:
+        """For a question skipped on resuming: "passed" if it was passed once and not yet
+        asked again, so the end of the round still asks it again."""
+        pid = person.id if person else None
+        found = [a for a in self._record.answers if a.step_id == key and a.person_id == pid]
+        return "passed" if len(found) == 1 and found[0].passed else None
+
     def _latest(self, key: str, person: Person | None) -> Answer | None:
         pid = person.id if person else None
         found = [a for a in self._record.answers if a.step_id == key and a.person_id == pid]
@@ -771,7 +778,7 @@ class Engine:
     def _ask(self, step: S.Ask, ctx: _Ctx) -> Run:
         key = self._key(step.id, ctx)
         if self._skip(key, ctx.person):
-            return None
+            return self._resumed_outcome(key, ctx.person)
         answer = yield from self._free(
             key,
             self._render(step.text, ctx),
@@ -817,7 +824,7 @@ class Engine:
     def _confirm(self, step: S.Confirm, ctx: _Ctx) -> Run:
         key = self._key(step.id, ctx)
         if self._skip(key, ctx.person):
-            return None
+            return self._resumed_outcome(key, ctx.person)
         help_text = " ".join(x for x in (P.HELP["confirm"], self._opt(step.help, ctx)) if x)
         reply, t = yield from self._yes_no(key, self._render(step.text, ctx), ctx, help_text)
         passed = reply.value == "next"
@@ -890,7 +897,7 @@ class Engine:
     def _choose(self, step: S.Choose, ctx: _Ctx) -> Run:
         key = self._key(step.id, ctx)
         if self._skip(key, ctx.person):
-            return None
+            return self._resumed_outcome(key, ctx.person)
         options: list[S.Option] = self._shuffled(step.options, step.shuffle)
         phrases: dict[str, str] = {}
         for o in options:
@@ -1043,6 +1050,7 @@ class Engine:
         for person in order:
             yield from self._run(step.steps, replace(ctx, person=person, passes=collect))
         for passed_step, pctx in passes:
+            self._resuming = False  # asking again is new, even straight after resuming
             yield from self._say_turn(
                 P.ASKED_AGAIN.format(person=pctx.person.name if pctx.person else ""),
                 passed_step.id,
@@ -1060,6 +1068,8 @@ class Engine:
             what_key = f"{self._key(step.id, ctx)}.what{suffix}"
             job: Job | None = None
             if self._skip(what_key, person):
+                if i == 0 and self._resumed_outcome(what_key, person) == "passed":
+                    return "passed"
                 done = self._latest(what_key, person)
                 job = next(
                     (
