@@ -1,0 +1,178 @@
+"""Easy-read summaries: self-contained, large text, symbols, own words, audio only with consent."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_records_support import group_session, make_wav, roster
+
+from assistant.records.easyread import render_summary
+from assistant.records.model import Answer, Consent, SessionRecord
+from assistant.records.store import RecordStore
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def kept(tmp_path: Path) -> Iterator[tuple[RecordStore, SessionRecord]]:
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    people = roster(store)  # Sam, Priya (no consent), Dev, Aisha
+    rec = group_session(people)
+    rec.answers[0].transcript = 'to see my friends <script>alert("x")</script>'
+    store.save_session(rec)
+    for i, a in enumerate(rec.answers):
+        if a.kind == "free":
+            store.keep_audio(rec.id, a.id, make_wav(tmp_path / "w.wav", 0.2, 300 + 11 * i))
+    yield store, store.get_session(rec.id)
+    store.close()
+
+
+def person_id(rec: SessionRecord, name: str) -> str:
+    return next(p.id for p in rec.people if p.name == name)
+
+
+EXTERNAL = re.compile(
+    r"""(https?:|ftp:|//[a-z0-9.-]+\.[a-z]{2,}|<link\b|<script\b[^>]*\bsrc=|@import|url\(\s*['"]?(?!data:))""",
+    re.IGNORECASE,
+)
+
+
+def test_no_external_fetches(kept: tuple[RecordStore, SessionRecord]) -> None:
+    store, rec = kept
+    html = render_summary(store, rec)
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    for src in re.findall(r'\bsrc="([^"]*)"', html):
+        assert src.startswith("data:audio/wav;base64,")
+    assert "<script>" not in html  # the person's words are escaped, never run
+    assert "&lt;script&gt;" in html
+
+
+def test_audio_only_where_consent_allows(kept: tuple[RecordStore, SessionRecord]) -> None:
+    store, rec = kept
+    html = render_summary(store, rec)
+    consenting_clips = sum(1 for a in rec.answers if a.audio_clip)
+    assert consenting_clips == 7
+    assert html.count("<audio") == consenting_clips
+    priya = render_summary(store, rec, person_id=person_id(rec, "Priya"))
+    assert "<audio" not in priya
+    assert "I want to learn to cook" in priya  # her words are there, quoted
+    assert "to see my friends" not in priya  # and nobody else's
+    sam = render_summary(store, rec, person_id=person_id(rec, "Sam"))
+    assert sam.count("<audio") == 3
+    assert render_summary(store, rec, include_audio=False).count("<audio") == 0
+
+
+def test_consent_now_decides_not_consent_then(kept: tuple[RecordStore, SessionRecord]) -> None:
+    store, rec = kept
+    dev = person_id(rec, "Dev")
+    store.set_consent(dev, Consent(audio=False))  # clips kept, but no longer played
+    assert "<audio" not in render_summary(store, rec, person_id=dev)
+    aisha = person_id(rec, "Aisha")
+    store.withdraw_consent(aisha, by="Kate")
+    html = render_summary(store, store.get_session(rec.id), person_id=aisha)
+    assert "<audio" not in html and "to get out of the house" in html
+
+
+def test_easy_read_content(kept: tuple[RecordStore, SessionRecord]) -> None:
+    store, rec = kept
+    html = render_summary(store, rec, person_id=person_id(rec, "Sam"))
+    assert re.search(r"html\s*{\s*font-size:\s*24px", html)  # body text at least 24px
+    assert "@page { size: A4" in html and "break-before: page" in html
+    assert html.count('class="sym"') >= 6  # a symbol for each step
+    for heading in (
+        "Who was there",
+        "What you said",
+        "Our goal",
+        "What you will do",
+        "Well done",
+        "Next meeting",
+    ):
+        assert f"<h2>{heading}</h2>" in html or heading in html
+    assert "<blockquote>" in html  # own words, quoted
+    assert "Find train times" in html and "With a little help" in html
+    assert "A trip to the seaside in the summer" in html
+    assert "I like this" in html  # ratings in words beside their faces
+    assert "Tuesday 7 April" in html
+    assert "Monday 2 March 2026" in html
+
+
+def test_passed_and_superseded_answers(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, min_free_mb=0)
+    sam = store.add_person("Sam")
+    first = Answer(person_id=sam.id, step_id="why", question="Why?", transcript="dunno")
+    second = Answer(
+        person_id=sam.id, step_id="why", question="Why?", transcript="to cook", supersedes=first.id
+    )
+    passed = Answer(person_id=sam.id, step_id="want", question="What?", passed=True)
+    rec = SessionRecord(script="daily_checkin", people=[sam], answers=[first, second, passed])
+    html = render_summary(store, rec)
+    assert "to cook" in html and "dunno" not in html
+    assert "Chose to pass" in html
+    assert "My check-in" in html
+    store.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_renders_in_headless_chromium(
+    kept: tuple[RecordStore, SessionRecord], tmp_path: Path
+) -> None:
+    store, rec = kept
+    page = tmp_path / "summary.html"
+    page.write_text(render_summary(store, rec), encoding="utf-8")
+    base = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    pdf, png = tmp_path / "out.pdf", tmp_path / "out.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                *base,
+                f"--user-data-dir={profile}",
+                "--no-pdf-header-footer",
+                f"--print-to-pdf={pdf}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                *base,
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                "--window-size=1000,1400",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 20_000
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    assert pages >= 3  # the meeting, the plan and how it went start their own pages
+    assert b"/MediaBox [0 0 594.95" in data or b"/MediaBox [0 0 595" in data  # A4 portrait
+    shot = png.read_bytes()
+    assert shot.startswith(b"\x89PNG") and len(shot) > 20_000
+    pil = pytest.importorskip("PIL.Image")
+    with pil.open(png) as img:
+        assert img.size == (1000, 1400)
+        hist = img.convert("L").histogram()
+        inked = sum(hist[:200]) / (1000 * 1400)
+        assert 0.02 < inked < 0.6, inked  # text and symbols drawn: not blank, not all dark
