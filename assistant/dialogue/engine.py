@@ -8,8 +8,9 @@ The flow is written as Python generators (one per kind of step) that ``yield`` w
 the next event; :meth:`Engine.handle` sends the event in and returns what was emitted meanwhile.
 Every question goes through one place, :meth:`Engine._turn`, which is where the rules live:
 
-* it says the words, waits for :class:`PromptFinished`, then plays the listening earcon, lights
-  the status and opens the microphone; a press while speaking (barge-in) is acted on at once;
+* it says the words, always ending "I'm listening now." before it listens, waits for
+  :class:`PromptFinished`, then plays the listening earcon, lights the status and opens the
+  microphone; a press while speaking (barge-in) is acted on at once;
 * silence: it waits at least ``repeat_after_s`` (the person's own, if longer) and repeats the
   *same* words, ``repeats_before_waiting`` times; then it waits for a button as long as it takes,
   with a gentle reminder every ``reminder_every_s``. Silence never ends a session;
@@ -190,7 +191,6 @@ class Engine:
         self._finished = False
         self._next_prompt = 1
         self._listening = False
-        self._said_listening = False
         self._round = 0
         self._step_id: str | None = None
         self._person_id: str | None = None
@@ -328,10 +328,8 @@ class Engine:
         """Say, listen, and return the first meaningful answer. The rules live here."""
         self._step_id = _step_id(t.step_id)
         self._person_id = t.person.id if t.person else None
-        if t.listen and t.role == "short" and not self._said_listening:
-            t.text = f"{t.text} {P.LISTENING}"
-        if t.listen and t.role == "short":
-            self._said_listening = True
+        if t.listen and not t.text.endswith(P.LISTENING):
+            t.text = f"{t.text} {P.LISTENING}"  # always: the words before every listen
         repeats = 0
         text = f"{t.first} {t.text}" if t.first else t.text
         while True:
