@@ -453,7 +453,7 @@ def test_consent_gates_keeping_audio() -> None:
     talk = Conversation("coproduction-group", ["Ann", "Ben"], consent={"Ann": True, "Ben": True})
 
     def policy(t: Conversation) -> str:
-        if "Ben, I would like to keep a recording" in t.last_said:
+        if "Ben, can I keep a recording" in t.last_said:
             return "no"
         if t.listen is not None and t.listen.role == "free":
             return "say: something to say"
@@ -593,7 +593,7 @@ def test_a_new_person_records_their_name() -> None:
     assert names == ["Ann", "Robin"]
     assert "Welcome, Robin." in talk.said
     talk.settle()
-    assert "Ann, I would like to keep a recording" in talk.last_said
+    assert "Ann, can I keep a recording" in talk.last_said
 
 
 def test_an_empty_roster_asks_for_names() -> None:

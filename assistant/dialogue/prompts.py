@@ -74,10 +74,10 @@ NEW_PERSON = "the new person"
 
 # Consent.
 CONSENT = (
-    "{person}, I would like to keep a recording of your voice. "
+    "{person}, can I keep a recording of your voice today? "
     "It helps staff remember your own words. "
     "It's fine to say no. You can change your mind at any time. "
-    "Can I keep your voice today? For yes, press green. For no, press red."
+    "For yes, press green. For no, press red."
 )
 CONSENT_YES = "Thank you, {person}. I will keep your voice."
 CONSENT_NO = "That's fine, {person}. I will not keep your voice."
