@@ -257,8 +257,6 @@ STEP_TYPES: dict[str, type[_Step]] = {
 }
 # Steps that keep an answer, so they need an id.
 ANSWER_STEPS = ("ask", "confirm", "choose", "scale", "consent", "who_is_here", "plan_item")
-_NESTED = ("steps",)
-
 for _model in (ForEachPerson, Branch, Review):
     _model.model_rebuild()
 
@@ -476,11 +474,7 @@ class _Checker:
             built: dict[str, tuple[_Step, ...]] = {}
             for value, sub in cases.items():
                 # YAML 1.1 reads a bare yes / no as true / false.
-                key = (
-                    {True: "yes", False: "no"}.get(value, str(value))
-                    if isinstance(value, bool)
-                    else str(value)
-                )
+                key = ("yes" if value else "no") if isinstance(value, bool) else str(value)
                 built[key] = self.steps(sub, f"{number}.{n + 1}.")
                 n += 1
             values["cases"] = built
