@@ -737,3 +737,36 @@ def test_engine_interface_names() -> None:
     assert any(isinstance(a, Say) for a in actions)
     assert engine.current_step_id is not None and engine.record.script == "daily-checkin"
     assert not engine.finished and engine.current_person_id is None
+
+
+# ---------------------------------------------------------------- templates
+
+TEMPLATES = """
+name: t
+title: T
+kind: one_person
+steps:
+  - id: why
+    type: ask
+    text: "{person}, why are you here?"
+  - type: say
+    text: "You said: {answer.why}. {staff} will read it. Braces look like {{this}}."
+  - type: say
+    only_if: next_meeting
+    text: "We meet next: {next_meeting}."
+  - type: say
+    text: "Goodbye."
+"""
+
+
+@pytest.mark.parametrize("meeting", [None, "Friday"])
+def test_templates_fill_in_earlier_answers_names_and_only_if(meeting: str | None) -> None:
+    script = parse_script(TEMPLATES, "t.yaml")
+    talk = Conversation(script, ["Sam"], next_meeting=meeting)
+    talk.run(["say: to learn", "yes"])
+    assert talk.said[0] == f"Sam, why are you here? {P.LISTENING}"
+    assert "You said: to learn. A member of staff will read it. Braces look like {this}." in (
+        talk.said
+    )
+    assert ("We meet next: Friday." in talk.said) == (meeting == "Friday")
+    assert talk.said[-1] == "Goodbye." and talk.ended
