@@ -559,6 +559,7 @@ def test_sweep_removes_leftovers_after_the_grace_period(tmp_path: Path) -> None:
     import time
 
     s = RecordStore(tmp_path, min_free_mb=0)
+    s._db.execute("UPDATE meta SET value = ? WHERE key = 'created_at'", (str(time.time() - 7200),))
     old = time.time() - 3600
     part = s.clips_dir / ".incoming-abc.part"
     part.write_bytes(b"half")
@@ -572,6 +573,25 @@ def test_sweep_removes_leftovers_after_the_grace_period(tmp_path: Path) -> None:
     RecordStore(tmp_path, min_free_mb=0).close()
     assert not part.exists() and not orphan.exists()
     assert fresh.exists()
+
+
+def test_sweep_spares_clips_older_than_the_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database moved aside (damaged) and a new one started: the old clips are not orphans."""
+    import os
+    import time
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    old_clip = clips / ("d" * 64 + ".wav")
+    old_clip.write_bytes(b"kept by the database that was moved aside")
+    old = time.time() - 7 * 86400
+    os.utime(old_clip, (old, old))
+    RecordStore(tmp_path, min_free_mb=0).close()
+    RecordStore(tmp_path, min_free_mb=0).close()
+    assert old_clip.exists()
+    assert "older than the records database" in caplog.text
 
 
 def test_clip_path_checks_its_name(store: RecordStore) -> None:

@@ -164,8 +164,9 @@ class RecordStore:
                     f"{before}: {exc}; it was left as it was."
                 ) from exc
             db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('device_id', ?)",
-                (str(uuid.uuid4()),),
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('device_id', ?), "
+                "('created_at', ?)",
+                (str(uuid.uuid4()), repr(time.time())),
             )
         except sqlite3.OperationalError as exc:
             db.close()
@@ -848,6 +849,8 @@ class RecordStore:
     def _sweep(self) -> None:
         """Tidy what an interrupted write left: temporary files, and clip files nobody keeps."""
         cutoff = time.time() - ORPHAN_GRACE_S
+        created = float(self._read("SELECT value FROM meta WHERE key = 'created_at'")[0][0])
+        strangers = 0
         known: dict[str, bool] = {}
         for r in self._read(
             "SELECT sha256, max(deleted_at IS NULL) AS live FROM clips GROUP BY sha256"
@@ -865,12 +868,23 @@ class RecordStore:
                 if sha in known:
                     if not known[sha]:
                         path.unlink()  # deleted (withdrawn, retention) but the unlink was cut off
-                elif path.stat().st_mtime < cutoff:
-                    path.unlink()  # renamed, but the record was never committed
+                else:
+                    mtime = path.stat().st_mtime
+                    if mtime < created:
+                        strangers += 1  # older than this database: not ours to delete
+                    elif mtime < cutoff:
+                        path.unlink()  # renamed, but the record was never committed
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 log.warning("Cannot tidy %s: %s", path, exc)
+        if strangers:
+            log.warning(
+                "%d audio clip(s) in %s are older than the records database and not in it "
+                "(was the database replaced?); they are left alone.",
+                strangers,
+                self.clips_dir,
+            )
 
     def clips_for(self, person_id: str) -> list[str]:
         """The sha256 of every clip kept for a person."""
