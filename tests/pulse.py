@@ -253,7 +253,7 @@ def play_into(
     """
     proc = subprocess.Popen(
         ["pacat", "--playback", "--raw", "--format=s16le", f"--rate={rate}", "--channels=1",
-         "--latency-msec=50", "-d", sink],
+         "--latency-msec=100", "-d", sink],
         stdin=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.stdin is not None

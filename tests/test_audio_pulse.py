@@ -183,7 +183,10 @@ def test_microphone_hears_speech_and_the_turn_ends_after_silence(mic: SoundDevic
     # and it is the same sound: each voiced 100 ms of what was played is found, in order,
     # in what was heard (a glitch under heavy load may shift the rest by a few ms)
     match = segment_match(turn.pcm, expected)
-    assert match > 0.9, f"only {match:.0%} of the speech came through intact"
+    assert match > 0.9, (
+        f"only {match:.0%} of the speech came through intact"
+        f" (microphone glitches {mic.glitches}, dropped blocks {mic.dropped_blocks})"
+    )
     print(
         f"\nmicrophone: speech {len(expected) / 16_000:.2f} s; turn ended by {turn.ended_by}"
         f" {wall:.2f} s after listening began; {match:.0%} of it intact; glitches {mic.glitches};"
@@ -266,3 +269,65 @@ def test_speaker_survives_its_sink_going_away(speaker: SoundDeviceSpeaker) -> No
         assert speaker.wait(timeout=5)
         time.sleep(0.1)
     assert (frame_rms(rec.audio) > 3000).sum() > 30
+
+
+def _refuse_rate(monkeypatch: pytest.MonkeyPatch, name: str, refused: int) -> None:
+    import sounddevice as sd
+
+    real = getattr(sd, name)
+
+    def check(*args: object, samplerate: float | None = None, **kw: object) -> None:
+        if samplerate == refused:
+            raise sd.PortAudioError(f"Invalid sample rate {refused} (test)")
+        real(*args, samplerate=samplerate, **kw)
+
+    monkeypatch.setattr(sd, name, check)
+
+
+def test_microphone_that_refuses_16k_is_opened_at_its_rate_and_resampled(
+    pulse_env: AudioSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_rate(monkeypatch, "check_input_settings", 16_000)
+    mic = open_microphone(pulse_env)
+    assert isinstance(mic, SoundDeviceMicrophone)
+    mic.start()
+    try:
+        assert mic.rate is not None and mic.rate != 16_000  # the device's default (44.1/48 kHz)
+        player = play_into(MIC_SINK, tone(1234, 1.0, 48_000), 48_000, wait=False)
+        blocks = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(blocks) < 25:
+            block = mic.read(0.5)
+            if block is not None and np.abs(block).max() > 3000:
+                blocks.append(block)
+        player.wait(5)
+    finally:
+        mic.stop()
+    assert all(len(b) == 480 for b in blocks)  # 30 ms at 16 kHz, whatever the device rate
+    heard = np.concatenate(blocks)
+    assert len(heard) >= 16_000 * 0.7
+    assert abs(peak_hz(heard[1600:]) - 1234) < 5
+    print(
+        f"\nmicrophone: opened at {mic.rate} Hz, 1234 Hz tone heard at {peak_hz(heard[1600:]):.1f}"
+    )
+
+
+def test_speaker_resamples_when_the_device_refuses_the_voice_rate(
+    pulse_env: AudioSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_rate(monkeypatch, "check_output_settings", 22_050)
+    speaker = open_speaker(pulse_env)
+    assert isinstance(speaker, SoundDeviceSpeaker)
+    try:
+        with MonitorRecorder(SPEAKER_SINK) as rec:
+            speaker.play(tone(880, 0.5, 22_050), 22_050)
+            assert speaker.rate != 22_050
+            assert speaker.wait(timeout=5)
+            time.sleep(0.1)
+    finally:
+        speaker.close()
+    heard = rec.audio
+    loud = np.nonzero(frame_rms(heard) > 3000)[0]
+    assert 0.45 <= len(loud) / 100 <= 0.6  # the same length: resampled, not sped up
+    onset = int(loud[0]) * FRAME
+    assert abs(peak_hz(heard[onset : onset + 6400]) - 880) < 5
