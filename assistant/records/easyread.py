@@ -10,6 +10,7 @@ voice. It prints cleanly to A4 (each section starts a page). Made with Jinja2 fr
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,12 +25,18 @@ MAX_EMBED_BYTES = 8 * 1024 * 1024
 
 SCRIPT_TITLES = {
     "coproduction": "Our meeting",
-    "co_production": "Our meeting",
-    "daily_checkin": "My check-in",
+    "coproduction group": "Our group meeting",
+    "co production": "Our meeting",
+    "daily checkin": "My check-in",
     "checkin": "My check-in",
+    "my goals": "My goals",
     "workshop": "Our workshop",
     "review": "Our review",
 }
+
+SHOWN_KINDS = frozenset({"free", "choice", "scale"})
+"""Answers shown under "what you said". Short yes/no answers and button presses are the
+mechanics of the conversation (here, consent, read-back checks), not what the person said."""
 
 SUPPORT_WORDS = {
     "myself": "By myself",
@@ -56,6 +63,9 @@ VALUE_WORDS = {
     "not_sure": "Not sure",
     "dont_like": "I don't like this",
     "next": "Chose to pass",
+    "myself": "By myself",
+    "a_little_help": "With a little help",
+    "a_lot_of_help": "With a lot of help",
 }
 
 
@@ -213,13 +223,31 @@ RATING_SYMBOL = {"like": "good", "not_sure": "okay", "dont_like": "not_good"}
 
 
 def _topic(question: str) -> str:
-    """ "Do you like a film night?" -> "A film night"; other questions are shown as they are."""
+    """What a rating question asks about: "Do you like a film night?" -> "A film night",
+    "The idea is: bowling. What do you think?" -> "Bowling"."""
     q = question.strip()
-    for start in ("do you like ", "how do you feel about ", "what do you think of "):
+    q = re.sub(r"\s*what do you think\??$", "", q, flags=re.IGNORECASE).strip()
+    for start in (
+        "do you like ",
+        "how do you feel about ",
+        "what do you think of ",
+        "the idea is:",
+        "the idea is ",
+    ):
         if q.lower().startswith(start):
-            rest = q[len(start) :].rstrip("?").strip()
-            return rest[:1].upper() + rest[1:]
-    return q
+            q = q[len(start) :].strip()
+            break
+    q = q.rstrip("?.").strip()
+    return q[:1].upper() + q[1:]
+
+
+def _without_name(question: str, name: str) -> str:
+    """ "Sam, why are you here?" -> "Why are you here?" (under Sam's name already)."""
+    m = re.match(rf"\s*{re.escape(name)}\s*[,.:]\s*(.+)", question, flags=re.IGNORECASE)
+    if not m:
+        return question
+    rest = m.group(1)
+    return rest[:1].upper() + rest[1:]
 
 
 def _confirmed_words(a: Answer) -> str:
@@ -287,23 +315,43 @@ def build_context(
     if person_id is not None:
         order = [person_id]
     parts: list[PersonPart] = []
+    # A pass followed by an answer to the same step (the person came back to it) is not shown.
+    answered_later = {(a.person_id, a.step_id): i for i, a in enumerate(answers) if not a.passed}
+    answers = [
+        a
+        for i, a in enumerate(answers)
+        if not (a.passed and answered_later.get((a.person_id, a.step_id), -1) > i)
+    ]
     for pid in order:
-        part = PersonPart(name=names.get(pid, "Someone"))
+        name = names.get(pid, "Someone")
+        part = PersonPart(name=name)
+        from_ideas = [
+            RatingItem(idea.text[:1].upper() + idea.text[1:], RATING_SYMBOL[r], VALUE_WORDS[r])
+            for idea in record.ideas
+            if (r := idea.ratings.get(pid)) is not None
+        ]
+        part.ratings.extend(from_ideas)
         for a in answers:
-            if a.person_id != pid or a.id in celebration_ids:
+            if a.person_id != pid or a.id in celebration_ids or a.kind not in SHOWN_KINDS:
                 continue
             if a.kind == "scale" and a.value in RATING_SYMBOL and not a.passed:
-                part.ratings.append(
-                    RatingItem(_topic(a.question), RATING_SYMBOL[a.value], VALUE_WORDS[a.value])
-                )
-            else:
-                part.said.append(_said(store, a, allowed))
+                if not from_ideas:
+                    part.ratings.append(
+                        RatingItem(_topic(a.question), RATING_SYMBOL[a.value], VALUE_WORDS[a.value])
+                    )
+                continue
+            item = _said(store, a, allowed)
+            item.question = _without_name(item.question, name)
+            part.said.append(item)
         if part.said or part.ratings:
             parts.append(part)
     group_said = [
         _said(store, a, allowed)
         for a in answers
-        if a.person_id is None and a.id not in celebration_ids and person_id is None
+        if a.person_id is None
+        and a.id not in celebration_ids
+        and person_id is None
+        and a.kind in SHOWN_KINDS
     ]
 
     def job_item(j: Job) -> JobItem:
@@ -342,7 +390,8 @@ def build_context(
         item = _said(store, said, allowed)
         item.question = names.get(said.person_id, "We") if said.person_id else "We"
         celebrations.append(item)
-    title = SCRIPT_TITLES.get(record.script, record.script.replace("_", " ").capitalize())
+    plain = re.sub(r"[-_]+", " ", record.script).strip().lower()
+    title = SCRIPT_TITLES.get(plain, plain.capitalize())
     for_whom = names.get(person_id, "") if person_id else ""
     return {
         "title": title,
@@ -357,17 +406,21 @@ def build_context(
         "jobs": jobs,
         "checkins": checkins,
         "celebrations": celebrations,
-        "next_meeting": record.next_meeting,
+        "next_meeting": _sentence(record.next_meeting),
         "made": _date(datetime.now(UTC)),
         "sym": SYMBOLS,
         "session_short": record.id[:8],
     }
 
 
+def _sentence(text: str | None) -> str | None:
+    return text[:1].upper() + text[1:] if text else text
+
+
 def _said(store: RecordStore, a: Answer, allowed: set[str]) -> SaidItem:
     if a.passed:
         words, quote = "Chose to pass.", False
-    elif a.transcript.strip():
+    elif a.transcript.strip() and not (a.kind in ("scale", "choice") and a.value):
         words, quote = a.transcript.strip(), True
     elif a.value:
         words, quote = VALUE_WORDS.get(a.value, a.value.replace("_", " ").capitalize()), False
