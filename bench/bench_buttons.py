@@ -168,9 +168,18 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.05)
         yes_pin.drive_high()
 
-    # warm the output (the device keeps its speaker open)
-    speaker.play(np.zeros(1600, dtype=np.int16), 16_000)
-    speaker.wait(2)
+    # warm the output (the device keeps its speaker open); a fresh null sink needs a moment
+    from assistant.errors import DeviceLost
+
+    for attempt in range(3):
+        try:
+            speaker.play(np.zeros(1600, dtype=np.int16), 16_000)
+            speaker.wait(5)
+            break
+        except DeviceLost:
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
 
     first: list[float] = []
     silence: list[float] = []
