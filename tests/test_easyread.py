@@ -13,7 +13,7 @@ import pytest
 from test_records_support import group_session, make_wav, roster
 
 from assistant.records.easyread import render_summary
-from assistant.records.model import Answer, Consent, SessionRecord
+from assistant.records.model import Answer, CheckIn, Consent, SessionRecord
 from assistant.records.store import RecordStore
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -116,6 +116,35 @@ def test_passed_and_superseded_answers(tmp_path: Path) -> None:
     assert "Chose to pass" in html
     assert "My check-in" in html
     store.close()
+
+
+def test_checkin_names_jobs_from_earlier_sessions(
+    kept: tuple[RecordStore, SessionRecord],
+) -> None:
+    store, plan = kept
+    store.finish_session(plan.id)
+    sam = person_id(plan, "Sam")
+    job = store.jobs_for(sam)[0]
+    note = Answer(
+        person_id=sam,
+        step_id="celebrate",
+        question="Sam, what went well today?",
+        transcript="I found the train times",
+    )
+    checkin = SessionRecord(
+        script="daily-checkin",
+        people=[p for p in plan.people if p.id == sam],
+        answers=[note],
+        celebrations=[note.id],
+        checkins=[CheckIn(person_id=sam, mood="good", jobs={job.id: "done"}, notes=[note.id])],
+    )
+    store.save_session(checkin)
+    html = render_summary(store, store.get_session(checkin.id), person_id=sam)
+    assert "My check-in: Sam" in html
+    assert "Find train times" in html and "A job" not in html
+    assert html.index("How it went") < html.index("Well done")
+    assert "Feeling: Good" in html
+    assert store.jobs_for(sam)[0].status == "done"
 
 
 @pytest.mark.browser

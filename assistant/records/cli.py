@@ -260,6 +260,13 @@ def _show(s: SessionRecord) -> list[str]:
             f"  job: {names.get(j.person_id, j.person_id)}: {j.what}{when} "
             f"({support}; {j.status.replace('_', ' ')})"
         )
+    for c in s.checkins:
+        mood = f"mood {c.mood.replace('_', ' ')}" if c.mood else "no mood given"
+        jobs = ", ".join(f"{jid[:8]} {st.replace('_', ' ')}" for jid, st in c.jobs.items())
+        lines.append(
+            f"  check-in: {names.get(c.person_id, c.person_id)}: {mood}"
+            + (f"; jobs: {jobs}" if jobs else "")
+        )
     for f in s.flags:
         lines.append(f"  FLAG ({f.kind}): {f.reason}" + (" (resolved)" if f.resolved else ""))
     if s.next_meeting:

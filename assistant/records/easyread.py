@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from assistant.errors import RecordError
 from assistant.records.model import Answer, Job, SessionRecord
 from assistant.records.store import RecordStore
 
@@ -369,6 +370,14 @@ def build_context(
     goals = [g for g in record.goals if person_id is None or g.person_id in (None, person_id)]
     agreed = [g for g in goals if g.agreed] or goals
     job_names = {j.id: j.what for j in record.jobs}
+    for c in record.checkins:  # a check-in is about jobs planned in earlier sessions
+        for jid in c.jobs:
+            if jid not in job_names:
+                try:
+                    job_names[jid] = store.get_job(jid).what
+                except RecordError:
+                    job_names[jid] = "A job"
+    job_names = {k: _sentence(v) or v for k, v in job_names.items()}
     checkins = [
         {
             "who": names.get(c.person_id, "Someone"),

@@ -934,6 +934,13 @@ class RecordStore:
             jobs.append(job)
         return jobs
 
+    def get_job(self, job_id: str) -> Job:
+        """One job from any session, with its whole status history."""
+        found = self._jobs("WHERE id = ?", (job_id,))
+        if not found:
+            raise RecordError(f"There is no job with id {job_id}.")
+        return found[0]
+
     def jobs_for(self, person_id: str) -> list[Job]:
         """Every job of one person from every session, with its whole status history."""
         return self._jobs("WHERE person_id = ?", (person_id,))
