@@ -17,6 +17,7 @@ from assistant.errors import AudioError, DeviceLost
 from assistant.stt.base import Transcript
 
 R = 16_000
+E = EnergyDetector
 
 
 def quiet(seconds: float, db: float = -70.0, seed: int = 0) -> np.ndarray:
@@ -38,7 +39,8 @@ def audio(*parts: np.ndarray) -> np.ndarray:
 
 
 def run(pcm: np.ndarray, block: int = 480, **kw: float) -> EndpointDetector:
-    ep = EndpointDetector(**kw)  # type: ignore[arg-type]
+    # synthetic tones are not speech to Silero, so these use the energy detector
+    ep = EndpointDetector(detector=EnergyDetector(), **kw)  # type: ignore[arg-type]
     for i in range(0, len(pcm), block):
         if ep.feed(pcm[i : i + block]).state is TurnState.ENDED:
             break
@@ -121,13 +123,13 @@ def test_block_size_does_not_matter(block: int) -> None:
 
 
 def test_early_stop_and_cancel() -> None:
-    ep = EndpointDetector()
+    ep = EndpointDetector(detector=EnergyDetector())
     ep.early_stop()  # before speech it waits: nothing was recognised yet
     assert ep.feed(audio(quiet(0.3))).state is TurnState.WAITING
     assert ep.feed(audio(voice(0.3))).state is TurnState.STARTED
     assert ep.feed(audio(voice(0.1))).state is TurnState.ENDED
     assert ep.ended_by == "early_stop"
-    ep2 = EndpointDetector()
+    ep2 = EndpointDetector(detector=EnergyDetector())
     ep2.feed(audio(quiet(0.3)))
     ep2.cancel()
     update = ep2.feed(audio(quiet(0.1)))
@@ -172,7 +174,9 @@ def test_record_turn_keeps_the_answer_with_pre_roll() -> None:
     pcm = audio(quiet(2.0), voice(1.0), quiet(3))
     mic = ArrayMicrophone(pcm)
     mic.start()
-    turn = record_turn(mic, wait_for_speech_s=10, trailing_silence_s=1.5, max_answer_s=60)
+    turn = record_turn(
+        mic, wait_for_speech_s=10, trailing_silence_s=1.5, max_answer_s=60, detector=E()
+    )
     assert turn.speech_started and turn.ended_by == "silence"
     assert turn.speech_start_s == pytest.approx(2.0, abs=0.03)
     # pre-roll (~0.3 s) + speech + trailing silence
@@ -185,7 +189,9 @@ def test_record_turn_keeps_the_answer_with_pre_roll() -> None:
 def test_record_turn_no_speech_returns_empty_audio() -> None:
     mic = ArrayMicrophone(audio(quiet(0.5)))  # then endless digital silence
     mic.start()
-    turn = record_turn(mic, wait_for_speech_s=3, trailing_silence_s=1.5, max_answer_s=60)
+    turn = record_turn(
+        mic, wait_for_speech_s=3, trailing_silence_s=1.5, max_answer_s=60, detector=E()
+    )
     assert not turn.speech_started and turn.ended_by == "no_speech"
     assert len(turn.pcm) == 0 and turn.listened_s == pytest.approx(3.0, abs=0.03)
 
@@ -197,7 +203,7 @@ def test_record_turn_feeds_the_stream_and_ends_early_on_a_short_answer() -> None
     stream = FakeStream([(0.5, "yeah")], final="yeah")
     turn = record_turn(
         mic, wait_for_speech_s=10, trailing_silence_s=0.7, max_answer_s=60,
-        stream=stream, allowed=("yes", "no"),
+        detector=E(), stream=stream, allowed=("yes", "no"),
     )  # fmt: skip
     assert turn.ended_by == "early_stop" and turn.early_answer == "yes"
     # it ended after a short pause, sooner than the 0.7 s trailing silence would
@@ -214,7 +220,7 @@ def test_a_partial_that_is_not_allowed_does_not_end_early() -> None:
     stream = FakeStream([(0.5, "next")], final="next")
     turn = record_turn(
         mic, wait_for_speech_s=10, trailing_silence_s=0.7, max_answer_s=60,
-        stream=stream, allowed=("yes", "no"),
+        detector=E(), stream=stream, allowed=("yes", "no"),
     )  # fmt: skip
     assert turn.ended_by == "silence"
 
@@ -227,7 +233,7 @@ def test_what_then_a_pause_shorter_than_the_early_stop_keeps_listening() -> None
     stream = FakeStream([(0.3, "what"), (0.9, "what do i do")], final="what do i do")
     turn = record_turn(
         mic, wait_for_speech_s=10, trailing_silence_s=0.7, max_answer_s=60,
-        stream=stream, allowed=("help", "repeat"),
+        detector=E(), stream=stream, allowed=("help", "repeat"),
     )  # fmt: skip
     assert turn.early_answer == "help"
     assert turn.speech_s > 1.0
@@ -245,7 +251,12 @@ def test_cancel_ends_listening_at_once() -> None:
     mic = PressAfter(audio(quiet(0.5), voice(5), quiet(1)))
     mic.start()
     turn = record_turn(
-        mic, wait_for_speech_s=10, trailing_silence_s=1.5, max_answer_s=60, cancel=cancel
+        mic,
+        wait_for_speech_s=10,
+        trailing_silence_s=1.5,
+        max_answer_s=60,
+        cancel=cancel,
+        detector=E(),
     )
     assert turn.ended_by == "cancelled"
     assert turn.listened_s == pytest.approx(41 * 0.03, abs=0.01)  # the block being read
@@ -262,7 +273,9 @@ def test_device_lost_is_raised_not_hidden() -> None:
     mic = Dying(audio(quiet(0.3), voice(3)))
     mic.start()
     with pytest.raises(DeviceLost):
-        record_turn(mic, wait_for_speech_s=10, trailing_silence_s=1.5, max_answer_s=60)
+        record_turn(
+            mic, wait_for_speech_s=10, trailing_silence_s=1.5, max_answer_s=60, detector=E()
+        )
 
 
 def test_a_microphone_that_sends_nothing_does_not_hang(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -271,7 +284,7 @@ def test_a_microphone_that_sends_nothing_does_not_hang(monkeypatch: pytest.Monke
     mic.start()
     with pytest.raises(DeviceLost, match="sent no audio"):
         record_turn(mic, wait_for_speech_s=0.3, trailing_silence_s=0.2, max_answer_s=0.3,
-                    read_timeout_s=0.05)  # fmt: skip
+                    read_timeout_s=0.05, detector=E())  # fmt: skip
 
 
 # -- the fakes ----------------------------------------------------------------------------------
@@ -329,3 +342,71 @@ def test_memory_speaker_on_a_fake_clock() -> None:
     null = NullSpeaker()
     null.play(one_s, 22_050)
     assert null.wait() and not null.playing
+
+
+# -- Silero VAD (the default) on real speech ----------------------------------------------------
+
+
+def bounds(clean: np.ndarray) -> tuple[float, float]:
+    """First and last clearly audible sample of a clean clip, in seconds."""
+    idx = np.nonzero(np.abs(clean.astype(np.float64)) > 0.02 * np.abs(clean).max())[0]
+    return idx[0] / R, idx[-1] / R
+
+
+@pytest.fixture(scope="module")
+def espeak_speak():  # type: ignore[no-untyped-def]
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (script/setup --dev installs it)")
+    from tests.speech_samples import mix_noise, speak
+
+    return speak, mix_noise
+
+
+def test_default_detector_is_silero() -> None:
+    from assistant.audio.endpoint import SileroDetector, default_detector
+
+    assert isinstance(default_detector(), SileroDetector)
+
+
+def test_silero_paused_answer_in_noise_is_not_cut_short(espeak_speak) -> None:  # type: ignore[no-untyped-def]
+    speak, mix_noise = espeak_speak
+    parts = [speak(t, "espeak:en-gb:150") for t in ("I", "I would like to", "cook my dinner")]
+    gap = np.zeros(int(0.9 * R), np.int16)
+    answer = np.concatenate([parts[0], gap, parts[1], gap, parts[2]])
+    lead, tail = np.zeros(int(1.5 * R), np.int16), np.zeros(3 * R, np.int16)
+    turn = mix_noise(np.concatenate([lead, answer, tail]), snr_db=10, seed=3)
+    ep = EndpointDetector(trailing_silence_s=1.5)
+    for i in range(0, len(turn), 480):
+        if ep.feed(turn[i : i + 480]).ended_by:
+            break
+    assert ep.ended_by == "silence"
+    first, last = bounds(answer)
+    assert ep.speech_start_s == pytest.approx(1.5 + first, abs=0.1)
+    end_of_speech = 1.5 + last
+    assert end_of_speech + 1.5 - 0.1 < ep.ended_at_s < end_of_speech + 1.5 + 0.4  # type: ignore[operator]
+
+
+def test_silero_ignores_noise_and_a_knock() -> None:
+    from tests.speech_samples import noise
+
+    bg = noise(6.0, rms=1500, seed=1)
+    bg[2 * R : 2 * R + 400] = 20_000
+    ep = EndpointDetector(wait_for_speech_s=5.5)
+    for i in range(0, len(bg), 480):
+        if ep.feed(bg[i : i + 480]).ended_by:
+            break
+    assert ep.ended_by == "no_speech"
+
+
+def test_silero_record_turn_on_a_short_answer(espeak_speak) -> None:  # type: ignore[no-untyped-def]
+    speak, _ = espeak_speak
+    yes = speak("yes please", "espeak:en-gb:150")
+    mic = ArrayMicrophone(np.concatenate([np.zeros(R, np.int16), yes]))
+    mic.start()
+    turn = record_turn(mic, wait_for_speech_s=10, trailing_silence_s=0.7, max_answer_s=60)
+    assert turn.ended_by == "silence"
+    first, last = bounds(yes)
+    assert turn.speech_start_s == pytest.approx(1.0 + first, abs=0.1)
+    assert turn.speech_s == pytest.approx(last - first + 0.7, abs=0.2)
