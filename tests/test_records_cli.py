@@ -187,3 +187,25 @@ def test_summary_and_retention_commands(
     assert code == 0 and "Deleted 0 recording(s)" in out  # finalised, not sent: kept
     code, out, _ = run(config, capsys, "records", "flags")
     assert "asked_for_help" in out and "Priya" in out
+
+
+def test_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:
+    from assistant.records.export import export_csv
+    from assistant.records.model import Answer
+
+    store = RecordStore(tmp_path, min_free_mb=0)
+    person = store.add_person("=HYPERLINK(1)")
+    rec = SessionRecord(
+        script="s",
+        people=[person],
+        answers=[
+            Answer(person_id=person.id, step_id="a", question="Q", transcript="=1+2"),
+            Answer(person_id=person.id, step_id="b", question="Q", transcript="-5 degrees"),
+            Answer(person_id=person.id, step_id="c", question="Q", transcript="1 = 1"),
+        ],
+    )
+    store.save_session(rec)
+    rows = list(csv.DictReader(io.StringIO(export_csv(store, [store.get_session(rec.id)]))))
+    assert [r["transcript"] for r in rows] == ["'=1+2", "'-5 degrees", "1 = 1"]
+    assert rows[0]["person_name"] == "'=HYPERLINK(1)"
+    store.close()

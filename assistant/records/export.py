@@ -62,8 +62,20 @@ def export_json(store: RecordStore, sessions: list[SessionRecord]) -> str:
     return json.dumps(export_document(store, sessions), indent=2, ensure_ascii=False) + "\n"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet will show as text: a leading ``=``, ``+``, ``-`` or ``@`` would make
+    Excel or LibreOffice run it as a formula (CSV injection), so it gets a leading apostrophe."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def export_csv(store: RecordStore, sessions: list[SessionRecord]) -> str:
-    """One row per answer, with the person's name (from the session, else the roster)."""
+    """One row per answer, with the person's name (from the session, else the roster).
+
+    Text that starts like a spreadsheet formula is prefixed with an apostrophe (see
+    :func:`_cell`); the JSON export keeps every value exactly."""
     roster = {p.id: p.name for p in store.people(include_removed=True)}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -75,15 +87,15 @@ def export_csv(store: RecordStore, sessions: list[SessionRecord]) -> str:
                 {
                     "session_id": rec.id,
                     "session_date": rec.started_at.date().isoformat(),
-                    "script": rec.script,
+                    "script": _cell(rec.script),
                     "state": rec.state,
                     "answer_id": a.id,
                     "person_id": a.person_id or "",
-                    "person_name": names.get(a.person_id, "") if a.person_id else "(group)",
-                    "step_id": a.step_id,
-                    "question": a.question,
-                    "transcript": a.transcript,
-                    "value": a.value or "",
+                    "person_name": _cell(names.get(a.person_id, "")) if a.person_id else "(group)",
+                    "step_id": _cell(a.step_id),
+                    "question": _cell(a.question),
+                    "transcript": _cell(a.transcript),
+                    "value": _cell(a.value or ""),
                     "confirmed_by": a.confirmed_by,
                     "confidence": "" if a.confidence is None else f"{a.confidence:.3f}",
                     "engine": a.engine or "",
