@@ -191,6 +191,7 @@ class ProcessHub:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.extra_env = env
+        self.restarts = 0
 
     def start(self) -> ProcessHub:
         args = [sys.executable, "-m", "assistant", "hub", "serve", "--home", str(self.home)]
