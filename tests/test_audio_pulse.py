@@ -331,3 +331,30 @@ def test_speaker_resamples_when_the_device_refuses_the_voice_rate(
     assert 0.45 <= len(loud) / 100 <= 0.6  # the same length: resampled, not sped up
     onset = int(loud[0]) * FRAME
     assert abs(peak_hz(heard[onset : onset + 6400]) - 880) < 5
+
+
+def test_a_portaudio_restart_is_survived(pulse_env: AudioSettings) -> None:
+    """refresh() (done to find a re-plugged card) closes every stream; both reopen cleanly."""
+    from assistant.audio.devices import refresh
+
+    mic = open_microphone(pulse_env)
+    speaker = open_speaker(pulse_env)
+    assert isinstance(mic, SoundDeviceMicrophone) and isinstance(speaker, SoundDeviceSpeaker)
+    mic.start()
+    speaker.play(tone(300, 0.2, 22_050), 22_050)
+    try:
+        assert mic.read(1.0) is not None
+        refresh()
+        with pytest.raises(DeviceLost):
+            for _ in range(100):
+                mic.read(0.1)
+        mic.start()
+        assert mic.read(2.0) is not None
+        with MonitorRecorder(SPEAKER_SINK) as rec:
+            speaker.play(tone(600, 0.4, 22_050), 22_050)  # reopens its closed stream
+            assert speaker.wait(timeout=5)
+            time.sleep(0.1)
+        assert (frame_rms(rec.audio) > 3000).sum() > 30
+    finally:
+        mic.stop()
+        speaker.close()

@@ -6,7 +6,10 @@ that matches nothing is a :class:`DeviceNotFound` whose message lists the device
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import weakref
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -52,12 +55,43 @@ def sounddevice() -> ModuleType:
     return sd
 
 
+_streams: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def track_stream(stream: Any) -> Any:
+    """Remember an open stream, so :func:`refresh` can close it cleanly first."""
+    _streams.add(stream)
+    return stream
+
+
+def close_stream(stream: Any, wait_s: float = 1.0) -> None:
+    """Abort and close a stream without ever hanging the caller (a lost device can block)."""
+    if stream is None:
+        return
+
+    def _do() -> None:
+        with contextlib.suppress(Exception):
+            stream.abort(ignore_errors=True)
+        with contextlib.suppress(Exception):
+            stream.close(ignore_errors=True)
+
+    t = threading.Thread(target=_do, name="audio-close", daemon=True)
+    t.start()
+    t.join(wait_s)
+    if t.is_alive():
+        log.warning("closing the audio stream did not finish in %.1f s; left behind", wait_s)
+    _streams.discard(stream)
+
+
 def refresh() -> None:
     """Make PortAudio look for devices again (after a device was unplugged or plugged in).
 
-    This closes every open stream in the process, so callers reopen theirs.
+    Every stream still open in the process is closed first (PortAudio cannot keep them across
+    a restart); their owners notice and reopen.
     """
     sd = sounddevice()
+    for stream in list(_streams):
+        close_stream(stream)
     try:
         sd._terminate()
         sd._initialize()

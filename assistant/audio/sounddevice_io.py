@@ -28,29 +28,18 @@ import numpy as np
 import soxr
 
 from assistant.audio.base import MIC_RATE
-from assistant.audio.devices import DeviceInfo, find_device, refresh, sounddevice
+from assistant.audio.devices import (
+    DeviceInfo,
+    close_stream,
+    find_device,
+    refresh,
+    sounddevice,
+    track_stream,
+)
 from assistant.audio.wav import to_int16
 from assistant.errors import AudioError, DeviceLost, DeviceNotFound
 
 log = logging.getLogger(__name__)
-
-
-def _close_quietly(stream: Any, wait_s: float = 1.0) -> None:
-    """Abort and close a stream without ever hanging the caller (a lost device can block)."""
-    if stream is None:
-        return
-
-    def _do() -> None:
-        with contextlib.suppress(Exception):
-            stream.abort(ignore_errors=True)
-        with contextlib.suppress(Exception):
-            stream.close(ignore_errors=True)
-
-    t = threading.Thread(target=_do, name="audio-close", daemon=True)
-    t.start()
-    t.join(wait_s)
-    if t.is_alive():
-        log.warning("closing the audio stream did not finish in %.1f s; left behind", wait_s)
 
 
 class SoundDeviceMicrophone:
@@ -106,7 +95,7 @@ class SoundDeviceMicrophone:
         if self._stream is not None and self._lost is None:
             return
         if self._stream is not None:
-            _close_quietly(self._stream)
+            close_stream(self._stream)
             self._stream = None
         self._lost = None
         if self._was_lost:
@@ -148,7 +137,7 @@ class SoundDeviceMicrophone:
             )
             self._acc = np.zeros(0, dtype=np.float32)
             self._drain()
-            self.device, self.rate, self._stream = dev, rate, stream
+            self.device, self.rate, self._stream = dev, rate, track_stream(stream)
             self.name = f"sounddevice:{dev.name}"
             self._lost = None
             self._callbacks = 0
@@ -156,7 +145,7 @@ class SoundDeviceMicrophone:
             try:
                 stream.start()
             except Exception as exc:
-                _close_quietly(stream)
+                close_stream(stream)
                 self._stream = None
                 raise DeviceLost(f"The microphone {dev.name} could not start: {exc}.") from exc
             log.info("microphone %s open at %d Hz (resampled to %d Hz)", dev.name, rate, MIC_RATE)
@@ -169,7 +158,7 @@ class SoundDeviceMicrophone:
     def stop(self) -> None:
         """Close the device; queued audio is dropped."""
         stream, self._stream = self._stream, None
-        _close_quietly(stream)
+        close_stream(stream)
         self._drain()
 
     def _drain(self) -> None:
@@ -223,7 +212,7 @@ class SoundDeviceMicrophone:
             )
             self._was_lost = True
             stream, self._stream = self._stream, None
-            threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+            threading.Thread(target=close_stream, args=(stream,), daemon=True).start()
             raise DeviceLost(self._lost)
 
     def read(self, timeout: float) -> np.ndarray | None:
@@ -303,7 +292,7 @@ class SoundDeviceSpeaker:
         if self._stream is not None and self._lost is None:
             return
         if self._stream is not None:
-            _close_quietly(self._stream)
+            close_stream(self._stream)
             self._stream = None
         try:
             self._open(rate)
@@ -336,7 +325,8 @@ class SoundDeviceSpeaker:
                 except Exception as exc:
                     last_exc = exc
                     continue
-                self.device, self.rate, self.channels, self._stream = dev, r, ch, stream
+                self.device, self.rate, self.channels = dev, r, ch
+                self._stream = track_stream(stream)
                 self.name = f"sounddevice:{dev.name}"
                 self._lost = None
                 self.output_latency = float(stream.latency)
@@ -344,7 +334,7 @@ class SoundDeviceSpeaker:
                 try:
                     stream.start()
                 except Exception as exc:
-                    _close_quietly(stream)
+                    close_stream(stream)
                     self._stream = None
                     raise DeviceLost(f"The speaker {dev.name} could not start: {exc}.") from exc
                 log.info("speaker %s open at %d Hz, %d channel(s)", dev.name, r, ch)
@@ -354,7 +344,7 @@ class SoundDeviceSpeaker:
     def close(self) -> None:
         self.stop()
         stream, self._stream = self._stream, None
-        _close_quietly(stream)
+        close_stream(stream)
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         now = time.monotonic()
