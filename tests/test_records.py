@@ -258,6 +258,31 @@ def test_withdrawal_deletes_clips_and_is_recorded(
     assert store.keep_audio(rec.id, late.id, make_wav(tmp_path / "w.wav")) is not None
 
 
+def test_name_recordings_follow_consent(store: RecordStore, tmp_path: Path) -> None:
+    sam = store.add_person("Sam", consent=Consent(audio=True))
+    jo = store.add_person("Jo", consent=Consent(audio=False))
+    wav = make_wav(tmp_path / "name.wav", freq=700)
+    sha = store.keep_name_clip(sam.id, wav)
+    assert sha and not wav.exists() and store.clip_path(sha).exists()
+    assert store.get_person(sam.id).name_clip == sha
+    wav = make_wav(tmp_path / "name.wav", freq=710)
+    assert store.keep_name_clip(jo.id, wav) is None and not wav.exists()
+    assert store.get_person(jo.id).name_clip is None
+    # In a session record the name recording is the one kept now.
+    rec = SessionRecord(script="s", people=[store.get_person(sam.id), jo])
+    rec.people[1].name_clip = "e" * 64  # claimed, never kept: ignored
+    store.save_session(rec)
+    assert [p.name_clip for p in store.get_session(rec.id).people] == [sha, None]
+    # A new recording replaces the old file.
+    newer = store.keep_name_clip(sam.id, make_wav(tmp_path / "n2.wav", freq=720))
+    assert newer != sha and not store.clip_path(str(sha)).exists()
+    assert store.withdraw_consent(sam.id) == 1
+    assert not store.clip_path(str(newer)).exists()
+    assert store.get_person(sam.id).name_clip is None
+    assert store.get_session(rec.id).people[0].name_clip is None
+    assert clip_files(store) == []
+
+
 def test_saying_no_keeps_past_clips(store: RecordStore, tmp_path: Path) -> None:
     rec, answer = one_answer_session(store, consent=True)
     sha = store.keep_audio(rec.id, answer.id, make_wav(tmp_path / "w.wav"))

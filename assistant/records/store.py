@@ -320,7 +320,15 @@ class RecordStore:
             raise RecordError(f"There is no person with id {person_id}.")
         person = Person.model_validate_json(rows[0]["data"])
         person.consent = self._consent_in_force(person_id)
+        person.name_clip = self._name_clip(person_id)
         return person
+
+    def _name_clip(self, person_id: str) -> str | None:
+        rows = self._read(
+            "SELECT sha256 FROM name_clips WHERE person_id = ? AND deleted_at IS NULL",
+            (person_id,),
+        )
+        return str(rows[0]["sha256"]) if rows else None
 
     def people(self, *, include_removed: bool = False) -> list[Person]:
         """The roster, in the order people were added."""
@@ -358,7 +366,8 @@ class RecordStore:
     ) -> int:
         """Withdraw consent to keep audio: delete every clip of theirs, record the withdrawal.
 
-        Returns the number of clips deleted. The answers' words are kept.
+        Returns the number of clips deleted (their answers' and the recording of their name).
+        The answers' words are kept.
         """
         self.get_person(person_id)
         now = self._now()
@@ -372,6 +381,17 @@ class RecordStore:
                 "WHERE person_id = ? AND deleted_at IS NULL",
                 (_iso(now), person_id),
             )
+            name = db.execute(
+                "SELECT person_id, sha256 FROM name_clips WHERE person_id = ? "
+                "AND deleted_at IS NULL",
+                (person_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE name_clips SET deleted_at = ?, deleted_why = 'consent withdrawn' "
+                "WHERE person_id = ? AND deleted_at IS NULL",
+                (_iso(now), person_id),
+            )
+            rows = rows + name
             db.execute(
                 "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
                 "withdrawal, clips_deleted, recorded_at) VALUES (?, 0, ?, ?, ?, 1, ?, ?)",
@@ -493,6 +513,8 @@ class RecordStore:
         stored.device_id = self.device_id()
         for answer in stored.answers:
             answer.audio_clip = None
+        for person in stored.people:
+            person.name_clip = None
         for flag in stored.flags:
             flag.resolved = False
         return stored
@@ -638,6 +660,8 @@ class RecordStore:
         }
         for answer in record.answers:
             answer.audio_clip = clips.get(answer.id)
+        for person in record.people:
+            person.name_clip = self._name_clip(person.id)
         resolved = {
             r["id"]
             for r in self._read(
@@ -780,6 +804,45 @@ class RecordStore:
             self._delete_unreferenced({old[0]})
         return sha
 
+    def keep_name_clip(self, person_id: str, wav_path: Path | str) -> str | None:
+        """Keep a recording of a person's name if they consented to keep their voice.
+
+        Like :meth:`keep_audio`: returns the sha256 or None, and deletes the WAV either way.
+        A new recording replaces the old one.
+        """
+        wav = Path(wav_path)
+        self.get_person(person_id)
+        with self._lock:
+            allowed = self._audio_allowed(self._db, "", person_id)
+        if not allowed:
+            wav.unlink(missing_ok=True)
+            return None
+        size = self._check_wav(wav)
+        self._check_space(size, self.min_free_mb, "the recording of the name was not kept")
+        sha, _ = self._write_clip(wav)
+        try:
+            with self._tx("name_clip_before_commit") as db:
+                if not self._audio_allowed(db, "", person_id):
+                    raise ConsentError("Consent was withdrawn while the name was being kept.")
+                old = db.execute(
+                    "SELECT sha256 FROM name_clips WHERE person_id = ? AND deleted_at IS NULL",
+                    (person_id,),
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO name_clips (person_id, sha256, bytes, kept_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET sha256 = excluded.sha256, "
+                    "bytes = excluded.bytes, kept_at = excluded.kept_at, deleted_at = NULL, "
+                    "deleted_why = NULL",
+                    (person_id, sha, size, _iso(self._now())),
+                )
+        except BaseException:
+            self._delete_unreferenced({sha})
+            raise
+        if old is not None and old[0] != sha:
+            self._delete_unreferenced({old[0]})
+        wav.unlink(missing_ok=True)
+        return sha
+
     def _check_wav(self, wav: Path) -> int:
         try:
             with wave.open(str(wav), "rb") as w:
@@ -832,7 +895,9 @@ class RecordStore:
         deleted = 0
         for sha in shas:
             live = self._read(
-                "SELECT 1 FROM clips WHERE sha256 = ? AND deleted_at IS NULL LIMIT 1", (sha,)
+                "SELECT 1 FROM clips WHERE sha256 = ? AND deleted_at IS NULL UNION ALL "
+                "SELECT 1 FROM name_clips WHERE sha256 = ? AND deleted_at IS NULL LIMIT 1",
+                (sha, sha),
             )
             if live:
                 continue
@@ -853,7 +918,8 @@ class RecordStore:
         strangers = 0
         known: dict[str, bool] = {}
         for r in self._read(
-            "SELECT sha256, max(deleted_at IS NULL) AS live FROM clips GROUP BY sha256"
+            "SELECT sha256, max(deleted_at IS NULL) AS live FROM (SELECT sha256, deleted_at "
+            "FROM clips UNION ALL SELECT sha256, deleted_at FROM name_clips) GROUP BY sha256"
         ):
             known[r["sha256"]] = bool(r["live"])
         for path in self.clips_dir.iterdir():
