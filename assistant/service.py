@@ -2,12 +2,21 @@
 
 It tells systemd when it is ready (``READY=1``), what it is doing (``STATUS=...``) and that it is
 still alive (``WATCHDOG=1``, every half of ``WatchdogSec``). The pings come from the main thread,
-and only while the session loop is alive: if that thread dies the service exits non-zero, and
-if it stops beating (when it beats, see :func:`beat`) the pings stop, so systemd restarts it.
+and only while the session loop is alive:
 
-The session loop is ``assistant run``'s (:func:`assistant.dialogue.device.run_device`), one
-session after another. With ``--idle`` (or before the dialogue part is installed) it runs an
-idle loop instead: buttons and lights only, each press logged, for testing the hardware.
+* if the session loop's thread dies of a bug, the pings stop and the service exits non-zero,
+  so systemd restarts it;
+* if the loop shows no sign of life for ``SESSION_STALE_S`` (five minutes: longer than any
+  prompt or answer), the pings stop and systemd restarts it. Signs of life: waiting on the
+  input stream (about every second, see :func:`assistant.buttons.base.set_alive_hook`),
+  starting or ending a session, and :func:`beat`.
+
+The session loop is ``assistant run``'s, one session after another; a session that cannot
+start for a reason the program knows (say, no microphone: an
+:class:`~assistant.errors.AssistantError`) is logged and tried again after
+``RETRY_S`` seconds, without restarting the service. With ``--idle`` (or before the dialogue
+part is installed) it runs an idle loop instead: buttons and lights only, each press logged,
+for testing the hardware.
 """
 
 from __future__ import annotations
@@ -28,6 +37,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PING_S = 10.0
 """Ping interval when systemd gives no WATCHDOG_USEC (harmless: the pings go nowhere)."""
+SESSION_STALE_S = 300.0
+"""No sign of life from the session loop for this long means it is stuck."""
+RETRY_S = 10.0
+"""Wait before trying again when a session could not start (no microphone, say)."""
 
 
 class Notifier(Protocol):
@@ -72,6 +85,7 @@ class Heartbeat:
 
 
 _current: Heartbeat | None = None
+_current_service: Service | None = None
 
 
 def beat() -> None:
@@ -84,19 +98,46 @@ SessionLoop = Callable[[threading.Event], None]
 """Runs until the event is set (or forever); raises on a fault."""
 
 
+def _run_one_session() -> Callable[[Settings, str | None], None]:
+    """The dialogue part's "run one session on this device" (imported lazily)."""
+    try:
+        from assistant.dialogue.device import run_device
+
+        return run_device
+    except ImportError:
+        from assistant.dialogue.cli import _run_device
+
+        return _run_device
+
+
 def device_session_loop(settings: Settings, script: str | None = None) -> SessionLoop:
     """``assistant run``'s loop: one session after another until told to stop."""
-    from assistant.dialogue.device import run_device  # the dialogue part; imported lazily
+    from assistant.errors import AssistantError
+
+    run_session = _run_one_session()
 
     def loop(stop: threading.Event) -> None:
         while not stop.is_set():
             beat()
-            run_device(settings, script)
+            try:
+                run_session(settings, script)
+            except AssistantError as exc:
+                log.error("a session could not run: %s (trying again in %g s)", exc, RETRY_S)
+                _status_hook(f"waiting: {exc}")
+                deadline = time.monotonic() + RETRY_S
+                while time.monotonic() < deadline and not stop.wait(min(1.0, RETRY_S)):
+                    beat()
+                continue
             beat()
             if not stop.wait(1.0):
                 log.info("session over; ready for the next")
 
     return loop
+
+
+def _status_hook(text: str) -> None:
+    if _current_service is not None:
+        _current_service.status(text)
 
 
 def idle_loop(settings: Settings) -> SessionLoop:
@@ -150,15 +191,14 @@ class Service:
         interval = watchdog_interval()
         self.watchdog = interval is not None
         self.ping_s = ping_s or interval or DEFAULT_PING_S
-        # The loop counts as hung when it has not beaten for three ping intervals
-        # (systemd's own timeout is two), so a hung loop is restarted by systemd.
-        self.heartbeat = Heartbeat(stale_after_s or self.ping_s * 3)
+        self.heartbeat = Heartbeat(stale_after_s or SESSION_STALE_S)
         self.name = name
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.pings = 0
 
-    def _status(self, text: str) -> None:
+    def status(self, text: str) -> None:
+        """A STATUS= line for ``systemctl status``."""
         log.info("status: %s", text)
         self.notifier.notify(f"STATUS={text}")
 
@@ -170,11 +210,14 @@ class Service:
 
     def run(self) -> int:
         """Run until stopped (0) or the loop fails (1)."""
-        global _current
-        _current = self.heartbeat
+        global _current, _current_service
+        from assistant.buttons.base import set_alive_hook
+
+        _current, _current_service = self.heartbeat, self
+        set_alive_hook(self.heartbeat.beat)
         worker = threading.Thread(target=self._target, name="session-loop", daemon=True)
         worker.start()
-        self._status(f"running the {self.name}")
+        self.status(f"running the {self.name}")
         self.notifier.notify("READY=1")
         try:
             while not self.stop.is_set():
@@ -185,20 +228,21 @@ class Service:
                     self.pings += 1
                 else:
                     log.error("the %s has not beaten for a while: no watchdog ping", self.name)
-                    self._status(f"the {self.name} seems stuck")
+                    self.status(f"the {self.name} seems stuck")
                 self.stop.wait(self.ping_s)
         finally:
-            _current = None
+            _current, _current_service = None, None
+            set_alive_hook(None)
         if self.stop.is_set():
             self.notifier.notify("STOPPING=1")
-            self._status("stopped")
+            self.status("stopped")
             worker.join(timeout=5)
             return 0
         if self.error is not None:
             log.error("the %s failed: %s", self.name, self.error, exc_info=self.error)
-            self._status(f"failed: {self.error}")
+            self.status(f"failed: {self.error}")
             return 1
-        self._status(f"the {self.name} ended")
+        self.status(f"the {self.name} ended")
         return 0
 
 

@@ -128,3 +128,15 @@ def test_open_lights_matches_the_buttons(factory):
     lights = open_lights(ButtonSettings(), "gpio:MockFactory", pin_factory=factory)
     assert isinstance(lights, GpioLights)
     lights.close()
+
+
+def test_open_lights_auto_follows_the_board(factory, monkeypatch):
+    monkeypatch.setattr("assistant.buttons.select.pi_model", lambda: None)
+    assert isinstance(open_lights(ButtonSettings(), "auto"), ConsoleLights)
+    monkeypatch.setattr("assistant.buttons.select.pi_model", lambda: "Raspberry Pi 5 Model B")
+    lights = open_lights(ButtonSettings(), "auto", pin_factory=factory)
+    assert isinstance(lights, GpioLights)
+    lights.close()
+    mock = open_lights(ButtonSettings(backend="mock"))
+    assert isinstance(mock, GpioLights)
+    mock.close()

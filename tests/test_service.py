@@ -112,7 +112,7 @@ def test_a_hung_loop_gets_no_pings(notify):
         beat()
         stop.wait()  # hung: never beats again
 
-    service = Service(loop, notifier=systemd_notifier())
+    service = Service(loop, notifier=systemd_notifier(), stale_after_s=0.3)
     thread, _ = run_in_thread(service)
     notify.collect(0.8)
     service.stop.set()
@@ -121,6 +121,59 @@ def test_a_hung_loop_gets_no_pings(notify):
     assert 1 <= len(pings) <= 4  # pings only for the first ~0.3 s (three intervals)
     assert pings[-1] - notify.messages[0][0] < 0.45
     assert any("seems stuck" in m for m in notify.texts)
+
+
+def test_waiting_for_input_counts_as_alive(notify):
+    """A loop blocked on the input stream (no presses) is alive, not hung."""
+    from assistant.buttons import InputStream
+
+    stream = InputStream()
+
+    def loop(stop: threading.Event) -> None:
+        beat()
+        while not stop.is_set():
+            stream.get(timeout=0.6)
+
+    import assistant.buttons.base as base
+
+    service = Service(loop, notifier=systemd_notifier(), stale_after_s=0.3)
+    monkey_every = base.ALIVE_EVERY_S
+    base.ALIVE_EVERY_S = 0.05
+    try:
+        thread, _ = run_in_thread(service)
+        notify.collect(1.0)
+        service.stop.set()
+        thread.join(5)
+    finally:
+        base.ALIVE_EVERY_S = monkey_every
+    assert notify.texts.count("WATCHDOG=1") >= 8
+    assert not any("seems stuck" in m for m in notify.texts)
+    assert base._alive_hook is None  # removed when the service stops
+
+
+def test_a_session_that_cannot_start_is_retried(notify, monkeypatch):
+    import assistant.service as service_mod
+    from assistant.config import Settings
+    from assistant.errors import DeviceNotFound
+
+    calls: list[float] = []
+
+    def run_session(settings, script):
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise DeviceNotFound("No microphone called 'usb'.")
+        time.sleep(0.05)
+
+    monkeypatch.setattr(service_mod, "_run_one_session", lambda: run_session)
+    monkeypatch.setattr(service_mod, "RETRY_S", 0.1)
+    service = Service(service_mod.device_session_loop(Settings()), notifier=systemd_notifier())
+    thread, result = run_in_thread(service)
+    notify.collect(0.8)
+    service.stop.set()
+    thread.join(5)
+    assert result == [0]  # never exited: the failures were retried
+    assert len(calls) >= 3
+    assert "STATUS=waiting: No microphone called 'usb'." in notify.texts
 
 
 def test_a_failed_loop_stops_pinging_and_exits_non_zero(notify):

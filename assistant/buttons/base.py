@@ -52,6 +52,16 @@ QUIET_S = 2.0
 SHUTDOWN_HOLD_S = 5.0
 
 
+ALIVE_EVERY_S = 1.0
+_alive_hook: Callable[[], None] | None = None
+
+
+def set_alive_hook(hook: Callable[[], None] | None) -> None:
+    """Called (about every second) while anything waits on an InputStream: a sign of life."""
+    global _alive_hook
+    _alive_hook = hook
+
+
 class InputStream:
     """One thread-safe queue of input events: button presses and speech, in arrival order."""
 
@@ -70,11 +80,26 @@ class InputStream:
         self._queue.put(event)
 
     def get(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None if none came within *timeout* seconds."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        """The next event, or None if none came within *timeout* seconds.
+
+        While it waits it tells the alive hook (the device service's watchdog) every second
+        that the program is alive and waiting for input, not stuck.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            hook = _alive_hook
+            if hook is not None:
+                hook()
+            step = ALIVE_EVERY_S
+            if deadline is not None:
+                step = min(step, deadline - time.monotonic())
+                if step <= 0:
+                    return None
+            try:
+                return self._queue.get(timeout=step)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
 
     def drain(self) -> list[Event]:
         """Every event waiting now, oldest first, without blocking."""

@@ -147,8 +147,33 @@ class ConsoleLights:
         pass
 
 
-def open_lights(settings: ButtonSettings, backend: str, *, pin_factory: Any = None) -> Lights:
-    """GPIO lights beside GPIO buttons; console lights otherwise."""
+def open_lights(
+    settings: ButtonSettings, backend: str | None = None, *, pin_factory: Any = None
+) -> Lights:
+    """GPIO lights beside GPIO buttons; console lights otherwise.
+
+    *backend* is the buttons' name (``buttons.name``, e.g. ``gpio:LGPIOFactory`` or
+    ``keyboard``), or a config value (``auto``, ``gpio``, ...); None means the config's.
+    With ``auto``, the lights are on GPIO on a Raspberry Pi; if they cannot be set up there, a
+    :class:`~assistant.errors.DeviceFallback` warning says so and the console is used.
+    """
+    import warnings
+
+    from assistant.buttons.select import pi_model
+    from assistant.errors import DeviceFallback
+
+    backend = backend or settings.backend
+    if backend == "mock" and pin_factory is None:
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        pin_factory = MockFactory(pin_class=MockPWMPin)
     if backend.startswith("gpio") or backend == "mock":
         return GpioLights(settings, pin_factory=pin_factory)
+    if backend == "auto" and (model := pi_model()) is not None:
+        try:
+            return GpioLights(settings, pin_factory=pin_factory)
+        except ButtonError as exc:
+            message = f"The lights on this {model} could not be set up ({exc}): shown as text."
+            warnings.warn(DeviceFallback(message), stacklevel=2)
+            log.warning("%s", message)
     return ConsoleLights(sys.stderr if backend == "keyboard" else None)
