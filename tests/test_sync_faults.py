@@ -48,10 +48,10 @@ def make_device(tmp: Path, sessions: int = 3) -> tuple[RecordStore, list[Session
 
 def assert_all_on_hub_once(hub: Hub, store: RecordStore, made: list[SessionRecord]) -> None:
     got = hub_contents(hub)
-    assert sorted(got["sessions"]) == sorted(r.id for r in made)  # type: ignore[arg-type]
-    assert set(got["per"].values()) == {1}  # type: ignore[union-attr]
+    assert sorted(got.sessions) == sorted(r.id for r in made)
+    assert set(got.per.values()) == {1}
     clips = {a.audio_clip for r in made for a in r.answers if a.audio_clip}
-    assert clips and got["clips"] == clips
+    assert clips and got.clips == clips
     for sha in clips:
         assert hub.blob_path(sha).read_bytes() == store.clip_path(sha).read_bytes()
     assert {s.state for s in store.sessions()} == {"sent"}
@@ -102,24 +102,23 @@ class KillingTransport(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         is_put = request.method == "PUT"
-        if is_put:
-            if self.answered + 1 in self.at:
-                self.at.discard(self.answered + 1)
-                body = request.read()
-                self.kills += 1
-                server = self.server
+        if is_put and self.answered + 1 in self.at:
+            self.at.discard(self.answered + 1)
+            body = request.read()
+            self.kills += 1
+            server = self.server
 
-                def halves() -> Iterator[bytes]:
-                    yield body[: len(body) // 2]
-                    server.kill()
-                    yield body[len(body) // 2 :]
+            def halves() -> Iterator[bytes]:
+                yield body[: len(body) // 2]
+                server.kill()
+                yield body[len(body) // 2 :]
 
-                request = httpx.Request(
-                    request.method,
-                    request.url,
-                    headers=[(k, v) for k, v in request.headers.items() if k != "content-length"],
-                    content=halves(),
-                )
+            request = httpx.Request(
+                request.method,
+                request.url,
+                headers=[(k, v) for k, v in request.headers.items() if k != "content-length"],
+                content=halves(),
+            )
         response = super().handle_request(request)
         self.answered += int(is_put)
         return response
@@ -218,7 +217,7 @@ def test_network_cut_then_back(tmp_path: Path, hub: Hub, db_url: str | None) -> 
             )
         part = hub_contents(hub)
         sent = {s.id for s in store.sessions() if s.state == "sent"}
-        assert sent == set(part["sessions"])  # type: ignore[arg-type]
+        assert sent == set(part.sessions)
         assert len(sent) < len(made)
         server.start()  # the network is back
         report = push(store, tmp_path / "dev")

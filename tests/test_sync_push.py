@@ -78,8 +78,8 @@ def test_push_sends_each_session_once_and_marks_it_sent(tmp_path: Path, hub: Hub
         again = push(store, tmp_path / "dev")
         assert again.nothing_to_send
     got = hub_contents(hub)
-    assert sorted(got["sessions"]) == sorted(r.id for r in made)  # type: ignore[arg-type]
-    assert got["clips"] == {a.audio_clip for r in made for a in r.answers if a.audio_clip}
+    assert sorted(got.sessions) == sorted(r.id for r in made)
+    assert got.clips == {a.audio_clip for r in made for a in r.answers if a.audio_clip}
     assert all(s.state == "sent" for s in store.sessions())
     for r in made:
         for a in r.answers:
@@ -143,7 +143,7 @@ def test_a_clip_the_hub_lost_is_sent_again(tmp_path: Path, hub: Hub) -> None:
         try:
             report = push(store, tmp_path / "dev")
         finally:
-            bundle_mod.clips_of = original  # type: ignore[assignment]
+            bundle_mod.clips_of = original
     assert report.sent == [second.id]
     assert hub.has_blob(sha)
 
@@ -181,6 +181,6 @@ def test_cli_nothing_to_send_no_network_and_status(tmp_path: Path, hub: Hub) -> 
     with ThreadHub(hub, port=port):
         r = run_cli(config, "sync", "push")
     assert r.returncode == 0 and "Sent 1 session." in r.stdout, r
-    assert hub_contents(hub)["sessions"] == [made.id]
+    assert hub_contents(hub).sessions == [made.id]
     r = run_cli(config, "sync", "status")
     assert "Waiting to send: 0 sessions." in r.stdout and "Sent so far: 1." in r.stdout

@@ -20,14 +20,17 @@ import time
 import uuid
 import wave
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from assistant.records.model import Answer, CheckIn, Consent, Flag, Job, Person, SessionRecord
 from assistant.records.store import RecordStore
+from assistant.sync.device import Enrolment
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "correct horse battery staple"
@@ -132,12 +135,12 @@ def make_hub_home(home: Path) -> Path:
     return home
 
 
-def open_hub(home: Path, db_url: str | None, **kw: object):  # type: ignore[no-untyped-def]
+def open_hub(home: Path, db_url: str | None, **kw: Any) -> Any:
     from assistant.hub.service import Hub
 
     if not (home / "hub.key").exists():
         make_hub_home(home)
-    return Hub(home, db_url, passphrase=PASSPHRASE, **kw)  # type: ignore[arg-type]
+    return Hub(home, db_url, passphrase=PASSPHRASE, **kw)
 
 
 def free_port() -> int:
@@ -230,10 +233,12 @@ class ProcessHub:
                 self.kill()
 
 
-def enrol_device(hub: object, url: str, data_dir: Path, store: RecordStore, name: str = "pi"):  # type: ignore[no-untyped-def]
+def enrol_device(
+    hub: Any, url: str, data_dir: Path, store: RecordStore, name: str = "pi"
+) -> Enrolment:
     from assistant.sync.client import enrol
 
-    code = hub.new_code("test")  # type: ignore[attr-defined]
+    code = hub.new_code("test")
     return enrol(url, code, data_dir, device_id=store.device_id(), name=name)
 
 
@@ -316,17 +321,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Non
         pg_drop_db(name)
 
 
-def hub_contents(hub: object) -> dict[str, object]:
+@dataclass
+class HubContents:
+    sessions: list[str]
+    clips: set[str]
+    per: dict[str, int]
+
+
+def hub_contents(hub: Any) -> HubContents:
     """Sessions (id -> count) and clips on the hub, read straight from its database."""
     from sqlalchemy import func, select
 
     from assistant.hub import db
 
-    with hub.tx() as s:  # type: ignore[attr-defined]
+    with hub.tx() as s:
         ids = list(s.scalars(select(db.Session.id)))
         clips = set(s.scalars(select(db.Blob.sha256)))
-        per = dict(s.execute(select(db.Session.id, func.count()).group_by(db.Session.id)).all())
-    return {"sessions": ids, "clips": clips, "per": per}
+        rows = s.execute(select(db.Session.id, func.count()).group_by(db.Session.id)).all()
+    return HubContents(ids, clips, {str(r[0]): int(r[1]) for r in rows})
 
 
 def device_config(
