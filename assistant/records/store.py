@@ -830,9 +830,9 @@ class RecordStore:
                 ).fetchone()
                 db.execute(
                     "INSERT INTO name_clips (person_id, sha256, bytes, kept_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET sha256 = excluded.sha256, "
-                    "bytes = excluded.bytes, kept_at = excluded.kept_at, deleted_at = NULL, "
-                    "deleted_why = NULL",
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET "
+                    "sha256 = excluded.sha256, bytes = excluded.bytes, "
+                    "kept_at = excluded.kept_at, deleted_at = NULL, deleted_why = NULL",
                     (person_id, sha, size, _iso(self._now())),
                 )
         except BaseException:
