@@ -629,3 +629,50 @@ def test_audit_log(store: RecordStore) -> None:
     store.log_access("export json", detail="2 session(s)", who="kate")
     log = store.access_log()
     assert log[0]["who"] == "kate" and log[0]["action"] == "export json"
+
+
+CONTENDER = r"""
+import sys
+from pathlib import Path
+from assistant.records.model import Answer, SessionRecord
+from assistant.records.store import RecordStore
+
+data, person_id, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+s = RecordStore(data, min_free_mb=0)
+rec = SessionRecord(script="service", people=[s.get_person(person_id)])
+for i in range(n):
+    rec.answers.append(Answer(person_id=person_id, step_id=f"s{i}", question="?",
+                              transcript=f"answer {i}"))
+    s.save_session(rec)
+print(rec.id, flush=True)
+"""
+
+
+def test_two_processes_share_the_store(tmp_path: Path) -> None:
+    """The device service saves answers while staff change consent from the command line."""
+    import subprocess
+    import sys
+    import time
+
+    s = RecordStore(tmp_path, min_free_mb=0)
+    sam = s.add_person("Sam", consent=Consent(audio=True))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CONTENDER, str(tmp_path), sam.id, "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    changes = 0
+    while child.poll() is None:
+        s.set_consent(sam.id, Consent(audio=changes % 2 == 0))
+        s.log_access("list", who="kate")
+        changes += 1
+        time.sleep(0.005)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    rec = s.get_session(out.strip())
+    assert [a.transcript for a in rec.answers] == [f"answer {i}" for i in range(60)]
+    assert len(s.consent_history(sam.id)) == changes + 1
+    assert changes > 3  # they really did overlap
+    assert s._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    s.close()
