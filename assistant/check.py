@@ -102,6 +102,10 @@ def level_dbfs(pcm: np.ndarray) -> tuple[float, float]:
     return db(loud), db(float(np.sqrt(np.mean(x**2))))
 
 
+def _seconds(value: float) -> str:
+    return "1 second" if value == 1 else f"{value:g} seconds"
+
+
 def _db_text(value: float) -> str:
     return "silence" if value == -math.inf else f"{value:.0f} dBFS"
 
@@ -230,7 +234,7 @@ class SelfTest:
                 self.add(
                     f"{button} button",
                     False,
-                    f"not pressed within {self.button_timeout_s:g} seconds",
+                    f"not pressed within {_seconds(self.button_timeout_s)}",
                 )
                 self.say(f"I did not hear the {button} button.")
         self._lights(frozenset(), "idle")

@@ -192,7 +192,7 @@ def test_stuck_button_is_ignored_until_let_go(factory, caplog):
     with buttons:
         factory.pin(24).drive_low()  # repeat, stuck down
         assert stream.get(timeout=1) == ButtonPressed("repeat")
-        time.sleep(0.4)
+        time.sleep(0.6)
         assert buttons.logic["repeat"].stuck
         assert "held down for over" in caplog.text
         factory.pin(24).drive_high()

@@ -126,7 +126,7 @@ def make_test(factory, tmp_path, *, mic_amplitude=0.3, skip=(), free_mb=5000, ye
         settings,
         kit,
         out=out,
-        button_timeout_s=0.5,
+        button_timeout_s=1.0,
         record_s=0.5,
         light_s=0.0,
         clock=lambda: datetime(year, 3, 4, 10, 0, tzinfo=UTC),
@@ -171,7 +171,7 @@ def test_names_each_failure(factory, tmp_path):
     assert not test.ok
     failed = failures(test)
     assert set(failed) == {"no button", "microphone", "disk", "clock"}
-    assert failed["no button"] == "not pressed within 0.5 seconds"
+    assert failed["no button"] == "not pressed within 1 second"
     assert "heard almost nothing" in failed["microphone"]
     assert "silence" in failed["microphone"]
     assert failed["disk"].startswith("only 20 MB free")
