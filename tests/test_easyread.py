@@ -68,6 +68,23 @@ def test_audio_only_where_consent_allows(kept: tuple[RecordStore, SessionRecord]
     assert render_summary(store, rec, include_audio=False).count("<audio") == 0
 
 
+def test_recordings_as_files_beside_the_page(
+    kept: tuple[RecordStore, SessionRecord], tmp_path: Path
+) -> None:
+    store, rec = kept
+    folder = tmp_path / "out" / "sam-audio"
+    sam = person_id(rec, "Sam")
+    html = render_summary(store, rec, person_id=sam, audio_files_dir=folder)
+    srcs = re.findall(r'<audio[^>]*\bsrc="([^"]*)"', html)
+    assert len(srcs) == 3 and "data:" not in html
+    assert not EXTERNAL.search(html)
+    for src in srcs:
+        assert src.startswith("sam-audio/") and (folder.parent / src).is_file()
+    assert len(list(folder.iterdir())) == 3  # only Sam's recordings were copied
+    priya = render_summary(store, rec, person_id=person_id(rec, "Priya"), audio_files_dir=folder)
+    assert "<audio" not in priya and len(list(folder.iterdir())) == 3
+
+
 def test_consent_now_decides_not_consent_then(kept: tuple[RecordStore, SessionRecord]) -> None:
     store, rec = kept
     dev = person_id(rec, "Dev")

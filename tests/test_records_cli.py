@@ -173,6 +173,20 @@ def test_summary_and_retention_commands(
     html = target.read_text()
     assert "to see my friends" in html and "<audio" in html
     assert "I want to learn to cook" not in html  # Priya's words are not in Sam's summary
+    code, _, _ = run(
+        config,
+        capsys,
+        "records",
+        "summary",
+        session.id[:8],
+        "--person",
+        "Sam",
+        "--out",
+        str(target),
+        "--audio-files",
+    )
+    assert code == 0 and len(list((tmp_path / "sam-audio").glob("*.wav"))) == 3
+    assert 'src="sam-audio/' in target.read_text()
     code, _, err = run(
         config,
         capsys,

@@ -340,6 +340,10 @@ def records_summary(
     audio: Annotated[
         bool, typer.Option(help="Include the recordings people agreed to keep")
     ] = True,
+    audio_files: Annotated[
+        bool,
+        typer.Option(help="Put recordings in a folder beside the page, not inside it"),
+    ] = False,
 ) -> None:
     """Write an easy-read summary of a session (one HTML file that prints to A4)."""
     from assistant.records.easyread import render_summary
@@ -347,8 +351,13 @@ def records_summary(
     with _store() as store:
         rec = resolve_session(store, session)
         pid = resolve_person(store, person).id if person else None
-        html = render_summary(store, rec, person_id=pid, include_audio=audio)
-        target = out or Path(f"summary-{rec.id[:8]}.html")
+        target = (out or Path(f"summary-{rec.id[:8]}.html")).expanduser()
+        if not target.parent.is_dir():
+            raise RecordError(f"Cannot write {target}: the folder {target.parent} does not exist.")
+        folder = target.with_name(f"{target.stem}-audio") if audio_files else None
+        html = render_summary(
+            store, rec, person_id=pid, include_audio=audio, audio_files_dir=folder
+        )
         store.log_access("summary", rec.id, f"to {target}")
     _write_atomic(target, html)
     typer.echo(f"Wrote the easy-read summary to {target}.")

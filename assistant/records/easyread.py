@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -268,17 +271,32 @@ def _current_answers(record: SessionRecord) -> list[Answer]:
     return [a for a in record.answers if a.id not in replaced]
 
 
-def _audio_src(store: RecordStore, a: Answer, allowed: set[str]) -> str | None:
-    if not a.audio_clip or a.person_id not in allowed:
-        return None
-    path = store.clip_path(a.audio_clip)
-    try:
-        if path.stat().st_size > MAX_EMBED_BYTES:
+@dataclass
+class _Audio:
+    """Which people's recordings may be played, and how they go into the page."""
+
+    allowed: set[str]
+    files_dir: Path | None = None
+    """None: each recording is inside the page (a data: URI). Else copied into this folder,
+    which sits beside the page, and linked by a relative address."""
+
+    def src(self, store: RecordStore, a: Answer) -> str | None:
+        if not a.audio_clip or a.person_id not in self.allowed:
             return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
+        path = store.clip_path(a.audio_clip)
+        try:
+            if self.files_dir is not None:
+                self.files_dir.mkdir(parents=True, exist_ok=True)
+                target = self.files_dir / path.name
+                if not target.exists():
+                    shutil.copyfile(path, target)
+                return f"{quote(self.files_dir.name)}/{path.name}"
+            if path.stat().st_size > MAX_EMBED_BYTES:
+                return None
+            data = path.read_bytes()
+        except OSError:
+            return None
+        return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
 
 
 def build_context(
@@ -287,6 +305,7 @@ def build_context(
     *,
     person_id: str | None = None,
     include_audio: bool = True,
+    audio_files_dir: Path | None = None,
 ) -> dict[str, object]:
     """Everything the template shows, worked out from the record (and consent in force)."""
     names = {p.id: p.name for p in record.people}
@@ -307,6 +326,7 @@ def build_context(
             if consent is not None and consent.audio:
                 allowed.add(pid)
 
+    audio = _Audio(allowed, audio_files_dir)
     answers = _current_answers(record)
     by_id = {a.id: a for a in record.answers}
     celebration_ids = set(record.celebrations)
@@ -341,13 +361,13 @@ def build_context(
                         RatingItem(_topic(a.question), RATING_SYMBOL[a.value], VALUE_WORDS[a.value])
                     )
                 continue
-            item = _said(store, a, allowed)
+            item = _said(store, a, audio)
             item.question = _without_name(item.question, name)
             part.said.append(item)
         if part.said or part.ratings:
             parts.append(part)
     group_said = [
-        _said(store, a, allowed)
+        _said(store, a, audio)
         for a in answers
         if a.person_id is None
         and a.id not in celebration_ids
@@ -396,7 +416,7 @@ def build_context(
         said = by_id.get(aid)
         if said is None or (person_id is not None and said.person_id != person_id):
             continue
-        item = _said(store, said, allowed)
+        item = _said(store, said, audio)
         item.question = names.get(said.person_id, "We") if said.person_id else "We"
         celebrations.append(item)
     plain = re.sub(r"[-_]+", " ", record.script).strip().lower()
@@ -426,7 +446,7 @@ def _sentence(text: str | None) -> str | None:
     return text[:1].upper() + text[1:] if text else text
 
 
-def _said(store: RecordStore, a: Answer, allowed: set[str]) -> SaidItem:
+def _said(store: RecordStore, a: Answer, audio: _Audio) -> SaidItem:
     if a.passed:
         words, quote = "Chose to pass.", False
     elif a.transcript.strip() and not (a.kind in ("scale", "choice") and a.value):
@@ -439,7 +459,7 @@ def _said(store: RecordStore, a: Answer, allowed: set[str]) -> SaidItem:
         question=a.question,
         words=words,
         is_quote=quote,
-        audio_src=_audio_src(store, a, allowed),
+        audio_src=audio.src(store, a),
         confirmed=_confirmed_words(a),
     )
 
@@ -458,7 +478,18 @@ def render_summary(
     *,
     person_id: str | None = None,
     include_audio: bool = True,
+    audio_files_dir: Path | None = None,
 ) -> str:
-    """The easy-read HTML for a session (one person's part when *person_id* is given)."""
-    ctx = build_context(store, record, person_id=person_id, include_audio=include_audio)
+    """The easy-read HTML for a session (one person's part when *person_id* is given).
+
+    Recordings are inside the page unless *audio_files_dir* is given: then they are copied
+    there (a folder beside the page) and linked, which keeps a long session's page small.
+    """
+    ctx = build_context(
+        store,
+        record,
+        person_id=person_id,
+        include_audio=include_audio,
+        audio_files_dir=audio_files_dir,
+    )
     return _env.get_template("summary.html").render(**ctx)
