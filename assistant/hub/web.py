@@ -220,7 +220,11 @@ def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
             )
         )
     names = {p.id: p.name for p in record.people}
+    job_now = {}
+    for checkin in sorted(record.checkins, key=lambda c: c.at):
+        job_now.update(checkin.jobs)
     return {
+        "job_now": job_now,
         "row": row,
         "record": record,
         "names": names,
@@ -266,8 +270,9 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         )
         edits_by_session = {r.id: _edits(s, r.id) for r in rows}
     jobs: dict[str, Any] = {}
+    job_now: dict[str, str] = {}
     checkins = []
-    answers = []
+    answers: list[tuple[db.Session, Any, str]] = []
     goals = []
     for row in reversed(rows):  # oldest first, so later sessions update jobs
         record = _record(row)
@@ -277,20 +282,23 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         for checkin in record.checkins:
             if checkin.person_id == person_id:
                 checkins.append((row, checkin, {j.id: j.what for j in record.jobs}))
+                job_now.update(checkin.jobs)
         for goal in record.goals:
             if goal.person_id in (person_id, None):
                 goals.append((row, goal))
         edits = edits_by_session[row.id]
+        said = []
         for answer in record.answers_for(person_id):
             current = edits[answer.id][-1].text if answer.id in edits else answer.transcript
-            answers.append((row, answer, current))
-    answers.reverse()
+            said.append((row, answer, current))
+        answers[:0] = said  # newest session first, each session's answers in order
     checkins.reverse()
     return {
         "person": person,
         "sessions": rows,
         "flags": flags,
         "jobs": list(jobs.values()),
+        "job_now": job_now,
         "checkins": checkins,
         "answers": answers,
         "goals": goals,
