@@ -74,7 +74,6 @@ ORPHAN_GRACE_S = 600.0
 """A clip file no record points at is swept only when older than this (another process may be
 between renaming it and committing)."""
 _CHUNK = 1 << 16
-_ORDER: dict[str, int] = {"draft": 0, "finalised": 1, "sent": 2}
 
 
 def _boundary(name: str) -> None:
@@ -474,6 +473,7 @@ class RecordStore:
         now = _iso(self._now())
         stored = self._normalised(record)
         data = stored.model_dump_json()
+        dropped: set[str] = set()
         with self._tx("save_before_commit") as db:
             row = db.execute(
                 "SELECT state, data FROM sessions WHERE id = ?", (record.id,)
@@ -499,12 +499,14 @@ class RecordStore:
                     "saves = saves + 1 WHERE id = ?",
                     (record.script, _iso(record.started_at), now, data, record.id),
                 )
-            self._index(db, stored)
+            dropped = self._index(db, stored)
             if record.state == "finalised":
                 db.execute(
                     "UPDATE sessions SET state = 'finalised', finalised_at = ? WHERE id = ?",
                     (now, record.id),
                 )
+        if dropped:
+            self._delete_unreferenced(dropped)
 
     def _normalised(self, record: SessionRecord) -> SessionRecord:
         """The record as stored: store-owned fields cleared, the device id filled in."""
@@ -523,8 +525,9 @@ class RecordStore:
     def _same_content(stored_json: str, new_json: str) -> bool:
         return bool(json.loads(stored_json) == json.loads(new_json))
 
-    def _index(self, db: sqlite3.Connection, rec: SessionRecord) -> None:
-        """Refresh the index tables for one session from its record."""
+    def _index(self, db: sqlite3.Connection, rec: SessionRecord) -> set[str]:
+        """Refresh the index tables for one session from its record; return the sha256 of
+        clips whose answers the record no longer has (to delete once committed)."""
         now = _iso(self._now())
         for person in rec.people:
             exists = db.execute("SELECT 1 FROM people WHERE id = ?", (person.id,)).fetchone()
@@ -555,12 +558,19 @@ class RecordStore:
                 "transcript = excluded.transcript",
                 (a.id, rec.id, seq, a.person_id, a.step_id, _iso(a.at), a.transcript),
             )
+        wanted = set(ids)
         gone = [
             r[0]
             for r in db.execute("SELECT id FROM answers WHERE session_id = ?", (rec.id,))
-            if r[0] not in set(ids)
+            if r[0] not in wanted
         ]
+        dropped: set[str] = set()
         for answer_id in gone:  # a draft dropped an answer: drop its index row and its clip
+            clip = db.execute(
+                "SELECT sha256 FROM clips WHERE answer_id = ? AND deleted_at IS NULL", (answer_id,)
+            ).fetchone()
+            if clip:
+                dropped.add(clip[0])
             db.execute(
                 "UPDATE clips SET deleted_at = ?, deleted_why = 'answer removed' "
                 "WHERE answer_id = ? AND deleted_at IS NULL",
@@ -585,6 +595,7 @@ class RecordStore:
                 "at = excluded.at, data = excluded.data",
                 (flag.id, rec.id, flag.person_id, _iso(flag.at), flag.model_dump_json()),
             )
+        return dropped
 
     def _merge_consent(self, db: sqlite3.Connection, person_id: str, consent: Consent) -> None:
         """Record a consent decision carried in a session record, once.
