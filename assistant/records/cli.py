@@ -214,15 +214,15 @@ def records_list(
     """List the sessions on this device."""
     with _store() as store:
         st: SessionState | None = state.value if state else None
-        sessions = store.sessions(st)
+        sessions = store.session_list(st)
     if not sessions:
         typer.echo("No sessions yet.")
         return
     for s in sessions:
-        names = ", ".join(p.name for p in s.people) or "nobody named"
+        names = s["people"] or "nobody named"
         typer.echo(
-            f"{s.id[:8]}  {s.started_at:%Y-%m-%d %H:%M}  {s.state:<9}  {s.script:<16}  "
-            f"{len(s.answers):>3} answers  {names}"
+            f"{s['id'][:8]}  {s['started_at']:%Y-%m-%d %H:%M}  {s['state']:<9}  "
+            f"{s['script']:<20}  {s['answers']:>3} answers  {names}"
         )
 
 

@@ -695,6 +695,20 @@ class RecordStore:
             )
         return [self._load(r["id"], r["state"], r["data"]) for r in rows]
 
+    def session_list(self, state: SessionState | None = None) -> list[dict[str, Any]]:
+        """A line per session (id, state, script, started_at, answers, people) without loading
+        whole records: for listing many sessions on a small device."""
+        where, args = ("WHERE s.state = ?", (state,)) if state else ("", ())
+        rows = self._read(
+            "SELECT s.id, s.state, s.script, s.started_at, "
+            "(SELECT count(*) FROM answers a WHERE a.session_id = s.id) AS answers, "
+            "(SELECT group_concat(p.name, ', ') FROM session_people sp "
+            " JOIN people p ON p.id = sp.person_id WHERE sp.session_id = s.id) AS people "
+            f"FROM sessions s {where} ORDER BY s.started_at, s.rowid",
+            args,
+        )
+        return [{**dict(r), "started_at": datetime.fromisoformat(r["started_at"])} for r in rows]
+
     def session_ids(self, prefix: str = "") -> list[str]:
         """Ids of sessions (starting with *prefix*), oldest first."""
         like = prefix.replace("\\", "").replace("%", "").replace("_", "") + "%"
