@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,8 @@ def make_engine(name: str) -> Any:
             kwargs["initial_prompt"] = "Yes. No. Next. Help. Repeat."
         if "beam5" in name:
             kwargs["beam_size"] = 5
+        if "norescue" in name:
+            kwargs["rescue"] = False
         return WhisperRecognizer(**kwargs)
     if name.startswith("pocketsphinx"):
         from assistant.stt.sphinx import SphinxRecognizer
@@ -150,7 +153,7 @@ def make_engine(name: str) -> Any:
     raise SystemExit(f"unknown engine {name}")
 
 
-def stream(rec: Any, pcm: np.ndarray, allowed: list[str] | None) -> tuple[Any, float]:
+def stream(rec: Any, pcm: np.ndarray, allowed: Sequence[str] | None) -> tuple[Any, float]:
     s = rec.start(allowed)
     block = ss.RATE // 10
     for i in range(0, len(pcm), block):
@@ -187,6 +190,8 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
                     "heard": tr.text,
                     "answer": tr.answer,
                     "confidence": round(tr.confidence, 4),
+                    "detail": dict(getattr(rec, "last_detail", {})),
+                    "compute_s": round(tr.compute_s, 4),
                 }
             )
     for kind, pcm in (

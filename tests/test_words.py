@@ -6,6 +6,7 @@ import pytest
 
 from assistant.words import (
     SHORT_ANSWERS,
+    ShortAnswer,
     grammar_phrases,
     match_phrase,
     match_short_answer,
@@ -75,7 +76,7 @@ def test_grammar_phrases_cover_the_allowed_answers_only() -> None:
 
 
 def test_another_language_table() -> None:
-    korean = {"yes": ("네", "예"), "no": ("아니요",)}
+    korean: dict[ShortAnswer, tuple[str, ...]] = {"yes": ("네", "예"), "no": ("아니요",)}
     assert match_phrase("네.", korean) == "yes"
     assert match_phrase("아니요 아니요", korean) == "no"
     assert match_phrase("네 아니요", korean) is None

@@ -28,12 +28,7 @@ from assistant.words import SHORT_ANSWERS, ShortAnswer, grammar_phrases, normali
 
 log = logging.getLogger(__name__)
 
-_GARBAGE = (
-    "the a i you it is to and of in that have do see time like want get make know think "
-    "good day some more can will me my we they this with for be at on all just like would "
-    "there their about out up when how where why who because so but if then now here "
-    "garden food home work friend family money bus walk talk music cook clean shop week"
-)
+_GARBAGE = "the a i you it is to and of in have see time like want get some my we with"
 GARBAGE_WORDS: tuple[str, ...] = tuple(_GARBAGE.split())
 """Common words a sentence that is not an answer will match instead of an answer."""
 
