@@ -139,25 +139,31 @@ def _index_of(kind: str, name: str) -> str | None:
 def unload_sink(name: str) -> None:
     """Remove a null sink, as if its device were unplugged.
 
-    PulseAudio would quietly move the streams on it to another sink or source, which is not
-    what an unplugged USB card does to its programs; so the streams playing into the sink or
-    recording its monitor are killed first (their programs see the device fail), then the
-    sink is removed.
+    PulseAudio quietly moves the streams on a removed sink to another one, which is not what
+    an unplugged USB card does to its programs. So the sink is removed first and then the
+    streams that were on it (playing into it, or recording its monitor) are killed: their
+    programs see the device fail, and cannot reconnect to a sink that is no longer there.
     """
     sink_idx = _index_of("sinks", name)
     mon_idx = _index_of("sources", f"{name}.monitor")
-    for line in _pactl("list", "short", "sink-inputs").stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2 and parts[1] == sink_idx:
-            _pacmd("kill-sink-input", parts[0])
-    for line in _pactl("list", "short", "source-outputs").stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2 and parts[1] == mon_idx:
-            _pacmd("kill-source-output", parts[0])
+    inputs = [
+        parts[0]
+        for line in _pactl("list", "short", "sink-inputs").stdout.splitlines()
+        if len(parts := line.split("\t")) >= 2 and parts[1] == sink_idx
+    ]
+    outputs = [
+        parts[0]
+        for line in _pactl("list", "short", "source-outputs").stdout.splitlines()
+        if len(parts := line.split("\t")) >= 2 and parts[1] == mon_idx
+    ]
     for line in _pactl("list", "short", "modules").stdout.splitlines():
         parts = line.split("\t")
         if len(parts) >= 3 and parts[1] == "module-null-sink" and f"sink_name={name}" in parts[2]:
             _pactl("unload-module", parts[0])
+    for idx in inputs:
+        _pacmd("kill-sink-input", idx)
+    for idx in outputs:
+        _pacmd("kill-source-output", idx)
 
 
 def reload_sink(name: str) -> None:
