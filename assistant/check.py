@@ -61,6 +61,7 @@ class CheckKit:
     voice: Voice | None = None
     speaker: Speaker | None = None
     microphone: Microphone | None = None
+    buttons_problem: str | None = None
     voice_problem: str | None = None
     speaker_problem: str | None = None
     microphone_problem: str | None = None
@@ -168,6 +169,9 @@ class SelfTest:
     # ------------------------------------------------------------------ steps
 
     def run(self) -> list[CheckItem]:
+        for note in self.kit.notes:
+            self.out(f"     note: {note}")
+        self.kit.notes = []
         self.say("This is the self-test. Listen, and do what I say.")
         self.check_speaker()
         self.check_lights()
@@ -216,6 +220,9 @@ class SelfTest:
 
     def check_buttons(self) -> None:
         buttons = self.kit.buttons
+        if self.kit.buttons_problem is not None:
+            self.add("buttons", False, f"the buttons could not be used: {self.kit.buttons_problem}")
+            return
         if not buttons.buttons:
             self.add("buttons", False, f"no buttons were found ({buttons.name})")
             return
@@ -372,14 +379,33 @@ class SelfTest:
 def open_kit(settings: Settings) -> CheckKit:
     """The real buttons, lights, voice, speaker and microphone; problems noted, not raised."""
     from assistant.buttons import open_buttons, open_lights
+    from assistant.buttons.keyboard import NoButtons
+    from assistant.buttons.lights import ConsoleLights
+    from assistant.errors import ButtonError
 
     notes: list[str] = []
+    if service_running():
+        notes.append(
+            "The assistant service is running and may be using the buttons and the sound "
+            "devices; stop it first: sudo systemctl stop assistant"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AssistantWarning)
         stream = InputStream()
-        buttons = open_buttons(settings.buttons, stream)
-        lights = open_lights(settings.buttons, buttons.name)
+        buttons_problem = None
+        buttons: ButtonInput
+        lights: Lights
+        try:
+            buttons = open_buttons(settings.buttons, stream)
+        except ButtonError as exc:
+            buttons, buttons_problem = NoButtons(), str(exc)
+        try:
+            lights = open_lights(settings.buttons, buttons.name)
+        except ButtonError as exc:
+            lights = ConsoleLights()
+            notes.append(f"The lights could not be set up: {exc}")
         kit = CheckKit(stream=stream, buttons=buttons, lights=lights)
+        kit.buttons_problem = buttons_problem
         try:
             from assistant.voice import open_voice
 
@@ -410,6 +436,21 @@ def open_kit(settings: Settings) -> CheckKit:
     notes += [str(w.message) for w in caught]
     kit.notes = notes
     return kit
+
+
+def service_running() -> bool:
+    """True when the assistant systemd service is active on this machine."""
+    if shutil.which("systemctl") is None:
+        return False
+    import subprocess
+
+    try:
+        result = subprocess.run(
+            ["systemctl", "is-active", "--quiet", "assistant.service"], timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
 
 
 def run_check(settings: Settings, **options: Any) -> bool:

@@ -192,6 +192,7 @@ def test_a_wrong_button_is_named_and_the_wait_goes_on(factory, tmp_path):
             threading.Timer(0.05, Presser(factory).press, args=(17,)).start()
 
     test.out = out
+    test.button_timeout_s = 0.3  # the other buttons are left unpressed
     try:
         test.check_buttons()
     finally:
@@ -243,6 +244,37 @@ def test_a_speaker_that_fails_is_reported(factory, tmp_path):
     }
 
 
+def test_buttons_that_cannot_be_opened_are_a_failure(tmp_path, monkeypatch):
+    from assistant.check import open_kit
+    from assistant.errors import ButtonError, ModelMissing
+
+    def busy(*args, **kwargs):
+        raise ButtonError("The buttons could not be set up on the GPIO pins: GPIO busy.")
+
+    def no_voice(*args, **kwargs):
+        raise ModelMissing("No voice model here.")
+
+    monkeypatch.setattr("assistant.buttons.open_buttons", busy)
+    monkeypatch.setattr("assistant.voice.open_voice", no_voice)
+    monkeypatch.setattr("assistant.check.service_running", lambda: True)
+    settings = Settings.model_validate(
+        {
+            "records": {"data_dir": str(tmp_path)},
+            "audio": {"input_device": "no-such-mic", "output_device": "no-such-speaker"},
+        }
+    )
+    kit = open_kit(settings)
+    lines: list[str] = []
+    test = SelfTest(settings, kit, out=lines.append, light_s=0.0)
+    test.check_buttons()
+    kit.close()
+    assert failures(test) == {
+        "buttons": "the buttons could not be used: The buttons could not be set up on the GPIO "
+        "pins: GPIO busy."
+    }
+    assert any("sudo systemctl stop assistant" in n for n in kit.notes)
+
+
 def test_lights_each_in_turn(factory, tmp_path):
     test, kit, _ = make_test(factory, tmp_path)
     seen: list[SetLights] = []
@@ -278,6 +310,7 @@ def test_level_dbfs():
     assert average < loud - 9
 
 
+@pytest.mark.slow
 def test_assistant_check_exits_non_zero_naming_failures(tmp_path, monkeypatch):
     """The command itself, on a machine with no audio devices and no buttons."""
     import subprocess
@@ -302,4 +335,5 @@ def test_assistant_check_exits_non_zero_naming_failures(tmp_path, monkeypatch):
     assert "FAIL buttons: no buttons were found (none)" in proc.stdout
     assert "FAIL microphone: no microphone:" in proc.stdout
     assert "FAIL speaker: no speaker:" in proc.stdout
+    assert "ok   speech in:" in proc.stdout  # the recognisers are named
     assert "checks failed:" in proc.stdout
