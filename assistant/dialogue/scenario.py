@@ -279,11 +279,11 @@ def check_expectations(expect: Expect | None, record: SessionRecord, finished: b
             if not any(words.lower() in t for t in texts):
                 got = "; ".join(repr(t.strip()) for t in texts) or "no answer"
                 failures.append(f"{name}'s answer at {step} should contain {words!r} (got {got})")
-    for name, steps in (expect.passed or {}).items():
+    for name, passed_steps in (expect.passed or {}).items():
         if name not in ids:
             failures.append(f"passed: {name} is not in the record")
             continue
-        for step in steps:
+        for step in passed_steps:
             mine = [a for a in record.answers_for(ids[name]) if a.step_id == step]
             if not any(a.passed for a in mine):
                 failures.append(f"{name} should have passed at {step}")

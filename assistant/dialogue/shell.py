@@ -391,7 +391,8 @@ class MicrophoneEars:
 
 
 class EngineLike(Protocol):
-    record: SessionRecord
+    @property
+    def record(self) -> SessionRecord: ...
 
     @property
     def finished(self) -> bool: ...
@@ -433,6 +434,7 @@ class SessionShell:
         self.prompts = 0
         self.barge_ins = 0
         self.speech_s = 0.0
+        self.last_said = ""
         """Seconds of speech the device said (audio length, not time taken)."""
 
     # -- the loop -------------------------------------------------------------------------
@@ -499,6 +501,7 @@ class SessionShell:
 
     def _say(self, say: Say) -> Event:
         self.prompts += 1
+        self.last_said = say.text
         interrupted = False
         can_stop = say.interruptible
         with self.inputs.prompt(can_stop):

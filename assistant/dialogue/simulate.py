@@ -13,6 +13,7 @@ import logging
 import random
 import tempfile
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,11 +41,11 @@ from assistant.dialogue.shell import (
     recognise,
     to_mic_rate,
 )
-from assistant.errors import ScenarioError
+from assistant.errors import EngineFallback, ScenarioError
 from assistant.records.model import Job, Person, SessionRecord
 from assistant.stt.base import Recognizer, Role, Transcript
 from assistant.voice.base import Voice
-from assistant.words import match_short_answer
+from assistant.words import ShortAnswer, match_short_answer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ TRAIL_SILENCE_S = 0.6
 
 BARGE_IN_AFTER_S = 0.5
 """How far into a prompt a ``during_prompt`` press comes (virtual seconds)."""
+
+
+MAX_GENERATED_TURNS = 600
+"""Virtual people stop after this many turns (a session going round in circles)."""
 
 
 class ScenarioExhausted(ScenarioError):
@@ -77,15 +82,18 @@ class ScenarioDriver:
         audio_dir: Path,
         person_name: Callable[[str | None], str | None] = lambda pid: pid,
         step_now: Callable[[], str | None] = lambda: None,
+        more: Callable[[Listen | None], Turn] | None = None,
     ) -> None:
         self.scenario = scenario
-        self.turns = scenario.turns
+        self.turns = list(scenario.turns)
         self.speech_voice = speech_voice
         self.recognisers = recognisers
         self.clock = clock
         self.audio_dir = audio_dir
         self.person_name = person_name
         self.step_now = step_now
+        self.more = more
+        """When the turns run out, ask this for the next one (the demo's virtual people)."""
         self.index = 0
         self.listens = 0
         self._silence_left: float | None = None
@@ -109,6 +117,8 @@ class ScenarioDriver:
         if self._queue:
             return self._queue.popleft()
         step = self.step_now()
+        if self.done and self.more is not None:
+            self.turns.append(self._more(None))
         if self.done:
             raise ScenarioExhausted(
                 f"{self.where}: the scenario ran out of turns after turn {len(self.turns)}, "
@@ -191,6 +201,8 @@ class ScenarioDriver:
             return self._speech(pcm, listen, said=None)
 
     def _next(self, listen: Listen) -> Turn:
+        if self.done and self.more is not None:
+            self.turns.append(self._more(listen))
         if self.done:
             who = self.person_name(listen.person_id)
             raise ScenarioExhausted(
@@ -202,6 +214,15 @@ class ScenarioDriver:
         if self._silence_left is None:
             self._check(turn, listen)
         return turn
+
+    def _more(self, listen: Listen | None) -> Turn:
+        assert self.more is not None
+        if len(self.turns) >= MAX_GENERATED_TURNS:
+            raise ScenarioError(
+                f"The virtual people took {MAX_GENERATED_TURNS} turns and the session has not "
+                f"finished (at step {self.step_now()!r}); it seems to be going round in circles."
+            )
+        return self.more(listen)
 
     def _check(self, turn: Turn, listen: Listen) -> None:
         number = self.index + 1
@@ -245,10 +266,17 @@ class ScriptedRecognizer:
 
     name = "script"
 
-    def start(self, allowed: Sequence[Any] | None = None) -> Any:
+    def start(
+        self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
+    ) -> Any:
         raise NotImplementedError("the scripted recogniser only transcribes whole turns")
 
-    def transcribe(self, pcm: np.ndarray, allowed: Sequence[Any] | None = None) -> Transcript:
+    def transcribe(
+        self,
+        pcm: np.ndarray,
+        allowed: Sequence[ShortAnswer] | None = None,
+        phrases: Sequence[str] = (),
+    ) -> Transcript:
         return Transcript(text="", confidence=0.0, engine="script", audio_s=len(pcm) / MIC_RATE)
 
 
@@ -310,7 +338,10 @@ def real_speech_kit(settings: Settings) -> SpeechKit:
         calibration_file=settings.cache_dir / "voice-calibration.json",
     )
     voice = CachedVoice(piper, settings.cache_dir / "prompts", settings.voice.cache_max_mb << 20)
-    engines = choose_engines(settings)
+    with warnings.catch_warnings():
+        # The fallback is announced below, in the reasons, with what to do about it.
+        warnings.simplefilter("ignore", EngineFallback)
+        engines = choose_engines(settings)
     return SpeechKit(
         voice=voice,
         speech_voice=voice,
@@ -364,6 +395,7 @@ def run_scenario(
     narrator: Narrator | None = None,
     sink: RecordSink | None = None,
     audio_dir: Path | None = None,
+    people: Any = None,
 ) -> SimulationResult:
     """Run *scenario* to the end of the session (or until its turns run out: an error)."""
     from assistant.audio.fake import MemorySpeaker
@@ -399,6 +431,8 @@ def run_scenario(
         narrator=narrator,
     )
     driver.person_name = shell.person_name
+    if people is not None:  # virtual people decide each turn as it comes
+        driver.more = lambda listen: people.decide(listen, shell.last_said, shell.person_name)
     driver.step_now = lambda: getattr(engine, "current_step_id", None)
     try:
         record = shell.run()
@@ -478,11 +512,11 @@ class ConsoleNarrator:
         answer = f" -> {transcript.answer}" if transcript.answer else ""
         text = escape(transcript.text) if transcript.text.strip() else "[dim](nothing)[/dim]"
         self._line(
-            who or "someone",
+            who or "the group",
             "bold magenta",
             f'says "{text}"{answer} [dim]({transcript.engine}, '
             f"confidence {transcript.confidence:.2f})[/dim]",
         )
 
     def silent(self, who: str | None, seconds: float) -> None:
-        self._line(who or "someone", "yellow", f"[dim]says nothing for {seconds:.0f} s[/dim]")
+        self._line(who or "the group", "yellow", f"[dim]says nothing for {seconds:.0f} s[/dim]")

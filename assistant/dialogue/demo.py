@@ -1,0 +1,232 @@
+"""``assistant demo``: a co-production group session with four virtual people, no hardware.
+
+The engine runs the built-in ``coproduction-group`` script for real. The people are virtual:
+each decides at every listening turn what a real person might do (press a button, or say
+their answer, which the Piper voice speaks and the recogniser hears), so nothing here knows the
+script's steps by heart. Sam and Tom like to talk; Priya and Aisha mostly use the buttons.
+Priya and Aisha do not want their voice kept; Tom passes on the first question and is asked
+again at the end. The conversation is printed as it goes and the session record is written
+into the data folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.dialogue import prompts as P
+from assistant.dialogue.events import Listen
+from assistant.dialogue.scenario import RosterEntry, Scenario, Turn
+
+SCRIPT = "coproduction-group"
+
+
+@dataclass
+class Persona:
+    name: str
+    consent: bool
+    talks: bool
+    """Says short answers out loud (else presses the buttons)."""
+    words: dict[str, str]
+    """Words in the question (or its step id) -> their answer in their own words."""
+    passes: set[str] = field(default_factory=set)
+    """Keywords of steps they pass on the first time (next), to be asked again."""
+    leaning: int = 0
+    """Which end of a scale they lean to: 0 green, 1 yellow."""
+
+
+PEOPLE = [
+    Persona(
+        "Sam",
+        consent=True,
+        talks=True,
+        words={
+            "why": "I want to meet new people",
+            "want to do": "I want to go to the beach",
+            "good at": "I am good at drawing",
+            "what job": "I will make the posters",
+            "when": "next Tuesday",
+        },
+    ),
+    Persona(
+        "Priya",
+        consent=False,
+        talks=False,
+        words={
+            "why": "I like being in the group",
+            "want to do": "I want to cook a big lunch",
+            "good at": "I am good at cooking",
+            "what job": "I will buy the food",
+            "when": "on Friday",
+        },
+        leaning=1,
+    ),
+    Persona(
+        "Tom",
+        consent=True,
+        talks=True,
+        words={
+            "why": "I want to have a say",
+            "want to do": "I want to plan a trip",
+            "good at": "I am good at talking to people",
+            "what job": "I will phone the bus company",
+            "when": "next week",
+        },
+        passes={"why"},
+    ),
+    Persona(
+        "Aisha",
+        consent=False,
+        talks=False,
+        words={
+            "why": "my friends come here",
+            "want to do": "I want to go bowling",
+            "good at": "I am good at music",
+            "what job": "I will choose the music",
+            "when": "on Monday",
+        },
+    ),
+]
+
+
+class VirtualGroup:
+    """Decides each turn for the virtual people, as the session goes."""
+
+    def __init__(self, people: list[Persona]) -> None:
+        self.people = {p.name: p for p in people}
+        self.passed: set[tuple[str, str]] = set()
+
+    def _short(self, persona: Persona | None, answer: str, button: str) -> Turn:
+        if persona is not None and persona.talks:
+            return Turn(say=answer)
+        return Turn(press=button)
+
+    def decide(
+        self, listen: Listen | None, said: str, name_of: Callable[[str | None], str | None]
+    ) -> Turn:
+        if listen is None:  # waiting for a button: someone presses repeat to hear it again
+            return Turn(press="repeat")
+        who = name_of(listen.person_id)
+        persona = self.people.get(who or "")
+        step = listen.step_id.lower()
+        if listen.role == "free":
+            persona = persona or next(iter(self.people.values()))
+            for key in persona.passes:
+                if key in step and (persona.name, key) not in self.passed:
+                    self.passed.add((persona.name, key))
+                    return Turn(press="next")
+            if "meet" in said.lower():
+                return Turn(say="next Tuesday at two")
+            where = f"{step} {said.lower()}"
+            words = next((w for k, w in persona.words.items() if k in where), None)
+            return Turn(say=words or persona.words["want to do"])
+        named = re.search(r"If you are ([\w' -]+?), press green", said)
+        if named:
+            return Turn(press="yes" if named.group(1) in self.people else "next")
+        if P.ANYONE_ELSE in said or P.ARE_YOU_NEW in said:
+            return Turn(press="no")
+        if "recording of your voice" in said or "consent" in step:
+            if persona is not None and persona.consent:
+                return self._short(persona, "yes please", "yes")
+            return self._short(persona, "no thank you", "no")
+        retry = said.startswith(P.NOT_CAUGHT)  # not heard: press the button this time
+        if listen.phrases and "For the next one" not in said:
+            # a three-point scale: lean one way, vary a little by step
+            lean = persona.leaning if persona else 0
+            idea = said.split(". ")[0]  # "The idea is: ..." names what is being rated
+            digest = hashlib.sha256(f"{who}|{idea}".encode()).digest()[0]
+            point = (lean + digest) % 3 if digest % 3 else lean
+            if persona is not None and persona.words["want to do"] in said:
+                point = 0  # everyone likes their own idea
+            button = ("yes", "next", "no")[point]
+            words = _green_words(listen.phrases)
+            if persona is not None and persona.talks and point == 0 and words and not retry:
+                return Turn(say=words)
+            return Turn(press=button)
+        if retry:
+            return Turn(press="yes")
+        return self._short(persona, "yes", "yes")
+
+
+def _green_words(phrases: tuple[str, ...]) -> str | None:
+    """The longest way to say the green end of the scale being asked (easiest to hear)."""
+    from assistant.dialogue.script import SCALE_SYNONYMS, SCALES
+
+    for points in SCALES.values():
+        value, words = points[0]
+        if words in phrases:
+            return max((words, *SCALE_SYNONYMS.get(value, ())), key=len)
+    return None
+
+
+def demo_scenario() -> Scenario:
+    return Scenario(
+        script=SCRIPT,
+        roster=[RosterEntry(name=p.name, consent=p.consent) for p in PEOPLE],
+        facilitator="Jo",
+        seed=7,
+        turns=[],
+    )
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    fake_speech: bool = False,
+    record_out: Path | None = None,
+) -> list[str]:
+    """Run the demo session, printing it; the problems found (none when it went well)."""
+    from rich.console import Console
+
+    from assistant.dialogue.simulate import (
+        ConsoleNarrator,
+        fake_speech_kit,
+        real_speech_kit,
+        run_scenario,
+    )
+
+    console = Console(highlight=False)
+    console.print(
+        "[bold]Demo:[/bold] a co-production group session (script "
+        f"[bold]{SCRIPT}[/bold]) with four virtual people. Their answers are spoken by the "
+        "voice and heard by the recogniser; no microphone or speaker is used."
+    )
+    for p in PEOPLE:
+        how = "talks" if p.talks else "uses the buttons"
+        keep = "keeps their voice" if p.consent else "does not want their voice kept"
+        console.print(f"  [dim]{p.name}: {how}, {keep}[/dim]")
+    console.print("[bold]Engines[/bold] (and why):")
+    kit = fake_speech_kit() if fake_speech else real_speech_kit(settings)
+    for reason in kit.reasons:
+        console.print(f"  {reason}")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = record_out or settings.data_dir / "demo" / f"demo-{stamp}.json"
+    narrator = ConsoleNarrator(console)
+    result = run_scenario(
+        demo_scenario(),
+        settings,
+        kit,
+        record_out=out,
+        narrator=narrator,
+        people=VirtualGroup(PEOPLE),
+        audio_dir=out.with_suffix(".turns"),
+    )
+    record = result.record
+    console.print(
+        f"\n[bold]Session {'finished' if result.finished else 'NOT finished'}[/bold]: "
+        f"{len(record.people)} people, {len(record.answers)} answers, {len(record.ideas)} ideas, "
+        f"{len(record.goals)} goal(s), {len(record.jobs)} jobs, {result.barge_ins} prompts "
+        f"cut short; {result.virtual_s / 60:.1f} min of conversation in {result.wall_s:.0f} s."
+    )
+    console.print(f"Session record: [bold]{result.record_path}[/bold]")
+    problems = list(result.failures)
+    if not result.finished:
+        problems.append("the session did not finish")
+    for problem in problems:
+        console.print(f"[bold red]problem:[/bold red] {problem}")
+    return problems
