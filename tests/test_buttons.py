@@ -202,6 +202,18 @@ def test_stuck_button_is_ignored_until_let_go(factory, caplog):
         assert events(stream, 0.05) == [ButtonPressed("repeat")]
 
 
+def test_a_released_press_leaves_no_timers_running(factory):
+    buttons, stream = make(factory, chatter_limit=50)
+    with buttons:
+        before = threading.active_count()
+        for _ in range(20):
+            press(factory, 22)  # next: a hold timer and a stuck timer per press
+            time.sleep(0.06)
+        time.sleep(0.1)
+        assert len(events(stream)) == 20
+        assert threading.active_count() <= before + 2
+
+
 def test_shutdown_chord(factory):
     asked = threading.Event()
     s = ButtonSettings()

@@ -212,6 +212,7 @@ class PressLogic:
         self.chattering = False
         self.stuck = False
         self._timers: list[threading.Timer] = []
+        self._press_timers: list[threading.Timer] = []
         self.accepted = 0
         self.ignored = 0
 
@@ -279,12 +280,19 @@ class PressLogic:
         self._interrupted = self.stream.interrupt()
         press_id = self._press_id
         if self.button in HOLD_ACTIONS:
-            self._schedule(self.hold_time_s, lambda: self._held(press_id))
+            self._press_timers.append(
+                self._schedule(self.hold_time_s, lambda: self._held(press_id))
+            )
         else:
             self._deliver(held=False)
-        self._schedule(self.stuck_after_s, lambda: self._check_stuck(press_id))
+        self._press_timers.append(
+            self._schedule(self.stuck_after_s, lambda: self._check_stuck(press_id))
+        )
 
     def _released(self) -> None:
+        for timer in self._press_timers:  # this press's hold and stuck timers
+            timer.cancel()
+        self._press_timers.clear()
         if self.stuck:
             self.stuck = False
             self._delivered = True
@@ -324,12 +332,13 @@ class PressLogic:
 
     # ------------------------------------------------------------------ timers
 
-    def _schedule(self, delay: float, fn: Callable[[], None]) -> None:
+    def _schedule(self, delay: float, fn: Callable[[], None]) -> threading.Timer:
         timer = threading.Timer(max(0.0, delay), fn)
         timer.daemon = True
         self._timers = [t for t in self._timers if t.is_alive()]
         self._timers.append(timer)
         timer.start()
+        return timer
 
     def close(self) -> None:
         for timer in self._timers:
