@@ -207,7 +207,7 @@ def test_a_released_press_leaves_no_timers_running(factory):
     with buttons:
         before = threading.active_count()
         for _ in range(20):
-            press(factory, 22)  # next: a hold timer and a stuck timer per press
+            press(factory, 22, hold=0.06)  # next: a hold timer and a stuck timer per press
             time.sleep(0.06)
         time.sleep(0.1)
         assert len(events(stream)) == 20
