@@ -271,15 +271,21 @@ def test_speaker_survives_its_sink_going_away(speaker: SoundDeviceSpeaker) -> No
     assert (frame_rms(rec.audio) > 3000).sum() > 30
 
 
-def _refuse_rate(monkeypatch: pytest.MonkeyPatch, name: str, refused: int) -> None:
+def _refuse_rate(
+    monkeypatch: pytest.MonkeyPatch, name: str, refused: int, refused_channels: int = 0
+) -> None:
     import sounddevice as sd
 
     real = getattr(sd, name)
 
-    def check(*args: object, samplerate: float | None = None, **kw: object) -> None:
+    def check(
+        *args: object, samplerate: float | None = None, channels: int | None = None, **kw: object
+    ) -> None:
         if samplerate == refused:
             raise sd.PortAudioError(f"Invalid sample rate {refused} (test)")
-        real(*args, samplerate=samplerate, **kw)
+        if channels == refused_channels:
+            raise sd.PortAudioError(f"Invalid number of channels {channels} (test)")
+        real(*args, samplerate=samplerate, channels=channels, **kw)
 
     monkeypatch.setattr(sd, name, check)
 
@@ -287,12 +293,14 @@ def _refuse_rate(monkeypatch: pytest.MonkeyPatch, name: str, refused: int) -> No
 def test_microphone_that_refuses_16k_is_opened_at_its_rate_and_resampled(
     pulse_env: AudioSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _refuse_rate(monkeypatch, "check_input_settings", 16_000)
+    # like many USB microphones and hw: devices: no 16 kHz, and not one channel alone
+    _refuse_rate(monkeypatch, "check_input_settings", 16_000, refused_channels=1)
     mic = open_microphone(pulse_env)
     assert isinstance(mic, SoundDeviceMicrophone)
     mic.start()
     try:
         assert mic.rate is not None and mic.rate != 16_000  # the device's default (44.1/48 kHz)
+        assert mic.channels == 2
         player = play_into(MIC_SINK, tone(1234, 1.0, 48_000), 48_000, wait=False)
         blocks = []
         deadline = time.monotonic() + 5

@@ -67,6 +67,7 @@ class SoundDeviceMicrophone:
         self.name = f"sounddevice:{device if device is not None else 'default'}"
         self.device: DeviceInfo | None = None
         self.rate: int | None = None
+        self.channels = 1
         self.dropped_blocks = 0
         """Blocks dropped because nobody read them in time (the queue holds ``queue_s``)."""
         self.glitches = 0
@@ -111,16 +112,20 @@ class SoundDeviceMicrophone:
         sd = sounddevice()
         dev = find_device(self.spec, "input")
         rates = [MIC_RATE] + ([int(dev.default_rate)] if int(dev.default_rate) != MIC_RATE else [])
+        # one channel if the device allows; some (hw: devices, microphone arrays) insist on more
+        chans = list(
+            dict.fromkeys(c for c in (1, 2, dev.input_channels) if c <= dev.input_channels)
+        )
         last_exc: Exception | None = None
-        for rate in rates:
+        for rate, ch in ((r, c) for r in rates for c in chans):
             try:
                 sd.check_input_settings(
-                    device=dev.index, samplerate=rate, channels=1, dtype="float32"
+                    device=dev.index, samplerate=rate, channels=ch, dtype="float32"
                 )
                 stream = sd.InputStream(
                     device=dev.index,
                     samplerate=rate,
-                    channels=1,
+                    channels=ch,
                     dtype="float32",
                     blocksize=rate * self.block_ms // 1000,
                     latency=self.latency,
@@ -128,7 +133,7 @@ class SoundDeviceMicrophone:
                 )
             except Exception as exc:  # PortAudioError, ValueError for a refused setting
                 last_exc = exc
-                log.debug("microphone %s refused %d Hz: %s", dev.name, rate, exc)
+                log.debug("microphone %s refused %d Hz x %d: %s", dev.name, rate, ch, exc)
                 continue
             self._resampler = (
                 None
@@ -137,7 +142,8 @@ class SoundDeviceMicrophone:
             )
             self._acc = np.zeros(0, dtype=np.float32)
             self._drain()
-            self.device, self.rate, self._stream = dev, rate, track_stream(stream)
+            self.device, self.rate, self.channels = dev, rate, ch
+            self._stream = track_stream(stream)
             self.name = f"sounddevice:{dev.name}"
             self._lost = None
             self._callbacks = 0
@@ -148,7 +154,10 @@ class SoundDeviceMicrophone:
                 close_stream(stream)
                 self._stream = None
                 raise DeviceLost(f"The microphone {dev.name} could not start: {exc}.") from exc
-            log.info("microphone %s open at %d Hz (resampled to %d Hz)", dev.name, rate, MIC_RATE)
+            log.info(
+                "microphone %s open at %d Hz, %d channel(s) (first used, resampled to %d Hz)",
+                dev.name, rate, ch, MIC_RATE,
+            )  # fmt: skip
             return
         raise DeviceNotFound(
             f"The microphone {dev.name} cannot record at {' or '.join(map(str, rates))} Hz:"
