@@ -240,6 +240,11 @@ def test_withdrawal_deletes_clips_and_is_recorded(
     assert all(a.transcript for a in after.answers if a.person_id == sam.id and a.kind == "free")
     history = store.consent_history(sam.id)
     assert history[-1]["withdrawal"] == 1 and history[-1]["clips_deleted"] == 3
+    gone = store.withdrawn_clips()
+    assert {g["sha256"] for g in gone} == sam_shas
+    assert {g["session_id"] for g in gone} == {rec.id} and {g["person_id"] for g in gone} == {
+        sam.id
+    }
     assert history[-1]["witnessed_by"] == "Kate"
     consent = store.get_person(sam.id).consent
     assert consent is not None and consent.withdrawn and not consent.audio

@@ -977,6 +977,18 @@ class RecordStore:
                 self.clips_dir,
             )
 
+    def withdrawn_clips(self) -> list[dict[str, Any]]:
+        """Clips deleted because consent was withdrawn (sha256, person_id, session_id or None for
+        a name recording, deleted_at), oldest first: for sync to ask the hub to delete its
+        copies of any that were already sent."""
+        rows = self._read(
+            "SELECT sha256, person_id, session_id, deleted_at FROM clips "
+            "WHERE deleted_why = 'consent withdrawn' UNION ALL "
+            "SELECT sha256, person_id, NULL, deleted_at FROM name_clips "
+            "WHERE deleted_why = 'consent withdrawn' ORDER BY deleted_at"
+        )
+        return [dict(r) for r in rows]
+
     def clips_for(self, person_id: str) -> list[str]:
         """The sha256 of every clip kept for a person."""
         rows = self._read(
