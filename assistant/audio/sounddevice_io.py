@@ -215,9 +215,9 @@ class SoundDeviceMicrophone:
             active = False
         if silent_for > limit or not active:
             name = self.device.name if self.device else "microphone"
+            why = "its stream stopped" if not active else f"no sound for {silent_for:.1f} s"
             self._lost = (
-                f"The microphone {name} stopped sending sound"
-                f" ({silent_for:.1f} s without audio); it may have been unplugged."
+                f"The microphone {name} stopped sending sound ({why}); it may have been unplugged."
             )
             self._was_lost = True
             stream, self._stream = self._stream, None
