@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from test_records_support import GROUP, T0, FakeClock, group_session, make_wav, roster
@@ -283,6 +284,9 @@ def test_name_recordings_follow_consent(store: RecordStore, tmp_path: Path) -> N
     assert newer != sha and not store.clip_path(str(sha)).exists()
     assert store.withdraw_consent(sam.id) == 1
     assert not store.clip_path(str(newer)).exists()
+    assert store.withdrawn_clips() == [
+        {"sha256": newer, "person_id": sam.id, "session_id": None, "deleted_at": ANY}
+    ]
     assert store.get_person(sam.id).name_clip is None
     assert store.get_session(rec.id).people[0].name_clip is None
     assert clip_files(store) == []
