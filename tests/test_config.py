@@ -83,3 +83,19 @@ def test_cli_reports_bad_config_in_one_line(
     assert err.startswith("assistant: Config file")
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_exit_code_from_a_command_is_kept() -> None:
+    import typer
+
+    from assistant.cli import app
+
+    @app.command("exit-three", hidden=True)
+    def _exit_three() -> None:
+        raise typer.Exit(3)
+
+    try:
+        assert main(["exit-three"]) == 3
+        assert main(["version"]) == 0
+    finally:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name != "exit-three"]
