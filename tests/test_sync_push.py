@@ -184,3 +184,21 @@ def test_cli_nothing_to_send_no_network_and_status(tmp_path: Path, hub: Hub) -> 
     assert hub_contents(hub).sessions == [made.id]
     r = run_cli(config, "sync", "status")
     assert "Waiting to send: 0 sessions." in r.stdout and "Sent so far: 1." in r.stdout
+
+
+def test_enrolling_with_another_hub_keeps_sealed_sessions_safe(tmp_path: Path, hub: Hub) -> None:
+    """Bundles sealed for one hub cannot be opened by another: say so rather than strand them."""
+    store = new_store(tmp_path / "dev")
+    add_session(store, tmp_path, clips=1)
+    other = open_hub(tmp_path / "other-hub", None)
+    with ThreadHub(hub) as th:
+        first = enrol_device(hub, th.url, tmp_path / "dev", store)
+        with Outbox(tmp_path / "dev") as outbox:
+            outbox.prepare(store, first)
+    with (
+        ThreadHub(other) as th2,
+        pytest.raises(EnrolmentError, match="1 sessions are sealed for the old hub"),
+    ):
+        enrol_device(other, th2.url, tmp_path / "dev", store)
+    assert Enrolment.load(tmp_path / "dev") == first
+    other.close()

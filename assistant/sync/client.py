@@ -158,6 +158,16 @@ def enrol(
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise EnrolmentError("The hub's answer to enrolment was not understood.") from exc
+    if Enrolment.exists(data_dir):
+        old = Enrolment.load(data_dir)
+        if old.hub_public_key != enrolment.hub_public_key:
+            with Outbox(data_dir) as outbox:
+                waiting = len(outbox.pending())
+            if waiting:
+                raise EnrolmentError(
+                    f"{waiting} sessions are sealed for the old hub ({old.hub_url}): send them "
+                    "there or export them to a stick first, then enrol again."
+                )
     enrolment.save(data_dir)
     return enrolment
 
