@@ -173,6 +173,11 @@ def reload_sink(name: str) -> None:
     start_keepalive(name)
 
 
+def suspend_sink(name: str, suspended: bool = True) -> None:
+    """Suspend (or resume) a sink: its streams stall without an error, like a hung device."""
+    _pactl("suspend-sink", name, "1" if suspended else "0")
+
+
 class MonitorRecorder:
     """Records a sink's monitor in a separate ``parec`` process, as 16 kHz mono int16.
 
@@ -309,3 +314,4 @@ def pulse_env(pulse: Pulse, monkeypatch: pytest.MonkeyPatch) -> Iterator[AudioSe
     yield AudioSettings(input_device="pulse", output_device="pulse")
     for sink in (SPEAKER_SINK, MIC_SINK):
         reload_sink(sink)
+        suspend_sink(sink, False)

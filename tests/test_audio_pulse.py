@@ -25,6 +25,7 @@ from tests.pulse import (
     MonitorRecorder,
     play_into,
     reload_sink,
+    suspend_sink,
     unload_sink,
 )
 
@@ -366,3 +367,21 @@ def test_a_portaudio_restart_is_survived(pulse_env: AudioSettings) -> None:
     finally:
         mic.stop()
         speaker.close()
+
+
+def test_a_microphone_that_goes_quiet_is_device_lost_not_a_hang(
+    mic: SoundDeviceMicrophone,
+) -> None:
+    """PortAudio just stops calling back (a hung device): the watchdog reports it."""
+    assert mic.read(1.0) is not None
+    suspend_sink(MIC_SINK)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(DeviceLost, match=r"no sound for 1\.\d s"):
+            while time.monotonic() - t0 < 10:
+                mic.read(0.5)
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        suspend_sink(MIC_SINK, False)
+    mic.start()
+    assert mic.read(2.0) is not None
