@@ -158,8 +158,8 @@ def _green_words(phrases: tuple[str, ...]) -> str | None:
     from assistant.dialogue.script import SCALE_SYNONYMS, SCALES
 
     for points in SCALES.values():
-        value, words = points[0]
-        if words in phrases:
+        if all(words in phrases for _, words in points):
+            value, words = points[0]
             return max((words, *SCALE_SYNONYMS.get(value, ())), key=len)
     return None
 

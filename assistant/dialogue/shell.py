@@ -230,6 +230,8 @@ class JsonRecordSink:
         self.saves = 0
 
     def save(self, record: SessionRecord, finished: bool) -> None:
+        if finished and record.state == "draft":
+            record = record.model_copy(update={"state": "finalised"})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
@@ -522,7 +524,8 @@ class SessionShell:
         if isinstance(press, ButtonPressed):
             self.barge_ins += 1
             self.speaker.stop()
-            self.narrator.pressed(self.current_person, press)
+            who = self.person_name(getattr(self.engine, "current_person_id", None))
+            self.narrator.pressed(who, press)
             return press
         if press is not None:
             return press

@@ -296,6 +296,8 @@ class SimulationResult:
     virtual_s: float = 0.0
     wall_s: float = 0.0
     engines: dict[str, str] = field(default_factory=dict)
+    turns: list[Turn] = field(default_factory=list)
+    """The turns taken (with virtual people, the ones they chose)."""
 
 
 @dataclass
@@ -461,6 +463,7 @@ def run_scenario(
         virtual_s=clock.elapsed,
         wall_s=time.perf_counter() - started,
         engines=engines,
+        turns=driver.turns[: driver.index],
     )
 
 
