@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.runs):
         # -------- press -> first sample of the cached prompt
         answered.clear()
+        plays_before = len(getattr(speaker, "played", []))
         rec = recorder_cls(SPEAKER_SINK).start() if recorder_cls else None
         time.sleep(0.1)
         t0, m0 = press()
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             if handed is not None:
                 handover.append(handed - t0)
         else:
-            played = speaker.played[-1]
+            played = speaker.played[plays_before]  # the answer's first sentence
             first.append(played.started_at - m0)
             audible.append(first[-1] + lead_s)
         # -------- press while speaking -> silence
