@@ -266,3 +266,31 @@ def test_staff_pages_need_a_login(client: TestClient, hub: Hub) -> None:
     for path in ["/", "/audit", "/export.csv", "/export.json", f"/audio/{'a' * 64}"]:
         r = client.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/login", path
+
+
+def _login(client: TestClient, name: str, password: str) -> int:
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf": csrf},
+        follow_redirects=False,
+    )
+    return r.status_code
+
+
+def test_log_in_needs_csrf_and_wrong_tries_are_limited(client: TestClient, hub: Hub) -> None:
+    hub.add_staff("Kim", "kim's long password")
+    r = client.post("/login", data={"name": "Kim", "password": "kim's long password"})
+    assert r.status_code == 403  # no CSRF token
+    for _ in range(5):
+        assert _login(client, "Kim", "not it at all") == 200
+    assert _login(client, "Kim", "kim's long password") == 200  # blocked for now
+    with hub.tx() as s:
+        actions = list(s.scalars(select(db.Audit.action).where(db.Audit.actor == "Kim")))
+    assert actions.count("failed log in") == 5 and "log in blocked" in actions
+    assert _login(client, "Jo", "whatever it is") == 200  # others are not blocked
+    hub.add_staff("Lee", "lee's long password")
+    assert _login(client, "Lee", "lee's long password") == 303
+    assert client.get("/audit").status_code == 403  # not an admin
+    assert client.get("/").status_code == 200

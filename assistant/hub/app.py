@@ -31,6 +31,7 @@ def session_secret(home: Path) -> str:
 def create_app(hub: Hub, *, secure_cookies: bool = False) -> FastAPI:
     app = FastAPI(title="assistant hub", version=__version__, docs_url=None, redoc_url=None)
     app.state.hub = hub
+    app.state.throttle = web.LoginThrottle()
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(hub.home),

@@ -12,6 +12,8 @@ import hmac
 import io
 import json
 import secrets
+import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,35 @@ SUPPORT_WORDS = {
 }
 
 
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW_S = 15 * 60
+
+
 class NotLoggedIn(Exception):
     pass
+
+
+class LoginThrottle:
+    """At most MAX_FAILED_LOGINS failed tries per name and address in FAILED_LOGIN_WINDOW_S."""
+
+    def __init__(self) -> None:
+        self.failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        now = time.monotonic()
+        times = self.failures.setdefault(key, deque())
+        while times and now - times[0] > FAILED_LOGIN_WINDOW_S:
+            times.popleft()
+        return times
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        return len(self._recent(key)) >= MAX_FAILED_LOGINS
+
+    def failed(self, key: tuple[str, str]) -> None:
+        self._recent(key).append(time.monotonic())
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        self.failures.pop(key, None)
 
 
 def _hub(request: Request) -> Hub:
@@ -118,10 +147,21 @@ async def login(
 ) -> Response:
     _check_csrf(request, csrf)
     hub = _hub(request)
+    key = (name.strip().lower(), request.client.host if request.client else "-")
+    throttle: LoginThrottle = request.app.state.throttle
+    if throttle.blocked(key):
+        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "log in blocked", key[1])
+        return _render(
+            request,
+            "login.html",
+            error="Too many wrong tries. Wait 15 minutes, or ask an admin to help.",
+        )
     staff = await run_in_threadpool(hub.check_login, name.strip(), password)
     if staff is None:
-        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "failed log in", "-")
+        throttle.failed(key)
+        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "failed log in", key[1])
         return _render(request, "login.html", error="That name or password is not right.")
+    throttle.succeeded(key)
     request.session.clear()
     request.session["staff"] = staff.name
     request.session["admin"] = staff.is_admin
@@ -498,6 +538,8 @@ async def export_json(request: Request) -> Response:
 async def audit_page(request: Request) -> HTMLResponse:
     who = staff_name(request)
     hub = _hub(request)
+    if not request.session.get("admin"):
+        raise HTTPException(403, "Only an admin can read the audit log.")
 
     def rows() -> list[db.Audit]:
         with hub.tx() as s:
