@@ -202,3 +202,37 @@ def test_enrolling_with_another_hub_keeps_sealed_sessions_safe(tmp_path: Path, h
         enrol_device(other, th2.url, tmp_path / "dev", store)
     assert Enrolment.load(tmp_path / "dev") == first
     other.close()
+
+
+BLOCK_HUB_EXTRA = """
+import sys, importlib.abc
+HUB = {"fastapi", "sqlalchemy", "alembic", "uvicorn", "argon2", "psycopg", "starlette",
+       "itsdangerous", "multipart"}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in HUB:
+            raise ImportError("blocked " + name)
+sys.meta_path.insert(0, Block())
+import assistant.cli
+from assistant.sync import bundle, cli, client, export, outbox, source
+print("sync ok")
+sys.exit(assistant.cli.main(sys.argv[1:]))
+"""
+
+
+def test_the_device_needs_no_hub_packages(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.test_sync_support import ROOT
+
+    config = device_config(tmp_path / "config.toml", tmp_path / "dev")
+    cmd = [sys.executable, "-c", BLOCK_HUB_EXTRA, "--config", str(config)]
+    r = subprocess.run([*cmd, "sync", "status"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("sync ok"), r
+    assert "Hub: not enrolled yet" in r.stdout
+    r = subprocess.run([*cmd, "hub", "code"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        "assistant: The hub needs its extra packages: pip install 'assistant[hub]'."
+    )

@@ -119,11 +119,11 @@ def serve(
     ] = False,
 ) -> None:
     """Run the hub: the device API and the staff pages (migrates the database first)."""
+    hub = _open(home, db, unlock=True, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     import uvicorn
 
     from assistant.hub.app import create_app
 
-    hub = _open(home, db, unlock=True, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     typer.echo(
         f"Hub listening on http://{host}:{port}/ (database {hub.engine.url.render_as_string()})"
     )
