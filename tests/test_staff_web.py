@@ -201,3 +201,30 @@ def test_staff_flow(site: dict[str, Any], browser: Any, shots: Path) -> None:
     stranger.close()
     if os.environ.get("ASSISTANT_SCREENSHOTS") is None:
         shutil.rmtree(shots, ignore_errors=True)
+
+
+def test_admin_makes_a_code_and_revokes_a_device(
+    site: dict[str, Any], browser: Any, shots: Path, tmp_path: Path
+) -> None:
+    from assistant.errors import EnrolmentError
+    from assistant.sync.client import enrol
+
+    url = site["url"]
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    log_in(page, url)
+    page.click("text=Devices")
+    page.click("button:has-text('Make an enrolment code')")
+    code = page.locator(".code").inner_text()
+    page.screenshot(path=str(shots / "7-devices.png"), full_page=True)
+    store = new_store(tmp_path / "dev2")
+    enrolment = enrol(url, code, tmp_path / "dev2", device_id=store.device_id(), name="garden pi")
+    add_session(store, tmp_path, clips=0)
+    page.reload()  # the code is shown once only
+    assert page.locator(".code").count() == 0
+    row = page.locator("tr", has_text="garden pi")
+    row.locator("button", has_text="Revoke").click()
+    assert "Revoked" in page.locator("tr", has_text="garden pi").inner_text()
+    with pytest.raises(EnrolmentError, match="revoked"):
+        push(store, tmp_path / "dev2", enrolment=enrolment)
+    context.close()

@@ -547,3 +547,42 @@ async def audit_page(request: Request) -> HTMLResponse:
 
     await run_in_threadpool(hub.audit, who, "viewed audit log", "-")
     return _render(request, "audit.html", rows=await run_in_threadpool(rows))
+
+
+# -- devices (admins) ----------------------------------------------------------------------------
+
+
+def _admin(request: Request) -> str:
+    who = staff_name(request)
+    if not request.session.get("admin"):
+        raise HTTPException(403, "Only an admin can manage devices.")
+    return who
+
+
+@router.get("/devices", response_class=HTMLResponse)
+async def devices_page(request: Request) -> HTMLResponse:
+    _admin(request)
+    hub = _hub(request)
+    code = request.session.pop("new_code", None)
+    rows = await run_in_threadpool(hub.devices)
+    return _render(
+        request, "devices.html", devices=rows, code=code, hub_url=str(request.base_url).rstrip("/")
+    )
+
+
+@router.post("/devices/code")
+async def make_code(request: Request, csrf: str = Form("")) -> Response:
+    who = _admin(request)
+    _check_csrf(request, csrf)
+    request.session["new_code"] = await run_in_threadpool(_hub(request).new_code, who)
+    return RedirectResponse("/devices", status_code=303)
+
+
+@router.post("/devices/{device_id}/revoke")
+async def revoke_device(device_id: str, request: Request, csrf: str = Form("")) -> Response:
+    who = _admin(request)
+    _check_csrf(request, csrf)
+    if not bundle.is_uuid(device_id):
+        raise HTTPException(404, "There is no such device.")
+    await run_in_threadpool(_hub(request).revoke, device_id, who)
+    return RedirectResponse("/devices", status_code=303)
