@@ -236,3 +236,23 @@ def test_the_device_needs_no_hub_packages(tmp_path: Path) -> None:
     assert r.stderr.strip() == (
         "assistant: The hub needs its extra packages: pip install 'assistant[hub]'."
     )
+
+
+def test_sent_bundles_are_swept(tmp_path: Path, hub: Hub) -> None:
+    """The outbox keeps no second copy of a clip once the hub has it (the store's retention
+    rules stay the only copy rules); rows stay. Sealing a swept clip again when the hub asks
+    for it is covered by test_a_clip_the_hub_lost_is_sent_again."""
+    store = new_store(tmp_path / "dev")
+    add_session(store, tmp_path, clips=2)
+    waiting = add_session(store, tmp_path, clips=1)
+    outbox_dir = tmp_path / "dev" / "sync" / "outbox"
+    with ThreadHub(hub) as th:
+        enrol_device(hub, th.url, tmp_path / "dev", store)
+        with Outbox(tmp_path / "dev") as outbox:
+            outbox.prepare(store, Enrolment.load(tmp_path / "dev"))
+        assert len(list(outbox_dir.rglob("*.bundle"))) == 5
+        push(store, tmp_path / "dev")
+    assert not list(outbox_dir.rglob("*.bundle"))
+    with Outbox(tmp_path / "dev") as outbox:
+        assert len(outbox.all_items()) == 2 and not outbox.pending()
+    assert waiting.id in hub_contents(hub).sessions

@@ -217,7 +217,7 @@ def push(
             if ping.status_code != 200:
                 raise SyncError(f"The hub did not accept this device: {_detail(ping)}")
             for item in pending:
-                error = _send_item(client, outbox, source, item.session_id, item.clips)
+                error = _send_item(client, outbox, source, enrolment, item.session_id, item.clips)
                 if error is None:
                     report.sent.append(item.session_id)
                 else:
@@ -230,6 +230,7 @@ def push(
         finally:
             client.close()
         report.waiting = len(outbox.pending())
+        outbox.sweep()
         error_text = "; ".join(f"{k[:8]}: {v}" for k, v in report.refused.items()) or None
         outbox.finish_attempt(
             attempt, "refused some" if report.refused else "ok", len(report.sent), error_text
@@ -238,7 +239,12 @@ def push(
 
 
 def _send_item(
-    client: HubClient, outbox: Outbox, source: SessionSource, session_id: str, clips: list[str]
+    client: HubClient,
+    outbox: Outbox,
+    source: SessionSource,
+    enrolment: Enrolment,
+    session_id: str,
+    clips: list[str],
 ) -> str | None:
     """Send one session and its clips. None when the hub has it; else why it was refused."""
     for _round in range(2):
@@ -251,7 +257,7 @@ def _send_item(
                 response = client.request(
                     "PUT",
                     f"/v1/blobs/{sha}",
-                    content=outbox.clip_file(sha).read_bytes(),
+                    content=outbox.ensure_clip_file(sha, source, enrolment).read_bytes(),
                     headers={"Content-Type": "application/octet-stream"},
                 )
                 _check_auth(response)

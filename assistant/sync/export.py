@@ -52,9 +52,8 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
             prepared = outbox.prepare(source, enrolment)
             for item in outbox.pending():
                 for sha in item.clips:
-                    if _copy(
-                        outbox.clip_file(sha), folder, f"clips/{sha}.bundle", "clip", sha, entries
-                    ):
+                    src = outbox.ensure_clip_file(sha, source, enrolment)
+                    if _copy(src, folder, f"clips/{sha}.bundle", "clip", sha, entries):
                         clips += 1
                 if _copy(
                     outbox.session_file(item.session_id),

@@ -150,31 +150,8 @@ class Outbox:
         assert isinstance(record, SessionRecord)
         clips = bundle.clips_of(record)
         for sha in clips:
-            if self.has_blob(sha):
-                continue
-            try:
-                data = Path(source.clip_path(sha)).read_bytes()
-            except (OSError, RecordError) as exc:
-                raise SyncError(
-                    f"its audio clip {sha[:12]} is missing on this device, so it waits."
-                ) from exc
-            if hashlib.sha256(data).hexdigest() != sha:
-                raise SyncError(f"its audio clip {sha[:12]} is damaged on this device.")
-            sealed = bundle.seal(
-                "clip",
-                sha,
-                data,
-                device_id=enrolment.device_id,
-                hub_public_key=enrolment.hub_key,
-                signing_key=enrolment.signing_seed,
-            )
-            write_atomic(self.clip_file(sha), sealed)
-            with self._tx() as db:
-                db.execute(
-                    "INSERT OR IGNORE INTO blobs(sha256, size, sealed_at) VALUES (?,?,?)",
-                    (sha, len(sealed), _now()),
-                )
-            crash_point("after_seal_clip")
+            if not self.has_blob(sha):
+                self._seal_clip(sha, source, enrolment)
         sealed = bundle.seal(
             "session",
             record.id,
@@ -190,6 +167,56 @@ class Outbox:
                 (record.id, json.dumps(clips), len(sealed), _now()),
             )
         crash_point("after_seal_session")
+
+    def _seal_clip(self, sha: str, source: SessionSource, enrolment: Enrolment) -> None:
+        try:
+            data = Path(source.clip_path(sha)).read_bytes()
+        except (OSError, RecordError) as exc:
+            raise SyncError(
+                f"its audio clip {sha[:12]} is missing on this device, so it waits."
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise SyncError(f"its audio clip {sha[:12]} is damaged on this device.")
+        sealed = bundle.seal(
+            "clip",
+            sha,
+            data,
+            device_id=enrolment.device_id,
+            hub_public_key=enrolment.hub_key,
+            signing_key=enrolment.signing_seed,
+        )
+        write_atomic(self.clip_file(sha), sealed)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO blobs(sha256, size, sealed_at) VALUES (?,?,?)",
+                (sha, len(sealed), _now()),
+            )
+        crash_point("after_seal_clip")
+
+    def ensure_clip_file(self, sha: str, source: SessionSource, enrolment: Enrolment) -> Path:
+        """The sealed clip's file, sealed again from the record store if it was swept away."""
+        path = self.clip_file(sha)
+        if not path.exists():
+            self._seal_clip(sha, source, enrolment)
+        return path
+
+    def sweep(self) -> int:
+        """Delete sealed files nobody needs any more (sent sessions, uploaded clips no waiting
+        session uses). Rows stay. Returns how many files went."""
+        pending = self.pending()
+        needed = {sha for item in pending for sha in item.clips}
+        gone = 0
+        for item in self._items("sent_at IS NOT NULL"):
+            path = self.session_file(item.session_id)
+            if path.exists():
+                path.unlink()
+                gone += 1
+        for path in (self.folder / "clips").glob("*.bundle"):
+            sha = path.stem
+            if bundle.is_sha256(sha) and sha not in needed and self.blob_uploaded(sha):
+                path.unlink()
+                gone += 1
+        return gone
 
     # -- state ---------------------------------------------------------------------------------
 
