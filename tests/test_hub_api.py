@@ -299,3 +299,29 @@ def test_log_in_needs_csrf_and_wrong_tries_are_limited(client: TestClient, hub: 
     assert _login(client, "Lee", "lee's long password") == 303
     assert client.get("/audit").status_code == 403  # not an admin
     assert client.get("/").status_code == 200
+
+
+def test_hostile_transcripts_are_escaped_in_pages_and_csv(client: TestClient, hub: Hub) -> None:
+    dev = enrol(client, hub)
+    sam = Person(name="<b>Sam</b>")
+    record = SessionRecord(
+        script="daily_checkin",
+        people=[sam],
+        answers=[
+            Answer(person_id=sam.id, step_id="a", question="q", transcript='=HYPERLINK("x")'),
+            Answer(person_id=sam.id, step_id="b", question="q", transcript="<script>x()</script>"),
+        ],
+    )
+    sealed = dev.seal("session", record.id, bundle.record_payload(record))
+    r = client.put(f"/v1/sessions/{record.id}", content=sealed, headers=dev.auth)
+    assert r.status_code == 201
+    hub.add_staff("Kim", "kim's long password")
+    assert _login(client, "Kim", "kim's long password") == 303
+    page = client.get(f"/sessions/{record.id}").text
+    assert "<script>x()</script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+    assert "<b>Sam</b>" not in page
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(client.get("/export.csv").text)))
+    assert {row["transcript"] for row in rows} == {'\'=HYPERLINK("x")', "<script>x()</script>"}

@@ -462,6 +462,11 @@ def _all_sessions(hub: Hub) -> list[tuple[SessionRecord, dict[str, list[db.Trans
         return [(_record(r), _edits(s, r.id), r.device_id) for r in rows]
 
 
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (=, +, -, @ at the start)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 @router.get("/export.csv")
 async def export_csv(request: Request) -> Response:
     who = staff_name(request)
@@ -482,19 +487,22 @@ async def export_csv(request: Request) -> Response:
             last = edits.get(a.id, [])
             writer.writerow(
                 [
-                    record.id,
-                    record.started_at.isoformat(),
-                    record.script,
-                    record.place or "",
-                    names.get(a.person_id or "", "group"),
-                    a.question,
-                    last[-1].text if last else a.transcript,
-                    a.transcript,
-                    last[-1].staff if last else "",
-                    a.value or "",
-                    a.confirmed_by,
-                    "" if a.confidence is None else f"{a.confidence:.2f}",
-                    a.audio_clip or "",
+                    _cell(str(v))
+                    for v in [
+                        record.id,
+                        record.started_at.isoformat(),
+                        record.script,
+                        record.place or "",
+                        names.get(a.person_id or "", "group"),
+                        a.question,
+                        last[-1].text if last else a.transcript,
+                        a.transcript,
+                        last[-1].staff if last else "",
+                        a.value or "",
+                        a.confirmed_by,
+                        "" if a.confidence is None else f"{a.confidence:.2f}",
+                        a.audio_clip or "",
+                    ]
                 ]
             )
     await run_in_threadpool(hub.audit, who, "exported", "all sessions", "csv")

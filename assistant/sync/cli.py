@@ -69,7 +69,13 @@ def push_cmd() -> None:
             store, s.data_dir, timeout_s=s.sync.timeout_s, max_attempts=s.sync.max_attempts
         )
     except HubUnreachable as exc:
-        typer.echo(f"No network: {exc}", err=True)
+        from assistant.sync.outbox import Outbox
+
+        with Outbox(s.data_dir) as outbox:
+            waiting = len(outbox.pending())
+        typer.echo(
+            f"No network: {waiting} session{'s' if waiting != 1 else ''} will wait. {exc}", err=True
+        )
         raise typer.Exit(EXIT_NO_NETWORK) from exc
     finally:
         close = getattr(store, "close", None)
