@@ -62,6 +62,7 @@ def test_enrol_stores_token_and_hub_key_owner_only(tmp_path: Path, hub: Hub) -> 
         e = enrol_device(hub, th.url, tmp_path / "dev", store)
     path = tmp_path / "dev" / "sync" / "device.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert Enrolment.load(tmp_path / "dev") == e
     assert e.hub_key == hub.public_key
     assert e.device_id == store.device_id()

@@ -23,7 +23,7 @@ def sync_dir(data_dir: Path) -> Path:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write *data* atomically to *path*, readable and writable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -77,6 +77,7 @@ class Outbox:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = sync_dir(data_dir)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.folder = self.root / "outbox"
         (self.folder / "sessions").mkdir(parents=True, exist_ok=True)
         (self.folder / "clips").mkdir(parents=True, exist_ok=True)
