@@ -161,6 +161,7 @@ def test_clips_by_hash_are_idempotent_and_checked(client: TestClient, hub: Hub) 
     assert client.put(f"/v1/blobs/{sha}", content=sealed, headers=dev.auth).status_code == 200
     assert client.head(f"/v1/blobs/{sha}", headers=dev.auth).status_code == 200
     assert hub.blob_path(sha).read_bytes() == clip
+    assert hub.blob_path(sha).stat().st_mode & 0o077 == 0  # decrypted audio: owner only
     # the right bundle under the wrong name
     other = "0" * 64
     r = client.put(f"/v1/blobs/{other}", content=sealed, headers=dev.auth)

@@ -35,7 +35,7 @@ from assistant.hub import db
 from assistant.hub.keys import HubKeys, KeyLocked, public_key, unlock
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
-from assistant.sync.device import b64, unb64, write_atomic
+from assistant.sync.device import b64, unb64, write_private
 from assistant.sync.faults import crash_point
 
 DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024
@@ -104,7 +104,7 @@ class Hub:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     ) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db_url = db_url or f"sqlite:///{home / 'hub.sqlite'}"
         self.engine = db.make_engine(self.db_url)
         db.migrate(self.engine)
@@ -278,7 +278,7 @@ class Hub:
         opened = self._open(data, "clip", sha256, device_id)
         if self.has_blob(sha256):
             return False
-        write_atomic(path, opened.payload)
+        write_private(path, opened.payload)  # decrypted audio: owner only
         try:
             with self.tx() as s:
                 s.add(
