@@ -35,9 +35,10 @@ def schema_text() -> str:
 
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASSISTANT_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "none.toml"))
-    (tmp_path / "none.toml").write_text("")
+    # The data folder's default is read from ASSISTANT_DATA at import time: use a config file.
+    config = tmp_path / "config.toml"
+    config.write_text(f'[records]\ndata_dir = "{tmp_path / "data"}"\n')
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
 
 
 def simulate(path: Path, out: Path, *extra: str) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def test_group_of_four_answers_are_kept_against_the_person_whose_turn_it_was(tmp
     answers = by_name(data)
     own_words = {
         "Sam": "meet new people",
-        "Priya": "being in the group",
+        "Priya": "the people here",
         "Tom": "have a say",
         "Aisha": "friends come here",
     }

@@ -58,7 +58,7 @@ PEOPLE = [
         consent=False,
         talks=False,
         words={
-            "why": "I like being in the group",
+            "why": "I like the people here",
             "want to do": "I want to cook a big lunch",
             "good at": "I am good at cooking",
             "what job": "I will buy the food",

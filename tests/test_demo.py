@@ -1,0 +1,62 @@
+"""``assistant demo``: the README's main job, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from assistant.cli import main
+
+SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "record.schema.json"
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    # The data folder's default is read from ASSISTANT_DATA at import time: use a config file.
+    config = tmp_path / "config.toml"
+    config.write_text(f'[records]\ndata_dir = "{tmp_path / "data"}"\n')
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+
+
+def _check_record(data: dict[str, Any]) -> None:
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    assert data["state"] == "finalised"
+    names = {p["id"]: p["name"] for p in data["people"]}
+    assert sorted(names.values()) == ["Aisha", "Priya", "Sam", "Tom"]
+    consent = {p["name"]: p["consent"]["audio"] for p in data["people"]}
+    assert consent == {"Sam": True, "Priya": False, "Tom": True, "Aisha": False}
+    for pid, name in names.items():
+        mine = [a for a in data["answers"] if a["person_id"] == pid]
+        why = [a for a in mine if a["step_id"] == "why_here" and not a["passed"]]
+        assert len(why) == 1 and why[0]["transcript"].strip(), name
+        assert any(a["audio_clip"] for a in mine) == consent[name], name
+    tom = [a for a in data["answers"] if names.get(a["person_id"]) == "Tom"]
+    assert [a["passed"] for a in tom if a["step_id"] == "why_here"] == [True, False]
+    assert len(data["goals"]) == 1 and len(data["jobs"]) == 4 and data["next_meeting"]
+    assert {names[j["person_id"]] for j in data["jobs"]} == set(names.values())
+
+
+def test_demo_with_fake_speech_writes_a_valid_record_in_the_data_folder(tmp_path, capsys):
+    assert main(["demo", "--fake-speech"]) == 0
+    out = capsys.readouterr().out
+    written = sorted((tmp_path / "data" / "demo").glob("demo-*.json"))
+    assert len(written) == 1 and written[0].name in out.replace("\n", "")
+    _check_record(json.loads(written[0].read_text()))
+    assert "Tom, you passed before" in out
+
+
+@pytest.mark.slow
+def test_demo_with_the_real_voice_and_recogniser(tmp_path, capsys):
+    out_file = tmp_path / "demo.json"
+    assert main(["demo", "--record-out", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert "piper:" in out and ("Whisper" in out or "Vosk" in out)  # which engines, and why
+    data = json.loads(out_file.read_text())
+    _check_record(data)
+    assert data["engines"]["voice"].startswith("piper:")
+    heard = [a for a in data["answers"] if a["engine"]]
+    assert heard and all(a["confidence"] is not None for a in heard)
