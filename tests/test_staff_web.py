@@ -25,11 +25,16 @@ from assistant.sync.client import push  # noqa: E402
 from tests.test_sync_support import (  # noqa: E402
     ADMIN,
     ADMIN_PASSWORD,
+    BACKENDS,
     ThreadHub,
     add_session,
     enrol_device,
     new_store,
     open_hub,
+    pg_create_db,
+    pg_drop_db,
+    pg_url,
+    postgres_available,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,10 +54,18 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("web")
-    hub: Hub = open_hub(tmp / "hub", None)
+    pg_name = None
+    if request.param == "postgres":
+        why = postgres_available()
+        if why:
+            pytest.skip(why)
+        pg_name = pg_create_db()
+    hub: Hub = open_hub(tmp / "hub", pg_url(pg_name) if pg_name else None)
     hub.add_staff(ADMIN, ADMIN_PASSWORD, admin=True)
     store = new_store(tmp / "dev")
     calm = add_session(store, tmp, who="Sam", clips=1)
@@ -62,6 +75,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         push(store, tmp / "dev")
         yield {"url": th.url, "hub": hub, "calm": calm, "worried": worried, "tmp": tmp}
     hub.close()
+    if pg_name:
+        pg_drop_db(pg_name)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +90,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def shots(site: dict[str, Any]) -> Path:
     folder = Path(os.environ.get("ASSISTANT_SCREENSHOTS", site["tmp"] / "shots"))
+    if site["hub"].engine.dialect.name != "sqlite":
+        folder = folder / site["hub"].engine.dialect.name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
