@@ -134,11 +134,14 @@ def make_engine(name: str) -> Any:
         from assistant.config import load_settings
         from assistant.stt.vosk import VoskRecognizer
 
-        return VoskRecognizer(vosk_model_path(load_settings()), min_confidence=0.0)
+        settings = load_settings()
+        return VoskRecognizer(
+            vosk_model_path(settings), min_confidence=settings.stt.min_short_confidence
+        )
     if name.startswith("whisper"):
         from assistant.stt.whisper import WhisperRecognizer
 
-        kwargs: dict[str, Any] = {"min_confidence": 0.0}
+        kwargs: dict[str, Any] = {"min_confidence": default_threshold("whisper")}
         if "prompt" in name:
             kwargs["initial_prompt"] = "Yes. No. Next. Help. Repeat."
         if "beam5" in name:
@@ -149,7 +152,9 @@ def make_engine(name: str) -> Any:
     if name.startswith("pocketsphinx"):
         from assistant.stt.sphinx import SphinxRecognizer
 
-        return SphinxRecognizer(min_confidence=0.0, garbage="nogarbage" not in name)
+        return SphinxRecognizer(
+            min_confidence=default_threshold("pocketsphinx"), garbage="nogarbage" not in name
+        )
     raise SystemExit(f"unknown engine {name}")
 
 
@@ -239,11 +244,16 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
     }
 
 
-def score_short(rows: list[dict[str, Any]], threshold: float) -> dict[str, float]:
+def score_short(rows: list[dict[str, Any]], threshold: float | None = None) -> dict[str, float]:
+    """Right / swapped / rejected as the engine decided (*threshold* None), or re-decided on the
+    raw confidence at *threshold* (for the sweep; it ignores Whisper's verification pass)."""
     right = swapped = rejected = 0
     false_accept = negatives = 0
     for r in rows:
-        answer = r["answer"] if r["confidence"] >= threshold else None
+        if threshold is None:
+            answer = r["answer"]
+        else:
+            answer = match_short_answer(r["heard"]) if r["confidence"] >= threshold else None
         if r["expected"] is None:
             negatives += 1
             false_accept += answer is not None
@@ -273,10 +283,10 @@ def summarise(result: dict[str, Any], threshold: float) -> dict[str, Any]:
         rows = [r for r in result["short"] if r["voice"] == voice and r["snr"] == snr]
         if rows:
             key = voice if snr is None else f"{voice}+noise{snr:g}dB"
-            per_voice[key] = score_short(rows, threshold)
+            per_voice[key] = score_short(rows)
     return {
         "threshold": threshold,
-        "short": score_short(result["short"], threshold),
+        "short": score_short(result["short"]),
         "short_per_voice": per_voice,
         "sweep": {str(t): score_short(result["short"], t) for t in THRESHOLDS},
         "free_wer_pct": 100 * edits / words if words else None,

@@ -38,7 +38,7 @@ WHY_EMBEDDED: dict[Role, str] = {
     "free": "lowest word error rate in the benchmark",
 }
 
-MIN_CONFIDENCE: dict[Engine, float | None] = {"vosk": None, "whisper": 0.5, "pocketsphinx": 0.3}
+MIN_CONFIDENCE: dict[Engine, float | None] = {"vosk": None, "whisper": 0.5, "pocketsphinx": 0.4}
 """Short-answer acceptance threshold per engine; None = ``stt.min_short_confidence``.
 
 Engines score confidence on different scales (Vosk: word posterior; Whisper: mean token

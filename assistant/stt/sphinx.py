@@ -48,7 +48,7 @@ class SphinxRecognizer:
         self,
         model_dir: Path | None = None,
         *,
-        min_confidence: float = 0.3,
+        min_confidence: float = 0.4,
         table: PhraseTable = SHORT_ANSWERS,
         garbage: bool = True,
     ) -> None:
