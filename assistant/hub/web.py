@@ -11,12 +11,14 @@ import csv
 import hmac
 import io
 import json
+import os
 import secrets
 import time
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -114,6 +116,17 @@ def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, name, context)
 
 
+def _local_zone() -> tzinfo:
+    """UK time for staff (the charity is in the UK); UTC if the zone data is missing."""
+    try:
+        return ZoneInfo(os.environ.get("ASSISTANT_HUB_TZ", "Europe/London"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+_LOCAL = _local_zone()
+
+
 def _when(value: datetime | str | None) -> str:
     if value is None:
         return ""
@@ -124,7 +137,7 @@ def _when(value: datetime | str | None) -> str:
             return str(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%a %d %b %Y, %H:%M")
+    return value.astimezone(_LOCAL).strftime("%a %d %b %Y, %H:%M")
 
 
 TEMPLATES.env.filters["when"] = _when
