@@ -1022,7 +1022,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--speaker-latency", type=float, default=None, help="ask PortAudio for this output latency"
     )
-    parser.add_argument("--prompt-s", type=float, default=2.0, help="play this much of a prompt")
+    parser.add_argument(
+        "--prompt-s", type=float, default=None, help="play this much of a prompt (2 s; quick 1 s)"
+    )
     parser.add_argument("--child-ready", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--t0", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--want", action="append", default=[], help="KIND=N turns (debugging)")
@@ -1076,7 +1078,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_live:
         print(f"Live session through PulseAudio (wanted {wanted})...")
         live = run_live(
-            wanted, args.prompt_s, args.short_engine, max_s, notes,
+            wanted, args.prompt_s or (1.0 if args.quick else 2.0), args.short_engine, max_s, notes,
             script="daily-checkin" if args.quick else "coproduction-group",
             speaker_latency=args.speaker_latency,
         )  # fmt: skip

@@ -1,0 +1,160 @@
+"""The end-to-end benchmark's quick mode runs and writes complete, well-formed results.
+
+It checks the shape and sanity of the JSON (every measure present, medians and 95th
+percentiles in range, the targets judged, the plot written), not the numbers against the
+targets: those depend on the machine (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.pulse import ensure_pulse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LIVE = (
+    "turn_gap_short_s",
+    "turn_gap_short_to_speech_s",
+    "window_short_s",
+    "gap_minus_window_short_s",
+    "turn_gap_free_s",
+    "turn_gap_free_to_speech_s",
+    "window_free_s",
+    "gap_minus_window_free_s",
+    "compute_after_decision_s",
+    "output_path_s",
+    "press_to_reply_s",
+    "press_to_handover_s",
+    "press_to_prompt_s",
+    "barge_in_silence_s",
+)
+NAIVE = ("naive_turn_gap_short_s", "naive_turn_gap_free_s")
+MUST_MEASURE = (
+    "turn_gap_short_s",
+    "window_short_s",
+    "turn_gap_free_s",
+    "window_free_s",
+    "compute_after_decision_s",
+    "press_to_reply_s",
+    "barge_in_silence_s",
+    *NAIVE,
+)
+
+
+def check_summary(name: str, s: Any, *, lo: float = 0.0, hi: float = 30.0) -> None:
+    assert isinstance(s, dict), name
+    assert set(s) == {"median", "p95", "min", "max", "n"}, name
+    assert isinstance(s["n"], int) and s["n"] >= 0, name
+    if s["n"] == 0:
+        assert s["median"] is None and s["p95"] is None, name
+        return
+    for key in ("median", "p95", "min", "max"):
+        assert isinstance(s[key], float), (name, key)
+        assert lo <= s[key] <= hi, (name, key, s[key])
+    assert s["min"] <= s["median"] <= s["p95"] <= s["max"], name
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, str | None]:
+    out = tmp_path_factory.mktemp("e2e") / "e2e.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_e2e.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "target" in proc.stdout and "turn_gap_short" in proc.stdout
+    return json.loads(out.read_text()), out, ensure_pulse()
+
+
+@pytest.mark.slow
+@pytest.mark.audio
+def test_quick_results_are_complete(quick: tuple[dict[str, Any], Path, str | None]) -> None:
+    data, out, no_pulse = quick
+    assert data["quick"] is True
+    for key in (*LIVE, *NAIVE):
+        check_summary(key, data[key])
+    if no_pulse is None:
+        for key in MUST_MEASURE:
+            assert data[key]["n"] >= 1, f"{key} was not measured"
+        assert data["turn_gap_short_s"]["median"] > data["window_short_s"]["median"] > 0.2
+        assert data["turn_gap_free_s"]["median"] > data["window_free_s"]["median"] > 0.5
+        assert data["naive_ratio_short"] is not None and data["naive_ratio_short"] > 0
+        assert isinstance(data["live"]["engines"]["short"], str)
+        assert data["live"]["turns"], "the turns are logged"
+    else:
+        assert any("skipped" in n or "no virtual" in n for n in data["notes"])
+
+
+@pytest.mark.slow
+def test_ready_and_memory_are_measured(quick: tuple[dict[str, Any], Path, str | None]) -> None:
+    data, _, _ = quick
+    ready = data["ready"]["default"]
+    assert 0.1 < ready["ready_s"] < 120
+    assert 20 < ready["rss_ready_mb"] <= ready["peak_rss_mb"] < 8000
+    assert data["peak_rss_mb_default"] == ready["peak_rss_mb"]
+    ko = data["ready"]["vosk-ko"]
+    if "skipped" not in ko:
+        assert ko["engines"]["short"].startswith("vosk:")
+        assert ko["peak_rss_mb"] > 20
+
+
+@pytest.mark.slow
+def test_targets_are_judged_and_plot_written(
+    quick: tuple[dict[str, Any], Path, str | None],
+) -> None:
+    data, out, _ = quick
+    targets = data["targets"]
+    assert set(targets) == {
+        "press_to_prompt_audio",
+        "yes_no_turn_gap",
+        "compute_after_decision",
+        "peak_memory_default",
+        "ready",
+        "naive_ratio_short",
+    }
+    for name, t in targets.items():
+        assert t["op"] in ("<=", ">="), name
+        assert t["met"] in (True, False, None), name
+        assert (t["value"] is None) == (t["met"] is None), name
+    png = out.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 5000
+    assert data["machine"]["cpus"] >= 1
+
+
+def test_summary_and_judging_helpers() -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_e2e import judge
+    from bench.common import summary
+
+    s = summary([0.1, 0.2, 0.3, 0.4, 5.0])
+    assert s["median"] == pytest.approx(0.3)
+    assert s["min"] == pytest.approx(0.1) and s["max"] == pytest.approx(5.0)
+    assert s["median"] < s["p95"] < 5.0
+    assert summary([])["n"] == 0
+    verdicts = judge(
+        {
+            "press_to_reply_s": summary([0.02, 0.025]),
+            "turn_gap_short_s": summary([0.5]),
+            "compute_after_decision_s": summary([]),
+            "peak_rss_mb_default": 390.0,
+            "ready_s_default": None,
+            "naive_ratio_short": 6.0,
+        }
+    )
+    assert verdicts["press_to_prompt_audio"]["met"] is True
+    assert verdicts["yes_no_turn_gap"]["met"] is False
+    assert verdicts["compute_after_decision"]["met"] is None
+    assert verdicts["peak_memory_default"]["met"] is True
+    assert verdicts["ready"]["met"] is None
+    assert verdicts["naive_ratio_short"]["met"] is True
