@@ -257,3 +257,17 @@ def test_sent_bundles_are_swept(tmp_path: Path, hub: Hub) -> None:
     with Outbox(tmp_path / "dev") as outbox:
         assert len(outbox.all_items()) == 2 and not outbox.pending()
     assert waiting.id in hub_contents(hub).sessions
+
+
+def test_one_push_at_a_time(tmp_path: Path, hub: Hub) -> None:
+    from assistant.sync.client import push_lock
+
+    store = new_store(tmp_path / "dev")
+    add_session(store, tmp_path, clips=0)
+    with ThreadHub(hub) as th:
+        enrol_device(hub, th.url, tmp_path / "dev", store)
+        with push_lock(tmp_path / "dev") as mine:
+            assert mine
+            assert push(store, tmp_path / "dev").busy
+        report = push(store, tmp_path / "dev")
+    assert not report.busy and len(report.sent) == 1

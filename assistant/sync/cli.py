@@ -81,6 +81,9 @@ def push_cmd() -> None:
         close = getattr(store, "close", None)
         if callable(close):
             close()
+    if report.busy:
+        typer.echo("Another push is already running.")
+        return
     for problem in report.problems:
         typer.echo(f"Waiting: {problem}", err=True)
     if report.nothing_to_send and not report.problems:

@@ -9,10 +9,13 @@ a second push sends nothing twice.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +26,7 @@ import nacl.signing
 
 from assistant import __version__
 from assistant.errors import EnrolmentError, HubUnreachable, RecordError, SyncError
-from assistant.sync.device import Enrolment, b64, unb64
+from assistant.sync.device import Enrolment, b64, sync_dir, unb64
 from assistant.sync.faults import crash_point
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
@@ -178,6 +181,7 @@ class PushReport:
     refused: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     waiting: int = 0
+    busy: bool = False  # another push was already running
 
     @property
     def nothing_to_send(self) -> bool:
@@ -194,9 +198,47 @@ def push(
     transport: httpx.BaseTransport | None = None,
     enrolment: Enrolment | None = None,
 ) -> PushReport:
-    """Seal what is new, then send everything waiting. Raises HubUnreachable when offline."""
+    """Seal what is new, then send everything waiting. Raises HubUnreachable when offline.
+
+    One push at a time per device (the timer and a person at the keyboard may both start one):
+    a second one returns at once with ``busy`` set.
+    """
     enrolment = enrolment or Enrolment.load(data_dir)
     report = PushReport()
+    with push_lock(data_dir) as mine:
+        if not mine:
+            report.busy = True
+            return report
+        return _push(source, data_dir, enrolment, report, timeout_s, max_attempts, sleep, transport)
+
+
+@contextmanager
+def push_lock(data_dir: Path) -> Iterator[bool]:
+    """Hold the device's push lock; yields False if another process holds it."""
+    folder = sync_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(folder / "push.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # also lets go of the lock
+
+
+def _push(
+    source: SessionSource,
+    data_dir: Path,
+    enrolment: Enrolment,
+    report: PushReport,
+    timeout_s: float,
+    max_attempts: int,
+    sleep: Callable[[float], None],
+    transport: httpx.BaseTransport | None,
+) -> PushReport:
     with Outbox(data_dir) as outbox:
         prepared = outbox.prepare(source, enrolment)
         report.problems.extend(prepared.problems)
