@@ -326,3 +326,15 @@ def test_hostile_transcripts_are_escaped_in_pages_and_csv(client: TestClient, hu
 
     rows = list(csv.DictReader(io.StringIO(client.get("/export.csv").text)))
     assert {row["transcript"] for row in rows} == {'\'=HYPERLINK("x")', "<script>x()</script>"}
+
+
+def test_times_without_a_zone_are_taken_as_utc(client: TestClient, hub: Hub) -> None:
+    from datetime import datetime
+
+    dev = enrol(client, hub)
+    sam = Person(name="Sam")
+    for started in (datetime(2026, 3, 1, 10, 0), datetime(2026, 3, 2, 10, 0).astimezone()):
+        record = SessionRecord(script="s", people=[sam], started_at=started)
+        sealed = dev.seal("session", record.id, bundle.record_payload(record))
+        r = client.put(f"/v1/sessions/{record.id}", content=sealed, headers=dev.auth)
+        assert r.status_code == 201, r.text

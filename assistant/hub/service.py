@@ -341,7 +341,7 @@ class Hub:
                 row = s.get(db.Person, person.id)
                 if row is None:
                     s.add(db.Person(id=person.id, name=person.name, last_seen_at=record.started_at))
-                elif _aware(row.last_seen_at) <= record.started_at:
+                elif _aware(row.last_seen_at) <= _aware(record.started_at):
                     row.name = person.name
                     row.last_seen_at = record.started_at
                 s.add(db.SessionPerson(session_id=record.id, person_id=person.id))
