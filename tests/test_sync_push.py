@@ -178,6 +178,7 @@ def test_cli_nothing_to_send_no_network_and_status(tmp_path: Path, hub: Hub) -> 
     assert r.returncode == 0
     assert "Waiting to send: 1 session." in r.stdout
     assert "Last error:" in r.stdout and "did not answer" in r.stdout
+    assert ": no network, sent 0." in r.stdout
     port = int(Enrolment.load(data).hub_url.rsplit(":", 1)[1])
     with ThreadHub(hub, port=port):
         r = run_cli(config, "sync", "push")

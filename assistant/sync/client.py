@@ -267,7 +267,8 @@ def _push(
                     outbox.set_error(item.session_id, error)
         except (SyncError, RecordError) as exc:
             report.waiting = len(outbox.pending())
-            outbox.finish_attempt(attempt, "failed", len(report.sent), str(exc))
+            result = "no network" if isinstance(exc, HubUnreachable) else "failed"
+            outbox.finish_attempt(attempt, result, len(report.sent), str(exc))
             raise
         finally:
             client.close()
