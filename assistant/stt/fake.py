@@ -42,17 +42,23 @@ _MAGIC = np.array([12345, -12345, 23456, -23456], dtype=np.int16)
 def speech_pcm(text: str, *, pad_s: float = 0.3) -> np.ndarray:
     """Int16 16 kHz "speech" that :class:`FakeRecognizer` hears as *text*.
 
-    It is a short marker, the length, then the UTF-8 bytes, padded with silence, and lasts
-    about as long as the words would take to say (so end-of-turn timing stays realistic).
+    It is a short marker, the length, the UTF-8 bytes, then a hum lasting about as long as the
+    words would take to say (so end-of-turn timing stays realistic), with silence around.
     """
     data = text.encode("utf-8")
     payload = np.array(list(data), dtype=np.int16) * 64 + 1000
     header = np.concatenate([_MAGIC, np.array([len(data)], dtype=np.int16)])
     spoken_s = max(0.3, 0.35 * len(text.split()))
     body = np.concatenate([header, payload])
-    fill = np.zeros(max(0, int(spoken_s * SAMPLE_RATE) - len(body)), dtype=np.int16)
+    # a voice-like hum for as long as the words would take, so that an energy-based
+    # end-of-turn detector hears "speech" for the right time
+    n = max(0, int(spoken_s * SAMPLE_RATE) - len(body))
+    t = np.arange(n) / SAMPLE_RATE
+    hum = (3000 * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))).astype(
+        np.int16
+    )
     pad = np.zeros(int(pad_s * SAMPLE_RATE), dtype=np.int16)
-    return np.concatenate([pad, body, fill, pad])
+    return np.concatenate([pad, body, hum, pad])
 
 
 def text_in_pcm(pcm: np.ndarray) -> str | None:
