@@ -17,7 +17,9 @@ Two ways to tell it what was said:
 2. **Text carried in the audio**: :func:`speech_pcm` turns text into int16 "speech" that the
    fake decodes back exactly (a fake voice or a fake microphone can play it; the path must be
    lossless, i.e. 16 kHz int16 with no resampling or mixing). Audio with no embedded text is
-   heard as silence, unless a script is given, which then wins::
+   heard as silence, unless a script is given, which then wins. The hum after the text is
+   "speech" to :class:`~assistant.audio.endpoint.EnergyDetector` but not to the Silero VAD
+   (it is not a voice), so pair it with the energy detector in end-of-turn tests::
 
        rec = FakeRecognizer()
        rec.transcribe(speech_pcm("next please")).text      # "next please"
