@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from assistant.config import Settings
+from assistant.records.model import SessionRecord
 
 scripts_app = typer.Typer(help="The session scripts: list them, check a staff script.")
 
@@ -96,24 +97,15 @@ def run(
 
 
 def _run_device(settings: Settings, script_name: str | None) -> None:
-    """Wire the real edges to the shell and run one session (the ``run`` command)."""
+    """Open the real microphone, speaker, buttons, lights and record store; run one session."""
     import logging
-    import random
 
     from assistant.audio import open_microphone, open_speaker
     from assistant.buttons.base import InputStream
     from assistant.buttons.select import open_buttons
-    from assistant.dialogue.engine import Engine
-    from assistant.dialogue.script import load_script
-    from assistant.dialogue.shell import (
-        JsonRecordSink,
-        MicrophoneEars,
-        RealClock,
-        SessionShell,
-        choose_script,
-        engines_line,
-    )
-    from assistant.dialogue.simulate import _earcons, real_speech_kit
+    from assistant.dialogue.shell import RealClock
+    from assistant.dialogue.simulate import real_speech_kit
+    from assistant.records.store import RecordStore
 
     log = logging.getLogger("assistant.dialogue")
     kit = real_speech_kit(settings)
@@ -122,7 +114,6 @@ def _run_device(settings: Settings, script_name: str | None) -> None:
     mic = open_microphone(settings.audio)
     speaker = open_speaker(settings.audio)
     inputs = InputStream()
-    inputs.set_barge_in(speaker.stop)
     buttons = open_buttons(settings.buttons, inputs)
     typer.echo(f"buttons: {buttons.name}")
     lights = None
@@ -132,49 +123,95 @@ def _run_device(settings: Settings, script_name: str | None) -> None:
         lights = open_lights(settings.buttons, settings.buttons.backend)
     except Exception as exc:  # lights are a help, never a reason to stop
         log.warning("No button lights: %s", exc)
-    clock = RealClock()
+    store = RecordStore.open(settings)
+    try:
+        record = run_on_device(
+            settings,
+            script_name,
+            kit=kit,
+            mic=mic,
+            speaker=speaker,
+            inputs=inputs,
+            store=store,
+            lights=lights,
+            clock=RealClock(),
+        )
+    finally:
+        buttons.close()
+        if lights is not None:
+            lights.close()
+        store.close()
+    typer.echo(f"Session {record.id} saved in {settings.data_dir}.")
+
+
+def run_on_device(
+    settings: Settings,
+    script_name: str | None,
+    *,
+    kit: Any,
+    mic: Any,
+    speaker: Any,
+    inputs: Any,
+    store: Any,
+    lights: Any = None,
+    clock: Any,
+) -> SessionRecord:
+    """One session with the given edges: carry on an unfinished one, or choose a script by
+    voice (when none is named), then run it to the end, saving into the record store."""
+    import logging
+    import random
+
+    from assistant.dialogue.engine import Engine
+    from assistant.dialogue.script import load_script
+    from assistant.dialogue.shell import (
+        MicrophoneEars,
+        SessionShell,
+        StoreSink,
+        ask_yes_no,
+        choose_script,
+        engines_line,
+    )
+    from assistant.dialogue.simulate import _earcons
+
+    log = logging.getLogger("assistant.dialogue")
+    inputs.set_barge_in(speaker.stop)
     dirs = [settings.scripts_dir]
+    record = None
+    unfinished = store.unfinished_session()
+    if unfinished is not None and (script_name is None or script_name == unfinished.script):
+        question = "A session stopped before the end. Shall we carry on with it?"
+        if ask_yes_no(kit.voice, speaker, inputs, question, settings.dialogue.repeat_after_s):
+            record, script_name = unfinished, unfinished.script
     if script_name is None:
         script_name = choose_script(kit.voice, speaker, inputs, dirs, settings)
     script = load_script(script_name, dirs)
     engines: dict[str, str] = {role: rec.name for role, rec in kit.recognisers.items()}
     engines["voice"] = kit.voice.name
     log.info("engines: %s", engines_line(engines))
-    sink = JsonRecordSink(settings.data_dir / "records" / "latest.json")
     engine = Engine(
         script,
-        [],
+        record.people if record is not None else store.people(),
         settings=settings.dialogue,
         clock=clock,
         rng=random.Random(),
-        jobs=[],
-        record=None,
+        jobs=[] if record is not None else store.open_jobs(),
+        record=record,
         engines=engines,
-        facilitator=None,
-        next_meeting=None,
-    )
-    sink = JsonRecordSink(settings.data_dir / "records" / f"{engine.record.id}.json")
-    ears = MicrophoneEars(
-        mic, kit.recognisers, inputs, settings.audio, settings.data_dir / "audio" / "turns"
     )
     shell = SessionShell(
         engine,
         voice=kit.voice,
         speaker=speaker,
-        ears=ears,
+        ears=MicrophoneEars(
+            mic, kit.recognisers, inputs, settings.audio, settings.data_dir / "audio" / "turns"
+        ),
         inputs=inputs,
-        sink=sink,
+        sink=StoreSink(store),
         clock=clock,
         earcons=_earcons(),
         lights=lights,
     )
-    try:
-        shell.run()
-    finally:
-        buttons.close()
-        if lights is not None:
-            lights.close()
-    typer.echo(f"Session record: {sink.path}")
+    return shell.run()
 
 
 @scripts_app.command("list")

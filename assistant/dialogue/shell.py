@@ -328,8 +328,11 @@ class MicrophoneEars:
         inputs: Inputs,
         audio: AudioSettings,
         audio_dir: Path,
+        detector: Any = None,
     ) -> None:
         self.mic = mic
+        self.detector = detector
+        """Speech detector for end of turn; None = the audio layer's default (Silero VAD)."""
         self.recognisers = recognisers
         self.inputs = inputs
         self.audio = audio
@@ -372,6 +375,7 @@ class MicrophoneEars:
                 stream=recogniser.start(allowed, phrases=listen.phrases) if short else None,
                 allowed=allowed,
                 cancel=cancel,
+                detector=self.detector,
             )
         finally:
             stop_watch.set()
@@ -443,6 +447,13 @@ class SessionShell:
 
     def run(self) -> SessionRecord:
         """Run the session to its end; the record as it stands at the end."""
+        log.info(
+            "session %s: %s; engines: %s; voice %s",
+            self.engine.record.id,
+            self.engine.record.script,
+            engines_line(self.engine.record.engines) or "not named",
+            self.voice.name,
+        )
         self.inputs.set_barge_in(self.speaker.stop)
         pending: deque[Action] = deque(self.engine.start())
         while not self.ended:
@@ -603,6 +614,19 @@ def speak(voice: Voice, speaker: Speaker, text: str) -> None:
     for chunk in voice.synthesize(text):
         speaker.play(chunk, voice.sample_rate)
     speaker.wait()
+
+
+def ask_yes_no(
+    voice: Voice, speaker: Speaker, inputs: Inputs, question: str, wait_s: float
+) -> bool:
+    """Ask a yes/no question outside a session; True only for the yes button. Asked up to three
+    times; no answer counts as no (nothing is lost either way)."""
+    for _ in range(3):
+        speak(voice, speaker, f"{question} For yes, press green. For no, press red.")
+        event = inputs.get(timeout=wait_s)
+        if isinstance(event, ButtonPressed) and event.button in ("yes", "no"):
+            return event.button == "yes"
+    return False
 
 
 def choose_script(

@@ -1,0 +1,143 @@
+"""The device side of the shell: listening on a microphone, choosing a script by voice, carrying
+on an unfinished session, saving into the record store. Fakes for the microphone, speaker, voice
+and recogniser; the real engine, scripts and record store."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from assistant.audio.endpoint import EnergyDetector
+from assistant.audio.fake import ArrayMicrophone, FakeClock, MemorySpeaker
+from assistant.buttons.base import InputStream
+from assistant.config import AudioSettings, Settings
+from assistant.dialogue.cli import run_on_device
+from assistant.dialogue.events import ButtonPressed, Listen, SilenceTimedOut, SpeechHeard
+from assistant.dialogue.shell import MicrophoneEars, RealClock, SimpleInputs
+from assistant.dialogue.simulate import SpeechKit
+from assistant.records.model import Consent
+from assistant.records.store import RecordStore
+from assistant.stt.fake import FakeRecognizer
+from assistant.voice.fake import FakeVoice
+
+RATE = 16_000
+
+
+def tone(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * 220 * t) * 9000).astype(np.int16)
+
+
+def ears(mic, rec, inputs, tmp_path) -> MicrophoneEars:
+    # The energy detector: a tone is "speech" to it (Silero VAD rightly disagrees).
+    return MicrophoneEars(
+        mic, {"short": rec, "free": rec}, inputs, AudioSettings(), tmp_path, EnergyDetector()
+    )
+
+
+def test_a_spoken_short_answer_is_recognised_and_kept_as_16k_wav(tmp_path):
+    from assistant.audio.wav import read_wav
+
+    mic = ArrayMicrophone(np.concatenate([np.zeros(4800, np.int16), tone(0.6)]), silence_s=5)
+    rec = FakeRecognizer(["yes please"])
+    event = ears(mic, rec, SimpleInputs(), tmp_path).hear(
+        Listen("short", "consent", allowed=("yes", "no"), timeout_s=10)
+    )
+    assert isinstance(event, SpeechHeard)
+    assert event.transcript.answer == "yes" and event.audio_path
+    assert 0.6 <= len(read_wav(event.audio_path)) / RATE < 2.5
+
+
+def test_no_speech_times_out(tmp_path):
+    mic = ArrayMicrophone(np.zeros(0, np.int16))
+    event = ears(mic, FakeRecognizer(), SimpleInputs(), tmp_path).hear(
+        Listen("free", "why", timeout_s=10)
+    )
+    assert isinstance(event, SilenceTimedOut) and event.waited_s >= 10
+
+
+def test_a_press_stops_listening_at_once(tmp_path):
+    inputs = InputStream()
+    mic = ArrayMicrophone(np.zeros(0, np.int16), realtime=True)
+    timer = threading.Timer(0.3, lambda: inputs.put(ButtonPressed("next")))
+    timer.start()
+    started = time.monotonic()
+    event = ears(mic, FakeRecognizer(), inputs, tmp_path).hear(Listen("free", "why", timeout_s=30))
+    assert event == ButtonPressed("next")
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.fixture
+def device(tmp_path):
+    settings = Settings.model_validate({"records": {"data_dir": str(tmp_path / "data")}})
+    store = RecordStore.open(settings)
+    store.add_person("Sam", consent=Consent(audio=True, method="staff_recorded"))
+    voice = FakeVoice()
+    rec = FakeRecognizer()
+    kit = SpeechKit(voice, voice, {"short": rec, "free": rec}, [])
+    yield settings, store, kit
+    store.close()
+
+
+class PowerCut(Exception):
+    pass
+
+
+class UntilPowerCut(SimpleInputs):
+    """The given presses, then the power goes (the session stops part way)."""
+
+    def get(self, timeout=None):
+        event = super().get(timeout)
+        if event is None:
+            raise PowerCut
+        return event
+
+
+def _run(device, presses, script=None, inputs=None):
+    settings, store, kit = device
+    inputs = inputs or SimpleInputs()
+    for button in presses:
+        inputs.put(ButtonPressed(button))
+    return run_on_device(
+        settings,
+        script,
+        kit=kit,
+        mic=ArrayMicrophone(np.zeros(0, np.int16)),
+        speaker=MemorySpeaker(clock=FakeClock()),
+        inputs=inputs,
+        store=store,
+        clock=RealClock(),
+    ), kit.voice
+
+
+def test_scripts_are_offered_by_voice_and_chosen_with_the_buttons(device):
+    # next at the first offer, yes at the second: daily-checkin; then Sam checks in by buttons.
+    record, voice = _run(device, ["next", "yes", "yes", "yes", "yes", "next"])
+    assert record.script == "daily-checkin"
+    assert voice.calls[0].startswith("Which session would you like?")
+    from assistant.dialogue.script import load_script
+
+    titles = [load_script(n).title for n in ("coproduction-group", "daily-checkin")]
+    assert voice.calls[1:3] == [f"{t}?" for t in titles]
+    store = device[1]
+    saved = store.get_session(record.id)
+    assert store.session_state(record.id) == "finalised"
+    assert [a.value for a in saved.answers if a.step_id == "mood"] == ["good"]
+
+
+def test_an_unfinished_session_is_offered_and_carried_on(device):
+    settings, store, kit = device
+    with pytest.raises(PowerCut):
+        _run(device, ["yes", "yes"], script="daily-checkin", inputs=UntilPowerCut())
+    draft = store.unfinished_session()
+    assert draft is not None and draft.script == "daily-checkin"
+    before = len(kit.voice.calls)
+    record, voice = _run(device, ["yes", "yes", "next"])  # yes: carry on; mood; news
+    assert voice.calls[before].startswith("A session stopped before the end.")
+    assert record.id == draft.id
+    assert store.session_state(record.id) == "finalised"
+    steps = [a.step_id for a in store.get_session(record.id).answers]
+    assert steps.count("consent") == 1 and steps.count("mood") == 1  # nothing asked twice
