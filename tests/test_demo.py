@@ -47,6 +47,7 @@ def test_demo_with_fake_speech_writes_a_valid_record_in_the_data_folder(tmp_path
     assert len(written) == 1 and written[0].name in out.replace("\n", "")
     _check_record(json.loads(written[0].read_text()))
     assert "Tom, you passed before" in out
+    assert "presses yes (during the prompt)" in out.replace("\n", " ")  # barge-in
 
 
 @pytest.mark.slow

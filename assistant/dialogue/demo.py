@@ -108,7 +108,7 @@ class VirtualGroup:
 
     def decide(
         self, listen: Listen | None, said: str, name_of: Callable[[str | None], str | None]
-    ) -> Turn:
+    ) -> Turn | list[Turn]:
         if listen is None:  # waiting for a button: someone presses repeat to hear it again
             return Turn(press="repeat")
         who = name_of(listen.person_id)
@@ -124,7 +124,11 @@ class VirtualGroup:
                 return Turn(say="next Tuesday at two")
             where = f"{step} {said.lower()}"
             words = next((w for k, w in persona.words.items() if k in where), None)
-            return Turn(say=words or persona.words["want to do"])
+            answer = Turn(say=words or persona.words["want to do"])
+            if persona.talks:
+                return answer
+            # Button users often press green while "I heard: ... Is that right?" is still playing.
+            return [answer, Turn(press="yes", during_prompt=True)]
         named = re.search(r"If you are ([\w' -]+?), press green", said)
         if named:
             return Turn(press="yes" if named.group(1) in self.people else "next")

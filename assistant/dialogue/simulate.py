@@ -82,7 +82,7 @@ class ScenarioDriver:
         audio_dir: Path,
         person_name: Callable[[str | None], str | None] = lambda pid: pid,
         step_now: Callable[[], str | None] = lambda: None,
-        more: Callable[[Listen | None], Turn] | None = None,
+        more: Callable[[Listen | None], Turn | list[Turn]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.turns = list(scenario.turns)
@@ -118,7 +118,7 @@ class ScenarioDriver:
             return self._queue.popleft()
         step = self.step_now()
         if self.done and self.more is not None:
-            self.turns.append(self._more(None))
+            self._more(None)
         if self.done:
             raise ScenarioExhausted(
                 f"{self.where}: the scenario ran out of turns after turn {len(self.turns)}, "
@@ -202,7 +202,7 @@ class ScenarioDriver:
 
     def _next(self, listen: Listen) -> Turn:
         if self.done and self.more is not None:
-            self.turns.append(self._more(listen))
+            self._more(listen)
         if self.done:
             who = self.person_name(listen.person_id)
             raise ScenarioExhausted(
@@ -215,14 +215,16 @@ class ScenarioDriver:
             self._check(turn, listen)
         return turn
 
-    def _more(self, listen: Listen | None) -> Turn:
+    def _more(self, listen: Listen | None) -> None:
         assert self.more is not None
         if len(self.turns) >= MAX_GENERATED_TURNS:
             raise ScenarioError(
                 f"The virtual people took {MAX_GENERATED_TURNS} turns and the session has not "
                 f"finished (at step {self.step_now()!r}); it seems to be going round in circles."
             )
-        return self.more(listen)
+        chosen = self.more(listen)
+        # one turn, or several: e.g. an answer, then a press during the next prompt
+        self.turns.extend([chosen] if isinstance(chosen, Turn) else chosen)
 
     def _check(self, turn: Turn, listen: Listen) -> None:
         number = self.index + 1
