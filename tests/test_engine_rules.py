@@ -558,6 +558,14 @@ def test_read_back_no_asks_again_and_keeps_the_earlier_answer() -> None:
     assert sizes == sorted(sizes)
 
 
+def test_read_back_of_words_ending_in_a_full_stop_has_one_full_stop() -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.run(["yes", "yes", "say: I want to make friends."])
+    talk.settle()
+    assert talk.last_said.startswith("I heard: I want to make friends. Is that right?")
+    assert ".." not in " ".join(talk.log)
+
+
 def test_after_two_misses_the_recording_is_kept_anyway_and_it_says_so() -> None:
     talk = Conversation("my-goals", ["Sam"])
     talk.run(["yes", "yes", "say: to make french", "no", "say: to mate fronds", "no"])

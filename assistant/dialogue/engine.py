@@ -79,6 +79,7 @@ Flow = Generator[None, Event, "_Reply"]
 Run = Generator[None, Event, str | None]
 
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
+_DOUBLE_STOP = re.compile(r"([.!?])[.]+(?=\s|$)")
 _T = TypeVar("_T")
 
 
@@ -460,6 +461,8 @@ class Engine:
     def _say(self, text: str, t: _Turn) -> int:
         pid = self._next_prompt
         self._next_prompt += 1
+        # A person's words often end with a full stop already ("I heard: the food.. Is that").
+        text = _DOUBLE_STOP.sub(r"\1", text)
         self._emit(SetLights(t.lit, "speaking"), Say(text, pid))
         return pid
 
