@@ -123,8 +123,9 @@ class RecordSettings(_Section):
     """Where records live and how long audio is kept."""
 
     data_dir: Path = Field(
-        Path(os.environ.get("ASSISTANT_DATA", "~/.local/share/assistant")),
-        description="Data folder: database, audio clips, outbox, prompt cache",
+        default_factory=lambda: Path(os.environ.get("ASSISTANT_DATA", "~/.local/share/assistant")),
+        description="Data folder: database, audio clips, outbox, prompt cache "
+        "(default: $ASSISTANT_DATA, else ~/.local/share/assistant)",
     )
     models_dir: Path | None = Field(None, description="Models folder; none = <data_dir>/models")
     keep_synced_audio_days: int = Field(

@@ -99,3 +99,12 @@ def test_cli_exit_code_from_a_command_is_kept() -> None:
         assert main(["version"]) == 0
     finally:
         app.registered_commands[:] = [c for c in app.registered_commands if c.name != "exit-three"]
+
+
+def test_data_folder_follows_the_environment_when_settings_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA", str(tmp_path / "one"))
+    assert Settings().data_dir == tmp_path / "one"
+    monkeypatch.setenv("ASSISTANT_DATA", str(tmp_path / "two"))
+    assert Settings().data_dir == tmp_path / "two"
