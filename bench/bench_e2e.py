@@ -143,6 +143,53 @@ def close_sinks(private: bool) -> None:
     _pactl("list", "short", "sinks")
 
 
+# ---------------------------------------------------------------- experiments (--try)
+
+EXPERIMENTS = {
+    "short-window": (
+        "Whisper encodes a 15 s window (longer answers: what they need, up to 30 s) instead of "
+        "padding every answer to 30 s (faster_whisper pad_or_trim patched); shorter windows "
+        "make Whisper repeat itself ('No? No? No?...')"
+    ),
+    "earcon-no-wait": (
+        "the shell does not wait for an earcon to finish before its next action (only before "
+        "it listens), so the reply is synthesised and queued while the earcon plays"
+    ),
+}
+
+
+def apply_experiments(names: list[str], shell: Any = None) -> None:
+    """Patch in the proposed fixes named (bench only: nothing is changed on disk)."""
+    if "short-window" in names and shell is None:
+        import faster_whisper.audio as fw_audio
+        import faster_whisper.transcribe as fw_transcribe
+
+        original = fw_audio.pad_or_trim
+
+        def fitted(array: Any, length: int = 3000, *, axis: int = -1) -> Any:
+            frames = int(np.asarray(array).shape[axis])
+            if length == 3000 and frames < 3000:
+                length = min(3000, max(1500, (frames + 99) // 100 * 100 + 100))
+            return original(array, length, axis=axis)
+
+        fw_audio.pad_or_trim = fitted
+        fw_transcribe.pad_or_trim = fitted
+    if "earcon-no-wait" in names and shell is not None:
+        from assistant.dialogue.events import Listen
+
+        def earcon(name: str) -> None:
+            sound = shell.earcons.get(name)
+            if sound is not None:
+                shell.speaker.play(*sound)
+
+        def listen(action: Listen, _inner: Any = shell._listen) -> Any:
+            shell.speaker.wait(timeout=5.0)  # the microphone must not hear the device
+            return _inner(action)
+
+        shell._earcon = earcon
+        shell._listen = listen
+
+
 # ---------------------------------------------------------------- sound analysis
 
 
@@ -307,6 +354,8 @@ class TurnLog:
     heard: str | None = None
     engine: str | None = None
     event: str | None = None
+    recognise_s: float | None = None
+    returned: float | None = None  # wall time the ears handed the event to the shell
 
 
 @dataclass
@@ -418,7 +467,10 @@ class LivePerson:
         if self.enough() or time.monotonic() > self.deadline:
             raise StopBench()
         self.listens += 1
-        turn = self.group.decide(listen, self.shell_said(), self.name_of)
+        decided = self.group.decide(listen, self.shell_said(), self.name_of)
+        if isinstance(decided, list):  # several turns at once: this listen takes the first
+            decided = next((t for t in decided if not t.during_prompt), decided[0])
+        turn = decided
         if self.listens % 5 == 0 and self.count("repeat") < self.wanted.get("repeat", 0):
             turn = Turn(press="repeat")
         elif turn.say and listen.role == "free" and self.count("free") >= self.wanted["free"]:
@@ -450,6 +502,7 @@ class LivePerson:
         actor = threading.Thread(target=act, name="bench-person", daemon=True)
         actor.start()
         event = self.inner.hear(listen)
+        log.returned = time.time()
         actor.join(10)
         log.decision = self.marks.get("decision")
         result = self.marks.get("result")
@@ -458,6 +511,7 @@ class LivePerson:
         log.event = type(event).__name__
         if isinstance(event, SpeechHeard):
             log.heard, log.engine = event.transcript.text, event.transcript.engine
+            log.recognise_s = event.transcript.compute_s
         elif isinstance(event, SilenceTimedOut):
             log.decision = None  # the person's sound was not heard: not a measured turn
         elif isinstance(event, ButtonPressed) and log.kind != "press":
@@ -527,6 +581,7 @@ def run_live(
     *,
     script: str = "coproduction-group",
     speaker_latency: float | None = None,
+    experiments: list[str] | None = None,
 ) -> dict[str, Any]:
     """One real session through the PulseAudio virtual devices; the raw logs, analysed."""
     from tests.pulse import MonitorRecorder, ensure_pulse
@@ -605,6 +660,7 @@ def run_live(
         engine, voice=voice, speaker=speaker, ears=person, inputs=stream,
         sink=TimedSink(StoreSink(store), got), clock=RealClock(), earcons=_earcons(),
     )  # fmt: skip
+    apply_experiments(experiments or [], shell)
     prompts_seen = [0]
 
     def maybe_barge() -> None:
@@ -681,9 +737,10 @@ def analyse_live(
             "gap_minus_window_short_s", "turn_gap_free_s", "turn_gap_free_to_speech_s",
             "window_free_s", "gap_minus_window_free_s", "compute_after_decision_s",
             "output_path_s", "press_to_reply_s", "press_to_prompt_s", "barge_in_silence_s",
-            "press_to_handover_s",
+            "press_to_handover_s", "recognise_short_s", "recognise_free_s",
         )
     }  # fmt: skip
+    parts: dict[str, list[float]] = {}
     discarded = 0
     plays = speaker.log
 
@@ -713,6 +770,14 @@ def analyse_live(
             series["press_to_reply_s"].append(at - t.act_at)
             if (handed := speaker.handed(reply)) is not None:
                 series["press_to_handover_s"].append(handed - t.act_at)
+                if t.returned is not None:
+                    for key, value in (
+                        ("press_to_decision_s", t.decision - t.act_at),
+                        ("press_decision_to_ears_return_s", t.returned - t.decision),
+                        ("press_ears_return_to_play_call_s", reply.wall - t.returned),
+                        ("press_play_call_to_handover_s", handed - reply.wall),
+                    ):
+                        parts.setdefault(key, []).append(value)
             if t.button == "repeat":
                 again = first_play_after(t.act_at, "voice")
                 if again is not None and (v := onset(again)) is not None:
@@ -738,6 +803,15 @@ def analyse_live(
         series[f"window_{role}_s"].append(window)
         series[f"gap_minus_window_{role}_s"].append(at - speech_end - (t.window_config_s or 0.0))
         series["compute_after_decision_s"].append(handed - t.decision)
+        if t.recognise_s is not None:
+            series[f"recognise_{role}_s"].append(t.recognise_s)
+        if t.returned is not None:
+            for key, value in (
+                (f"{role}_decision_to_ears_return_s", t.returned - t.decision),
+                (f"{role}_ears_return_to_play_call_s", reply.wall - t.returned),
+                (f"{role}_play_call_to_handover_s", handed - reply.wall),
+            ):
+                parts.setdefault(key, []).append(value)
         series["output_path_s"].append(at - handed)
         said = first_play_after(t.decision, "voice")
         if said is not None and (v := onset(said)) is not None:
@@ -771,6 +845,7 @@ def analyse_live(
     result: dict[str, Any] = {k: summary(v) for k, v in series.items()}
     result["raw"] = series
     result["discarded"] = discarded
+    result["breakdown"] = {k: summary(v) for k, v in parts.items()}
     result["barge_details"] = barge_debug
     return result
 
@@ -879,7 +954,7 @@ def run_naive(turns: list[tuple[str, str]], notes: list[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- ready and memory
 
 
-def child_ready(kind: str, t0: float) -> None:
+def child_ready(kind: str, t0: float, experiments: list[str]) -> None:
     """Run in a fresh process: load what the device loads, then one turn's worth of work."""
     import logging
     import resource
@@ -895,6 +970,7 @@ def child_ready(kind: str, t0: float) -> None:
     from assistant.voice import open_voice
     from assistant.voice.earcons import EARCONS, load_earcon
 
+    apply_experiments(experiments)
     settings = Settings()
     voice = open_voice(settings)
     earcons = {name: load_earcon(name) for name in EARCONS}
@@ -940,7 +1016,9 @@ def child_ready(kind: str, t0: float) -> None:
     )
 
 
-def run_ready(kinds: list[str], parallel: bool, notes: list[str]) -> dict[str, Any]:
+def run_ready(
+    kinds: list[str], parallel: bool, notes: list[str], experiments: list[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "vosk-ko" in kinds:
         try:
@@ -953,7 +1031,8 @@ def run_ready(kinds: list[str], parallel: bool, notes: list[str]) -> dict[str, A
 
     def spawn(kind: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, __file__, "--child-ready", kind, "--t0", repr(time.time())],
+            [sys.executable, __file__, "--child-ready", kind, "--t0", repr(time.time()),
+             *(f"--try={e}" for e in experiments)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
 
@@ -1027,10 +1106,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--child-ready", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--t0", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--try",
+        dest="experiments",
+        action="append",
+        default=[],
+        choices=sorted(EXPERIMENTS),
+        help="measure a proposed fix, patched in for this run only",
+    )
     parser.add_argument("--want", action="append", default=[], help="KIND=N turns (debugging)")
     args = parser.parse_args(argv)
     if args.child_ready:
-        child_ready(args.child_ready, args.t0 or time.time())
+        child_ready(args.child_ready, args.t0 or time.time(), args.experiments)
         return 0
 
     import logging
@@ -1054,13 +1141,19 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.want:
         kind, _, n = item.partition("=")
         wanted[kind] = int(n)
+    apply_experiments(args.experiments)
     started = time.perf_counter()
-    results: dict[str, Any] = {"name": name, "quick": args.quick, "targets": {}}
+    results: dict[str, Any] = {
+        "name": name,
+        "quick": args.quick,
+        "targets": {},
+        "experiments": {n: EXPERIMENTS[n] for n in args.experiments},
+    }
 
     ready: dict[str, Any] = {}
     if not args.skip_memory:
         print("Ready and memory: fresh processes (default engines; Vosk Korean model)...")
-        ready = run_ready(["default", "vosk-ko"], parallel=args.quick, notes=notes)
+        ready = run_ready(["default", "vosk-ko"], args.quick, notes, args.experiments)
     else:
         notes.append("ready/memory skipped (--skip-memory)")
     results["ready"] = ready
@@ -1080,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
         live = run_live(
             wanted, args.prompt_s or (1.0 if args.quick else 2.0), args.short_engine, max_s, notes,
             script="daily-checkin" if args.quick else "coproduction-group",
-            speaker_latency=args.speaker_latency,
+            speaker_latency=args.speaker_latency, experiments=args.experiments,
         )  # fmt: skip
     else:
         notes.append("live session skipped (--skip-live)")
@@ -1090,6 +1183,7 @@ def main(argv: list[str] | None = None) -> int:
         "gap_minus_window_short_s", "turn_gap_free_s", "turn_gap_free_to_speech_s",
         "window_free_s", "gap_minus_window_free_s", "compute_after_decision_s", "output_path_s",
         "press_to_reply_s", "press_to_handover_s", "press_to_prompt_s", "barge_in_silence_s",
+        "recognise_short_s", "recognise_free_s",
     ):  # fmt: skip
         results[key] = live.get(key, summary([]))
 
@@ -1120,7 +1214,7 @@ def main(argv: list[str] | None = None) -> int:
         "gap_minus_window_short_s", "turn_gap_free_s", "turn_gap_free_to_speech_s",
         "window_free_s", "gap_minus_window_free_s", "compute_after_decision_s", "output_path_s",
         "press_to_reply_s", "press_to_handover_s", "press_to_prompt_s", "barge_in_silence_s",
-        "naive_turn_gap_short_s", "naive_turn_gap_free_s",
+        "recognise_short_s", "recognise_free_s", "naive_turn_gap_short_s", "naive_turn_gap_free_s",
     ):  # fmt: skip
         s = results[key]
         rows.append([key.removesuffix("_s"), ms(s["median"]), ms(s["p95"]), s["n"]])
@@ -1151,6 +1245,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"naive / ours, {role} answers: {ratio:.1f}x")
     for note in notes:
         print(f"note: {note}")
+    for exp in args.experiments:
+        print(f"experiment: {EXPERIMENTS[exp]}")
     write_json(out_path, results)
     series = {
         "ours: yes/no turn gap": live.get("raw", {}).get("turn_gap_short_s", []),

@@ -8,7 +8,7 @@ speech (FakeVoice behind a real on-disk :class:`~assistant.voice.cache.CachedVoi
 recogniser), a :class:`~assistant.audio.fake.MemorySpeaker`, and one real
 :class:`~assistant.records.store.RecordStore` in a temporary folder for the whole run (as on a
 device). The sessions cycle through the four built-in scripts; the people are the demo's virtual
-group, who now and then also press repeat or help, or stay silent, or press during a prompt.
+group, who now and then also press repeat or help, or stay silent for a while.
 
 After every ``--every`` sessions (after a garbage collection) it samples the resident memory
 (psutil), the Python heap (tracemalloc), open file descriptors, threads, and the files left in
@@ -140,8 +140,8 @@ class Soaker:
 
 
 class RestlessGroup:
-    """The demo's virtual people, who sometimes press repeat or help, stay quiet for a while,
-    or press yes in the middle of a prompt, before doing what the demo's people would do."""
+    """The demo's virtual people, who sometimes press repeat or help, or stay quiet for a while,
+    before doing what the demo's people would do."""
 
     def __init__(self, people: Any, rng: random.Random) -> None:
         from assistant.dialogue.demo import VirtualGroup
