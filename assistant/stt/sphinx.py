@@ -6,8 +6,9 @@ nearest answer; the result must be exactly one allowed phrase, with the decoder'
 probability at or above the minimum confidence. Free role: the wheel's general English
 language model.
 
-One decoder is loaded per recogniser (lazily) and shared; it decodes one utterance at a time,
-so starting a new stream ends one still open (that one then returns an empty transcript).
+One decoder per role is loaded per recogniser (lazily) and shared; one utterance is decoded at
+a time, so starting a new stream ends one still open (that one then returns an empty
+transcript).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 _GARBAGE = "the a i you it is to and of in have see time like want get some my we with"
 GARBAGE_WORDS: tuple[str, ...] = tuple(_GARBAGE.split())
 """Common words a sentence that is not an answer will match instead of an answer."""
+
+
+SEARCH_LIMITS: dict[str, float | int] = {"beam": 1e-30, "wbeam": 1e-20, "maxhmmpf": 1500}
+"""Tighter than pocketsphinx's defaults (1e-48, 7e-29, 30000): with the garbage loop, 2 s of
+loud noise took over a second to decode (20 s under load); with these, about 0.1 s."""
 
 
 def embedded_model_path() -> Path:
@@ -57,17 +63,21 @@ class SphinxRecognizer:
         self.min_confidence = min_confidence
         self.table = table
         self.garbage = garbage
-        self._decoder: Any = None
+        self._decoders: dict[str, Any] = {}
         self._lock = threading.RLock()
         self._searches: set[str] = set()
         self._active: SphinxStream | None = None
 
     def load(self) -> None:
-        self._get_decoder()
+        self._get_decoder("short")
+        self._get_decoder("free")
 
-    def _get_decoder(self) -> Any:
+    def _get_decoder(self, role: str = "short") -> Any:
+        """One decoder per role: the grammar one searches narrowly (:data:`SEARCH_LIMITS`),
+        the language-model one with pocketsphinx's own wider defaults (narrow beams doubled
+        its word error rate)."""
         with self._lock:
-            if self._decoder is None:
+            if role not in self._decoders:
                 root = self.model_dir or embedded_model_path()
                 hmm = root / "en-us" / "en-us"
                 dic = root / "en-us" / "cmudict-en-us.dict"
@@ -79,15 +89,21 @@ class SphinxRecognizer:
                 from pocketsphinx import Decoder
 
                 try:
-                    self._decoder = Decoder(
-                        hmm=str(hmm), dict=str(dic), lm=str(lm), loglevel="FATAL", bestpath=True
+                    limits = SEARCH_LIMITS if role == "short" else {}
+                    self._decoders[role] = Decoder(
+                        hmm=str(hmm),
+                        dict=str(dic),
+                        lm=str(lm),
+                        loglevel="FATAL",
+                        bestpath=True,
+                        **limits,
                     )
                 except Exception as exc:
                     raise ModelCorrupt(
                         f"The pocketsphinx model in {root} is damaged and cannot be loaded."
                     ) from exc
-                log.info("loaded pocketsphinx model %s", root)
-            return self._decoder
+                log.info("loaded pocketsphinx model %s (%s)", root, role)
+            return self._decoders[role]
 
     def _known(self, phrase: str) -> bool:
         decoder = self._get_decoder()
@@ -115,13 +131,13 @@ class SphinxRecognizer:
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
     ) -> SphinxStream:
         with self._lock:
-            decoder = self._get_decoder()
+            decoder = self._get_decoder("free" if allowed is None else "short")
             search = "_default" if allowed is None else self._grammar_search(phrases)
             if self._active is not None:
                 self._active._abandon()
             decoder.activate_search(search)
             decoder.start_utt()
-            stream = SphinxStream(self, allowed)
+            stream = SphinxStream(self, decoder, allowed)
             self._active = stream
             return stream
 
@@ -137,8 +153,11 @@ class SphinxRecognizer:
 
 
 class SphinxStream:
-    def __init__(self, owner: SphinxRecognizer, allowed: Sequence[ShortAnswer] | None) -> None:
+    def __init__(
+        self, owner: SphinxRecognizer, decoder: Any, allowed: Sequence[ShortAnswer] | None
+    ) -> None:
         self._owner = owner
+        self._decoder = decoder
         self._allowed = list(allowed) if allowed is not None else None
         self._samples = 0
         self._timer = Timer()
@@ -146,7 +165,7 @@ class SphinxStream:
 
     def _abandon(self) -> None:
         if self._open:
-            self._owner._get_decoder().end_utt()
+            self._decoder.end_utt()
             self._open = False
 
     def accept(self, pcm: np.ndarray) -> str | None:
@@ -155,7 +174,7 @@ class SphinxStream:
         with self._owner._lock:
             if not self._open:
                 return None
-            decoder = self._owner._get_decoder()
+            decoder = self._decoder
             with self._timer:
                 decoder.process_raw(data.tobytes(), False, False)
                 hyp = decoder.hyp()
@@ -166,7 +185,7 @@ class SphinxStream:
         text, confidence = "", 0.0
         with owner._lock:
             if self._open:
-                decoder = owner._get_decoder()
+                decoder = self._decoder
                 with self._timer:
                     decoder.end_utt()
                     hyp = decoder.hyp()
