@@ -72,7 +72,6 @@ class VoskRecognizer:
         self.table = table
         self._model: Any = None
         self._lock = threading.Lock()
-        self._vocab: set[str] | None = None
 
     # -- loading -------------------------------------------------------------------------
 
