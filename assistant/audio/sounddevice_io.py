@@ -251,6 +251,10 @@ class SoundDeviceMicrophone:
         self.stop()
 
 
+FIRST_SAMPLES_KEPT = 256
+"""How many plays' first-sample times the speaker remembers (the oldest are forgotten)."""
+
+
 @dataclass
 class _Chunk:
     play_id: int
@@ -372,6 +376,11 @@ class SoundDeviceSpeaker:
                     except Exception:
                         dac = 0.0
                     self.first_sample_dac_at[chunk.play_id] = wall + max(0.0, dac)
+                    # keep the latest plays only: a device runs for months
+                    while len(self.first_sample_at) > FIRST_SAMPLES_KEPT:
+                        del self.first_sample_at[next(iter(self.first_sample_at))]
+                    while len(self.first_sample_dac_at) > FIRST_SAMPLES_KEPT:
+                        del self.first_sample_dac_at[next(iter(self.first_sample_dac_at))]
                 take = min(frames - filled, len(chunk.data) - chunk.pos)
                 outdata[filled : filled + take] = chunk.data[chunk.pos : chunk.pos + take]
                 chunk.pos += take
