@@ -167,6 +167,52 @@ class RestlessGroup:
         return self.group.decide(listen, said, name_of)
 
 
+def press_many(presses: int) -> dict[str, Any]:
+    """The buttons part of a long run: gpiozero buttons on a MockFactory, pressed again and
+    again (short presses, and holds of next and help), with threads and files counted."""
+    import psutil
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from assistant.buttons import InputStream
+    from assistant.buttons.gpio import GpioButtons, button_pins
+    from assistant.config import ButtonSettings
+
+    settings = ButtonSettings(hold_time_s=0.15)  # the 0.2 s presses are holds
+    factory = MockFactory(pin_class=MockPWMPin)
+    stream = InputStream()
+    buttons = GpioButtons(settings, stream, pin_factory=factory)
+    pins = {name: factory.pin(pin) for name, pin in button_pins(settings).items()}
+    proc = psutil.Process()
+    names = list(pins)
+    before = {"threads": threading.active_count(), "fds": proc.num_fds()}
+    delivered = 0
+    rows = []
+    for n in range(presses):
+        pin = pins[names[n % len(names)]]
+        with stream.prompt(interruptible=n % 3 == 0):  # every third press is a barge-in
+            pin.drive_low()
+            time.sleep(0.2 if n % 7 == 0 else 0.01)
+            pin.drive_high()
+            time.sleep(0.06)  # past the debounce time
+        delivered += len(stream.drain())
+        if n % max(1, presses // 10) == 0:
+            rows.append({"press": n, "threads": threading.active_count(), "fds": proc.num_fds()})
+    time.sleep(0.3)
+    delivered += len(stream.drain())
+    after = {"threads": threading.active_count(), "fds": proc.num_fds()}
+    buttons.close()
+    factory.close()
+    return {
+        "presses": presses,
+        "delivered": delivered,
+        "barge_ins": stream.barge_ins,
+        "before": before,
+        "after": after,
+        "samples": rows,
+        "ok": after["threads"] <= before["threads"] + 1 and after["fds"] <= before["fds"] + 1,
+    }
+
+
 def _count(folder: Path) -> int:
     try:
         return sum(1 for _ in os.scandir(folder))
@@ -231,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SESSIONS} sessions")
     parser.add_argument("--every", type=int, default=0, help="sample every N sessions")
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument("--presses", type=int, default=None, help="button presses (300; quick 30)")
     parser.add_argument("--check", action="store_true", help="exit 1 if anything grows")
     parser.add_argument("--check-disk", action="store_true", help="--check counts turn files too")
     parser.add_argument("--out", type=Path, default=None)
@@ -278,11 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         growth_lines = top_growth(middle_snapshot, tracemalloc.take_snapshot())
         tracemalloc.stop()
     soaker.close()
+    presses = press_many(args.presses if args.presses is not None else (30 if args.quick else 300))
     db = root / "records"
     store_bytes = sum(f.stat().st_size for f in db.rglob("*") if f.is_file())
     growth = analyse(samples)
     checked = [k for k in growth if args.check_disk or k not in DISK_ONLY]
-    ok = all(growth[k]["ok"] for k in checked) and soaker.unfinished == 0
+    ok = all(growth[k]["ok"] for k in checked) and soaker.unfinished == 0 and presses["ok"]
     result: dict[str, Any] = {
         "name": name,
         "sessions": soaker.sessions,
@@ -298,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         "growth": growth,
         "top_growth_lines": growth_lines,
         "store_bytes_on_disk": store_bytes,
+        "buttons": presses,
         "checked": checked,
         "ok": ok,
         "machine": machine(),
@@ -317,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{soaker.sessions} sessions ({soaker.prompts} prompts, {soaker.answers} answers, "
         f"{soaker.unfinished} unfinished) in {wall:.1f} s; records on disk {store_bytes >> 10} KiB"
+    )
+    print(
+        f"buttons: {presses['presses']} presses ({presses['delivered']} delivered, "
+        f"{presses['barge_ins']} barge-ins): threads {presses['before']['threads']} -> "
+        f"{presses['after']['threads']}, open files {presses['before']['fds']} -> "
+        f"{presses['after']['fds']}"
     )
     for line in growth_lines[:5]:
         print(f"  heap growth {line['size_diff_bytes']:>+9} B  {line['where']}")

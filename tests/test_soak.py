@@ -33,6 +33,10 @@ def test_soak_quick_does_not_grow(tmp_path: Path) -> None:
     for key in ("rss_bytes", "heap_bytes", "fds", "threads"):
         assert growth[key]["ok"], (key, growth[key])
     assert len(data["samples"]) >= 20
+    buttons = data["buttons"]
+    assert buttons["ok"], buttons
+    assert buttons["delivered"] == buttons["presses"] >= 30
+    assert buttons["barge_ins"] >= buttons["presses"] // 3
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
