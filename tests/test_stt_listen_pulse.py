@@ -15,7 +15,11 @@ from tests.pulse import MIC_SINK, play_into
 sys.path.insert(0, str(Path(__file__).parent))
 import speech_samples as ss  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.audio]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.audio,
+    pytest.mark.filterwarnings("ignore::assistant.errors.EngineFallback"),  # no Vosk model here
+]
 
 
 def test_listen_hears_an_answer_from_the_microphone(
