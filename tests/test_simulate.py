@@ -33,11 +33,17 @@ def schema_text() -> str:
     return json.dumps(SessionRecord.model_json_schema(), indent=2, sort_keys=True) + "\n"
 
 
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory):
+    """One data folder for these tests, so the prompt cache is filled once."""
+    return tmp_path_factory.mktemp("data")
+
+
 @pytest.fixture(autouse=True)
-def _data_dir(tmp_path, monkeypatch):
+def _data_dir(tmp_path, monkeypatch, shared_data):
     # The data folder's default is read from ASSISTANT_DATA at import time: use a config file.
     config = tmp_path / "config.toml"
-    config.write_text(f'[records]\ndata_dir = "{tmp_path / "data"}"\n')
+    config.write_text(f'[records]\ndata_dir = "{shared_data}"\n')
     monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
 
 
