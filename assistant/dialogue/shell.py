@@ -440,8 +440,8 @@ class SessionShell:
         self.prompts = 0
         self.barge_ins = 0
         self.speech_s = 0.0
-        self.last_said = ""
         """Seconds of speech the device said (audio length, not time taken)."""
+        self.last_said = ""
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -469,8 +469,10 @@ class SessionShell:
             if isinstance(event, PromptFinished | Tick):
                 pending.extend(actions)
             else:
-                # The person did something: what the engine had queued before is out of date.
-                pending = deque(actions)
+                # The person did something: what the engine had queued before is out of date,
+                # except saving, which is never dropped.
+                keep = [a for a in pending if isinstance(a, Save | KeepAudio)]
+                pending = deque([*keep, *actions])
         return self.engine.record
 
     def _idle(self) -> list[Action]:
