@@ -549,13 +549,14 @@ class SessionShell:
         if sound is None:
             return
         pcm, rate = sound
+        # Not waited for here: the reply is made while it plays (only listening waits for it).
         self.speaker.play(pcm, rate)
-        self.speaker.wait(timeout=5.0)
 
     current_person: str | None = None
 
     def _listen(self, listen: Listen) -> Event:
         self.current_person = self.person_name(listen.person_id)
+        self.speaker.wait(timeout=5.0)  # the microphone must not hear the device's own sound
         event = self.ears.hear(listen)
         who = self.current_person
         if isinstance(event, ButtonPressed):
