@@ -266,14 +266,25 @@ def test_malformed_scenario_is_one_line_from_the_command(tmp_path, capsys):
 
 
 def test_audio_turn_is_read_resampled_and_recognised(tmp_path):
-    from assistant.audio.wav import write_wav
+    from assistant.audio.wav import read_wav, write_wav
 
     tone = (np.sin(np.arange(22050) / 10) * 8000).astype(np.int16)
     write_wav(tmp_path / "clip.wav", tone, 22050)
     engine, _, _ = _run(tmp_path, ROSTER + "turns:\n  - audio: clip.wav\n  - press: yes\n")
     heard = next(e for e in engine.events if isinstance(e, SpeechHeard))
-    assert heard.audio_path is not None
-    from assistant.audio.wav import read_wav
-
-    kept = read_wav(heard.audio_path)  # 16 kHz, with the silence around it
+    sha = engine.record.answers[0].audio_clip  # Sam consented: the clip is kept
+    assert sha is not None
+    kept = read_wav(tmp_path / "out.audio" / f"{sha}.wav")  # 16 kHz, silence around it
     assert abs(len(kept) - (16000 + 0.9 * 16000)) < 200
+    assert heard.audio_path is not None and not Path(heard.audio_path).exists()
+
+
+def test_turn_recordings_are_not_left_on_disk(tmp_path):
+    engine, shell, _ = _run(
+        tmp_path, ROSTER + "turns:\n  - say: I want to cook\n  - say: go bowling\n"
+    )
+    heard = [e for e in engine.events if isinstance(e, SpeechHeard)]
+    assert len(heard) == 2 and all(e.audio_path for e in heard)
+    assert not any(Path(str(e.audio_path)).exists() for e in heard)  # Priya's too: no consent
+    assert not (tmp_path / "turns").exists()
+    assert len(list((tmp_path / "out.audio").glob("*.wav"))) == 1  # only Sam's is kept

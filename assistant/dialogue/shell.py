@@ -442,6 +442,8 @@ class SessionShell:
         self.speech_s = 0.0
         """Seconds of speech the device said (audio length, not time taken)."""
         self.last_said = ""
+        self.turn_wavs: list[Path] = []
+        """Each answer's WAV heard so far (deleted when the session is over)."""
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -455,6 +457,13 @@ class SessionShell:
             self.voice.name,
         )
         self.inputs.set_barge_in(self.speaker.stop)
+        try:
+            self._loop()
+        finally:
+            self._forget_turns()
+        return self.engine.record
+
+    def _loop(self) -> None:
         pending: deque[Action] = deque(self.engine.start())
         while not self.ended:
             if not pending:
@@ -473,7 +482,20 @@ class SessionShell:
                 # except saving, which is never dropped.
                 keep = [a for a in pending if isinstance(a, Save | KeepAudio)]
                 pending = deque([*keep, *actions])
-        return self.engine.record
+
+    def _forget_turns(self) -> None:
+        """Delete each turn's WAV once the session is over: a clip that was kept is in the
+        records by now; the others (no consent, or not an answer) must not stay on the disk."""
+        for path in self.turn_wavs:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("Could not delete the turn recording %s: %s", path, exc)
+        folders = {p.parent for p in self.turn_wavs}
+        self.turn_wavs.clear()
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
 
     def _idle(self) -> list[Action]:
         """The engine waits for a button (the microphone is closed): tick now and then, so it
@@ -562,6 +584,8 @@ class SessionShell:
         if isinstance(event, ButtonPressed):
             self.narrator.pressed(who, event)
         elif isinstance(event, SpeechHeard):
+            if event.audio_path:
+                self.turn_wavs.append(Path(event.audio_path))
             self.narrator.heard(who, event.transcript)
         elif isinstance(event, SilenceTimedOut):
             self.narrator.silent(who, event.waited_s)
