@@ -130,8 +130,12 @@ def test_scripts_are_offered_by_voice_and_chosen_with_the_buttons(device):
 
 def test_an_unfinished_session_is_offered_and_carried_on(device):
     settings, store, kit = device
+    left = settings.data_dir / "audio" / "turns" / "old.wav"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"RIFF")
     with pytest.raises(PowerCut):
         _run(device, ["yes", "yes"], script="daily-checkin", inputs=UntilPowerCut())
+    assert not left.exists()  # a turn recording left from before is not kept
     draft = store.unfinished_session()
     assert draft is not None and draft.script == "daily-checkin"
     before = len(kit.voice.calls)

@@ -175,6 +175,9 @@ def run_on_device(
 
     log = logging.getLogger("assistant.dialogue")
     inputs.set_barge_in(speaker.stop)
+    turns = settings.data_dir / "audio" / "turns"
+    for left in turns.glob("*.wav"):  # from a session that stopped part way: never kept
+        left.unlink(missing_ok=True)
     dirs = [settings.scripts_dir]
     record = None
     unfinished = store.unfinished_session()
@@ -202,9 +205,7 @@ def run_on_device(
         engine,
         voice=kit.voice,
         speaker=speaker,
-        ears=MicrophoneEars(
-            mic, kit.recognisers, inputs, settings.audio, settings.data_dir / "audio" / "turns"
-        ),
+        ears=MicrophoneEars(mic, kit.recognisers, inputs, settings.audio, turns),
         inputs=inputs,
         sink=StoreSink(store),
         clock=clock,
