@@ -94,6 +94,14 @@ PEOPLE = [
 ]
 
 
+# The engine's own words, so the virtual people follow them if they change.
+_ROSTER_PARTS = P.ROSTER_NAME.split("{name}")  # "{name}. If you are {name}, press green. ..."
+_ROSTER_NAME = re.compile(
+    re.escape(_ROSTER_PARTS[1].strip()) + r" ([\w' -]+?)" + re.escape(_ROSTER_PARTS[2][:14])
+)
+_CHOOSE_OPTION = P.CHOOSE_OPTION.split("{label}")[-1].split(".")[-2].strip()
+
+
 class VirtualGroup:
     """Decides each turn for the virtual people, as the session goes."""
 
@@ -129,7 +137,7 @@ class VirtualGroup:
                 return answer
             # Button users often press green while "I heard: ... Is that right?" is still playing.
             return [answer, Turn(press="yes", during_prompt=True)]
-        named = re.search(r"If you are ([\w' -]+?), press green", said)
+        named = _ROSTER_NAME.search(said)
         if named:
             return Turn(press="yes" if named.group(1) in self.people else "next")
         if P.ANYONE_ELSE in said or P.ARE_YOU_NEW in said:
@@ -139,7 +147,7 @@ class VirtualGroup:
                 return self._short(persona, "yes please", "yes")
             return self._short(persona, "no thank you", "no")
         retry = said.startswith(P.NOT_CAUGHT)  # not heard: press the button this time
-        if listen.phrases and "For the next one" not in said:
+        if listen.phrases and _CHOOSE_OPTION not in said:
             # a three-point scale: lean one way, vary a little by step
             lean = persona.leaning if persona else 0
             idea = said.split(". ")[0]  # "The idea is: ..." names what is being rated
