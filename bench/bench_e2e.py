@@ -394,10 +394,14 @@ class Buttons:
         pin = self.pins[button]
         down = time.time()
         pin.drive_low()
+        if button not in ("next", "help"):
+            # delivered on the way down: let go later, in the background, as a finger does
+            threading.Timer(hold_s, pin.drive_high).start()
+            return down
         time.sleep(hold_s)
         up = time.time()
         pin.drive_high()
-        return up if button in ("next", "help") else down
+        return up
 
     def close(self) -> None:
         self.buttons.close()
@@ -503,6 +507,7 @@ class LivePerson:
         actor.start()
         event = self.inner.hear(listen)
         log.returned = time.time()
+        # (a press returns before the button is let go: the release must not hold up the reply)
         actor.join(10)
         log.decision = self.marks.get("decision")
         result = self.marks.get("result")
