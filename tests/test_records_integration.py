@@ -39,6 +39,7 @@ def test_engine_record_through_the_store(engine_record: SessionRecord, tmp_path:
     # Saved answer by answer, as the shell does, with each free answer's WAV offered.
     answers = list(rec.answers)
     rec.answers = []
+    rec.state = "draft"  # the finished record, replayed as the drafts it was while it ran
     kept = 0
     for i, answer in enumerate(answers):
         rec.answers.append(answer)

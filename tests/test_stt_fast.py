@@ -102,7 +102,11 @@ def test_vosk_folder_checks(tmp_path: Path) -> None:
     check_vosk_folder(_fake_vosk_folder(tmp_path / "shape-only"))
 
 
-def test_without_vosk_the_embedded_engines_are_chosen_with_a_warning(tmp_path: Path) -> None:
+def test_without_vosk_the_embedded_engines_are_chosen_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Start from an empty process-wide engine table: earlier tests may have loaded a model.
+    monkeypatch.setattr(select, "_instances", {})
     s = _settings(tmp_path)
     with pytest.warns(EngineFallback, match="vosk-model-small-en-us-0.15"):
         engines = select.choose_engines(s)
