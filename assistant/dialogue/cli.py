@@ -141,6 +141,10 @@ def _run_device(settings: Settings, script_name: str | None) -> None:
         if lights is not None:
             lights.close()
         store.close()
+        mic.stop()
+        close = getattr(speaker, "close", None)  # an open PortAudio stream at exit can crash
+        if close is not None:
+            close()
     typer.echo(f"Session {record.id} saved in {settings.data_dir}.")
 
 
