@@ -118,6 +118,7 @@ class Recorder:
     def __init__(self) -> None:
         self.said_texts: list[str] = []
         self.presses: list[ButtonPressed] = []
+        self.silences: list[float] = []
 
     def said(self, text: str, interrupted: bool) -> None:
         self.said_texts.append(text)
@@ -129,7 +130,7 @@ class Recorder:
         pass
 
     def silent(self, who: str | None, seconds: float) -> None:
-        pass
+        self.silences.append(seconds)
 
 
 def _run(scenario: Scenario, tmp_path: Path) -> tuple[Any, Recorder]:
@@ -230,3 +231,20 @@ def test_voice_scenarios_with_real_piper_and_recogniser(name, tmp_path):
     heard = [a for a in data["answers"] if a["engine"]]
     assert heard and all(a["engine"] != "script" for a in heard)
     assert all(a["confidence"] is not None for a in heard)
+
+
+def test_own_script_beside_the_scenario_and_settings_overrides(tmp_path):
+    script = (ROOT / "assistant/dialogue/scripts/daily-checkin.yaml").read_text()
+    (tmp_path / "my-checkin.yaml").write_text(script.replace("name: daily-checkin", "name: mine"))
+    data = yaml.safe_load((SCENARIOS / "daily-checkin-silences.yaml").read_text())
+    data["script"] = "my-checkin.yaml"  # relative to the scenario file
+    data["settings"] = {"dialogue": {"repeat_after_s": 20}}
+    data["turns"][2] = {"silence": 45}  # 20 s, said again, 20 s, said again, 5 s, then yes
+    del data["expect"]
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result, seen = _run(load_scenario(path), tmp_path)
+    assert result.finished and result.record.script == "mine"
+    mood = [s for s in seen.said_texts if "How are you feeling today?" in s]
+    assert len(mood) == 3
+    assert seen.silences[:2] == [20.0, 20.0]  # the scenario's own wait, not the default 10 s
