@@ -822,6 +822,7 @@ def analyse_live(
         if said is not None and (v := onset(said)) is not None:
             series[f"turn_gap_{role}_to_speech_s"].append(v - speech_end)
     barge_debug: list[dict[str, Any]] = []
+    overlapped = 0
     for barge in got.barges:
         entry = next((p for p in plays if p.pid == barge.prompt_handed_pid), None)
         sounding = spk.last_sound_between(barge.press_at - 0.1, barge.press_at)
@@ -846,12 +847,19 @@ def analyse_live(
         if entry is None or quiet is None or sounding is None:
             discarded += 1  # not sounding at the press: not a clean barge-in
             continue
+        again = barge_debug[-1]["next_voice_handed"]
+        if again is not None and quiet > again + 0.05:
+            # the prompt said again was already sounding: the moment the old one stopped
+            # cannot be told from the new one's start, so this press is not counted
+            overlapped += 1
+            continue
         series["barge_in_silence_s"].append(max(0.0, quiet - barge.press_at))
     result: dict[str, Any] = {k: summary(v) for k, v in series.items()}
     result["raw"] = series
     result["discarded"] = discarded
     result["breakdown"] = {k: summary(v) for k, v in parts.items()}
     result["barge_details"] = barge_debug
+    result["barge_ins_overlapped"] = overlapped
     return result
 
 
