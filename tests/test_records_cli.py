@@ -127,9 +127,9 @@ def test_json_export_validates_against_the_schema(
 
 
 def test_committed_schema_file_is_up_to_date() -> None:
-    committed = ROOT / "docs" / "record.schema.json"
+    committed = ROOT / "docs" / "export.schema.json"
     assert committed.read_text() == schema_text(), (
-        "regenerate it: assistant records schema --out docs/record.schema.json"
+        "regenerate it: assistant records schema --out docs/export.schema.json"
     )
 
 
