@@ -54,11 +54,6 @@ BOUNDS: dict[str, float] = {
 """Largest allowed growth per session over the second half of the run (a leak of one file
 descriptor every 50 sessions, or 64 KiB of resident memory a session, fails)."""
 
-DISK_ONLY = ("turn_files",)
-"""Measured and judged, but ``--check`` fails on them only with ``--check-disk``: the shell
-leaves each turn's WAV in its turn folder unless the answer's clip is kept (a finding for
-assistant/dialogue/shell.py, see docs/performance.md), which fills a disk, not memory."""
-
 QUICK_SESSIONS = 100
 MAX_DECISIONS = 400
 """A session that needs more turns than this is stuck in a loop: the soak fails it."""
@@ -279,7 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tracemalloc", action="store_true")
     parser.add_argument("--presses", type=int, default=None, help="button presses (300; quick 30)")
     parser.add_argument("--check", action="store_true", help="exit 1 if anything grows")
-    parser.add_argument("--check-disk", action="store_true", help="--check counts turn files too")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument(
@@ -329,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     db = root / "records"
     store_bytes = sum(f.stat().st_size for f in db.rglob("*") if f.is_file())
     growth = analyse(samples)
-    checked = [k for k in growth if args.check_disk or k not in DISK_ONLY]
+    checked = list(growth)
     ok = all(growth[k]["ok"] for k in checked) and soaker.unfinished == 0 and presses["ok"]
     result: dict[str, Any] = {
         "name": name,
@@ -358,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{g['last']:.0f}",
             f"{g['per_session']:.3g}",
             f"{g['bound_per_session']:.3g}",
-            ("ok" if g["ok"] else "GROWS") + (" (disk, not checked)" if key in DISK_ONLY else ""),
+            "ok" if g["ok"] else "GROWS",
         ]
         for key, g in growth.items()
     ]

@@ -30,7 +30,7 @@ def test_soak_quick_does_not_grow(tmp_path: Path) -> None:
     assert data["sessions"] >= 100
     assert data["unfinished_sessions"] == 0
     assert data["answers"] > data["sessions"]  # real sessions: people answered
-    for key in ("rss_bytes", "heap_bytes", "fds", "threads"):
+    for key in ("rss_bytes", "heap_bytes", "fds", "threads", "turn_files", "cache_files"):
         assert growth[key]["ok"], (key, growth[key])
     assert len(data["samples"]) >= 20
     buttons = data["buttons"]
