@@ -151,6 +151,11 @@ EXPERIMENTS = {
         "padding every answer to 30 s (faster_whisper pad_or_trim patched); shorter windows "
         "make Whisper repeat itself ('No? No? No?...')"
     ),
+    "whisper-partial": (
+        "Whisper's stream decodes what it has after 0.2 s of quiet following speech and returns "
+        "it as a partial, so record_turn's early stop ends a sure short answer without the "
+        "full 0.7 s window (the result is reused when nothing was said after it)"
+    ),
     "earcon-no-wait": (
         "the shell does not wait for an earcon to finish before its next action (only before "
         "it listens), so the reply is synthesised and queued while the earcon plays"
@@ -174,6 +179,36 @@ def apply_experiments(names: list[str], shell: Any = None) -> None:
 
         fw_audio.pad_or_trim = fitted
         fw_transcribe.pad_or_trim = fitted
+    if "whisper-partial" in names and shell is None:
+        from assistant.stt import whisper as whisper_mod
+
+        stream_cls: Any = whisper_mod.WhisperStream
+        accept0, result0 = stream_cls.accept, stream_cls.result
+
+        def accept(self: Any, pcm: np.ndarray) -> str | None:
+            accept0(self, pcm)
+            st = self.__dict__.setdefault("bench", {"speech": False, "quiet": 0, "tried": False})
+            loud = float(np.sqrt(np.mean(np.asarray(pcm, np.float64) ** 2))) > 300
+            if loud:
+                st.update(speech=True, quiet=0, tried=False, result=None)
+            elif st["speech"]:
+                st["quiet"] += len(pcm)
+            if st["speech"] and not st["tried"] and st["quiet"] >= 0.2 * 16_000:
+                st["tried"] = True
+                heard = self._owner.transcribe(np.concatenate(self._blocks), self._allowed)
+                st["result"] = heard
+                return heard.text if heard.answer is not None else None
+            return None
+
+        def result(self: Any) -> Any:
+            st = self.__dict__.get("bench", {})
+            if st.get("result") is not None and st.get("quiet", 0) >= 0:
+                self._blocks = []
+                return st["result"]  # nothing loud since the partial: the same answer
+            return result0(self)
+
+        stream_cls.accept = accept
+        stream_cls.result = result
     if "earcon-no-wait" in names and shell is not None:
         from assistant.dialogue.events import Listen
 
