@@ -51,6 +51,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -743,6 +744,7 @@ def run_live(
         mic.stop()
         speaker.inner.close()
         store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     assert mic_rec.started_at is not None and spk_rec.started_at is not None
     mic_track = Recording(mic_audio, mic_rec.started_at, 16_000)
     spk_track = Recording(spk_audio, spk_rec.started_at, 16_000)
@@ -974,6 +976,7 @@ def run_naive(turns: list[tuple[str, str]], notes: list[str]) -> dict[str, Any]:
     time.sleep(0.5)
     mic_audio, spk_audio = mic_rec.stop(), spk_rec.stop()
     speaker.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     assert mic_rec.started_at is not None and spk_rec.started_at is not None
     mic_t = Recording(mic_audio, mic_rec.started_at, 16_000)
     spk_t = Recording(spk_audio, spk_rec.started_at, 16_000)
