@@ -12,6 +12,11 @@ The engine decides; the shell only carries out its actions and reports back what
     SetLights    -> the lights, if there are any
     End          -> stop
 
+An unplugged microphone or speaker never ends a session: the status light turns red, the session
+goes on with the buttons alone (a listen waits for a press, then counts as silence), and the
+device is tried again (the microphone every few seconds, the speaker before each prompt) until
+it is back.
+
 Every edge is injected, so the same shell runs a real device (``assistant run``), a scenario on
 a virtual clock (``assistant simulate``) and the demo. The edges are small protocols here;
 :mod:`assistant.dialogue.simulate` has the scenario-driven ones.
@@ -28,6 +33,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,7 +59,7 @@ from assistant.dialogue.events import (
     StopListening,
     Tick,
 )
-from assistant.errors import ConsentError, RecordError
+from assistant.errors import AudioError, ConsentError, RecordError
 from assistant.records.model import SessionRecord
 from assistant.stt.base import Recognizer, Role, Transcript
 from assistant.voice.base import Voice
@@ -111,6 +117,9 @@ Clock = RealClock | VirtualClock
 
 TICK_EVERY_S = 5.0
 """How often the engine is told time has passed while it waits for a button."""
+
+RETRY_EVERY_S = 3.0
+"""How often a lost microphone is tried again while the device waits on the buttons alone."""
 
 # ---------------------------------------------------------------- edges
 
@@ -366,6 +375,8 @@ class MicrophoneEars:
         )
         self.mic.start()
         watcher.start()
+        turn = None
+        lost: AudioError | None = None
         try:
             turn = record_turn(
                 self.mic,
@@ -377,12 +388,17 @@ class MicrophoneEars:
                 cancel=cancel,
                 detector=self.detector,
             )
+        except AudioError as exc:  # unplugged: a press that came meanwhile still counts
+            lost = exc
         finally:
             stop_watch.set()
             watcher.join()
             self.mic.stop()
         if pressed:
             return pressed[0]
+        if lost is not None:
+            raise lost
+        assert turn is not None
         if not turn.speech_started or turn.pcm.size == 0:
             return SilenceTimedOut(waited_s=turn.listened_s)
         transcript = turn.transcript or recogniser.transcribe(
@@ -391,6 +407,11 @@ class MicrophoneEars:
         self.audio_dir.mkdir(parents=True, exist_ok=True)
         path = write_wav(self.audio_dir / f"{uuid.uuid4()}.wav", turn.pcm, MIC_RATE)
         return SpeechHeard(transcript=transcript, audio_path=str(path))
+
+    def reopen(self) -> None:
+        """Open the microphone and close it again; an AudioError while it is still not there."""
+        self.mic.start()
+        self.mic.stop()
 
 
 # ---------------------------------------------------------------- the shell
@@ -444,6 +465,11 @@ class SessionShell:
         self.last_said = ""
         self.turn_wavs: list[Path] = []
         """Each answer's WAV heard so far (deleted when the session is over)."""
+        self.lost: set[str] = set()
+        """The audio devices out now ("microphone", "speaker"): the status light is red."""
+        self.outages = 0
+        self.retry_every_s = RETRY_EVERY_S
+        self._lights_asked = SetLights()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -501,6 +527,9 @@ class SessionShell:
         """The engine waits for a button (the microphone is closed): tick now and then, so it
         can give its gentle reminder."""
         event = self.inputs.get(timeout=TICK_EVERY_S)
+        if "microphone" in self.lost:
+            with contextlib.suppress(AudioError):
+                self._reopen_microphone()
         if event is None:
             return self.engine.handle(Tick())
         if isinstance(event, ButtonPressed):
@@ -524,8 +553,8 @@ class SessionShell:
             self._keep_audio(action)
             return None
         if isinstance(action, SetLights):
-            if self.lights is not None:
-                self.lights.apply(action)
+            self._lights_asked = action
+            self._show_lights()
             return None
         if isinstance(action, End):
             self.ended = True
@@ -539,20 +568,12 @@ class SessionShell:
     def _say(self, say: Say) -> Event:
         self.prompts += 1
         self.last_said = say.text
-        interrupted = False
-        can_stop = say.interruptible
-        with self.inputs.prompt(can_stop):
-            for chunk in self.voice.synthesize(say.text):
-                self.speaker.play(chunk, self.voice.sample_rate)
-                self.speech_s += len(chunk) / self.voice.sample_rate
-                if can_stop and not self.inputs.speaking:
-                    interrupted = True
-                    break
-            if not interrupted and self.clock.virtual:
-                self.speaker.wait()
-            while not interrupted and not self.speaker.wait(timeout=0.05):
-                interrupted = can_stop and not self.inputs.speaking
-            interrupted = interrupted or (can_stop and not self.inputs.speaking)
+        try:
+            interrupted = self._speak(say)
+        except AudioError as exc:  # unplugged: the prompt counts as said; the buttons go on
+            self._lost("speaker", exc)
+            log.info("not said (no speaker): %s", say.text)
+            return PromptFinished(say.prompt_id)
         # next and help are delivered when let go (their hold means something else): wait a bit.
         press = self.inputs.get(timeout=3.0) if interrupted else None
         self.narrator.said(say.text, interrupted=press is not None)
@@ -566,20 +587,46 @@ class SessionShell:
             return press
         return PromptFinished(say.prompt_id)
 
+    def _speak(self, say: Say) -> bool:
+        """Say it sentence by sentence until heard; True if a press cut it short."""
+        interrupted = False
+        can_stop = say.interruptible
+        with self.inputs.prompt(can_stop):
+            for chunk in self.voice.synthesize(say.text):
+                self.speaker.play(chunk, self.voice.sample_rate)
+                self._back("speaker")
+                self.speech_s += len(chunk) / self.voice.sample_rate
+                if can_stop and not self.inputs.speaking:
+                    interrupted = True
+                    break
+            if not interrupted and self.clock.virtual:
+                self.speaker.wait()
+            while not interrupted and not self.speaker.wait(timeout=0.05):
+                interrupted = can_stop and not self.inputs.speaking
+            return interrupted or (can_stop and not self.inputs.speaking)
+
     def _earcon(self, name: str) -> None:
         sound = self.earcons.get(name)
         if sound is None:
             return
         pcm, rate = sound
         # Not waited for here: the reply is made while it plays (only listening waits for it).
-        self.speaker.play(pcm, rate)
+        try:
+            self.speaker.play(pcm, rate)
+        except AudioError as exc:
+            self._lost("speaker", exc)
+        else:
+            self._back("speaker")
 
     current_person: str | None = None
 
     def _listen(self, listen: Listen) -> Event:
         self.current_person = self.person_name(listen.person_id)
-        self.speaker.wait(timeout=5.0)  # the microphone must not hear the device's own sound
-        event = self.ears.hear(listen)
+        try:
+            self.speaker.wait(timeout=5.0)  # the microphone must not hear the device's own sound
+        except AudioError as exc:
+            self._lost("speaker", exc)
+        event = self._hear(listen)
         who = self.current_person
         if isinstance(event, ButtonPressed):
             self.narrator.pressed(who, event)
@@ -590,6 +637,61 @@ class SessionShell:
         elif isinstance(event, SilenceTimedOut):
             self.narrator.silent(who, event.waited_s)
         return event
+
+    def _hear(self, listen: Listen) -> Event:
+        """The ears' event. With the microphone lost: the buttons alone until the listen's time
+        is up (then silence, as if nobody spoke), trying the microphone again every
+        :attr:`retry_every_s`; once it is back it listens for the rest of the time."""
+        started = time.monotonic()
+        turn = listen
+        while True:
+            try:
+                if "microphone" in self.lost:
+                    self._reopen_microphone()
+                event = self.ears.hear(turn)
+                self._back("microphone")
+                return event
+            except AudioError as exc:
+                self._lost("microphone", exc)
+            retry_at = time.monotonic() + self.retry_every_s
+            while True:
+                now = time.monotonic()
+                left = started + listen.timeout_s - now
+                if left <= 0:
+                    return SilenceTimedOut(waited_s=now - started)
+                if now >= retry_at:
+                    break
+                pressed = self.inputs.get(timeout=min(left, retry_at - now))
+                if pressed is not None:
+                    return pressed
+            turn = replace(listen, timeout_s=left)
+
+    # -- unplugged devices ----------------------------------------------------------------
+
+    def _reopen_microphone(self) -> None:
+        reopen = getattr(self.ears, "reopen", None)  # without it, hearing is the try
+        if reopen is not None:
+            reopen()
+            self._back("microphone")
+
+    def _lost(self, device: str, exc: Exception) -> None:
+        if device not in self.lost:
+            self.lost.add(device)
+            self.outages += 1
+            log.warning("%s Carrying on with the buttons only until the %s is back.", exc, device)
+            self._show_lights()
+
+    def _back(self, device: str) -> None:
+        if device in self.lost:
+            self.lost.discard(device)
+            log.info("The %s is back.", device)
+            self._show_lights()
+
+    def _show_lights(self) -> None:
+        """The lights the engine asked for; the status light red while a device is lost."""
+        if self.lights is not None:
+            asked = self._lights_asked
+            self.lights.apply(replace(asked, status="error") if self.lost else asked)
 
     def _keep_audio(self, action: KeepAudio) -> None:
         record = self.engine.record
