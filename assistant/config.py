@@ -44,6 +44,13 @@ class AudioSettings(_Section):
         0.7, gt=0, le=30, description="Silence that ends a short (yes/no/next) answer"
     )
     max_answer_s: float = Field(60.0, gt=0, le=600, description="Hard cap on one answer")
+    output_latency_s: float = Field(
+        0.06,
+        ge=0.005,
+        le=0.5,
+        description="Speaker output buffer in seconds: smaller is heard sooner; raise it if"
+        " the sound crackles",
+    )
     keep_wav: bool = Field(True, description="Keep each answer's audio as WAV for the records")
 
 

@@ -66,4 +66,6 @@ def open_speaker(audio: AudioSettings | None = None) -> Speaker:
 
     spec = audio.output_device if audio is not None else None
     find_device(spec, "output")
-    return SoundDeviceSpeaker(spec)
+    if audio is None:
+        return SoundDeviceSpeaker(spec)
+    return SoundDeviceSpeaker(spec, latency=audio.output_latency_s)

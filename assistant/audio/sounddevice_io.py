@@ -251,6 +251,15 @@ class SoundDeviceMicrophone:
         self.stop()
 
 
+DEFAULT_OUTPUT_LATENCY_S = 0.06
+"""The output buffer PortAudio is asked for (``audio.output_latency_s``), played in blocks of
+half of it (at most 20 ms). Smaller is heard sooner, but the buffer runs dry (gaps, crackles)
+sooner under load: :attr:`SoundDeviceSpeaker.output_underflows` counts that. Measured through
+ALSA's pulse plugin on the loaded 2-core build machine: 20 ms in 10 ms blocks underflowed at
+once and ran a 2 s tone through in 0.19 s (233 underflows; 48 to 854 in 60 s runs), where
+60 ms in 20 ms blocks played it in 2.08 s with none. So 60 ms stays the default; try 20 ms on
+a device only with a long playback run that counts no underflows."""
+
 FIRST_SAMPLES_KEPT = 256
 """How many plays' first-sample times the speaker remembers (the oldest are forgotten)."""
 
@@ -272,11 +281,15 @@ class SoundDeviceSpeaker:
         self,
         device: str | int | None = None,
         *,
-        block_ms: int = 20,
-        latency: str | float = 0.06,
+        block_ms: int | None = None,
+        latency: str | float = DEFAULT_OUTPUT_LATENCY_S,
         stall_s: float = 1.5,
     ) -> None:
         self.spec = device
+        if block_ms is None:
+            # half the buffer per callback (two blocks in flight), at most 20 ms
+            seconds = latency if isinstance(latency, float | int) else DEFAULT_OUTPUT_LATENCY_S
+            block_ms = max(5, min(20, round(seconds * 1000 / 2)))
         self.block_ms = block_ms
         self.latency = latency
         self.stall_s = stall_s
@@ -285,6 +298,10 @@ class SoundDeviceSpeaker:
         self.rate: int | None = None
         self.channels = 1
         self.output_latency = 0.0
+        self.output_underflows = 0
+        """Callbacks PortAudio flagged with an output underflow: the buffer ran dry and the
+        listener heard a gap (the speaker's counterpart of the microphone's ``glitches``)."""
+        self._underflows_logged = 0
         self.first_sample_at: dict[int, float] = {}
         """play id -> wall time (time.time()) when its first sample was handed to the device."""
         self.first_sample_dac_at: dict[int, float] = {}
@@ -350,7 +367,11 @@ class SoundDeviceSpeaker:
                     close_stream(stream)
                     self._stream = None
                     raise DeviceLost(f"The speaker {dev.name} could not start: {exc}.") from exc
-                log.info("speaker %s open at %d Hz, %d channel(s)", dev.name, r, ch)
+                log.info(
+                    "speaker %s open at %d Hz, %d channel(s), %.0f ms output buffer in %d ms"
+                    " blocks",
+                    dev.name, r, ch, 1000 * self.output_latency, self.block_ms,
+                )  # fmt: skip
                 return
         raise DeviceNotFound(f"The speaker {dev.name} cannot play at any usual rate: {last_exc}.")
 
@@ -358,10 +379,24 @@ class SoundDeviceSpeaker:
         self.stop()
         stream, self._stream = self._stream, None
         close_stream(stream)
+        self._log_underflows()
+
+    def _log_underflows(self) -> None:
+        """Say (once per new batch) that the output ran dry; never from the callback."""
+        count = self.output_underflows
+        if count > self._underflows_logged:
+            log.warning(
+                "speaker %s: %d output underflow(s) so far (gaps in the sound, %d new);"
+                " a larger audio.output_latency_s (now %s) prevents them",
+                self.name, count, count - self._underflows_logged, self.latency,
+            )  # fmt: skip
+            self._underflows_logged = count
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         now = time.monotonic()
         self._last_callback = now
+        if status and status.output_underflow:
+            self.output_underflows += 1  # logged outside the callback (_log_underflows)
         outdata.fill(0)
         filled = 0
         with self._lock:
@@ -423,6 +458,7 @@ class SoundDeviceSpeaker:
                 self._check_alive()
         if self._stream is None or self._lost is not None:
             self.open(sample_rate)
+        self._log_underflows()
         data = np.asarray(pcm)
         x = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
         if x.ndim > 1:
