@@ -1,5 +1,6 @@
 """Latency fixes of docs/performance.md in the Whisper engine: an encoder window fitted to the
-audio (an option: it loses accuracy, so not the default)."""
+audio (an option: it loses accuracy, so not the default) and partial results from a short-role
+stream, so a yes/no turn ends early."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.audio.fake import ArrayMicrophone
+from assistant.audio.turn import record_turn
 from assistant.stt.whisper import FULL_WINDOW, MIN_WINDOW, WhisperRecognizer, encoder_window
 from assistant.words import SHORT_ANSWERS, ShortAnswer
 
@@ -79,3 +82,116 @@ def test_windows_fit_the_audio_and_answers_are_still_heard(whisper: WhisperRecog
     assert spy.windows == [MIN_WINDOW, FULL_WINDOW]  # the default keeps Whisper's 30 s
     assert "vegetables in the garden" in free.text.lower()
     assert "vegetables in the garden" in whole.text.lower()
+
+
+def _feed(stream: Any, pcm: np.ndarray, block: int = 480) -> list[tuple[float, str]]:
+    """Feed *pcm* in 30 ms blocks; the partials with the audio time they came at."""
+    partials = []
+    for i in range(0, len(pcm), block):
+        text = stream.accept(pcm[i : i + block])
+        if text is not None:
+            partials.append(((i + block) / R, text))
+    return partials
+
+
+def _speech_end(pcm: np.ndarray) -> float:
+    idx = np.nonzero(np.abs(pcm.astype(np.float64)) > 0.02 * np.abs(pcm).max())[0]
+    return float(idx[-1] / R)
+
+
+@pytest.mark.slow
+def test_a_short_stream_gives_a_partial_after_speech_and_a_pause(
+    whisper: WhisperRecognizer,
+) -> None:
+    yes = ss.speak("yes")
+    pcm = np.concatenate([ss.silence(0.3), yes, ss.silence(1.0)])
+    stream = whisper.start(ALL)
+    partials = _feed(stream, pcm)
+    assert len(partials) == 1 and stream.partials == 1
+    at, text = partials[0]
+    assert text.strip(" .!").lower() == "yes"
+    end = 0.3 + _speech_end(yes)
+    assert 0.2 <= at - end <= 0.5  # about 0.25 s of quiet after the speech
+    decoded: list[int] = []
+    inner = whisper.transcribe
+
+    def counting(*a: Any, **k: Any) -> Any:
+        decoded.append(1)
+        return inner(*a, **k)
+
+    whisper.transcribe = counting  # type: ignore[method-assign]
+    try:
+        final = stream.result()
+    finally:
+        del whisper.transcribe
+    assert not decoded  # nothing was said after the partial: its decoding is reused
+    assert final.answer == "yes" and final.audio_s == pytest.approx(len(pcm) / R)
+
+
+@pytest.mark.slow
+def test_speech_after_a_partial_withdraws_it(whisper: WhisperRecognizer) -> None:
+    first, rest = ss.speak("yes"), ss.speak("I like apples.")
+    pcm = np.concatenate([ss.silence(0.3), first, ss.silence(0.6), rest, ss.silence(1.0)])
+    stream = whisper.start(ALL)
+    texts = [t for _, t in _feed(stream, pcm)]
+    assert texts[0].strip(" .!").lower() == "yes"
+    assert "" in texts[1:]  # the person went on: the "yes" no longer stands
+    final = stream.result()
+    assert "apples" in final.text.lower()  # the whole answer, decoded again
+
+
+@pytest.mark.slow
+def test_the_free_role_and_a_disabled_partial_give_no_partials(
+    whisper: WhisperRecognizer,
+) -> None:
+    pcm = np.concatenate([ss.silence(0.3), ss.speak("yes"), ss.silence(1.0)])
+    assert _feed(whisper.start(None), pcm) == []
+    off = WhisperRecognizer(partial_quiet_s=None)
+    off._model = whisper._get_model()
+    assert _feed(off.start(ALL), pcm) == []
+
+
+def _turn(whisper: WhisperRecognizer, clip: np.ndarray, allowed: list[ShortAnswer]) -> Any:
+    mic = ArrayMicrophone(np.concatenate([ss.silence(0.5), clip, ss.silence(3.0)]))
+    mic.start()
+    return record_turn(
+        mic,
+        wait_for_speech_s=5,
+        trailing_silence_s=0.7,
+        max_answer_s=30,
+        stream=whisper.start(allowed),
+        allowed=allowed,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("said", ["yes", "no", "next"])
+def test_record_turn_ends_early_on_a_whisper_partial(
+    whisper: WhisperRecognizer, said: ShortAnswer
+) -> None:
+    clip = ss.speak(said)
+    turn = _turn(whisper, clip, ALL)
+    assert turn.ended_by == "early_stop" and turn.early_answer == said
+    window = turn.listened_s - (0.5 + _speech_end(clip))
+    assert window < 0.55  # sooner than the 0.7 s trailing silence (about 0.3 s)
+    assert turn.transcript is not None and turn.transcript.answer == said
+    assert turn.timings["finalize_s"] < 0.05  # the partial's decoding was reused
+
+
+@pytest.mark.slow
+def test_a_sentence_with_an_answer_word_does_not_end_early(whisper: WhisperRecognizer) -> None:
+    turn = _turn(whisper, ss.speak("See you next time."), ["yes", "no", "next"])
+    assert turn.ended_by == "silence" and turn.early_answer is None
+    assert turn.transcript is not None and turn.transcript.answer is None
+
+
+@pytest.mark.slow
+def test_an_unsure_partial_names_no_answer(whisper: WhisperRecognizer) -> None:
+    strict = WhisperRecognizer(min_confidence=0.99)  # nothing is sure enough
+    strict._model = whisper._get_model()
+    pcm = np.concatenate([ss.silence(0.3), ss.speak("yes"), ss.silence(1.0)])
+    stream = strict.start(ALL)
+    partials = _feed(stream, pcm)
+    assert stream.partials == 1 and [t for _, t in partials] == [""]  # not "Yes."
+    final = stream.result()  # decoded again in full and judged at the bar (1.0 >= 0.99)
+    assert final.text.strip(" .!").lower() == "yes" and final.compute_s > 0

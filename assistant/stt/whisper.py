@@ -18,7 +18,9 @@ happily invent text ("Thank you." on silence, "See you next time." for "next"), 
   In bench/bench_stt.py this took short answers from 76% to about 88% right on eleven voice
   conditions with no answer swapped and no sentence taken for an answer.
 
-Whisper does not stream: a stream buffers audio and decodes at :meth:`WhisperStream.result`.
+Whisper does not stream: a stream buffers audio and decodes at :meth:`WhisperStream.result`;
+in the short role it also decodes at the first pause after speech, for a partial result
+(:class:`WhisperStream`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import logging
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,7 @@ from assistant.words import (
     SHORT_ANSWERS,
     ShortAnswer,
     match_phrase,
+    match_short_answer,
     normalise,
 )
 
@@ -70,6 +75,20 @@ worse with it (bench/bench_stt.py, 176 short answers over 11 voice conditions, a
 sentences): short answers right 88.6% at 30 s, 84.1% at 15 s (and one sentence taken as
 "no", "repeat" looping), 86.9% at 20 s, 88.1% at 25 s; free-answer WER 6.6% at 30 s, 7.5%
 at 15 s, 7.9% at 20 s. Decoding took 246 ms at 30 s, 186 ms at 25 s, 134 ms at 15 s."""
+
+
+PARTIAL_QUIET_S = 0.25
+"""A short-role stream decodes what it has after this much quiet following speech (the same
+pause after which ``record_turn`` may end the turn on a sure answer)."""
+
+PARTIAL_MIN_SPEECH_FRAMES = 3
+"""Speech frames (32 ms) a stream must have heard before a pause counts (not a click)."""
+
+PARTIAL_MARGIN = 0.05
+"""A partial ends a turn only this far above the short-answer confidence bar."""
+
+PARTIAL_MAX_S = 10.0
+"""No partial decodings for a longer short-role turn (it is not a short answer)."""
 
 
 def encoder_window(frames: int, minimum: int = MIN_WINDOW) -> int:
@@ -113,6 +132,7 @@ class WhisperRecognizer:
         rescue_candidates: int = 7,
         short_window: int = FULL_WINDOW,
         free_window: int = FULL_WINDOW,
+        partial_quiet_s: float | None = PARTIAL_QUIET_S,
     ) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
         label = self.model_path.name if self.model_path else "tiny.en"
@@ -133,6 +153,8 @@ class WhisperRecognizer:
         """Smallest encoder window for short answers (mel frames; :data:`MIN_WINDOW`)."""
         self.free_window = free_window
         """Smallest encoder window for free answers (mel frames; :data:`MIN_WINDOW`)."""
+        self.partial_quiet_s = partial_quiet_s
+        """Quiet after which a short-role stream decodes for a partial result (None: never)."""
         self.last_detail: dict[str, Any] = {}
         self._model: Any = None
         self._tok: Any = None
@@ -478,18 +500,124 @@ class WhisperRecognizer:
 
 
 class WhisperStream:
-    """Buffers one utterance; Whisper decodes it at :meth:`result`."""
+    """Buffers one utterance; Whisper decodes it at :meth:`result`.
+
+    In the short role (*allowed* given) it also gives a partial result, so a "yes" need not
+    wait for the whole end-of-turn window: once it has heard speech and then
+    :data:`PARTIAL_QUIET_S` of quiet (the Silero VAD, frame by frame, as the end-of-turn
+    detector hears it), :meth:`accept` decodes what it has and returns the text; ``record_turn``
+    ends the turn when that text is one allowed answer. The text names an answer only when
+    Whisper is sure of it (:meth:`_sure`: above the bar by :data:`PARTIAL_MARGIN`, not a noise
+    word); otherwise it is "" or text that is no answer, and the turn goes on to its full
+    window. If speech goes on after a partial, :meth:`accept` returns "" once (the partial no
+    longer stands, so "what... do I do" does not end as "what") and decodes again at the next
+    pause. :meth:`result` reuses a sure partial's decoding when no speech came after it, and
+    decodes the whole answer otherwise.
+    """
 
     def __init__(self, owner: WhisperRecognizer, allowed: Sequence[ShortAnswer] | None) -> None:
         self._owner = owner
-        self._allowed = allowed
+        self._allowed = list(allowed) if allowed is not None else None
         self._blocks: list[np.ndarray] = []
+        self._samples = 0
+        self._listen = self._allowed is not None and owner.partial_quiet_s is not None
+        self._vad: Any = None
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._framed = 0  # samples the VAD has seen
+        self._keep: deque[bool] = deque(maxlen=3)
+        self._speech_frames = 0
+        self._last_speech: int | None = None  # sample where the latest speech frame ended
+        self._partial: Transcript | None = None  # a sure partial, reused by result()
+        self._decoded_speech: int | None = None  # _last_speech when a partial was decoded
+        self.partials = 0
+        """How many partial decodings this stream made."""
 
     def accept(self, pcm: np.ndarray) -> str | None:
-        self._blocks.append(as_pcm16(pcm).copy())
-        return None
+        block = as_pcm16(pcm).copy()
+        self._blocks.append(block)
+        self._samples += len(block)
+        if not self._listen:
+            return None
+        self._hear(block)
+        if self._last_speech is None or self._speech_frames < PARTIAL_MIN_SPEECH_FRAMES:
+            return None
+        if self._decoded_speech is not None:
+            if self._last_speech == self._decoded_speech:
+                return None  # decoded at this pause already
+            self._decoded_speech = None
+            self._partial = None  # the person went on: the partial no longer stands
+            return ""
+        quiet = (self._framed - self._last_speech) / SAMPLE_RATE
+        limit = self._owner.partial_quiet_s or 0.0
+        if quiet < limit or self._samples > PARTIAL_MAX_S * SAMPLE_RATE:
+            return None
+        tr = self._decode()
+        self.partials += 1
+        self._decoded_speech = self._last_speech
+        if self._sure(tr):
+            self._partial = tr
+            return self._answer_text(tr)
+        allowed = tuple(self._allowed or ())
+        return tr.text if match_short_answer(tr.text, allowed) is None else ""
+
+    def _sure(self, tr: Transcript) -> bool:
+        """Sure enough to end the turn on: an answer a margin above the bar that is not one of
+        the words Whisper says for noise. In bench/bench_stt.py a partial taken at its bare
+        bar swapped one clip (muffled "again" in noise heard as "Okay", just above the bar)."""
+        return (
+            tr.answer is not None
+            and tr.confidence >= self._owner.min_confidence + PARTIAL_MARGIN
+            and normalise(tr.text) not in HALLUCINATIONS
+        )
+
+    def _hear(self, block: np.ndarray) -> None:
+        """Run the VAD over whole frames; speech = a speech frame with two of the last three
+        frames speech (as :class:`~assistant.audio.endpoint.EndpointDetector` keeps speech
+        going)."""
+        if self._vad is None:
+            from assistant.audio.endpoint import default_detector
+
+            self._vad = default_detector()
+        size = self._vad.frame_samples
+        buf = np.concatenate([self._pending, block]) if len(self._pending) else block
+        n = len(buf) // size
+        for i in range(n):
+            speech = self._vad.is_speech(buf[i * size : (i + 1) * size])
+            self._framed += size
+            self._keep.append(speech)
+            if speech and sum(self._keep) >= 2:
+                self._speech_frames += 1
+                self._last_speech = self._framed
+        self._pending = buf[n * size :].copy()
+
+    def _decode(self) -> Transcript:
+        pcm = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int16)
+        assert self._allowed is not None
+        return self._owner.transcribe(pcm, self._allowed)
+
+    def _answer_text(self, tr: Transcript) -> str:
+        """Text that means, to ``match_short_answer``, the answer Whisper decided on."""
+        allowed = tuple(self._allowed or ())
+        if match_short_answer(tr.text, allowed) == tr.answer:
+            return tr.text
+        assert tr.answer is not None
+        return next(
+            (p for p in SHORT_ANSWERS[tr.answer] if match_short_answer(p, allowed) == tr.answer),
+            "",
+        )
 
     def result(self) -> Transcript:
+        total = self._samples
+        partial, fresh = self._partial, self._last_speech == self._decoded_speech
+        if partial is not None and fresh:
+            self._reset()
+            return replace(partial, audio_s=seconds(total))  # nothing was said after it
         pcm = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int16)
-        self._blocks = []
+        self._reset()
         return self._owner.transcribe(pcm, self._allowed)
+
+    def _reset(self) -> None:
+        self._blocks = []
+        self._samples = 0
+        self._partial = None
+        self._decoded_speech = None
