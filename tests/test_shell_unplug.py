@@ -345,3 +345,20 @@ def test_a_press_as_the_microphone_goes_is_still_the_answer(tmp_path):
                           EnergyDetector())  # fmt: skip
     event = ears.hear(Listen("short", "q", allowed=("yes", "no"), timeout_s=5))
     assert event == ButtonPressed("no")
+
+
+def test_simple_inputs_wait_for_a_press_up_to_the_timeout() -> None:
+    import threading
+    import time
+
+    from assistant.dialogue.events import ButtonPressed
+    from assistant.dialogue.shell import SimpleInputs
+
+    inputs = SimpleInputs()
+    t0 = time.monotonic()
+    assert inputs.get(timeout=0.2) is None
+    assert time.monotonic() - t0 >= 0.19  # waited, not a busy loop returning at once
+    threading.Timer(0.05, inputs.put, args=(ButtonPressed("yes"),)).start()
+    got = inputs.get(timeout=5)
+    assert got == ButtonPressed("yes")
+    assert inputs.get() is None

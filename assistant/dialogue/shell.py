@@ -197,6 +197,7 @@ class SimpleInputs:
 
     def __init__(self) -> None:
         self._queue: deque[Event] = deque()
+        self._ready = threading.Condition()
         self._speaking = False
         self._barge_in: Callable[[], None] | None = None
 
@@ -206,10 +207,16 @@ class SimpleInputs:
             if self._barge_in is not None:
                 self._barge_in()
             event = ButtonPressed(event.button, event.held, while_speaking=True)
-        self._queue.append(event)
+        with self._ready:
+            self._queue.append(event)
+            self._ready.notify()
 
     def get(self, timeout: float | None = None) -> Event | None:
-        return self._queue.popleft() if self._queue else None
+        """The next event, waiting up to *timeout* seconds for one (None: no wait)."""
+        with self._ready:
+            if not self._queue and timeout:
+                self._ready.wait_for(lambda: bool(self._queue), timeout)
+            return self._queue.popleft() if self._queue else None
 
     @contextlib.contextmanager
     def prompt(self, interruptible: bool = True) -> Iterator[None]:
