@@ -259,9 +259,17 @@ def test_speaker_survives_its_sink_going_away(speaker: SoundDeviceSpeaker) -> No
     unload_sink(SPEAKER_SINK)
     try:
         t0 = time.monotonic()
-        with pytest.raises(DeviceLost):
-            speaker.wait(timeout=10)
-        assert time.monotonic() - t0 < 4
+        # Usually the stream fails and the speaker says so (DeviceLost). After an underrun,
+        # ALSA's pulse plugin may instead recover the stream onto another sink, as PulseAudio
+        # does for a removed card: then the prompt plays to its end there. Either way the
+        # speaker must not hang. (A loss the speaker must report is tested with fakes in
+        # tests/test_shell_unplug.py.)
+        try:
+            finished = speaker.wait(timeout=10)
+        except DeviceLost:
+            assert time.monotonic() - t0 < 4
+        else:
+            assert finished, "the speaker neither reported the loss nor finished playing"
     finally:
         reload_sink(SPEAKER_SINK)
     # played again, it reopens and is heard. A null sink that has just been loaded can refuse

@@ -133,7 +133,12 @@ def restart_when_dead(server: ProcessHub, stop: threading.Event) -> threading.Th
                 time.sleep(0.3)
                 server.extra_env = {}
                 server.restarts += 1
-                server.start()
+                try:
+                    server.start()
+                except RuntimeError:
+                    # Killed again while starting (the killing transport can reach the new
+                    # hub before start() has seen it answer): the next pass restarts it.
+                    continue
             time.sleep(0.05)
 
     thread = threading.Thread(target=watch, daemon=True)
