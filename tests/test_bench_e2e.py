@@ -82,7 +82,16 @@ def test_quick_results_are_complete(quick: tuple[dict[str, Any], Path, str | Non
     data, out, no_pulse = quick
     assert data["quick"] is True
     for key in (*LIVE, *NAIVE):
-        check_summary(key, data[key])
+        if key.startswith("gap_minus_window_"):
+            # A sure yes/no ends the turn before the set window (the recogniser's partial
+            # result), so the gap minus the set window can be below zero, never below -window.
+            check_summary(key, data[key], lo=-2.0)
+        elif key == "output_path_s":
+            # Timed at the monitor by a separate recorder whose first-byte time is only good to
+            # a few tens of milliseconds.
+            check_summary(key, data[key], lo=-0.1)
+        else:
+            check_summary(key, data[key])
     if no_pulse is None:
         for key in MUST_MEASURE:
             assert data[key]["n"] >= 1, f"{key} was not measured"
