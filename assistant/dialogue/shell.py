@@ -192,14 +192,30 @@ class QuietNarrator:
         log.info("silence for %.0f s", seconds)
 
 
-class SimpleInputs:
+class PromptState:
+    """What every :class:`Inputs` shares: whether a prompt is playing, and the barge-in hook."""
+
+    _speaking = False
+    _barge_in: Callable[[], None] | None = None
+
+    @contextlib.contextmanager
+    def prompt(self, interruptible: bool = True) -> Iterator[None]:
+        self._speaking = interruptible
+        try:
+            yield
+        finally:
+            self._speaking = False
+
+    def set_barge_in(self, callback: Callable[[], None] | None) -> None:
+        self._barge_in = callback
+
+
+class SimpleInputs(PromptState):
     """An in-process :class:`Inputs` (used when the buttons module offers none)."""
 
     def __init__(self) -> None:
         self._queue: deque[Event] = deque()
         self._ready = threading.Condition()
-        self._speaking = False
-        self._barge_in: Callable[[], None] | None = None
 
     def put(self, event: Event) -> None:
         if isinstance(event, ButtonPressed) and self._speaking:
@@ -217,17 +233,6 @@ class SimpleInputs:
             if not self._queue and timeout:
                 self._ready.wait_for(lambda: bool(self._queue), timeout)
             return self._queue.popleft() if self._queue else None
-
-    @contextlib.contextmanager
-    def prompt(self, interruptible: bool = True) -> Iterator[None]:
-        self._speaking = interruptible
-        try:
-            yield
-        finally:
-            self._speaking = False
-
-    def set_barge_in(self, callback: Callable[[], None] | None) -> None:
-        self._barge_in = callback
 
     @property
     def speaking(self) -> bool:
@@ -736,6 +741,7 @@ __all__: Sequence[str] = (
     "VirtualClock",
     "SessionShell",
     "JsonRecordSink",
+    "PromptState",
     "SimpleInputs",
     "recognise",
     "to_mic_rate",

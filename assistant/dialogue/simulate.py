@@ -8,14 +8,13 @@ plays WAV files, or stays silent for N seconds, which pass at once on the virtua
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import tempfile
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from assistant.dialogue.scenario import Scenario, Turn, check_expectations
 from assistant.dialogue.shell import (
     JsonRecordSink,
     Narrator,
+    PromptState,
     RecordSink,
     SessionShell,
     VirtualClock,
@@ -69,7 +69,7 @@ class ScenarioMismatch(ScenarioError):
     """A turn's ``who:`` or ``step:`` check does not match what the engine is doing."""
 
 
-class ScenarioDriver:
+class ScenarioDriver(PromptState):
     """The simulated person and room: the shell's inputs (buttons) and ears (microphone)."""
 
     def __init__(
@@ -98,8 +98,6 @@ class ScenarioDriver:
         self.listens = 0
         self._silence_left: float | None = None
         self._queue: deque[Event] = deque()
-        self._speaking = False
-        self._barge_in: Callable[[], None] | None = None
 
     @property
     def where(self) -> str:
@@ -140,17 +138,6 @@ class ScenarioDriver:
             f"{self.where}: turn {self.index + 1} speaks, but the device is waiting for a "
             f"button with the microphone closed (at step {step!r}); press a button instead."
         )
-
-    @contextlib.contextmanager
-    def prompt(self, interruptible: bool = True) -> Iterator[None]:
-        self._speaking = interruptible
-        try:
-            yield
-        finally:
-            self._speaking = False
-
-    def set_barge_in(self, callback: Callable[[], None] | None) -> None:
-        self._barge_in = callback
 
     @property
     def speaking(self) -> bool:
