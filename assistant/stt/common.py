@@ -7,10 +7,29 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.stt.base import SAMPLE_RATE, Transcript, Word
+from assistant.stt.base import SAMPLE_RATE, RecognizerStream, Transcript, Word
 from assistant.words import SHORT_ANSWERS, ShortAnswer, match_phrase
 
 PhraseTable = Mapping[ShortAnswer, Sequence[str]]
+
+
+class StreamTranscribe:
+    """``transcribe`` for an engine whose streams do everything: one stream, all the audio."""
+
+    def start(
+        self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
+    ) -> RecognizerStream:
+        raise NotImplementedError
+
+    def transcribe(
+        self,
+        pcm: np.ndarray,
+        allowed: Sequence[ShortAnswer] | None = None,
+        phrases: Sequence[str] = (),
+    ) -> Transcript:
+        stream = self.start(allowed, phrases)
+        stream.accept(pcm)
+        return stream.result()
 
 
 def as_pcm16(pcm: np.ndarray) -> np.ndarray:

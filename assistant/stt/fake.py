@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from assistant.stt.base import SAMPLE_RATE, Transcript
-from assistant.stt.common import as_pcm16, decide_short, seconds
+from assistant.stt.common import StreamTranscribe, as_pcm16, decide_short, seconds
 from assistant.words import ShortAnswer
 
 _MAGIC = np.array([12345, -12345, 23456, -23456], dtype=np.int16)
@@ -81,7 +81,7 @@ def text_in_pcm(pcm: np.ndarray) -> str | None:
     return " ".join(found) if found else None
 
 
-class FakeRecognizer:
+class FakeRecognizer(StreamTranscribe):
     """A recogniser that hears what it is told (see the module docstring)."""
 
     engine = "fake"
@@ -112,16 +112,6 @@ class FakeRecognizer:
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
     ) -> FakeStream:
         return FakeStream(self, allowed)
-
-    def transcribe(
-        self,
-        pcm: np.ndarray,
-        allowed: Sequence[ShortAnswer] | None = None,
-        phrases: Sequence[str] = (),
-    ) -> Transcript:
-        stream = self.start(allowed)
-        stream.accept(pcm)
-        return stream.result()
 
     def _finish(self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None) -> Transcript:
         confidence = self.confidence

@@ -24,7 +24,14 @@ import numpy as np
 
 from assistant.errors import ModelCorrupt, ModelMissing
 from assistant.stt.base import Transcript
-from assistant.stt.common import PhraseTable, Timer, as_pcm16, decide_short, seconds
+from assistant.stt.common import (
+    PhraseTable,
+    StreamTranscribe,
+    Timer,
+    as_pcm16,
+    decide_short,
+    seconds,
+)
 from assistant.words import SHORT_ANSWERS, ShortAnswer, grammar_phrases, normalise
 
 log = logging.getLogger(__name__)
@@ -45,7 +52,7 @@ def embedded_model_path() -> Path:
     return Path(pocketsphinx.get_model_path())
 
 
-class SphinxRecognizer:
+class SphinxRecognizer(StreamTranscribe):
     """Recogniser on a pocketsphinx acoustic model folder (the wheel's en-US by default)."""
 
     engine = "pocketsphinx"
@@ -140,16 +147,6 @@ class SphinxRecognizer:
             stream = SphinxStream(self, decoder, allowed)
             self._active = stream
             return stream
-
-    def transcribe(
-        self,
-        pcm: np.ndarray,
-        allowed: Sequence[ShortAnswer] | None = None,
-        phrases: Sequence[str] = (),
-    ) -> Transcript:
-        stream = self.start(allowed, phrases)
-        stream.accept(pcm)
-        return stream.result()
 
 
 class SphinxStream:

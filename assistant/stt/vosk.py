@@ -28,7 +28,14 @@ import numpy as np
 
 from assistant.errors import ModelCorrupt, ModelMissing
 from assistant.stt.base import SAMPLE_RATE, Transcript, Word
-from assistant.stt.common import PhraseTable, Timer, as_pcm16, decide_short, seconds
+from assistant.stt.common import (
+    PhraseTable,
+    StreamTranscribe,
+    Timer,
+    as_pcm16,
+    decide_short,
+    seconds,
+)
 from assistant.words import SHORT_ANSWERS, ShortAnswer, grammar_phrases, normalise
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,7 @@ def check_vosk_folder(path: Path) -> None:
         )
 
 
-class VoskRecognizer:
+class VoskRecognizer(StreamTranscribe):
     """Recogniser on a Vosk model folder; *table* maps answers to phrases in its language."""
 
     engine = "vosk"
@@ -124,16 +131,6 @@ class VoskRecognizer:
         """A stream restricted to *phrases* (plus ``[unk]``), with no answer mapping."""
         forms = dict.fromkeys(_grammar_form(p) for p in phrases)
         return VoskStream(self, [], [p for p in forms if p and self._known(p)])
-
-    def transcribe(
-        self,
-        pcm: np.ndarray,
-        allowed: Sequence[ShortAnswer] | None = None,
-        phrases: Sequence[str] = (),
-    ) -> Transcript:
-        stream = self.start(allowed, phrases)
-        stream.accept(pcm)
-        return stream.result()
 
 
 def _grammar_form(phrase: str) -> str:
