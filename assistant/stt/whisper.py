@@ -91,6 +91,27 @@ PARTIAL_MAX_S = 10.0
 """No partial decodings for a longer short-role turn (it is not a short answer)."""
 
 
+RESCUE_EXTRA_WORDS = 1
+"""A second look takes a phrase only for a text at most this many words longer than it:
+"Keep." for "skip" is a near miss, "Yes, I like the bus." is a sentence, not "yes".
+(The forced alignment scores a phrase's own tokens, and "Yes." scores as well as the start of
+any sentence that begins with it; the end-of-text probability CTranslate2's ``align`` gives is
+not usable as "the phrase ends here".)"""
+
+
+def too_long_for_an_answer(
+    text: str, allowed: Sequence[ShortAnswer], table: PhraseTable = SHORT_ANSWERS
+) -> bool:
+    """Whether *text* has more words than any allowed phrase plus :data:`RESCUE_EXTRA_WORDS`
+    (then no second look is worth its time)."""
+    longest = max((_words(p) for a in allowed for p in table.get(a, ())), default=1)
+    return _words(text) > longest + RESCUE_EXTRA_WORDS
+
+
+def _words(text: str) -> int:
+    return len(normalise(text).split())
+
+
 def encoder_window(frames: int, minimum: int = MIN_WINDOW) -> int:
     """The encoder window, in 10 ms mel frames, for *frames* frames of audio: the audio
     rounded up to a whole second plus one second, at least *minimum*, at most
@@ -424,12 +445,16 @@ class WhisperRecognizer:
             avg_logprob < VERIFY_MATCHED_LOGPROB or normalise(text) in HALLUCINATIONS
         ):
             return text, confidence, None
+        if matched is None and too_long_for_an_answer(text, allowed, self.table):
+            return text, confidence, None  # a sentence, longer than any answer
         answer, detail = self._verify(encoded, frames, ids, result.logits[0][0], allowed)
         self.last_detail.update(detail)
         if answer is None or (matched is not None and answer != matched):
             return text, confidence, None
         if detail["gap"] < MIN_GAP:
             return text, confidence, None  # the greedy text was far off: don't trust either
+        if _words(text) > _words(detail["rescue"]) + RESCUE_EXTRA_WORDS:
+            return text, confidence, None  # "Yes, I like the bus." is not the answer "yes"
         self.last_detail["verified"] = True
         return text, math.exp(-max(0.0, detail["gap"]) / 2), answer
 
