@@ -89,6 +89,7 @@ def _feed(stream: Any, pcm: np.ndarray, block: int = 480) -> list[tuple[float, s
     partials = []
     for i in range(0, len(pcm), block):
         text = stream.accept(pcm[i : i + block])
+        stream.settle()  # as in real time: a decoding ends while the next audio comes in
         if text is not None:
             partials.append(((i + block) / R, text))
     return partials
@@ -97,6 +98,12 @@ def _feed(stream: Any, pcm: np.ndarray, block: int = 480) -> list[tuple[float, s
 def _speech_end(pcm: np.ndarray) -> float:
     idx = np.nonzero(np.abs(pcm.astype(np.float64)) > 0.02 * np.abs(pcm).max())[0]
     return float(idx[-1] / R)
+
+
+def _trim(pcm: np.ndarray) -> np.ndarray:
+    """*pcm* without the quiet before and after its sound."""
+    idx = np.nonzero(np.abs(pcm.astype(np.float64)) > 0.02 * np.abs(pcm).max())[0]
+    return pcm[idx[0] : idx[-1] + 1]
 
 
 @pytest.mark.slow
@@ -209,3 +216,127 @@ def test_an_unsure_partial_names_no_answer(whisper: WhisperRecognizer) -> None:
     assert stream.partials == 1 and [t for _, t in partials] == [""]  # not "Yes."
     final = stream.result()  # decoded again in full and judged at the bar (1.0 >= 0.99)
     assert final.text.strip(" .!").lower() == "yes" and final.compute_s > 0
+
+
+# -- decoding ahead, on the worker thread ----------------------------------------------------
+
+
+class _Recorded:
+    """Wraps a recogniser's ``decode_later`` to note the audio each decoding was given."""
+
+    def __init__(self, rec: WhisperRecognizer, hold: Any = None) -> None:
+        self.rec = rec
+        self.inner = rec.decode_later
+        self.lengths: list[int] = []
+        self.hold = hold  # a threading.Event the decoding waits for, if given
+
+    def __call__(self, pcm: np.ndarray, allowed: Any) -> Any:
+        self.lengths.append(len(pcm))
+        if self.hold is None:
+            return self.inner(pcm, allowed)
+        hold, transcribe = self.hold, self.rec.transcribe
+
+        def held() -> Any:
+            hold.wait(10)
+            return transcribe(pcm, allowed)
+
+        assert self.rec._worker is not None or self.inner(np.zeros(0, np.int16), allowed)
+        assert self.rec._worker is not None
+        return self.rec._worker.submit(held)
+
+    def __enter__(self) -> _Recorded:
+        self.rec.decode_later = self  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.rec.decode_later
+
+
+@pytest.mark.slow
+def test_a_short_answer_is_decoded_early_in_the_pause_and_the_partial_comes_after_it(
+    whisper: WhisperRecognizer,
+) -> None:
+    yes = ss.speak("yes", "piper-steady")
+    pcm = np.concatenate([ss.silence(0.3), yes, ss.silence(1.0)])
+    end = 0.3 + _speech_end(yes)
+    with _Recorded(whisper) as rec:
+        stream = whisper.start(ALL)
+        partials = _feed(stream, pcm)
+    assert stream.decodings == 1 and stream.partials == 1
+    started = rec.lengths[0] / R - end
+    assert 0.0 < started < 0.2  # decoding began within the first frames of quiet ...
+    at, text = partials[0]
+    assert text.strip(" .!").lower() == "yes"
+    assert 0.2 <= at - end <= 0.5  # ... and the partial waited for a real pause
+    assert stream.result().answer == "yes"
+
+
+@pytest.mark.slow
+def test_accept_never_waits_for_a_decoding(whisper: WhisperRecognizer) -> None:
+    import threading
+
+    hold = threading.Event()
+    pcm = np.concatenate([ss.silence(0.3), ss.speak("yes", "piper-steady"), ss.silence(1.0)])
+    with _Recorded(whisper, hold) as rec:
+        stream = whisper.start(ALL)
+        texts = [stream.accept(pcm[i : i + 480]) for i in range(0, len(pcm), 480)]
+        assert rec.lengths and texts == [None] * len(texts)  # all the audio in, no partial yet
+        hold.set()
+        assert stream.settle(10)
+        assert stream.accept(ss.silence(0.03)) == "Yes." or stream.partials == 1
+    assert stream.result().answer == "yes"
+
+
+@pytest.mark.slow
+def test_an_unsure_early_decoding_is_made_again_with_the_whole_pause(
+    whisper: WhisperRecognizer,
+) -> None:
+    strict = WhisperRecognizer(min_confidence=0.99)
+    strict._model = whisper._get_model()
+    yes = ss.speak("yes", "piper-steady")
+    pcm = np.concatenate([ss.silence(0.3), yes, ss.silence(1.0)])
+    end = 0.3 + _speech_end(yes)
+    with _Recorded(strict) as rec:
+        stream = strict.start(ALL)
+        partials = _feed(stream, pcm)
+    assert stream.decodings == 2 and [t for _, t in partials] == [""]
+    first, second = (n / R - end for n in rec.lengths)
+    assert first < 0.2 <= 0.25 <= second  # the second holds the whole pause
+    strict.close()
+
+
+@pytest.mark.slow
+def test_a_free_answer_is_decoded_in_its_pause_and_result_uses_it(
+    whisper: WhisperRecognizer,
+) -> None:
+    said = "I want to grow vegetables in the garden."
+    pcm = np.concatenate([ss.silence(0.3), ss.speak(said, "piper-steady"), ss.silence(1.5)])
+    with _Recorded(whisper) as rec:
+        stream = whisper.start(None)
+        assert _feed(stream, pcm) == []  # the free role gives no partials
+    assert stream.decodings == 1 and len(rec.lengths) == 1
+    whole = whisper.transcribe(pcm)
+    calls: list[int] = []
+    inner = whisper.transcribe
+    whisper.transcribe = lambda *a, **k: calls.append(1) or inner(*a, **k)  # type: ignore
+    try:
+        final = stream.result()
+    finally:
+        del whisper.transcribe
+    assert not calls  # decoded already, in the pause
+    assert final.text == whole.text and "vegetables in the garden" in final.text.lower()
+
+
+@pytest.mark.slow
+def test_speech_after_an_early_decoding_sets_it_aside(whisper: WhisperRecognizer) -> None:
+    first = _trim(ss.speak("yes", "piper-steady"))
+    rest = _trim(ss.speak("I like the bus.", "piper-steady"))
+    # a pause long enough to start a decoding, too short for a partial
+    pcm = np.concatenate([ss.silence(0.3), first, ss.silence(0.15), rest, ss.silence(1.0)])
+    with _Recorded(whisper) as rec:
+        stream = whisper.start(ALL)
+        texts = [t for _, t in _feed(stream, pcm)]
+    assert len(rec.lengths) >= 2  # one in the short pause, one after the sentence
+    assert all(t.strip(" .!").lower() != "yes" for t in texts)  # never ended as "yes"
+    final = stream.result()
+    assert "bus" in final.text.lower() and final.answer is None

@@ -103,6 +103,10 @@ def record_turn(
     no_data_limit = wait_for_speech_s + max_answer_s + NO_AUDIO_GRACE_S
     last_data = time.monotonic()
     fed = 0
+    # A microphone that is not real time (a file, a simulation) hands blocks over as fast as
+    # they are read: a recogniser that decodes ahead on another thread (Whisper) is then let
+    # finish before the next block, as it would in the time a real block takes to come.
+    paced_by_caller = getattr(mic, "realtime", True) is False and hasattr(stream, "settle")
     keep_before = int((pre_roll_s + 0.5) * MIC_RATE)  # speech is sure ~0.1 s after it starts
 
     def feed_stream(block: np.ndarray) -> None:
@@ -111,6 +115,8 @@ def record_turn(
             return
         f0 = time.monotonic()
         text = stream.accept(block)
+        if paced_by_caller:
+            stream.settle()  # type: ignore[attr-defined]  # compute takes no audio time
         feed_s += time.monotonic() - f0
         if text is not None:
             partial = text

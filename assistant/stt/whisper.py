@@ -18,9 +18,9 @@ happily invent text ("Thank you." on silence, "See you next time." for "next"), 
   In bench/bench_stt.py this took short answers from 76% to about 88% right on eleven voice
   conditions with no answer swapped and no sentence taken for an answer.
 
-Whisper does not stream: a stream buffers audio and decodes at :meth:`WhisperStream.result`;
-in the short role it also decodes at the first pause after speech, for a partial result
-(:class:`WhisperStream`).
+Whisper does not stream: a stream buffers audio and decodes it during the pauses, on a worker
+thread, so that a short answer gives a partial result (and ends the turn) soon after it ends
+and a free answer is decoded by the time its turn ends (:class:`WhisperStream`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,19 @@ at 15 s, 7.9% at 20 s. Decoding took 246 ms at 30 s, 186 ms at 25 s, 134 ms at 1
 PARTIAL_QUIET_S = 0.25
 """A short-role stream decodes what it has after this much quiet following speech (the same
 pause after which ``record_turn`` may end the turn on a sure answer)."""
+
+SPECULATE_QUIET_S = 0.064
+"""A short-role stream starts decoding, on the worker thread, after this much quiet
+following speech (two 32 ms VAD frames), so the decoding is done by the time the pause is
+long enough (:data:`PARTIAL_QUIET_S`) to end the turn on a sure answer."""
+
+FREE_SPECULATE_QUIET_S = 0.75
+"""A free-role stream starts decoding after this much quiet, so that a free answer is already
+decoded when the turn ends (``audio.trailing_silence_free_s``, 1.5 s). By then the VAD that
+cuts the audio for Whisper (:meth:`WhisperRecognizer.speech_spans`: 600 ms of quiet ends
+speech, 250 ms of padding kept) has found the end of the speech, so Whisper is given the same
+audio as at the end of the turn and gives the same text (at 0.5 s it was given more of the
+pause and once heard "want" where the whole turn gave "went")."""
 
 PARTIAL_MIN_SPEECH_FRAMES = 3
 """Speech frames (32 ms) a stream must have heard before a pause counts (not a click)."""
@@ -154,6 +168,7 @@ class WhisperRecognizer:
         short_window: int = FULL_WINDOW,
         free_window: int = FULL_WINDOW,
         partial_quiet_s: float | None = PARTIAL_QUIET_S,
+        decode_ahead: bool = True,
     ) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
         label = self.model_path.name if self.model_path else "tiny.en"
@@ -176,7 +191,10 @@ class WhisperRecognizer:
         """Smallest encoder window for free answers (mel frames; :data:`MIN_WINDOW`)."""
         self.partial_quiet_s = partial_quiet_s
         """Quiet after which a short-role stream decodes for a partial result (None: never)."""
+        self.decode_ahead = decode_ahead
+        """Streams decode on a worker thread during pauses (:class:`WhisperStream`)."""
         self.last_detail: dict[str, Any] = {}
+        self._worker: ThreadPoolExecutor | None = None
         self._model: Any = None
         self._tok: Any = None
         self._lock = threading.Lock()
@@ -216,6 +234,22 @@ class WhisperRecognizer:
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
     ) -> WhisperStream:
         return WhisperStream(self, allowed)
+
+    def decode_later(
+        self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None
+    ) -> Future[Transcript]:
+        """:meth:`transcribe` on the recogniser's one worker thread (decodings queue)."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="whisper")
+        return self._worker.submit(self.transcribe, pcm, allowed)
+
+    def close(self) -> None:
+        """Stop the worker thread (decodings not started are dropped)."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True, cancel_futures=True)
 
     def transcribe(
         self,
@@ -524,20 +558,45 @@ class WhisperRecognizer:
         return None, detail
 
 
-class WhisperStream:
-    """Buffers one utterance; Whisper decodes it at :meth:`result`.
+class _Decoding:
+    """One decoding of a stream's audio on the recogniser's worker thread."""
 
-    In the short role (*allowed* given) it also gives a partial result, so a "yes" need not
-    wait for the whole end-of-turn window: once it has heard speech and then
-    :data:`PARTIAL_QUIET_S` of quiet (the Silero VAD, frame by frame, as the end-of-turn
-    detector hears it), :meth:`accept` decodes what it has and returns the text; ``record_turn``
-    ends the turn when that text is one allowed answer. The text names an answer only when
-    Whisper is sure of it (:meth:`_sure`: above the bar by :data:`PARTIAL_MARGIN`, not a noise
-    word); otherwise it is "" or text that is no answer, and the turn goes on to its full
-    window. If speech goes on after a partial, :meth:`accept` returns "" once (the partial no
-    longer stands, so "what... do I do" does not end as "what") and decodes again at the next
-    pause. :meth:`result` reuses a sure partial's decoding when no speech came after it, and
-    decodes the whole answer otherwise.
+    def __init__(self, future: Future[Transcript], mark: int, quiet_s: float) -> None:
+        self.future = future
+        self.mark = mark
+        """The stream's ``_last_speech`` when it was started: the speech it covers."""
+        self.quiet_s = quiet_s
+        """Quiet after the speech that the decoded audio holds."""
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
+class WhisperStream:
+    """Buffers one utterance; Whisper decodes it at :meth:`result`, or before.
+
+    Whisper does not stream, so the stream decodes *ahead*, on the recogniser's worker thread,
+    while it goes on taking audio (:meth:`accept` never waits for a decoding, so a button
+    press is seen at once):
+
+    * in the short role (*allowed* given), as soon as the Silero VAD (frame by frame, as the
+      end-of-turn detector hears it) has heard speech and then :data:`SPECULATE_QUIET_S` of
+      quiet. When the person has then been quiet for :data:`PARTIAL_QUIET_S` and that
+      decoding is done, :meth:`accept` returns it as a partial result, and ``record_turn``
+      ends the turn when it is one allowed answer. So a "yes" is answered about
+      :data:`PARTIAL_QUIET_S` after it ends, not that plus a decoding. The partial names an
+      answer only when Whisper is sure of it (:meth:`_sure`: above the bar by
+      :data:`PARTIAL_MARGIN`, not a noise word); an early decoding that is not sure is made
+      again on the audio with the whole pause (so its end is not cut short), and that one is
+      the partial: "" or text that is no answer, and the turn goes on to its full window;
+    * in the free role, after :data:`FREE_SPECULATE_QUIET_S` of quiet, so that when the turn
+      ends (1.5 s of quiet) the answer is already decoded.
+
+    If speech goes on after a decoding was started, the decoding no longer stands (it is
+    ignored), and after a partial :meth:`accept` returns "" once (so "what... do I do" does not
+    end as "what"). :meth:`result` uses a decoding started since the last speech (waiting for
+    it if need be: it started earlier than a new one would) when it covers the whole answer,
+    and decodes the whole answer otherwise.
     """
 
     def __init__(self, owner: WhisperRecognizer, allowed: Sequence[ShortAnswer] | None) -> None:
@@ -545,17 +604,31 @@ class WhisperStream:
         self._allowed = list(allowed) if allowed is not None else None
         self._blocks: list[np.ndarray] = []
         self._samples = 0
-        self._listen = self._allowed is not None and owner.partial_quiet_s is not None
+        self._short = self._allowed is not None
+        self._partials_on = self._short and owner.partial_quiet_s is not None
+        self._ahead_s = (
+            (SPECULATE_QUIET_S if self._partials_on else None)
+            if self._short
+            else FREE_SPECULATE_QUIET_S
+        )
+        if not owner.decode_ahead:
+            self._ahead_s = None
+        self._listen = self._partials_on or self._ahead_s is not None
         self._vad: Any = None
         self._pending = np.zeros(0, dtype=np.int16)
         self._framed = 0  # samples the VAD has seen
         self._keep: deque[bool] = deque(maxlen=3)
         self._speech_frames = 0
         self._last_speech: int | None = None  # sample where the latest speech frame ended
+        self._job: _Decoding | None = None  # the latest decoding started
         self._partial: Transcript | None = None  # a sure partial, reused by result()
-        self._decoded_speech: int | None = None  # _last_speech when a partial was decoded
+        self._decoded_speech: int | None = None  # _last_speech when a partial was given
         self.partials = 0
-        """How many partial decodings this stream made."""
+        """How many partial results this stream gave."""
+        self.decodings = 0
+        """How many decodings this stream started ahead of :meth:`result`."""
+
+    # -- feeding ---------------------------------------------------------------------------
 
     def accept(self, pcm: np.ndarray) -> str | None:
         block = as_pcm16(pcm).copy()
@@ -564,19 +637,47 @@ class WhisperStream:
         if not self._listen:
             return None
         self._hear(block)
-        if self._last_speech is None or self._speech_frames < PARTIAL_MIN_SPEECH_FRAMES:
+        mark = self._last_speech
+        if mark is None or self._speech_frames < PARTIAL_MIN_SPEECH_FRAMES:
             return None
         if self._decoded_speech is not None:
-            if self._last_speech == self._decoded_speech:
-                return None  # decoded at this pause already
+            if mark == self._decoded_speech:
+                return None  # a partial was given at this pause already
             self._decoded_speech = None
             self._partial = None  # the person went on: the partial no longer stands
             return ""
-        quiet = (self._framed - self._last_speech) / SAMPLE_RATE
+        quiet = (self._framed - mark) / SAMPLE_RATE
+        job = self._job
+        if job is not None and job.mark != mark:
+            job.future.cancel()  # speech went on: it no longer stands (if it has not started)
+            job = self._job = None
+        if self._ahead_s is None or self._samples > PARTIAL_MAX_S * SAMPLE_RATE * (
+            1 if self._short else 3
+        ):
+            return self._partial_now(quiet) if self._partials_on else None
+        if job is None and quiet >= self._ahead_s:
+            self._job = self._start(mark, quiet)
+        return self._partial_now(quiet) if self._partials_on else None
+
+    def _partial_now(self, quiet: float) -> str | None:
+        """The partial result, once there has been :data:`PARTIAL_QUIET_S` of quiet and its
+        decoding is done; None while it is not."""
         limit = self._owner.partial_quiet_s or 0.0
         if quiet < limit or self._samples > PARTIAL_MAX_S * SAMPLE_RATE:
             return None
-        tr = self._decode()
+        assert self._last_speech is not None
+        job = self._job
+        if job is None:  # decoding ahead is off: decode here (the loop waits for it)
+            tr = self._decode()
+        elif not job.done():
+            return None
+        else:
+            tr = job.future.result()
+            if not self._sure(tr) and job.quiet_s < limit:
+                # an early decoding may have cut the last sound short: look again at the
+                # audio with the whole pause before saying "not an answer"
+                self._job = self._start(self._last_speech, quiet)
+                return None
         self.partials += 1
         self._decoded_speech = self._last_speech
         if self._sure(tr):
@@ -584,6 +685,11 @@ class WhisperStream:
             return self._answer_text(tr)
         allowed = tuple(self._allowed or ())
         return tr.text if match_short_answer(tr.text, allowed) is None else ""
+
+    def _start(self, mark: int, quiet: float) -> _Decoding:
+        pcm = np.concatenate(self._blocks)
+        self.decodings += 1
+        return _Decoding(self._owner.decode_later(pcm, self._allowed), mark, quiet)
 
     def _sure(self, tr: Transcript) -> bool:
         """Sure enough to end the turn on: an answer a margin above the bar that is not one of
@@ -617,7 +723,6 @@ class WhisperStream:
 
     def _decode(self) -> Transcript:
         pcm = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int16)
-        assert self._allowed is not None
         return self._owner.transcribe(pcm, self._allowed)
 
     def _answer_text(self, tr: Transcript) -> str:
@@ -631,12 +736,43 @@ class WhisperStream:
             "",
         )
 
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until the decoding in progress (if any) is done; False on timeout. For
+        callers that feed audio faster than real time (tests, benchmarks), so that a decoding
+        has had the time it would have had."""
+        job = self._job
+        if job is None:
+            return True
+        try:
+            job.future.result(timeout)
+        except TimeoutError:
+            return False
+        except CancelledError:
+            pass
+        return True
+
+    # -- the end ---------------------------------------------------------------------------
+
     def result(self) -> Transcript:
         total = self._samples
-        partial, fresh = self._partial, self._last_speech == self._decoded_speech
-        if partial is not None and fresh:
+        fresh = self._last_speech is not None and self._last_speech == self._decoded_speech
+        if self._partial is not None and fresh:
+            partial = self._partial
             self._reset()
             return replace(partial, audio_s=seconds(total))  # nothing was said after it
+        job = self._job
+        if job is not None and job.mark == self._last_speech and not job.future.cancelled():
+            # decoded since the last speech: the same audio, if its pause was long enough
+            # not to cut the end (the free role's, or a sure short answer)
+            tr = job.future.result()
+            if not self._short or job.quiet_s >= (self._owner.partial_quiet_s or 0.0):
+                self._reset()
+                return replace(tr, audio_s=seconds(total))
+            if self._sure(tr):
+                self._reset()
+                return replace(tr, audio_s=seconds(total))
+        elif job is not None:
+            job.future.cancel()
         pcm = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int16)
         self._reset()
         return self._owner.transcribe(pcm, self._allowed)
@@ -646,3 +782,4 @@ class WhisperStream:
         self._samples = 0
         self._partial = None
         self._decoded_speech = None
+        self._job = None
