@@ -42,6 +42,10 @@ from assistant.errors import AudioError, DeviceLost, DeviceNotFound
 log = logging.getLogger(__name__)
 
 
+_WAKE = np.zeros(0, dtype=np.int16)
+"""Put in the microphone's queue by :meth:`SoundDeviceMicrophone.interrupt`: not audio."""
+
+
 class SoundDeviceMicrophone:
     """A microphone that always delivers 16 kHz mono int16, in ~30 ms blocks.
 
@@ -225,13 +229,17 @@ class SoundDeviceMicrophone:
             raise DeviceLost(self._lost)
 
     def read(self, timeout: float) -> np.ndarray | None:
-        """The next 16 kHz block, None if none came within *timeout*; DeviceLost if it died."""
+        """The next 16 kHz block, None if none came within *timeout*; DeviceLost if it died.
+
+        Also None at once after :meth:`interrupt`.
+        """
         if self._stream is None and self._lost is None:
             raise AudioError("The microphone is not started.")
         deadline = time.monotonic() + max(0.0, timeout)
         while True:
             try:
-                return self._queue.get_nowait()
+                block = self._queue.get_nowait()
+                return None if block is _WAKE else block
             except queue.Empty:
                 pass
             self._check_alive()
@@ -239,9 +247,19 @@ class SoundDeviceMicrophone:
             if remaining <= 0:
                 return None
             try:
-                return self._queue.get(timeout=min(0.1, remaining))
+                block = self._queue.get(timeout=min(0.1, remaining))
+                return None if block is _WAKE else block
             except queue.Empty:
                 continue
+
+    def interrupt(self) -> None:
+        """Make a waiting :meth:`read` (or else the next one) return None at once.
+
+        A button press ends listening this way without waiting for the next block (up to
+        30 ms); called from any thread.
+        """
+        with contextlib.suppress(queue.Full):  # a full queue: read() returns at once anyway
+            self._queue.put_nowait(_WAKE)
 
     def __enter__(self) -> SoundDeviceMicrophone:
         self.start()

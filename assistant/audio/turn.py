@@ -6,7 +6,8 @@ clipped), and optionally feeds a recogniser stream as it goes. With *allowed* sh
 partial result that is already one allowed answer ends the turn after a short pause
 (``early_silence_s``) instead of the full trailing silence, so "yes" is answered quickly but
 "what... do I do" is not cut off as "what". A *cancel* event (a button press) ends listening
-at once.
+at once: with a microphone that has ``interrupt()`` (:class:`SoundDeviceMicrophone`), a small
+thread wakes the waiting read as soon as the event is set, instead of at the next block.
 """
 
 from __future__ import annotations
@@ -30,6 +31,27 @@ log = logging.getLogger(__name__)
 
 NO_AUDIO_GRACE_S = 10.0
 """A microphone that sends nothing for (wait + cap + this) seconds is treated as lost."""
+
+CANCEL_POLL_S = 0.1
+"""How often the cancel relay looks whether the turn is over (it wakes at once on a cancel)."""
+
+
+def _relay_cancel(mic: Microphone, cancel: threading.Event) -> threading.Event | None:
+    """Wake *mic*'s waiting read as soon as *cancel* is set; set the returned event to end."""
+    interrupt = getattr(mic, "interrupt", None)
+    if interrupt is None:
+        return None
+    done = threading.Event()
+
+    def relay() -> None:
+        while not done.is_set():
+            if cancel.wait(CANCEL_POLL_S):
+                if not done.is_set():
+                    interrupt()
+                return
+
+    threading.Thread(target=relay, name="turn-cancel", daemon=True).start()
+    return done
 
 
 @dataclass
@@ -121,48 +143,53 @@ def record_turn(
         if text is not None:
             partial = text
 
-    while True:
-        if cancel is not None and cancel.is_set():
-            ep.cancel()
-            ep.feed(np.zeros(0, dtype=np.int16))
-            break
-        block = mic.read(read_timeout_s)
-        if block is None:
-            if time.monotonic() - last_data > no_data_limit:
-                raise DeviceLost(f"The microphone {mic.name} sent no audio for too long.")
-            continue
-        last_data = time.monotonic()
-        update = ep.feed(block)
-        fed += len(block)
-        if not ep.speech_started:
-            pre_blocks.append(block)
-            pre_samples += len(block)
-            while pre_blocks and pre_samples - len(pre_blocks[0]) >= keep_before:
-                pre_samples -= len(pre_blocks.popleft())
-        elif update.state is TurnState.STARTED or not kept:
-            timings["speech_start_wall_s"] = time.monotonic() - t0
-            pre_blocks.append(block)
-            pre_samples += len(block)
-            # keep from pre_roll_s before the first speech, not before the moment it was sure
-            assert ep.speech_start_s is not None
-            first = max(0, round((ep.speech_start_s - pre_roll_s) * MIC_RATE))
-            drop = max(0, first - (fed - pre_samples))
-            head = np.concatenate(list(pre_blocks))[drop:]
-            kept.append(head)
-            feed_stream(head)
-            pre_blocks.clear()
-        else:
-            kept.append(block)
-            feed_stream(block)
-        if update.state is TurnState.ENDED:
-            break
-        if allowed_t is not None and partial and ep.speech_started:
-            hit = match_short_answer(partial, allowed_t)
-            if hit is not None and ep.silence_s >= early_silence_s:
-                early = hit
-                ep.early_stop()
+    relay_done = _relay_cancel(mic, cancel) if cancel is not None else None
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                ep.cancel()
                 ep.feed(np.zeros(0, dtype=np.int16))
                 break
+            block = mic.read(read_timeout_s)
+            if block is None:
+                if time.monotonic() - last_data > no_data_limit:
+                    raise DeviceLost(f"The microphone {mic.name} sent no audio for too long.")
+                continue
+            last_data = time.monotonic()
+            update = ep.feed(block)
+            fed += len(block)
+            if not ep.speech_started:
+                pre_blocks.append(block)
+                pre_samples += len(block)
+                while pre_blocks and pre_samples - len(pre_blocks[0]) >= keep_before:
+                    pre_samples -= len(pre_blocks.popleft())
+            elif update.state is TurnState.STARTED or not kept:
+                timings["speech_start_wall_s"] = time.monotonic() - t0
+                pre_blocks.append(block)
+                pre_samples += len(block)
+                # keep from pre_roll_s before the first speech, not before the moment it was sure
+                assert ep.speech_start_s is not None
+                first = max(0, round((ep.speech_start_s - pre_roll_s) * MIC_RATE))
+                drop = max(0, first - (fed - pre_samples))
+                head = np.concatenate(list(pre_blocks))[drop:]
+                kept.append(head)
+                feed_stream(head)
+                pre_blocks.clear()
+            else:
+                kept.append(block)
+                feed_stream(block)
+            if update.state is TurnState.ENDED:
+                break
+            if allowed_t is not None and partial and ep.speech_started:
+                hit = match_short_answer(partial, allowed_t)
+                if hit is not None and ep.silence_s >= early_silence_s:
+                    early = hit
+                    ep.early_stop()
+                    ep.feed(np.zeros(0, dtype=np.int16))
+                    break
+    finally:
+        if relay_done is not None:
+            relay_done.set()
     ended_by = ep.ended_by or "cancelled"
     timings["stream_feed_s"] = feed_s
     transcript = None
