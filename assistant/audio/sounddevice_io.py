@@ -7,10 +7,13 @@ stops delivering audio (unplugged, or its PulseAudio sink removed: PortAudio the
 calling back) is reported as :class:`DeviceLost` by :meth:`~SoundDeviceMicrophone.read`, never
 a hang; :meth:`~SoundDeviceMicrophone.start` again reopens it when it is back.
 
-:class:`SoundDeviceSpeaker` keeps one output stream open and feeds it from a queue in the
-PortAudio callback, so :meth:`~SoundDeviceSpeaker.play` returns at once and
-:meth:`~SoundDeviceSpeaker.stop` silences the output from the next block (barge-in). It
-notes the wall time at which the first sample of each play was handed to the device.
+:class:`SoundDeviceSpeaker` keeps one output stream open and feeds it from a queue in a writer
+thread (blocking writes), so :meth:`~SoundDeviceSpeaker.play` returns at once and
+:meth:`~SoundDeviceSpeaker.stop` silences the output once what the device holds has played
+(barge-in). While silent it keeps only a little silence queued (``idle_lead_s``, 30 ms), so a
+new sound is heard that soon; while playing it keeps the output latency queued (60 ms), the
+cushion against a busy machine. It notes the wall time at which the first sample of each play
+was handed to the device.
 """
 
 from __future__ import annotations
@@ -270,16 +273,30 @@ class SoundDeviceMicrophone:
 
 
 DEFAULT_OUTPUT_LATENCY_S = 0.06
-"""The output buffer PortAudio is asked for (``audio.output_latency_s``), played in blocks of
-half of it (at most 20 ms). Smaller is heard sooner, but the buffer runs dry (gaps, crackles)
-sooner under load: :attr:`SoundDeviceSpeaker.output_underflows` counts that. Measured through
-ALSA's pulse plugin on the loaded 2-core build machine: 20 ms in 10 ms blocks underflowed at
-once and ran a 2 s tone through in 0.19 s (233 underflows; 48 to 854 in 60 s runs), where
-60 ms in 20 ms blocks played it in 2.08 s with none. So 60 ms stays the default; try 20 ms on
-a device only with a long playback run that counts no underflows."""
+"""How much sound is queued ahead while the speaker plays (``audio.output_latency_s``): the
+cushion that keeps it playing smoothly when the machine is busy. Measured through ALSA's pulse
+plugin on the loaded 2-core build machine, a PortAudio callback stream with 20 ms buffers
+underflowed at once (a 2 s tone ran through in 0.19 s) and one with 25-30 ms in 5 ms blocks
+lost thousands of blocks under load, where 60 ms played it with none. So 60 ms stays. It no
+longer sets how soon a new sound starts: see :data:`DEFAULT_IDLE_LEAD_S`."""
+
+DEFAULT_IDLE_LEAD_S = 0.03
+"""How much silence is queued ahead while the speaker is silent (at most the output latency).
+A new sound is written straight behind it, so it starts this soon (about 20-30 ms), and the
+queue then fills up to the output latency at once. If the silence runs dry under load nobody
+hears it (:attr:`SoundDeviceSpeaker.idle_underflows` counts it)."""
+
+DEFAULT_WRITE_BLOCK_MS = 10
+"""The writer looks at the output (and tops it up) this often; a play() wakes it at once."""
 
 FIRST_SAMPLES_KEPT = 256
 """How many plays' first-sample times the speaker remembers (the oldest are forgotten)."""
+
+
+def _is_underflow(exc: Exception) -> bool:
+    """A PortAudio "output underflowed" error (it recovered; only the sound was late)."""
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    return len(args) > 1 and args[1] == -9980  # paOutputUnderflowed
 
 
 @dataclass
@@ -293,6 +310,12 @@ class SoundDeviceSpeaker:
     """A speaker that plays int16 mono audio without blocking, and stops at once.
 
     *device* is an index or (part of) a name; None is the system default.
+
+    One output stream stays open; a writer thread keeps it fed (PortAudio's blocking writes).
+    While there is sound to play it keeps *latency* seconds queued, so a busy machine does not
+    make it crackle; while silent it keeps only *idle_lead_s* of silence queued, so that a new
+    sound (a prompt after a button press) is written straight behind that and heard about that
+    soon. :meth:`play` wakes the writer, so the hand-over does not wait for a device block.
     """
 
     def __init__(
@@ -301,14 +324,19 @@ class SoundDeviceSpeaker:
         *,
         block_ms: int | None = None,
         latency: str | float = DEFAULT_OUTPUT_LATENCY_S,
+        idle_lead_s: float = DEFAULT_IDLE_LEAD_S,
         stall_s: float = 1.5,
     ) -> None:
         self.spec = device
+        seconds = float(latency) if isinstance(latency, float | int) else DEFAULT_OUTPUT_LATENCY_S
+        self.buffer_s = seconds
+        """Sound queued ahead while playing (the output latency asked for)."""
+        self.idle_lead_s = min(idle_lead_s, seconds)
+        """Silence queued ahead while silent: how soon a new sound starts."""
         if block_ms is None:
-            # half the buffer per callback (two blocks in flight), at most 20 ms
-            seconds = latency if isinstance(latency, float | int) else DEFAULT_OUTPUT_LATENCY_S
-            block_ms = max(5, min(20, round(seconds * 1000 / 2)))
+            block_ms = max(2, min(DEFAULT_WRITE_BLOCK_MS, round(self.idle_lead_s * 1000 / 3)))
         self.block_ms = block_ms
+        """How often the writer tops up the output (and the device's period asked for)."""
         self.latency = latency
         self.stall_s = stall_s
         self.name = f"sounddevice:{device if device is not None else 'default'}"
@@ -317,20 +345,29 @@ class SoundDeviceSpeaker:
         self.channels = 1
         self.output_latency = 0.0
         self.output_underflows = 0
-        """Callbacks PortAudio flagged with an output underflow: the buffer ran dry and the
-        listener heard a gap (the speaker's counterpart of the microphone's ``glitches``)."""
+        """Times the output ran dry while sound was playing: the listener heard a gap (the
+        speaker's counterpart of the microphone's ``glitches``)."""
+        self.idle_underflows = 0
+        """Times the queued silence ran dry while nothing played (not heard; a busy machine)."""
         self._underflows_logged = 0
         self.first_sample_at: dict[int, float] = {}
         """play id -> wall time (time.time()) when its first sample was handed to the device."""
         self.first_sample_dac_at: dict[int, float] = {}
-        """play id -> estimated wall time when that sample reaches the output (adds latency)."""
+        """play id -> estimated wall time when that sample reaches the output (adds what was
+        queued ahead of it)."""
         self._next_id = 0
         self._queue: collections.deque[_Chunk] = collections.deque()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        """Notified when the queue empties (wait()) and when a play arrives (the writer)."""
+        self._io = threading.Lock()
+        """Held by the writer around each call into the stream, so it is never closed mid-call."""
         self._stream: Any = None
+        self._writer: threading.Thread | None = None
+        self._buffer_frames = 0
         self._tail_until = 0.0
         self._last_callback = 0.0
+        """When the device last took sound (monotonic); a stalled device is lost."""
         self._lost: str | None = None
 
     # -- stream -----------------------------------------------------------------------------
@@ -340,8 +377,7 @@ class SoundDeviceSpeaker:
         if self._stream is not None and self._lost is None:
             return
         if self._stream is not None:
-            close_stream(self._stream)
-            self._stream = None
+            self._close_stream()
         try:
             self._open(rate)
         except AudioError:
@@ -368,39 +404,58 @@ class SoundDeviceSpeaker:
                         dtype="float32",
                         blocksize=r * self.block_ms // 1000,
                         latency=self.latency,
-                        callback=self._callback,
                     )
                 except Exception as exc:
                     last_exc = exc
                     continue
                 self.device, self.rate, self.channels = dev, r, ch
-                self._stream = track_stream(stream)
                 self.name = f"sounddevice:{dev.name}"
-                self._lost = None
                 self.output_latency = float(stream.latency)
-                self._last_callback = time.monotonic()
                 try:
                     stream.start()
+                    # nothing written yet: all of the device's buffer is free
+                    self._buffer_frames = int(stream.write_available)
                 except Exception as exc:
                     close_stream(stream)
-                    self._stream = None
                     raise DeviceLost(f"The speaker {dev.name} could not start: {exc}.") from exc
+                self._stream = track_stream(stream)
+                self._lost = None
+                self._last_callback = time.monotonic()
+                self._writer = threading.Thread(
+                    target=self._write_loop, args=(stream,), name="speaker-writer", daemon=True
+                )
+                self._writer.start()
                 log.info(
-                    "speaker %s open at %d Hz, %d channel(s), %.0f ms output buffer in %d ms"
-                    " blocks",
-                    dev.name, r, ch, 1000 * self.output_latency, self.block_ms,
+                    "speaker %s open at %d Hz, %d channel(s), %.0f ms output buffer (%d frames),"
+                    " %.0f ms ahead while playing, %.0f ms while silent",
+                    dev.name, r, ch, 1000 * self.output_latency, self._buffer_frames,
+                    1000 * self.buffer_s, 1000 * self.idle_lead_s,
                 )  # fmt: skip
                 return
         raise DeviceNotFound(f"The speaker {dev.name} cannot play at any usual rate: {last_exc}.")
 
+    def _close_stream(self) -> None:
+        """Stop the writer and close the stream (never hangs on a lost device)."""
+        stream, self._stream = self._stream, None
+        writer, self._writer = self._writer, None
+        with self._lock:
+            self._idle.notify_all()  # the writer sees its stream is gone and ends
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(0.5)
+        got = self._io.acquire(timeout=0.5)  # not while the writer is inside the stream
+        try:
+            close_stream(stream)
+        finally:
+            if got:
+                self._io.release()
+
     def close(self) -> None:
         self.stop()
-        stream, self._stream = self._stream, None
-        close_stream(stream)
+        self._close_stream()
         self._log_underflows()
 
     def _log_underflows(self) -> None:
-        """Say (once per new batch) that the output ran dry; never from the callback."""
+        """Say (once per new batch) that the output ran dry; never from the writer."""
         count = self.output_underflows
         if count > self._underflows_logged:
             log.warning(
@@ -410,40 +465,107 @@ class SoundDeviceSpeaker:
             )  # fmt: skip
             self._underflows_logged = count
 
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        now = time.monotonic()
-        self._last_callback = now
-        if status and status.output_underflow:
-            self.output_underflows += 1  # logged outside the callback (_log_underflows)
-        outdata.fill(0)
+    # -- the writer ---------------------------------------------------------------------------
+
+    def _write_loop(self, stream: Any) -> None:
+        rate = self.rate or 48_000
+        high = max(1, min(int(self.buffer_s * rate), self._buffer_frames))
+        low = max(1, min(int(self.idle_lead_s * rate), high))
+        step_s = self.block_ms / 1000
+        extra = max(0.0, self.output_latency - self._buffer_frames / rate)
+        last_avail = -1
+        fill = 0
+        sound_in_buffer = False  # the last write ended in sound: running dry would be heard
+        dry = True  # nothing written since the buffer was last seen empty
+        try:
+            while self._stream is stream:
+                with self._io:
+                    if self._stream is not stream:
+                        return
+                    underflowed = False
+                    try:
+                        avail = int(stream.write_available)
+                    except Exception as exc:
+                        if not _is_underflow(exc):
+                            raise
+                        underflowed, avail = True, self._buffer_frames  # recovered: empty
+                    now = time.monotonic()
+                    if avail > last_avail:
+                        self._last_callback = now  # the device took sound: it is alive
+                    last_avail = avail
+                    fill = max(0, self._buffer_frames - avail)
+                    if fill == 0 and not dry:
+                        underflowed, dry = True, True  # it ran dry since the last write
+                    if underflowed:
+                        self._count_underflow(sound_in_buffer)
+                        sound_in_buffer = False
+                    with self._lock:
+                        playing = bool(self._queue)
+                    target = high if playing else low
+                    if fill < target and avail > 0:
+                        n = min(target - fill, avail)
+                        out, sound_end = self._take(n, fill)
+                        if stream.write(out) and not dry:
+                            self._count_underflow(sound_in_buffer)
+                        written_at = time.monotonic()
+                        self._last_callback = written_at
+                        last_avail, dry = avail - n, False
+                        sound_in_buffer = sound_end == n
+                        if sound_end:
+                            with self._lock:
+                                self._tail_until = max(
+                                    self._tail_until,
+                                    written_at + (fill + sound_end) / rate + extra,
+                                )
+                        fill += n
+                with self._lock:
+                    if self._stream is not stream:
+                        return
+                    if self._queue:
+                        wait_s = step_s  # playing: top up a block at a time
+                    else:
+                        # silent: top up before the lead runs low; a play() wakes it at once
+                        wait_s = min(step_s, max(0.001, (fill - low / 2) / rate))
+                    self._idle.wait(wait_s)
+        except Exception as exc:  # the stream failed: the device is gone
+            if self._stream is stream:
+                name = self.device.name if self.device else "speaker"
+                self._lost = f"The speaker {name} stopped playing ({exc}); it may be unplugged."
+                with self._lock:
+                    self._idle.notify_all()  # wait() raises DeviceLost (and drops the queue)
+
+    def _count_underflow(self, audible: bool) -> None:
+        if audible:
+            self.output_underflows += 1  # logged outside the writer (play, close)
+        else:
+            self.idle_underflows += 1
+
+    def _take(self, n: int, fill: int) -> tuple[np.ndarray, int]:
+        """The next *n* frames to write (queued sound, then silence) and where the sound ends."""
+        out = np.zeros((n, self.channels), dtype=np.float32)
         filled = 0
+        rate = self.rate or 1
         with self._lock:
-            while filled < frames and self._queue:
+            while filled < n and self._queue:
                 chunk = self._queue[0]
                 if chunk.pos == 0 and chunk.play_id not in self.first_sample_at:
-                    ahead = filled / (self.rate or 1)
-                    wall = time.time() + ahead
+                    wall = time.time()
                     self.first_sample_at[chunk.play_id] = wall
-                    try:
-                        dac = float(time_info.outputBufferDacTime - time_info.currentTime)
-                    except Exception:
-                        dac = 0.0
-                    self.first_sample_dac_at[chunk.play_id] = wall + max(0.0, dac)
+                    self.first_sample_dac_at[chunk.play_id] = wall + (fill + filled) / rate
                     # keep the latest plays only: a device runs for months
                     while len(self.first_sample_at) > FIRST_SAMPLES_KEPT:
                         del self.first_sample_at[next(iter(self.first_sample_at))]
                     while len(self.first_sample_dac_at) > FIRST_SAMPLES_KEPT:
                         del self.first_sample_dac_at[next(iter(self.first_sample_dac_at))]
-                take = min(frames - filled, len(chunk.data) - chunk.pos)
-                outdata[filled : filled + take] = chunk.data[chunk.pos : chunk.pos + take]
+                take = min(n - filled, len(chunk.data) - chunk.pos)
+                out[filled : filled + take] = chunk.data[chunk.pos : chunk.pos + take]
                 chunk.pos += take
                 filled += take
                 if chunk.pos >= len(chunk.data):
                     self._queue.popleft()
-            if filled:
-                self._tail_until = now + filled / (self.rate or 1) + self.output_latency
             if not self._queue:
                 self._idle.notify_all()
+        return out, filled
 
     def _check_alive(self) -> None:
         if self._lost is not None:
@@ -455,7 +577,8 @@ class SoundDeviceSpeaker:
             active = bool(self._stream.active)
         except Exception:
             active = False
-        if silent_for > self.stall_s or not active:
+        writer = self._writer
+        if silent_for > self.stall_s or not active or writer is None or not writer.is_alive():
             name = self.device.name if self.device else "speaker"
             self._lost = f"The speaker {name} stopped playing; it may have been unplugged."
             with self._lock:
@@ -489,10 +612,12 @@ class SoundDeviceSpeaker:
             pid = self._next_id
             if len(frames):
                 self._queue.append(_Chunk(pid, np.ascontiguousarray(frames)))
+                self._idle.notify_all()  # the writer hands it over now, not at its next look
         return pid
 
     def stop(self) -> None:
-        """Drop everything queued; the output is silent from the next block."""
+        """Drop everything queued; the output is silent once what the device holds has played
+        (at most the output latency)."""
         with self._lock:
             self._queue.clear()
             self._tail_until = min(self._tail_until, time.monotonic() + self.output_latency)
