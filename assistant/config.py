@@ -48,8 +48,9 @@ class AudioSettings(_Section):
         0.06,
         ge=0.005,
         le=0.5,
-        description="Speaker output buffer in seconds: smaller is heard sooner; raise it if"
-        " the sound crackles",
+        description="Sound queued ahead while the speaker plays, in seconds: the cushion"
+        " against a busy machine; raise it if the sound crackles (while silent only 30 ms"
+        " is queued, so a new sound starts soon whatever this is)",
     )
     keep_wav: bool = Field(True, description="Keep each answer's audio as WAV for the records")
 
