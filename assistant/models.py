@@ -447,7 +447,9 @@ def _download_into(
 
 # -- the commands ----------------------------------------------------------------------------
 
-models_app = typer.Typer(help="List, download and verify speech models.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="List, download, prepare and verify speech models.", no_args_is_help=True
+)
 
 ManifestOpt = Annotated[
     Path | None,
@@ -555,9 +557,18 @@ def verify_cmd(
     models_dir: ModelsDirOpt = None,
 ) -> None:
     """Check the models in the models folder against the manifest: present, missing or corrupt."""
+    from assistant.stt.whisper_model import PREPARED_NAME
+
     entries = load_manifest(manifest)
     folder = _models_dir(models_dir)
-    chosen = [get_entry(name, entries)] if name else list(entries.values())
+    prepared = name == PREPARED_NAME or (not name and (folder / PREPARED_NAME).is_dir())
+    chosen = (
+        []
+        if name == PREPARED_NAME
+        else [get_entry(name, entries)]
+        if name
+        else list(entries.values())
+    )
     corrupt: list[str] = []
     missing: list[str] = []
     for entry in chosen:
@@ -568,15 +579,80 @@ def verify_cmd(
             corrupt.append(entry.name)
         elif status == "missing":
             missing.append(entry.name)
+    if prepared:
+        state, detail = verify_prepared(folder)
+        label = {"ok": "present"}.get(state, state)
+        typer.echo(f"{PREPARED_NAME}: {label}: {detail}")
+        if state in ("corrupt", "stale"):
+            corrupt.append(PREPARED_NAME)
+        elif state == "missing":
+            missing.append(PREPARED_NAME)
     if corrupt:
+        again = (
+            "make it again with 'assistant models prepare --force'"
+            if corrupt[0] == PREPARED_NAME
+            else f"download again with 'assistant models download {corrupt[0]} --force'"
+        )
         raise ModelCorrupt(
-            f"{', '.join(corrupt)} {'is' if len(corrupt) == 1 else 'are'} corrupt; "
-            f"download again with 'assistant models download {corrupt[0]} --force'."
+            f"{', '.join(corrupt)} {'is' if len(corrupt) == 1 else 'are'} corrupt or out of date; "
+            f"{again}."
         )
     if name and missing:
-        raise ModelMissing(
-            f"{name} is not in {folder}; download it with 'assistant models download {name}'."
+        how = (
+            "make it with 'assistant models prepare'"
+            if name == PREPARED_NAME
+            else f"download it with 'assistant models download {name}'"
         )
+        raise ModelMissing(f"{name} is not in {folder}; {how}.")
+
+
+def verify_prepared(models_dir: Path) -> tuple[str, str]:
+    """(status, detail) of the Whisper int8 copy (``assistant models prepare``): its record,
+    then every file against its sha256."""
+    from assistant.stt.whisper_model import PREPARED_NAME, check_prepared, embedded_source
+
+    folder = models_dir / PREPARED_NAME
+    status, why = check_prepared(folder, embedded_source())
+    if status != "ok":
+        return status, why
+    record = folder / RECORD
+    if not record.is_file():
+        return "corrupt", f"{folder} has no checksum record"
+    count = 0
+    for line in record.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        digest, _, rel = line.partition("  ")
+        path = folder / rel
+        if not path.is_file():
+            return "corrupt", f"{rel} is missing from {folder}"
+        if _hashes(path)[0] != digest:
+            return "corrupt", f"{rel} in {folder} fails its sha256 check"
+        count += 1
+    return "ok", f"{count} files checked in {folder}; {why}"
+
+
+@models_app.command("prepare")
+def prepare_cmd(
+    models_dir: ModelsDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Make it again even if present")] = False,
+) -> None:
+    """Make, once, an int8 copy of the embedded Whisper model in the models folder.
+
+    Loading the copy needs about 100 MB less memory at start than converting the embedded
+    float16 model as it loads, and gives the same results (checked before it is kept).
+    """
+    from assistant.stt.whisper_model import prepare_int8
+
+    folder = _models_dir(models_dir)
+    where, made = prepare_int8(folder, force=force)
+    if made:
+        typer.echo(
+            f"The Whisper int8 copy is ready in {where} (checked: the same results as the "
+            "embedded model). Whisper uses it from the next start."
+        )
+    else:
+        typer.echo(f"The Whisper int8 copy is already in {where} (use --force to make it again).")
 
 
 def register(app: typer.Typer) -> None:
