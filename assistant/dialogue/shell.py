@@ -395,7 +395,8 @@ class MicrophoneEars:
                 wait_for_speech_s=listen.timeout_s,
                 trailing_silence_s=trailing,
                 max_answer_s=self.audio.max_answer_s,
-                stream=recogniser.start(allowed, phrases=listen.phrases) if short else None,
+                # both roles stream: an engine may decode while the person pauses
+                stream=recogniser.start(allowed, phrases=listen.phrases),
                 allowed=allowed,
                 cancel=cancel,
                 detector=self.detector,
