@@ -1,6 +1,7 @@
 """Buttons benchmark: press to first prompt sample at the speaker, and press to silence.
 
     python bench/bench_buttons.py [--runs N] [--fake-voice] [--memory] [--out FILE]
+                                  [--speaker-latency S] [--idle-lead S]
 
 A real gpiozero Button on a MockFactory pin is pressed (``drive_low``); the press goes through
 the button logic into the input stream, a small consumer (what the dialogue shell does: read
@@ -20,6 +21,11 @@ monitor, so the times are to sound that really came out of the sound server:
 * ``press_to_stop_call_s``: from the press to the speaker's ``stop()`` being called (in process).
 * ``press_to_handover_s``: from the press to the prompt's first sample being handed to the
   sound device (the speaker's own record), so the rest of the first figure is the output path.
+
+``--speaker-latency`` (sound queued ahead while playing, ``audio.output_latency_s``) and
+``--idle-lead`` (silence queued ahead while silent) set the speaker's two buffers; the
+results say how often the output ran dry while sound played (``output_underflows``, heard)
+and while it was silent (``idle_underflows``, not heard).
 
 With ``--memory`` (or when PulseAudio is not available, said in the output) the speaker is the
 in-memory fake and the times are to the moment the audio was handed over, not heard.
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-voice", action="store_true", help="FakeVoice, not Piper")
     parser.add_argument("--memory", action="store_true", help="in-memory speaker, no PulseAudio")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "buttons.json")
+    parser.add_argument("--speaker-latency", type=float, default=None, help="seconds")
+    parser.add_argument("--idle-lead", type=float, default=None, help="seconds")
     args = parser.parse_args(argv)
 
     from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -95,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["PULSE_SINK"] = SPEAKER_SINK
             from assistant.audio.sounddevice_io import SoundDeviceSpeaker
 
-            speaker = SoundDeviceSpeaker("pulse")
+            options: dict[str, Any] = {}
+            if args.speaker_latency is not None:
+                options["latency"] = args.speaker_latency
+            if args.idle_lead is not None:
+                options["idle_lead_s"] = args.idle_lead
+            speaker = SoundDeviceSpeaker("pulse", **options)
             recorder_cls = MonitorRecorder
             where = f"PulseAudio null sink {SPEAKER_SINK} (SoundDeviceSpeaker, parec on monitor)"
         else:
@@ -260,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         "press_to_stop_call_s": summary(stop_call) if stop_call else None,
         "press_to_handover_s": summary(handover) if handover else None,
         "discarded_runs": discarded,
+        "speaker_buffers_s": {
+            "playing": getattr(speaker, "buffer_s", None),
+            "silent": getattr(speaker, "idle_lead_s", None),
+        },
+        "output_underflows": getattr(speaker, "output_underflows", None),
+        "idle_underflows": getattr(speaker, "idle_underflows", None),
         "notes": notes,
         "machine": {
             "platform": platform.platform(),
@@ -291,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     if discarded:
         print(f"({discarded} runs discarded: sound before the press, or none at it)")
+    if results["output_underflows"] is not None:
+        print(
+            f"Speaker ran dry {results['output_underflows']} time(s) while playing (heard),"
+            f" {results['idle_underflows']} while silent (not heard)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nWritten: {args.out}")

@@ -4,6 +4,7 @@ output underflows (gaps in the sound) are counted and logged (docs/performance.m
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from types import SimpleNamespace
@@ -52,7 +53,7 @@ class _FakeStream:
         with self._lock:
             if self.fail is not None:
                 raise self.fail
-            return self.buffer - int(self._now_fill())
+            return self.buffer - math.ceil(self._now_fill())
 
     def write(self, data: np.ndarray) -> bool:
         with self._lock:
@@ -113,7 +114,7 @@ def test_output_latency_setting_reaches_the_stream(monkeypatch: pytest.MonkeyPat
     kw = opened[-1].kw
     assert kw["latency"] == 0.02
     assert speaker.idle_lead_s == 0.02  # never more queued while silent than while playing
-    assert kw["blocksize"] == kw["samplerate"] * speaker.block_ms // 1000
+    assert kw["blocksize"] == kw["samplerate"] * 10 // 1000  # periods of half the latency
     assert speaker.output_latency == pytest.approx(0.025)
     speaker.close()
     default = open_speaker(AudioSettings())
@@ -121,7 +122,7 @@ def test_output_latency_setting_reaches_the_stream(monkeypatch: pytest.MonkeyPat
     default.play(np.zeros(2205, dtype=np.int16), 22_050)
     kw = opened[-1].kw
     assert kw["latency"] == 0.06 and default.idle_lead_s == sdio.DEFAULT_IDLE_LEAD_S
-    assert kw["blocksize"] == kw["samplerate"] * 10 // 1000
+    assert kw["blocksize"] == kw["samplerate"] * 20 // 1000 and default.block_ms == 10
     default.close()
     with pytest.raises(ValueError):
         AudioSettings(output_latency_s=0.0)  # a buffer of nothing is refused

@@ -330,13 +330,17 @@ class SoundDeviceSpeaker:
         self.spec = device
         seconds = float(latency) if isinstance(latency, float | int) else DEFAULT_OUTPUT_LATENCY_S
         self.buffer_s = seconds
-        """Sound queued ahead while playing (the output latency asked for)."""
+        """Sound queued ahead while playing: the output latency asked for (the writer fills
+        the device's whole buffer, which is this and one block)."""
         self.idle_lead_s = min(idle_lead_s, seconds)
         """Silence queued ahead while silent: how soon a new sound starts."""
         if block_ms is None:
             block_ms = max(2, min(DEFAULT_WRITE_BLOCK_MS, round(self.idle_lead_s * 1000 / 3)))
         self.block_ms = block_ms
-        """How often the writer tops up the output (and the device's period asked for)."""
+        """How often the writer tops up the output."""
+        self.period_ms = max(5, min(20, round(seconds * 1000 / 2)))
+        """The device's period asked for: half the output latency, at most 20 ms (so its
+        buffer is the output latency and one period, as a callback stream's was)."""
         self.latency = latency
         self.stall_s = stall_s
         self.name = f"sounddevice:{device if device is not None else 'default'}"
@@ -402,7 +406,7 @@ class SoundDeviceSpeaker:
                         samplerate=r,
                         channels=ch,
                         dtype="float32",
-                        blocksize=r * self.block_ms // 1000,
+                        blocksize=r * self.period_ms // 1000,
                         latency=self.latency,
                     )
                 except Exception as exc:
@@ -426,10 +430,10 @@ class SoundDeviceSpeaker:
                 )
                 self._writer.start()
                 log.info(
-                    "speaker %s open at %d Hz, %d channel(s), %.0f ms output buffer (%d frames),"
-                    " %.0f ms ahead while playing, %.0f ms while silent",
-                    dev.name, r, ch, 1000 * self.output_latency, self._buffer_frames,
-                    1000 * self.buffer_s, 1000 * self.idle_lead_s,
+                    "speaker %s open at %d Hz, %d channel(s), %.0f ms output buffer (%.0f ms"
+                    " queued while playing, %.0f ms while silent, topped up every %d ms)",
+                    dev.name, r, ch, 1000 * self.output_latency, 1000 * self._buffer_frames / r,
+                    1000 * self.idle_lead_s, self.block_ms,
                 )  # fmt: skip
                 return
         raise DeviceNotFound(f"The speaker {dev.name} cannot play at any usual rate: {last_exc}.")
@@ -469,7 +473,10 @@ class SoundDeviceSpeaker:
 
     def _write_loop(self, stream: Any) -> None:
         rate = self.rate or 48_000
-        high = max(1, min(int(self.buffer_s * rate), self._buffer_frames))
+        # playing: the device's whole buffer (the output latency and a block), as a callback
+        # stream keeps it, since ALSA's pulse plugin reports room in the server's pulls of
+        # ~30 ms, so what it shows queued swings down by that much between two looks
+        high = max(1, self._buffer_frames)
         low = max(1, min(int(self.idle_lead_s * rate), high))
         step_s = self.block_ms / 1000
         extra = max(0.0, self.output_latency - self._buffer_frames / rate)
