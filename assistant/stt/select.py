@@ -137,7 +137,7 @@ def build_engine(name: Engine, settings: Settings) -> Recognizer:
             from assistant.stt.whisper import WhisperRecognizer
 
             path = Path(settings.stt.whisper_model) if settings.stt.whisper_model else None
-            rec = WhisperRecognizer(path, min_confidence=confidence)
+            rec = WhisperRecognizer(path, min_confidence=confidence, models_dir=settings.models_dir)
         else:
             from assistant.stt.sphinx import SphinxRecognizer
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ModelCorrupt, ModelMissing
+from assistant.memory import release_memory
 from assistant.stt.base import SAMPLE_RATE, Transcript
 from assistant.stt.common import PhraseTable, Timer, as_pcm16, decide_short, seconds
 from assistant.words import (
@@ -169,8 +170,11 @@ class WhisperRecognizer:
         free_window: int = FULL_WINDOW,
         partial_quiet_s: float | None = PARTIAL_QUIET_S,
         decode_ahead: bool = True,
+        models_dir: Path | None = None,
     ) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
+        self.models_dir = Path(models_dir).expanduser() if models_dir else None
+        """Where ``assistant models prepare`` puts the embedded model's int8 copy."""
         label = self.model_path.name if self.model_path else "tiny.en"
         self.name = f"whisper:{label}"
         self.min_confidence = min_confidence
@@ -206,7 +210,12 @@ class WhisperRecognizer:
     def _get_model(self) -> Any:
         with self._lock:
             if self._model is None:
-                path = self.model_path or embedded_model_path()
+                if self.model_path is not None:
+                    path = self.model_path
+                else:  # the int8 copy when prepared: no conversion (and its peak) on loading
+                    from assistant.stt.whisper_model import resolve_model
+
+                    path = resolve_model(self.models_dir)
                 if not path.exists():
                     raise ModelMissing(f"The Whisper model folder {path} does not exist.")
                 if not (path / "model.bin").is_file():
@@ -228,11 +237,13 @@ class WhisperRecognizer:
                         f"The Whisper model in {path} is damaged and cannot be loaded."
                     ) from exc
                 log.info("loaded Whisper model %s", path)
+                release_memory()  # what loading freed (the model file's buffers)
             return self._model
 
     def start(
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
     ) -> WhisperStream:
+        release_memory()  # listening starts: give back the last turn's buffers while idle
         return WhisperStream(self, allowed)
 
     def decode_later(
