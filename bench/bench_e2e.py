@@ -864,6 +864,7 @@ def analyse_live(
         entry = next((p for p in plays if p.pid == barge.prompt_handed_pid), None)
         sounding = spk.last_sound_between(barge.press_at - 0.1, barge.press_at)
         quiet = spk.first_quiet_after(barge.press_at - 0.05)
+        again_entry = next((p for p in plays if p.wall > barge.press_at and p.tag != "sound"), None)
         barge_debug.append(
             {
                 "press": barge.press_at,
@@ -871,23 +872,18 @@ def analyse_live(
                 "loud_at_s": entry.loud_at_s if entry else None,
                 "sounding_until": sounding,
                 "quiet_from": quiet,
-                "next_voice_handed": next(
-                    (
-                        speaker.handed(p)
-                        for p in plays
-                        if p.wall > barge.press_at and p.tag != "sound"
-                    ),
-                    None,
-                ),
+                "next_voice_handed": speaker.handed(again_entry) if again_entry else None,
+                "next_voice_lead_s": again_entry.lead_s if again_entry else None,
             }
         )
         if entry is None or quiet is None or sounding is None:
             discarded += 1  # not sounding at the press: not a clean barge-in
             continue
         again = barge_debug[-1]["next_voice_handed"]
-        if again is not None and quiet > again + 0.05:
-            # the prompt said again was already sounding: the moment the old one stopped
-            # cannot be told from the new one's start, so this press is not counted
+        if again is not None and again_entry is not None and quiet > again + again_entry.lead_s:
+            # the prompt said again could already be sounding (its first sound is handed
+            # over after its quiet lead, and may be heard at once): the moment the old one
+            # stopped cannot be told from the new one's start, so this press is not counted
             overlapped += 1
             continue
         series["barge_in_silence_s"].append(max(0.0, quiet - barge.press_at))
