@@ -755,6 +755,8 @@ def run_live(
             "engine_reasons": engines.describe(),
             "script": script,
             "speaker_latency_s": speaker.inner.output_latency,
+            "speaker_underflows": getattr(speaker.inner, "output_underflows", None),
+            "speaker_idle_underflows": getattr(speaker.inner, "idle_underflows", None),
             "prompt_cut_s": prompt_s,
             "session_wall_s": time.monotonic() - started,
             "stopped_by": stopped_by,
