@@ -172,7 +172,12 @@ def test_the_free_role_and_a_disabled_partial_give_no_partials(
     assert _feed(off.start(ALL), pcm) == []
 
 
-def _turn(whisper: WhisperRecognizer, clip: np.ndarray, allowed: list[ShortAnswer]) -> Any:
+def _turn(
+    whisper: WhisperRecognizer,
+    clip: np.ndarray,
+    allowed: list[ShortAnswer],
+    phrases: tuple[str, ...] = (),
+) -> Any:
     mic = ArrayMicrophone(np.concatenate([ss.silence(0.5), clip, ss.silence(3.0)]))
     mic.start()
     return record_turn(
@@ -180,9 +185,23 @@ def _turn(whisper: WhisperRecognizer, clip: np.ndarray, allowed: list[ShortAnswe
         wait_for_speech_s=5,
         trailing_silence_s=0.7,
         max_answer_s=30,
-        stream=whisper.start(allowed),
+        stream=whisper.start(allowed, phrases=phrases),
         allowed=allowed,
+        phrases=phrases,
     )
+
+
+SCALE = ("I like that", "not sure", "I don't like that")
+
+
+@pytest.mark.slow
+def test_a_phrase_of_the_question_ends_the_turn_early_too(whisper: WhisperRecognizer) -> None:
+    turn = _turn(whisper, ss.speak("I like that.", "piper-steady"), ALL, SCALE)
+    assert turn.ended_by == "early_stop" and turn.early_answer is None
+    assert turn.transcript is not None and turn.transcript.answer is None
+    assert turn.transcript.text.strip(" .!").lower() == "i like that"
+    other = _turn(whisper, ss.speak("I like the bus.", "piper-steady"), ALL, SCALE)
+    assert other.ended_by == "silence"  # not one of the phrases: the whole window
 
 
 @pytest.mark.slow

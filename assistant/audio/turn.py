@@ -25,7 +25,7 @@ from assistant.audio.base import MIC_RATE, Microphone
 from assistant.audio.endpoint import EndpointDetector, EndReason, SpeechDetector, TurnState
 from assistant.errors import DeviceLost
 from assistant.stt.base import RecognizerStream, Transcript
-from assistant.words import ShortAnswer, match_short_answer
+from assistant.words import ShortAnswer, match_short_answer, normalise
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def record_turn(
     max_answer_s: float,
     stream: RecognizerStream | None = None,
     allowed: Sequence[ShortAnswer] | None = None,
+    phrases: Sequence[str] = (),
     cancel: threading.Event | None = None,
     pre_roll_s: float = 0.3,
     early_silence_s: float = 0.25,
@@ -102,8 +103,10 @@ def record_turn(
 
     With *stream*, every block from (pre-roll before) the start of speech is fed to it, and
     at the end ``stream.result()`` is put in :attr:`TurnResult.transcript` (unless *finalize*
-    is False). With *allowed* as well, a partial result that is one allowed short answer, after
-    *early_silence_s* of quiet, ends the turn (``ended_by == "early_stop"``).
+    is False). With *allowed* as well, a partial result that is one allowed short answer, or
+    one of the question's *phrases* (scale points, options), after *early_silence_s* of quiet,
+    ends the turn (``ended_by == "early_stop"``; :attr:`TurnResult.early_answer` is None for a
+    phrase).
     Raises :class:`DeviceLost` if the microphone dies or stops delivering audio.
     """
     t0 = time.monotonic()
@@ -120,6 +123,7 @@ def record_turn(
     early: ShortAnswer | None = None
     timings: dict[str, float] = {}
     allowed_t = tuple(allowed) if allowed is not None else None
+    phrases_n = {normalise(p) for p in phrases} - {""}
     feed_s = 0.0
     # a safety net against a microphone that returns nothing forever
     no_data_limit = wait_for_speech_s + max_answer_s + NO_AUDIO_GRACE_S
@@ -182,7 +186,8 @@ def record_turn(
                 break
             if allowed_t is not None and partial and ep.speech_started:
                 hit = match_short_answer(partial, allowed_t)
-                if hit is not None and ep.silence_s >= early_silence_s:
+                whole = hit is not None or normalise(partial) in phrases_n
+                if whole and ep.silence_s >= early_silence_s:
                     early = hit
                     ep.early_stop()
                     ep.feed(np.zeros(0, dtype=np.int16))

@@ -398,6 +398,7 @@ class MicrophoneEars:
                 # both roles stream: an engine may decode while the person pauses
                 stream=recogniser.start(allowed, phrases=listen.phrases),
                 allowed=allowed,
+                phrases=listen.phrases,
                 cancel=cancel,
                 detector=self.detector,
             )

@@ -41,6 +41,9 @@ class Transcript:
     answer: ShortAnswer | None = None
     audio_s: float = 0.0
     compute_s: float = 0.0
+    second_look: bool = False
+    """The answer came from a second look (Whisper scoring the allowed phrases against the
+    audio), not from the text alone."""
 
     @property
     def empty(self) -> bool:

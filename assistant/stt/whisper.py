@@ -100,7 +100,12 @@ PARTIAL_MIN_SPEECH_FRAMES = 3
 """Speech frames (32 ms) a stream must have heard before a pause counts (not a click)."""
 
 PARTIAL_MARGIN = 0.05
-"""A partial ends a turn only this far above the short-answer confidence bar."""
+"""A partial the second look gave (its text is not itself the answer, e.g. "Keep." for "skip")
+ends a turn only this far above the short-answer confidence bar. A partial whose own text is
+the answer ("No.") needs only the bar, as the final result does: at the bar plus 0.05, "No."
+heard through the sound server (0.50 to 0.55) waited the whole window in bench/bench_e2e.py,
+and among 220 clips of bench/bench_stt.py (11 voice conditions) the 10 early decodings in that
+band were all right."""
 
 PARTIAL_MAX_S = 10.0
 """No partial decodings for a longer short-role turn (it is not a short answer)."""
@@ -244,7 +249,7 @@ class WhisperRecognizer:
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
     ) -> WhisperStream:
         release_memory()  # listening starts: give back the last turn's buffers while idle
-        return WhisperStream(self, allowed)
+        return WhisperStream(self, allowed, phrases)
 
     def decode_later(
         self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None
@@ -293,6 +298,7 @@ class WhisperRecognizer:
                 answer=rescued,
                 audio_s=seconds(len(data)),
                 compute_s=timer.total,
+                second_look=True,
             )
         return decide_short(
             text,
@@ -596,10 +602,12 @@ class WhisperStream:
       decoding is done, :meth:`accept` returns it as a partial result, and ``record_turn``
       ends the turn when it is one allowed answer. So a "yes" is answered about
       :data:`PARTIAL_QUIET_S` after it ends, not that plus a decoding. The partial names an
-      answer only when Whisper is sure of it (:meth:`_sure`: above the bar by
-      :data:`PARTIAL_MARGIN`, not a noise word); an early decoding that is not sure is made
-      again on the audio with the whole pause (so its end is not cut short), and that one is
-      the partial: "" or text that is no answer, and the turn goes on to its full window;
+      answer only when Whisper is sure of it (:meth:`_sure`: at the bar, by
+      :data:`PARTIAL_MARGIN` above it if the second look gave it, not a noise word), or is
+      one of the question's *phrases* at the bar ("I like that"); an early decoding that is
+      not sure is made again on the audio with the whole pause (so its end is not cut
+      short), and that one is the partial: "" or text that is no answer, and the turn goes on
+      to its full window;
     * in the free role, after :data:`FREE_SPECULATE_QUIET_S` of quiet, so that when the turn
       ends (1.5 s of quiet) the answer is already decoded.
 
@@ -610,9 +618,17 @@ class WhisperStream:
     and decodes the whole answer otherwise.
     """
 
-    def __init__(self, owner: WhisperRecognizer, allowed: Sequence[ShortAnswer] | None) -> None:
+    def __init__(
+        self,
+        owner: WhisperRecognizer,
+        allowed: Sequence[ShortAnswer] | None,
+        phrases: Sequence[str] = (),
+    ) -> None:
         self._owner = owner
         self._allowed = list(allowed) if allowed is not None else None
+        self._phrases = {normalise(p) for p in phrases} - {""}
+        """The question's own whole answers (scale points, options): a sure one is a partial
+        result too, so "I like that" ends its turn as early as "yes"."""
         self._blocks: list[np.ndarray] = []
         self._samples = 0
         self._short = self._allowed is not None
@@ -684,7 +700,7 @@ class WhisperStream:
             return None
         else:
             tr = job.future.result()
-            if not self._sure(tr) and job.quiet_s < limit:
+            if not self._sure_any(tr) and job.quiet_s < limit:
                 # an early decoding may have cut the last sound short: look again at the
                 # audio with the whole pause before saying "not an answer"
                 self._job = self._start(self._last_speech, quiet)
@@ -694,6 +710,9 @@ class WhisperStream:
         if self._sure(tr):
             self._partial = tr
             return self._answer_text(tr)
+        if self._sure_phrase(tr):
+            self._partial = tr
+            return tr.text
         allowed = tuple(self._allowed or ())
         return tr.text if match_short_answer(tr.text, allowed) is None else ""
 
@@ -703,14 +722,25 @@ class WhisperStream:
         return _Decoding(self._owner.decode_later(pcm, self._allowed), mark, quiet)
 
     def _sure(self, tr: Transcript) -> bool:
-        """Sure enough to end the turn on: an answer a margin above the bar that is not one of
-        the words Whisper says for noise. In bench/bench_stt.py a partial taken at its bare
-        bar swapped one clip (muffled "again" in noise heard as "Okay", just above the bar)."""
+        """Sure enough to end the turn on: an answer at the bar (a margin above it if the
+        second look gave it) that is not one of the words Whisper says for noise (in
+        bench/bench_stt.py a muffled "again" in noise heard as "Okay", just above the bar,
+        was a swap)."""
+        if tr.answer is None or normalise(tr.text) in HALLUCINATIONS:
+            return False
+        bar = self._owner.min_confidence + (PARTIAL_MARGIN if tr.second_look else 0.0)
+        return tr.confidence >= bar
+
+    def _sure_phrase(self, tr: Transcript) -> bool:
+        """One of the question's phrases, heard at the short-answer bar."""
         return (
-            tr.answer is not None
-            and tr.confidence >= self._owner.min_confidence + PARTIAL_MARGIN
-            and normalise(tr.text) not in HALLUCINATIONS
+            tr.answer is None
+            and normalise(tr.text) in self._phrases
+            and tr.confidence >= self._owner.min_confidence
         )
+
+    def _sure_any(self, tr: Transcript) -> bool:
+        return self._sure(tr) or self._sure_phrase(tr)
 
     def _hear(self, block: np.ndarray) -> None:
         """Run the VAD over whole frames; speech = a speech frame with two of the last three
@@ -779,7 +809,7 @@ class WhisperStream:
             if not self._short or job.quiet_s >= (self._owner.partial_quiet_s or 0.0):
                 self._reset()
                 return replace(tr, audio_s=seconds(total))
-            if self._sure(tr):
+            if self._sure_any(tr):
                 self._reset()
                 return replace(tr, audio_s=seconds(total))
         elif job is not None:
