@@ -502,6 +502,7 @@ class LivePerson:
     def hear(self, listen: Any) -> Any:
         from assistant.dialogue.events import ButtonPressed, SilenceTimedOut, SpeechHeard
         from assistant.dialogue.scenario import Turn
+        from assistant.words import SHORT_ANSWERS
         from tests.pulse import play_into
 
         if self.enough() or time.monotonic() > self.deadline:
@@ -517,10 +518,14 @@ class LivePerson:
             turn = Turn(press="next")  # enough free answers: pass, to save time
         elif (
             turn.press in ("yes", "no")
+            and turn.press in (listen.allowed or SHORT_ANSWERS)
             and self.count("short") < self.wanted["short"]
             and self.count("press") >= self.wanted["press"] // 2
         ):
-            turn = Turn(say=turn.press)  # the button people answer out loud too, now and then
+            # the button people answer out loud too, now and then; only where the word is an
+            # answer to this question (a preference scale takes its own phrases, not "no":
+            # a spoken "no" there is not understood, and waits the whole window, by design)
+            turn = Turn(say=turn.press)
         log = TurnLog(kind="press" if turn.press else listen.role, started=time.time())
         if listen.role == "short":
             log.window_config_s = listen.trailing_silence_s or self.audio.trailing_silence_short_s
