@@ -372,7 +372,10 @@ class MicrophoneEars:
 
         def watch_buttons() -> None:
             while not stop_watch.is_set():
-                event = self.inputs.get(timeout=0.05)
+                # a short wait: when the turn ends, listening waits for this thread to
+                # stop (so it cannot take a later press), and that wait comes before the reply
+                # (at 50 ms it was 25 ms of every spoken turn's gap; a poll costs microseconds)
+                event = self.inputs.get(timeout=0.01)
                 if event is not None:
                     pressed.append(event)
                     cancel.set()
