@@ -207,6 +207,22 @@ def _record_folder(folder: Path) -> None:
     (folder / RECORD).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def check_record(folder: Path) -> tuple[Status, str]:
+    """Every file named in *folder*'s checksum record (which must exist) against its sha256."""
+    count = 0
+    for line in (folder / RECORD).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        digest, _, rel = line.partition("  ")
+        path = folder / rel
+        if not path.is_file():
+            return "corrupt", f"{rel} is missing from {folder}"
+        if _hashes(path)[0] != digest:
+            return "corrupt", f"{rel} in {folder} fails its sha256 check"
+        count += 1
+    return "ok", f"{count} files checked in {folder}"
+
+
 def verify_entry(entry: ModelEntry, models_dir: Path) -> tuple[Status, str]:
     """(status, detail) of an installed model: ok, missing, corrupt, or unchecked."""
     if entry.unpack == "zip":
@@ -219,18 +235,7 @@ def verify_entry(entry: ModelEntry, models_dir: Path) -> tuple[Status, str]:
         record = folder / RECORD
         if not record.is_file():
             return "unchecked", f"{folder} has no checksum record (not unpacked by assistant)"
-        count = 0
-        for line in record.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            digest, _, rel = line.partition("  ")
-            path = folder / rel
-            if not path.is_file():
-                return "corrupt", f"{rel} is missing from {folder}"
-            if _hashes(path)[0] != digest:
-                return "corrupt", f"{rel} in {folder} fails its sha256 check"
-            count += 1
-        return "ok", f"{count} files checked in {folder}"
+        return check_record(folder)
     missing = [f.name for f in entry.files if not (models_dir / f.name).is_file()]
     if len(missing) == len(entry.files):
         return "missing", f"no {install_path(entry, models_dir)}"
@@ -618,18 +623,8 @@ def verify_prepared(models_dir: Path) -> tuple[str, str]:
     record = folder / RECORD
     if not record.is_file():
         return "corrupt", f"{folder} has no checksum record"
-    count = 0
-    for line in record.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        digest, _, rel = line.partition("  ")
-        path = folder / rel
-        if not path.is_file():
-            return "corrupt", f"{rel} is missing from {folder}"
-        if _hashes(path)[0] != digest:
-            return "corrupt", f"{rel} in {folder} fails its sha256 check"
-        count += 1
-    return "ok", f"{count} files checked in {folder}; {why}"
+    status, detail = check_record(folder)
+    return status, f"{detail}; {why}" if status == "ok" else detail
 
 
 @models_app.command("prepare")
