@@ -110,6 +110,10 @@ band were all right."""
 PARTIAL_MAX_S = 10.0
 """No partial decodings for a longer short-role turn (it is not a short answer)."""
 
+FREE_AHEAD_MAX_S = 30.0
+"""No decoding ahead for a longer free answer (longer than Whisper's one window, it is decoded
+in pieces at the end)."""
+
 
 RESCUE_EXTRA_WORDS = 1
 """A second look takes a phrase only for a text at most this many words longer than it:
@@ -640,6 +644,8 @@ class WhisperStream:
         )
         if not owner.decode_ahead:
             self._ahead_s = None
+        self._ahead_max = round((PARTIAL_MAX_S if self._short else FREE_AHEAD_MAX_S) * SAMPLE_RATE)
+        """No decoding ahead for a longer turn (samples)."""
         self._listen = self._partials_on or self._ahead_s is not None
         self._vad: Any = None
         self._pending = np.zeros(0, dtype=np.int16)
@@ -678,11 +684,8 @@ class WhisperStream:
         if job is not None and job.mark != mark:
             job.future.cancel()  # speech went on: it no longer stands (if it has not started)
             job = self._job = None
-        if self._ahead_s is None or self._samples > PARTIAL_MAX_S * SAMPLE_RATE * (
-            1 if self._short else 3
-        ):
-            return self._partial_now(quiet) if self._partials_on else None
-        if job is None and quiet >= self._ahead_s:
+        ahead = self._ahead_s is not None and self._samples <= self._ahead_max
+        if ahead and job is None and quiet >= (self._ahead_s or 0.0):
             self._job = self._start(mark, quiet)
         return self._partial_now(quiet) if self._partials_on else None
 
