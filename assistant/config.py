@@ -52,6 +52,14 @@ class AudioSettings(_Section):
         " against a busy machine; raise it if the sound crackles (while silent only 30 ms"
         " is queued, so a new sound starts soon whatever this is)",
     )
+    input_block_ms: int = Field(
+        10,
+        ge=5,
+        le=100,
+        description="The microphone's sound is taken in blocks of this many milliseconds:"
+        " small blocks let a turn end sooner (10 ms ends a yes/no turn about 20 ms sooner"
+        " than 30 ms), large ones cost a little less processor time",
+    )
     keep_wav: bool = Field(True, description="Keep each answer's audio as WAV for the records")
 
 

@@ -3,7 +3,7 @@
 Recipes::
 
     from assistant.audio import open_microphone, open_speaker, record_turn
-    mic = open_microphone(settings.audio)          # 16 kHz mono int16, 30 ms blocks
+    mic = open_microphone(settings.audio)          # 16 kHz mono int16, 10 ms blocks
     mic.start()
     turn = record_turn(mic, wait_for_speech_s=10, trailing_silence_s=1.5, max_answer_s=60)
     speaker = open_speaker(settings.audio)
@@ -52,7 +52,9 @@ def open_microphone(audio: AudioSettings | None = None) -> Microphone:
 
     spec = audio.input_device if audio is not None else None
     find_device(spec, "input")
-    return SoundDeviceMicrophone(spec)
+    if audio is None:
+        return SoundDeviceMicrophone(spec)
+    return SoundDeviceMicrophone(spec, block_ms=audio.input_block_ms)
 
 
 def open_speaker(audio: AudioSettings | None = None) -> Speaker:

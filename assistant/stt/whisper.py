@@ -29,8 +29,9 @@ import logging
 import math
 import os
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -83,7 +84,7 @@ PARTIAL_QUIET_S = 0.25
 """A short-role stream decodes what it has after this much quiet following speech (the same
 pause after which ``record_turn`` may end the turn on a sure answer)."""
 
-SPECULATE_QUIET_S = 0.064
+SPECULATE_QUIET_S = 0.032
 """A short-role stream starts decoding, on the worker thread, after this much quiet
 following speech (two 32 ms VAD frames), so the decoding is done by the time the pause is
 long enough (:data:`PARTIAL_QUIET_S`) to end the turn on a sure answer."""
@@ -660,6 +661,11 @@ class WhisperStream:
         """How many partial results this stream gave."""
         self.decodings = 0
         """How many decodings this stream started ahead of :meth:`result`."""
+        self._wake: Callable[[], None] | None = None
+        self.trace: dict[str, float] = {}
+        """Wall-clock (``time.time()``) marks of the latest pause, for benchmarks: ``heard``
+        (the block that last held speech was heard), ``ahead_start`` / ``ahead_done`` (its
+        decoding ahead), ``partial`` (a partial result given)."""
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -709,6 +715,7 @@ class WhisperStream:
                 self._job = self._start(self._last_speech, quiet)
                 return None
         self.partials += 1
+        self.trace["partial"] = time.time()
         self._decoded_speech = self._last_speech
         if self._sure(tr):
             self._partial = tr
@@ -722,7 +729,24 @@ class WhisperStream:
     def _start(self, mark: int, quiet: float) -> _Decoding:
         pcm = np.concatenate(self._blocks)
         self.decodings += 1
-        return _Decoding(self._owner.decode_later(pcm, self._allowed), mark, quiet)
+        self.trace["ahead_start"] = time.time()
+        future = self._owner.decode_later(pcm, self._allowed)
+        trace, wake = self.trace, self._wake
+
+        def done(_f: Future[Transcript]) -> None:
+            trace["ahead_done"] = time.time()
+            if wake is not None:
+                wake()
+
+        future.add_done_callback(done)
+        return _Decoding(future, mark, quiet)
+
+    def wake_with(self, wake: Callable[[], None] | None) -> None:
+        """Have *wake* called (on the worker thread) when a decoding ahead is done, in the
+        short role: a listener waiting for its next block (``record_turn``, through the
+        microphone's ``interrupt()``) then looks for the partial result at once, not up to a
+        block later."""
+        self._wake = wake if self._partials_on else None
 
     def _sure(self, tr: Transcript) -> bool:
         """Sure enough to end the turn on: an answer at the bar (a margin above it if the
@@ -763,6 +787,7 @@ class WhisperStream:
             if speech and sum(self._keep) >= 2:
                 self._speech_frames += 1
                 self._last_speech = self._framed
+                self.trace = {"heard": time.time()}
         self._pending = buf[n * size :].copy()
 
     def _decode(self) -> Transcript:
