@@ -392,6 +392,7 @@ class TurnLog:
     event: str | None = None
     recognise_s: float | None = None
     returned: float | None = None  # wall time the ears handed the event to the shell
+    trace: dict[str, float] = field(default_factory=dict)  # the recogniser stream's marks
 
 
 @dataclass
@@ -551,6 +552,7 @@ class LivePerson:
         # (a press returns before the button is let go: the release must not hold up the reply)
         actor.join(10)
         log.decision = self.marks.get("decision")
+        log.trace = dict(self.marks.get("trace") or {})
         result = self.marks.get("result")
         if result is not None:
             log.ended_by = str(result.ended_by)
@@ -576,8 +578,13 @@ class TimedStream:
     def accept(self, pcm: np.ndarray) -> str | None:
         return self.inner.accept(pcm)
 
+    def wake_with(self, wake: Any) -> None:
+        if hasattr(self.inner, "wake_with"):
+            self.inner.wake_with(wake)
+
     def result(self) -> Any:
         self.marks["decision"] = time.time()
+        self.marks["trace"] = dict(getattr(self.inner, "trace", {}))
         return self.inner.result()
 
 
@@ -666,7 +673,7 @@ def run_live(
     engines = choose_engines(settings)
     for rec in (engines.short, engines.free):
         getattr(rec, "load", lambda: None)()
-    mic = SoundDeviceMicrophone("pulse")
+    mic = SoundDeviceMicrophone("pulse", block_ms=settings.audio.input_block_ms)
     speaker = TaggingSpeaker(
         SoundDeviceSpeaker("pulse")
         if speaker_latency is None
@@ -862,6 +869,18 @@ def analyse_live(
             ):
                 parts.setdefault(key, []).append(value)
         series["output_path_s"].append(at - handed)
+        # the pause as Whisper's stream lived it (from its own wall-clock marks)
+        points = (
+            [("speech_end", speech_end)]
+            + [
+                (k, t.trace[k])
+                for k in ("heard", "ahead_start", "ahead_done", "partial")
+                if k in t.trace
+            ]
+            + [("decision", t.decision)]
+        )
+        for (k0, v0), (k1, v1) in zip(points, points[1:], strict=False):
+            parts.setdefault(f"{role}_{k0}_to_{k1}_s", []).append(v1 - v0)
         said = first_play_after(t.decision, "voice")
         if said is not None and (v := onset(said)) is not None:
             series[f"turn_gap_{role}_to_speech_s"].append(v - speech_end)

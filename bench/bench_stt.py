@@ -161,6 +161,11 @@ def make_engine(name: str) -> Any:
             kwargs["beam_size"] = 5
         if "norescue" in name:
             kwargs["rescue"] = False
+        if "ahead" in name:  # e.g. whisper-ahead32: decode a short answer from 32 ms of quiet
+            import assistant.stt.whisper as whisper_mod
+
+            ms = int(name.split("ahead")[1].split("-")[0])
+            whisper_mod.SPECULATE_QUIET_S = ms / 1000
         return WhisperRecognizer(**kwargs)
     if name.startswith("pocketsphinx"):
         from assistant.stt.sphinx import SphinxRecognizer
@@ -181,6 +186,64 @@ def stream(rec: Any, pcm: np.ndarray, allowed: Sequence[str] | None) -> tuple[An
     return tr, time.perf_counter() - t0
 
 
+def speech_end_s(text: str, voice: str) -> float:
+    """Where the speech of :func:`clip` ends (its last sound above 2% of the peak, before any
+    noise is mixed in), in seconds from the clip's start."""
+    speech = ss.speak(text, voice).astype(np.float64)
+    loud = np.nonzero(np.abs(speech) > 0.02 * (np.abs(speech).max() or 1.0))[0]
+    return 0.4 + (int(loud[-1]) + 1 if len(loud) else 0) / ss.RATE
+
+
+def early_stop(
+    rec: Any, pcm: np.ndarray, allowed: Sequence[str], speech_end: float
+) -> dict[str, Any]:
+    """One clip through ``record_turn`` as the device listens for a short answer (30 ms blocks,
+    the Silero end of turn, a decoding let finish in the audio time it would take): did the
+    turn end early, on which answer, and what did the whole turn's result say?"""
+    from assistant.audio.fake import ArrayMicrophone
+    from assistant.audio.turn import record_turn
+
+    mic = ArrayMicrophone(pcm, silence_s=1.5)
+    mic.start()
+    turn = record_turn(
+        mic,
+        wait_for_speech_s=3.0,
+        trailing_silence_s=0.7,
+        max_answer_s=10.0,
+        stream=rec.start(allowed),
+        allowed=allowed,
+    )
+    tr = turn.transcript
+    return {
+        "ended_by": turn.ended_by,
+        "early": turn.early_answer,
+        "answer": None if tr is None else tr.answer,
+        # audio time from the end of the clip's speech to the end of the turn
+        "after_speech_s": round(turn.listened_s - speech_end, 3),
+    }
+
+
+def score_early(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Turns ended early on a sure answer: how many, right, swapped, taken from a non-answer."""
+    early = [r for r in rows if "early" in r and r["early"]["ended_by"] == "early_stop"]
+    answers = [r for r in rows if "early" in r and r["expected"] is not None]
+    right = sum(r["early"]["early"] == r["expected"] for r in early if r["expected"])
+    swapped = sum(r["early"]["early"] not in (None, r["expected"]) for r in early if r["expected"])
+    taken = sum(r["early"]["early"] is not None for r in early if r["expected"] is None)
+    after = [r["early"]["after_speech_s"] for r in early]
+    return {
+        "clips": len([r for r in rows if "early" in r]),
+        "ended_early": len(early),
+        "early_right": right,
+        "early_swapped": swapped,
+        "non_answers_taken_early": taken,
+        "answers_ended_early_pct": 100 * len([r for r in early if r["expected"]]) / len(answers)
+        if answers
+        else 0.0,
+        "end_after_speech_median_s": float(np.median(after)) if after else None,
+    }
+
+
 def worker(name: str, quick: bool) -> dict[str, Any]:
     ss.set_cache_dir(CACHE)
     rec = make_engine(name)
@@ -188,6 +251,8 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
     rec.load()
     load_s = time.perf_counter() - t0
     allowed = list(SHORT_ANSWERS)
+    # an engine whose stream gives partial results ends short turns early: measured too
+    partials = hasattr(rec.start(allowed), "settle")
     conditions = CONDITIONS[:2] if quick else CONDITIONS
     short: list[dict[str, Any]] = []
     latencies: list[float] = []
@@ -199,8 +264,14 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
             latencies.append(lat)
             compute += tr.compute_s
             audio += tr.audio_s
+            extra = (
+                {"early": early_stop(rec, pcm, allowed, speech_end_s(text, voice))}
+                if partials
+                else {}
+            )
             short.append(
                 {
+                    **extra,
                     "voice": voice,
                     "snr": snr,
                     "said": text,
@@ -303,6 +374,7 @@ def summarise(result: dict[str, Any], threshold: float) -> dict[str, Any]:
         "short_per_voice": per_voice,
         "sweep": {str(t): score_short(result["short"], t) for t in THRESHOLDS},
         "free_wer_pct": 100 * edits / words if words else None,
+        "early": score_early(result["short"]),
     }
 
 
@@ -377,6 +449,16 @@ def print_table(results: dict[str, Any]) -> None:
     if default == EMBEDDED_DEFAULTS["free"] and default in results:
         rss = results[default]["peak_rss_mb"]
         print(f"\ndefault engines without Vosk: {default} for both roles, one model: {rss:.0f} MB")
+    print("\nshort turns ended early (record_turn, 30 ms blocks):")
+    for name, r in results.items():
+        e = r["summary"]["early"]
+        if e["ended_early"]:
+            print(
+                f"  {name}: {e['ended_early']} of {e['clips']} ended early"
+                f" ({e['answers_ended_early_pct']:.0f}% of answers), {e['early_right']} right,"
+                f" {e['early_swapped']} swapped, {e['non_answers_taken_early']} non-answers"
+                f" taken; median end {1000 * e['end_after_speech_median_s']:.0f} ms after speech"
+            )
     print("\nshort answers right% / swapped% per voice:")
     for name, r in results.items():
         cells = [
