@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -148,3 +151,62 @@ def test_real_pulse_device_is_found(pulse: Any) -> None:
     assert dev.name == "pulse" and dev.input_channels > 0
     with pytest.raises(DeviceNotFound, match="pulse"):
         find_device("no such card", "output")
+
+
+class _Stream:
+    """A stream that notes when it was closed."""
+
+    def __init__(self) -> None:
+        self.closed_at: float | None = None
+
+    def abort(self, ignore_errors: bool = True) -> None:
+        pass
+
+    def close(self, ignore_errors: bool = True) -> None:
+        self.closed_at = time.monotonic()
+
+
+def test_refresh_closes_a_stream_only_when_its_owner_is_out_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    restarted: list[str] = []
+    sd = SimpleNamespace(
+        _terminate=lambda: restarted.append("terminate"),
+        _initialize=lambda: restarted.append("initialize"),
+    )
+    monkeypatch.setattr(devmod, "sounddevice", lambda: sd)
+    monkeypatch.setattr(devmod, "_streams", weakref.WeakKeyDictionary())  # only these two
+    owned, free = _Stream(), _Stream()
+    lock = threading.Lock()
+    devmod.track_stream(owned, lock=lock)
+    devmod.track_stream(free)
+    lock.acquire()  # the owner is inside the stream (a blocking write) ...
+    released_at: list[float] = []
+
+    def leave() -> None:
+        time.sleep(0.2)
+        released_at.append(time.monotonic())
+        lock.release()  # ... and comes out of it
+
+    threading.Thread(target=leave, daemon=True).start()
+    devmod.refresh()
+    assert owned.closed_at is not None and free.closed_at is not None
+    assert owned.closed_at >= released_at[0]  # not closed under the write
+    assert restarted == ["terminate", "initialize"]
+    assert not lock.locked()  # given back after closing
+    assert owned not in devmod._streams and free not in devmod._streams
+
+
+def test_refresh_does_not_wait_for_ever_on_a_stuck_owner(monkeypatch: pytest.MonkeyPatch) -> None:
+    sd = SimpleNamespace(_terminate=lambda: None, _initialize=lambda: None)
+    monkeypatch.setattr(devmod, "sounddevice", lambda: sd)
+    monkeypatch.setattr(devmod, "_streams", weakref.WeakKeyDictionary())
+    stuck = _Stream()
+    lock = threading.Lock()
+    devmod.track_stream(stuck, lock=lock)
+    lock.acquire()  # a write on a hung device: never comes back
+    t0 = time.monotonic()
+    devmod.refresh()
+    assert stuck.closed_at is not None  # closed anyway, after a bounded wait
+    assert time.monotonic() - t0 < devmod.REFRESH_LOCK_WAIT_S + 0.5
+    assert lock.locked()  # still the stuck owner's

@@ -55,12 +55,19 @@ def sounddevice() -> ModuleType:
     return sd
 
 
-_streams: weakref.WeakSet[Any] = weakref.WeakSet()
+_streams: weakref.WeakKeyDictionary[Any, threading.Lock | None] = weakref.WeakKeyDictionary()
+"""Open streams, each with the lock its owner holds while inside it (or None)."""
+
+REFRESH_LOCK_WAIT_S = 0.5
+"""How long :func:`refresh` waits for a stream's owner to come out of it before closing it."""
 
 
-def track_stream(stream: Any) -> Any:
-    """Remember an open stream, so :func:`refresh` can close it cleanly first."""
-    _streams.add(stream)
+def track_stream(stream: Any, lock: threading.Lock | None = None) -> Any:
+    """Remember an open stream, so :func:`refresh` can close it cleanly first. *lock* is held
+    by the stream's owner while it is inside the stream (the speaker's writer, in a blocking
+    write): :func:`refresh` then closes the stream only between two writes, as the owner's
+    own close does, never under a write (undefined in PortAudio)."""
+    _streams[stream] = lock
     return stream
 
 
@@ -80,7 +87,7 @@ def close_stream(stream: Any, wait_s: float = 1.0) -> None:
     t.join(wait_s)
     if t.is_alive():
         log.warning("closing the audio stream did not finish in %.1f s; left behind", wait_s)
-    _streams.discard(stream)
+    _streams.pop(stream, None)
 
 
 def refresh() -> None:
@@ -90,8 +97,14 @@ def refresh() -> None:
     a restart); their owners notice and reopen.
     """
     sd = sounddevice()
-    for stream in list(_streams):
-        close_stream(stream)
+    for stream, lock in list(_streams.items()):
+        # a stuck owner (a write on a hung device) does not hold up the refresh for long
+        got = lock.acquire(timeout=REFRESH_LOCK_WAIT_S) if lock is not None else False
+        try:
+            close_stream(stream)
+        finally:
+            if got and lock is not None:
+                lock.release()
     try:
         sd._terminate()
         sd._initialize()

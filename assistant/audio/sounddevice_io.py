@@ -431,7 +431,7 @@ class SoundDeviceSpeaker:
                 except Exception as exc:
                     close_stream(stream)
                     raise DeviceLost(f"The speaker {dev.name} could not start: {exc}.") from exc
-                self._stream = track_stream(stream)
+                self._stream = track_stream(stream, lock=self._io)
                 self._lost = None
                 self._last_callback = time.monotonic()
                 self._writer = threading.Thread(
