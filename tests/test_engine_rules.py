@@ -251,9 +251,17 @@ def test_speech_not_understood_is_never_a_guess() -> None:
 
 def test_a_spoken_yes_is_not_a_point_on_a_scale() -> None:
     talk = checkin()
+    question = talk.last_said
     talk.say("yes")
     talk.settle()
-    assert talk.last_said.startswith(P.NOT_CAUGHT)
+    # heard clearly, but a scale takes its own answers: asked to choose, not "didn't catch"
+    assert talk.last_said == f"{P.PICK_ONE} {question}"
+    assert talk.record.checkins == [] and talk.answers("Sam", "mood") == []
+    talk.say("no", confidence=0.3)  # not clearly heard: not caught, as before
+    talk.settle()
+    assert talk.last_said == f"{P.NOT_CAUGHT} {question}"
+    talk.say("not good")
+    assert talk.record.checkins[0].mood == "not_good"
 
 
 # ---------------------------------------------------------------- feedback: words, sounds, lights

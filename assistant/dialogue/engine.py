@@ -403,6 +403,7 @@ class Engine:
                 "held_help": f"{P.HELD_HELP} {t.text}",
                 "reminder": f"{P.REMINDER} {t.text}",
                 "not_caught": f"{P.NOT_CAUGHT} {t.text}",
+                "pick_one": f"{P.PICK_ONE} {t.text}",
             }[redo]
 
     def _press(self, event: ButtonPressed, t: _Turn) -> _Reply | str | None:
@@ -435,6 +436,13 @@ class Engine:
             return answer
         if answer is not None and answer in t.heard_answers:
             return _Reply(answer, "voice", heard)
+        if (
+            t.phrases
+            and tr.confidence >= MIN_PHRASE_CONFIDENCE
+            and match_short_answer(tr.text, ("yes", "no")) is not None
+        ):
+            # a clear "yes" or "no" to a scale: heard, but not one of its answers
+            return "pick_one"
         return "not_caught"
 
     def _help(self, t: _Turn) -> str:

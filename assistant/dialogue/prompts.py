@@ -10,6 +10,8 @@ from __future__ import annotations
 
 LISTENING = "I'm listening now."
 NOT_CAUGHT = "Sorry, I didn't catch that."
+PICK_ONE = "Please choose one of these answers."
+"""Said before a scale question again when the person clearly said "yes" or "no" to it."""
 REMINDER = "I'm still here. Take your time. Press a button when you are ready."
 WELCOME_BACK = "Welcome back. Let's carry on."
 FINISHED = "That's the end of this session. Thank you."
