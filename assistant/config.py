@@ -49,8 +49,16 @@ class AudioSettings(_Section):
         ge=0.005,
         le=0.5,
         description="Sound queued ahead while the speaker plays, in seconds: the cushion"
-        " against a busy machine; raise it if the sound crackles (while silent only 30 ms"
-        " is queued, so a new sound starts soon whatever this is)",
+        " against a busy machine; raise it if the sound crackles (while silent only"
+        " idle_lead_s is queued, so a new sound starts soon whatever this is)",
+    )
+    idle_lead_s: float = Field(
+        0.03,
+        ge=0.005,
+        le=0.5,
+        description="Silence queued ahead while the speaker is silent, in seconds: a new sound"
+        " starts about this soon (a button press to its sound); raise it (to 0.06) if a USB"
+        " sound card clicks now and then while nothing plays",
     )
     input_block_ms: int = Field(
         10,

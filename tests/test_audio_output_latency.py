@@ -126,6 +126,11 @@ def test_output_latency_setting_reaches_the_stream(monkeypatch: pytest.MonkeyPat
     default.close()
     with pytest.raises(ValueError):
         AudioSettings(output_latency_s=0.0)  # a buffer of nothing is refused
+    assert AudioSettings().idle_lead_s == sdio.DEFAULT_IDLE_LEAD_S
+    calm = open_speaker(AudioSettings(idle_lead_s=0.05))  # a card that clicks when it runs dry
+    assert isinstance(calm, sdio.SoundDeviceSpeaker) and calm.idle_lead_s == 0.05
+    with pytest.raises(ValueError):
+        AudioSettings(idle_lead_s=0.0)
 
 
 def test_silent_speaker_keeps_little_queued_and_a_play_starts_behind_it(

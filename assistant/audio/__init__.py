@@ -70,4 +70,4 @@ def open_speaker(audio: AudioSettings | None = None) -> Speaker:
     find_device(spec, "output")
     if audio is None:
         return SoundDeviceSpeaker(spec)
-    return SoundDeviceSpeaker(spec, latency=audio.output_latency_s)
+    return SoundDeviceSpeaker(spec, latency=audio.output_latency_s, idle_lead_s=audio.idle_lead_s)
