@@ -262,16 +262,31 @@ def quiet_lead_s(pcm: np.ndarray, rate: int) -> float:
 
 
 class Recording:
-    """A finished monitor recording: int16 audio and the wall time of its first sample."""
+    """A finished monitor recording: int16 audio, the wall time of its first sample, and the
+    recorder's reads ((samples so far, wall time)), by which each sample is timed from the
+    reads just after it (``tests.pulse.sample_time``: no skew from a late first read, drift
+    over a long run, or lost samples)."""
 
-    def __init__(self, audio: np.ndarray, started_at: float, rate: int) -> None:
+    def __init__(
+        self,
+        audio: np.ndarray,
+        started_at: float,
+        rate: int,
+        arrivals: list[tuple[int, float]] | None = None,
+    ) -> None:
         self.audio, self.started_at, self.rate = audio, started_at, rate
+        self.arrivals = arrivals or []
 
     def index(self, wall: float) -> int:
-        return int(round((wall - self.started_at) * self.rate))
+        guess = int(round((wall - self.started_at) * self.rate))
+        for _ in range(2):  # the local timing differs from the first read's by milliseconds
+            guess += int(round((wall - self.wall(guess)) * self.rate))
+        return guess
 
     def wall(self, index: int) -> float:
-        return self.started_at + index / self.rate
+        from tests.pulse import sample_time
+
+        return sample_time(self.arrivals, index, self.rate, self.started_at)
 
     def first_sound_after(self, wall: float, within_s: float = 20.0) -> float | None:
         i = first_loud(self.audio, self.index(wall), self.index(wall + within_s))
@@ -758,8 +773,8 @@ def run_live(
         store.close()
         shutil.rmtree(tmp, ignore_errors=True)
     assert mic_rec.started_at is not None and spk_rec.started_at is not None
-    mic_track = Recording(mic_audio, mic_rec.started_at, 16_000)
-    spk_track = Recording(spk_audio, spk_rec.started_at, 16_000)
+    mic_track = Recording(mic_audio, mic_rec.started_at, 16_000, mic_rec.arrivals)
+    spk_track = Recording(spk_audio, spk_rec.started_at, 16_000, spk_rec.arrivals)
     out = analyse_live(got, speaker, mic_track, spk_track)
     out.update(
         {
@@ -1000,8 +1015,8 @@ def run_naive(turns: list[tuple[str, str]], notes: list[str]) -> dict[str, Any]:
     speaker.close()
     shutil.rmtree(tmp, ignore_errors=True)
     assert mic_rec.started_at is not None and spk_rec.started_at is not None
-    mic_t = Recording(mic_audio, mic_rec.started_at, 16_000)
-    spk_t = Recording(spk_audio, spk_rec.started_at, 16_000)
+    mic_t = Recording(mic_audio, mic_rec.started_at, 16_000, mic_rec.arrivals)
+    spk_t = Recording(spk_audio, spk_rec.started_at, 16_000, spk_rec.arrivals)
     for role, act_at, speech_s, handed in acts:
         a, b = mic_t.index(act_at) - 1600, mic_t.index(act_at + speech_s + 3)
         end_i = last_loud(mic_t.audio, a, b)

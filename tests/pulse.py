@@ -178,11 +178,43 @@ def suspend_sink(name: str, suspended: bool = True) -> None:
     _pactl("suspend-sink", name, "1" if suspended else "0")
 
 
+ANCHOR_WINDOW_S = 3.0
+"""A monitor recording's sample is timed by the reads of this much audio after it."""
+
+
+def sample_time(
+    arrivals: list[tuple[int, float]],
+    sample: int,
+    rate: int,
+    fallback_start: float | None = None,
+    window_s: float = ANCHOR_WINDOW_S,
+) -> float:
+    """Wall time of *sample* from *arrivals* ((samples so far, wall time), in order): the
+    earliest that the reads covering it in the next *window_s* allow. Without reads there,
+    ``fallback_start + sample / rate``."""
+    import bisect
+
+    i = bisect.bisect_left(arrivals, (sample + 1, float("-inf")))  # the first read holding it
+    limit = sample + int(window_s * rate)
+    best: float | None = None
+    while i < len(arrivals) and arrivals[i][0] <= limit:
+        count, wall = arrivals[i]
+        t = wall - (count - sample) / rate
+        best = t if best is None else min(best, t)
+        i += 1
+    if best is None:
+        assert fallback_start is not None, "no reads to time the sample by"
+        return fallback_start + sample / rate
+    return best
+
+
 class MonitorRecorder:
     """Records a sink's monitor in a separate ``parec`` process, as 16 kHz mono int16.
 
     :attr:`started_at` is the wall time (``time.time()``) of the first recorded sample
     (estimated from when the first bytes arrived), so tests can time what they hear.
+    :meth:`time_of` times a sample from the bytes that came soon after it instead (see there),
+    so neither a late first read nor a long run nor lost samples skew it.
     """
 
     def __init__(self, sink: str, rate: int = RATE) -> None:
@@ -190,6 +222,8 @@ class MonitorRecorder:
         self.rate = rate
         self._buf = bytearray()
         self.started_at: float | None = None
+        self.arrivals: list[tuple[int, float]] = []
+        """(samples recorded so far, wall time they had come by), one per read."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
 
@@ -215,9 +249,11 @@ class MonitorRecorder:
             data = self._proc.stdout.read1(4096)  # type: ignore[attr-defined]
             if not data:
                 return
+            now = time.time()
             if self.started_at is None:
-                self.started_at = time.time() - len(data) / (2 * self.rate)
+                self.started_at = now - len(data) / (2 * self.rate)
             self._buf.extend(data)
+            self.arrivals.append((len(self._buf) // 2, now))
 
     def stop(self) -> np.ndarray:
         if self._proc is not None:
@@ -236,9 +272,14 @@ class MonitorRecorder:
         return np.frombuffer(bytes(self._buf[:n]), dtype="<i2").astype(np.int16)
 
     def time_of(self, sample: int) -> float:
-        """Wall time of a sample index in the recording."""
-        assert self.started_at is not None
-        return self.started_at + sample / self.rate
+        """Wall time of a sample index in the recording.
+
+        Each read says "these samples had come by now", never too early and sometimes late
+        (the reader was not scheduled at once); so the sample's time is the earliest that the
+        reads of the next :data:`ANCHOR_WINDOW_S` seconds allow. Drift over a long run, or samples
+        lost, shift only the reads around them.
+        """
+        return sample_time(self.arrivals, sample, self.rate, self.started_at)
 
     def __enter__(self) -> MonitorRecorder:
         return self.start()

@@ -172,3 +172,31 @@ def test_summary_and_judging_helpers() -> None:
     assert verdicts["peak_memory_default"]["met"] is True
     assert verdicts["ready"]["met"] is None
     assert verdicts["naive_ratio_short"]["met"] is True
+
+
+def test_monitor_samples_are_timed_by_the_reads_just_after_them() -> None:
+    """A monitor recording's reads come late by a varying amount, never early; a late first
+    read, drift and lost samples must not skew the time of a sample much later."""
+    import numpy as np
+
+    from tests.pulse import sample_time
+
+    rate, start = 16_000, 1000.0
+    rng = np.random.default_rng(1)
+    arrivals: list[tuple[int, float]] = []
+    count = 0
+    lost = 0
+    for k in range(1, 3001):  # 30 s of 10 ms reads
+        count += 160
+        if k == 1500:
+            lost = 800  # 50 ms of samples lost: later samples are 50 ms later than they look
+            count -= lost
+        true_end = start + (count + lost) / rate
+        late = 0.030 if k == 1 else float(rng.exponential(0.004))  # scheduling, never early
+        arrivals.append((count, true_end + 0.002 + late))  # 2 ms of pipe, always
+    first_read = arrivals[0][1] - arrivals[0][0] / rate
+    for sample in (16_000, 200_000):  # before the loss, and after it
+        true = start + (sample + (lost if sample > 1500 * 160 - lost else 0)) / rate
+        assert abs(sample_time(arrivals, sample, rate, first_read) - (true + 0.002)) < 0.001
+    # the first read alone was 30 ms late (and knows nothing of the loss)
+    assert first_read + 200_000 / rate - (start + (200_000 + lost) / rate) < -0.01
