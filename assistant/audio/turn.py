@@ -147,9 +147,37 @@ def record_turn(
         if text is not None:
             partial = text
 
+    def take(block: np.ndarray) -> bool:
+        """Hear one block: keep it (with the pre-roll once speech starts), feed the stream;
+        True when the turn has ended."""
+        nonlocal fed, pre_samples
+        update = ep.feed(block)
+        fed += len(block)
+        if not ep.speech_started:
+            pre_blocks.append(block)
+            pre_samples += len(block)
+            while pre_blocks and pre_samples - len(pre_blocks[0]) >= keep_before:
+                pre_samples -= len(pre_blocks.popleft())
+        elif update.state is TurnState.STARTED or not kept:
+            timings["speech_start_wall_s"] = time.monotonic() - t0
+            pre_blocks.append(block)
+            pre_samples += len(block)
+            # keep from pre_roll_s before the first speech, not before the moment it was sure
+            assert ep.speech_start_s is not None
+            first = max(0, round((ep.speech_start_s - pre_roll_s) * MIC_RATE))
+            drop = max(0, first - (fed - pre_samples))
+            head = np.concatenate(list(pre_blocks))[drop:]
+            kept.append(head)
+            feed_stream(head)
+            pre_blocks.clear()
+        else:
+            kept.append(block)
+            feed_stream(block)
+        return update.state is TurnState.ENDED
+
     relay_done = _relay_cancel(mic, cancel) if cancel is not None else None
     # A recogniser that decodes ahead (Whisper) wakes the waiting read when a decoding is done,
-    # so that a sure partial result ends the turn at once, not at the next block (up to 30 ms).
+    # so that a sure partial result ends the turn at once, not at the next block.
     wake_with = getattr(stream, "wake_with", None)
     interrupt = getattr(mic, "interrupt", None)
     woken = wake_with is not None and interrupt is not None and not paced_by_caller
@@ -170,29 +198,7 @@ def record_turn(
                 feed_stream(np.zeros(0, dtype=np.int16))  # a decoding is done: look at it now
             else:
                 last_data = time.monotonic()
-                update = ep.feed(block)
-                fed += len(block)
-                if not ep.speech_started:
-                    pre_blocks.append(block)
-                    pre_samples += len(block)
-                    while pre_blocks and pre_samples - len(pre_blocks[0]) >= keep_before:
-                        pre_samples -= len(pre_blocks.popleft())
-                elif update.state is TurnState.STARTED or not kept:
-                    timings["speech_start_wall_s"] = time.monotonic() - t0
-                    pre_blocks.append(block)
-                    pre_samples += len(block)
-                    # keep from pre_roll_s before the first speech, not before it was sure
-                    assert ep.speech_start_s is not None
-                    first = max(0, round((ep.speech_start_s - pre_roll_s) * MIC_RATE))
-                    drop = max(0, first - (fed - pre_samples))
-                    head = np.concatenate(list(pre_blocks))[drop:]
-                    kept.append(head)
-                    feed_stream(head)
-                    pre_blocks.clear()
-                else:
-                    kept.append(block)
-                    feed_stream(block)
-                if update.state is TurnState.ENDED:
+                if take(block):
                     break
             if allowed_t is not None and partial and ep.speech_started:
                 hit = match_short_answer(partial, allowed_t)
