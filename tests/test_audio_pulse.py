@@ -15,7 +15,11 @@ import numpy as np
 import pytest
 
 from assistant.audio import open_microphone, open_speaker, record_turn
-from assistant.audio.sounddevice_io import SoundDeviceMicrophone, SoundDeviceSpeaker
+from assistant.audio.sounddevice_io import (
+    DEFAULT_BLOCK_MS,
+    SoundDeviceMicrophone,
+    SoundDeviceSpeaker,
+)
 from assistant.audio.wav import resample
 from assistant.config import AudioSettings
 from assistant.errors import DeviceLost
@@ -323,14 +327,16 @@ def test_microphone_that_refuses_16k_is_opened_at_its_rate_and_resampled(
         player = play_into(MIC_SINK, tone(1234, 1.0, 48_000), 48_000, wait=False)
         blocks = []
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(blocks) < 25:
+        while time.monotonic() < deadline and sum(map(len, blocks)) < 12_000:
             block = mic.read(0.5)
             if block is not None and np.abs(block).max() > 3000:
                 blocks.append(block)
         player.wait(5)
     finally:
         mic.stop()
-    assert all(len(b) == 480 for b in blocks)  # 30 ms at 16 kHz, whatever the device rate
+    # blocks of the configured length at 16 kHz (10 ms: 160 samples), whatever the device rate
+    assert mic.block == 16_000 * DEFAULT_BLOCK_MS // 1000 == 160
+    assert all(len(b) == mic.block for b in blocks)
     heard = np.concatenate(blocks)
     assert len(heard) >= 16_000 * 0.7
     assert abs(peak_hz(heard[1600:]) - 1234) < 5

@@ -90,7 +90,7 @@ def test_interrupt_makes_one_read_return_none_and_audio_still_flows() -> None:
         assert mic.read(1.0) is None  # woken, not a block
         assert time.monotonic() - t0 < 0.04 + 0.05
         block = mic.read(1.0)
-        assert block is not None and len(block) == 480  # 30 ms at 16 kHz, as before
+        assert block is not None and len(block) == 480  # 30 ms at 16 kHz, the block asked for
     finally:
         mic.stop()
 
