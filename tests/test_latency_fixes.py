@@ -251,15 +251,15 @@ class _Recorded:
         self.hold = hold  # a threading.Event the decoding waits for, if given
         self.pool = ThreadPoolExecutor(1)
 
-    def __call__(self, pcm: np.ndarray, allowed: Any) -> Any:
+    def __call__(self, pcm: np.ndarray, allowed: Any, *rest: Any) -> Any:
         self.lengths.append(len(pcm))
         if self.hold is None:
-            return self.inner(pcm, allowed)
+            return self.inner(pcm, allowed, *rest)
         hold, transcribe = self.hold, self.rec.transcribe
 
         def held() -> Any:
             hold.wait(10)
-            return transcribe(pcm, allowed)
+            return transcribe(pcm, allowed, *rest)
 
         return self.pool.submit(held)  # a worker of its own that waits for the test
 
@@ -360,3 +360,78 @@ def test_speech_after_an_early_decoding_sets_it_aside(whisper: WhisperRecognizer
     assert all(t.strip(" .!").lower() != "yes" for t in texts)  # never ended as "yes"
     final = stream.result()
     assert "bus" in final.text.lower() and final.answer is None
+
+
+# -- the question's own phrases, and decodings no longer wanted ------------------------------
+
+
+@pytest.mark.slow
+def test_a_phrase_of_the_question_gets_no_second_look(whisper: WhisperRecognizer) -> None:
+    pcm = ss.pad(ss.speak("I like that", "piper-steady"))
+    looks: list[int] = []
+    original = whisper._verify
+
+    def verify(*args: Any, **kwargs: Any) -> Any:
+        looks.append(1)
+        return original(*args, **kwargs)
+
+    whisper._verify = verify  # type: ignore[method-assign]
+    try:
+        plain = whisper.transcribe(pcm, ALL)
+        assert looks  # not a short answer: the model is asked about each one (about 90 ms)
+        looks.clear()
+        own = whisper.transcribe(pcm, ALL, ("I don't like it", "I like that", "not sure"))
+        assert not looks  # one of the question's own answers, heard well: no second look
+    finally:
+        del whisper._verify
+    assert own.text == plain.text and own.answer is None and own.confidence >= 0.5
+    assert "like that" in own.text.lower()
+
+
+@pytest.mark.slow
+def test_a_decoding_no_longer_wanted_stops_after_the_encoder(whisper: WhisperRecognizer) -> None:
+    import threading
+
+    prompts: list[int] = []
+    original = whisper._prompt
+
+    def prompt() -> Any:
+        prompts.append(1)
+        return original()
+
+    whisper._prompt = prompt  # type: ignore[method-assign]
+    pcm = ss.pad(ss.speak("yes", "piper-steady"))
+    try:
+        abandon = threading.Event()
+        abandon.set()
+        dropped = whisper.transcribe(pcm, ALL, (), abandon)
+        assert dropped.text == "" and dropped.answer is None and not prompts  # no decoding
+        kept = whisper.transcribe(pcm, ALL, (), threading.Event())
+        assert kept.answer == "yes" and prompts
+    finally:
+        del whisper._prompt
+
+
+@pytest.mark.slow
+def test_speech_after_a_pause_drops_the_decoding_started_in_it(
+    whisper: WhisperRecognizer,
+) -> None:
+    words = [_trim(ss.speak(w, "piper-steady")) for w in ("I like", "that")]
+    pcm = np.concatenate([ss.silence(0.3), words[0], ss.silence(0.15), words[1], ss.silence(1.0)])
+    stream = whisper.start(ALL, phrases=["I like that"])
+    started: list[Any] = []
+    original = stream._start
+
+    def start(mark: int, quiet: float) -> Any:
+        started.append(original(mark, quiet))
+        return started[-1]
+
+    stream._start = start  # type: ignore[method-assign]
+    for i in range(0, len(pcm), 160):  # faster than real time: the pause's decoding is running
+        stream.accept(pcm[i : i + 160])
+    stream.settle()
+    assert len(started) >= 2  # one in the pause between the words, one after "that"
+    assert started[0].abandon.is_set()  # dropped when "that" came
+    assert not started[-1].abandon.is_set()
+    final = stream.result()
+    assert "like that" in final.text.lower()

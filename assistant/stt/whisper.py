@@ -261,13 +261,20 @@ class WhisperRecognizer:
         return WhisperStream(self, allowed, phrases)
 
     def decode_later(
-        self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None
+        self,
+        pcm: np.ndarray,
+        allowed: Sequence[ShortAnswer] | None,
+        phrases: Sequence[str] = (),
+        abandon: threading.Event | None = None,
     ) -> Future[Transcript]:
-        """:meth:`transcribe` on the recogniser's one worker thread (decodings queue)."""
+        """:meth:`transcribe` on the recogniser's one worker thread (decodings queue). Set
+        *abandon* when the result is no longer wanted: a short-role decoding already running
+        then stops after the encoder (its result is then empty), so the next one in the queue
+        does not wait for the rest of it."""
         with self._lock:
             if self._worker is None:
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="whisper")
-        return self._worker.submit(self.transcribe, pcm, allowed)
+        return self._worker.submit(self.transcribe, pcm, allowed, phrases, abandon)
 
     def close(self) -> None:
         """Stop the worker thread (decodings not started are dropped)."""
@@ -281,8 +288,11 @@ class WhisperRecognizer:
         pcm: np.ndarray,
         allowed: Sequence[ShortAnswer] | None = None,
         phrases: Sequence[str] = (),
+        abandon: threading.Event | None = None,
     ) -> Transcript:
-        """Whisper has no grammar: *phrases* need nothing (the caller matches the text)."""
+        """Whisper has no grammar: the caller matches the text against *phrases* (the
+        question's own answers); a short answer that is one of them, at the bar, is not given
+        the second look for a short answer. *abandon*: see :meth:`decode_later`."""
         timer = Timer()
         data = as_pcm16(pcm)
         self._get_model()  # loading is not recognition time
@@ -297,7 +307,7 @@ class WhisperRecognizer:
                 compute_s=timer.total,
             )
         with timer:
-            text, confidence, rescued = self._decode_short(data, list(allowed))
+            text, confidence, rescued = self._decode_short(data, list(allowed), phrases, abandon)
         if rescued is not None:
             # The model itself scored the answer nearly as likely as its own guess.
             return Transcript(
@@ -449,7 +459,11 @@ class WhisperRecognizer:
         return self._tok
 
     def _decode_short(
-        self, pcm: np.ndarray, allowed: list[ShortAnswer]
+        self,
+        pcm: np.ndarray,
+        allowed: list[ShortAnswer],
+        phrases: Sequence[str] = (),
+        abandon: threading.Event | None = None,
     ) -> tuple[str, float, ShortAnswer | None]:
         """Text, confidence and (only when rescued) the answer, for one short utterance.
 
@@ -474,6 +488,8 @@ class WhisperRecognizer:
         features = model.feature_extractor(audio)
         frames = int(features.shape[-1])
         encoded = model.encode(pad_or_trim(features, encoder_window(frames, self.short_window)))
+        if abandon is not None and abandon.is_set():
+            return "", 0.0, None  # no longer wanted: the person spoke on
         prompt = self._prompt()
         result = model.model.generate(
             encoded,
@@ -497,7 +513,10 @@ class WhisperRecognizer:
         matched = match_phrase(text, self.table, allowed) if text else None
         if not text or (matched is not None and confidence >= self.min_confidence):
             return text, confidence, None
-        if not self.rescue:
+        own = {normalise(p) for p in phrases}
+        if matched is None and confidence >= self.min_confidence and normalise(text) in own:
+            return text, confidence, None  # one of the question's own answers, heard well
+        if not self.rescue or (abandon is not None and abandon.is_set()):
             return text, confidence, None
         if matched is None and avg_logprob < self.logprob_threshold:
             return text, confidence, None  # no second look at a guess the model itself doubts
@@ -587,15 +606,29 @@ class WhisperRecognizer:
 class _Decoding:
     """One decoding of a stream's audio on the recogniser's worker thread."""
 
-    def __init__(self, future: Future[Transcript], mark: int, quiet_s: float) -> None:
+    def __init__(
+        self,
+        future: Future[Transcript],
+        mark: int,
+        quiet_s: float,
+        abandon: threading.Event | None = None,
+    ) -> None:
         self.future = future
         self.mark = mark
         """The stream's ``_last_speech`` when it was started: the speech it covers."""
         self.quiet_s = quiet_s
         """Quiet after the speech that the decoded audio holds."""
+        self.abandon = abandon or threading.Event()
 
     def done(self) -> bool:
         return self.future.done()
+
+    def drop(self) -> None:
+        """No longer wanted: not started, it never runs; running, it stops after the encoder
+        (a decoding started in a pause between two words is about 250 ms of the one worker
+        that the decoding of the whole answer would otherwise wait for)."""
+        self.abandon.set()
+        self.future.cancel()
 
 
 class WhisperStream:
@@ -692,7 +725,7 @@ class WhisperStream:
         quiet = (self._framed - mark) / SAMPLE_RATE
         job = self._job
         if job is not None and job.mark != mark:
-            job.future.cancel()  # speech went on: it no longer stands (if it has not started)
+            job.drop()  # speech went on: it no longer stands
             job = self._job = None
         ahead = self._ahead_s is not None and self._samples <= self._ahead_max
         if ahead and job is None and quiet >= (self._ahead_s or 0.0):
@@ -734,7 +767,8 @@ class WhisperStream:
         pcm = np.concatenate(self._blocks)
         self.decodings += 1
         self.trace["ahead_start"] = time.time()
-        future = self._owner.decode_later(pcm, self._allowed)
+        abandon = threading.Event()
+        future = self._owner.decode_later(pcm, self._allowed, tuple(self._phrases), abandon)
         trace, wake = self.trace, self._wake
 
         def done(_f: Future[Transcript]) -> None:
@@ -743,7 +777,7 @@ class WhisperStream:
                 wake()
 
         future.add_done_callback(done)
-        return _Decoding(future, mark, quiet)
+        return _Decoding(future, mark, quiet, abandon)
 
     def wake_with(self, wake: Callable[[], None] | None) -> None:
         """Have *wake* called (on the worker thread) when a decoding ahead is done, in the
@@ -796,7 +830,7 @@ class WhisperStream:
 
     def _decode(self) -> Transcript:
         pcm = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int16)
-        return self._owner.transcribe(pcm, self._allowed)
+        return self._owner.transcribe(pcm, self._allowed, tuple(self._phrases))
 
     def _answer_text(self, tr: Transcript) -> str:
         """Text that means, to ``match_short_answer``, the answer Whisper decided on."""
@@ -845,10 +879,10 @@ class WhisperStream:
                 self._reset()
                 return replace(tr, audio_s=seconds(total))
         elif job is not None:
-            job.future.cancel()
+            job.drop()
         pcm = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int16)
         self._reset()
-        return self._owner.transcribe(pcm, self._allowed)
+        return self._owner.transcribe(pcm, self._allowed, tuple(self._phrases))
 
     def _reset(self) -> None:
         self._blocks = []
