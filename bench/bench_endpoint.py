@@ -39,7 +39,7 @@ from assistant.audio.endpoint import (  # noqa: E402
     SileroDetector,
     SpeechDetector,
 )
-from tests.speech_samples import mix_noise, noise, speak  # noqa: E402
+from tests.speech_samples import mix_noise, noise, sound_bounds, speak  # noqa: E402
 
 R = 16_000
 SHORT = ["yes", "no thanks", "next", "again", "help me"]
@@ -53,10 +53,8 @@ ROOMS: list[float | None] = [None, 20.0, 10.0, 5.0]
 
 
 def bounds(clean: np.ndarray) -> tuple[float, float]:
-    x = clean.astype(np.float64)
-    thr = 0.02 * np.abs(x).max()
-    idx = np.nonzero(np.abs(x) > thr)[0]
-    return idx[0] / R, idx[-1] / R
+    first, last = sound_bounds(clean)
+    return first / R, last / R
 
 
 def make_turn(parts: list[str], voice: str, pauses: list[float]) -> np.ndarray:

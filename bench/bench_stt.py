@@ -187,11 +187,9 @@ def stream(rec: Any, pcm: np.ndarray, allowed: Sequence[str] | None) -> tuple[An
 
 
 def speech_end_s(text: str, voice: str) -> float:
-    """Where the speech of :func:`clip` ends (its last sound above 2% of the peak, before any
-    noise is mixed in), in seconds from the clip's start."""
-    speech = ss.speak(text, voice).astype(np.float64)
-    loud = np.nonzero(np.abs(speech) > 0.02 * (np.abs(speech).max() or 1.0))[0]
-    return 0.4 + (int(loud[-1]) + 1 if len(loud) else 0) / ss.RATE
+    """Where the speech of :func:`clip` ends (``speech_samples.sound_bounds``, before any noise
+    is mixed in), in seconds from the clip's start."""
+    return 0.4 + (ss.sound_bounds(ss.speak(text, voice))[1] + 1) / ss.RATE
 
 
 def early_stop(

@@ -134,6 +134,23 @@ def noise(seconds: float, rms: float = 600.0, seed: int = 0) -> np.ndarray:
     return np.clip(pink, -32768, 32767).astype(np.int16)
 
 
+def sound_bounds(pcm: np.ndarray) -> tuple[int, int]:
+    """First and last clearly audible sample of a clean clip (above 2% of its peak; before
+    any noise is mixed in). ValueError if nothing is audible."""
+    x = np.abs(np.asarray(pcm, dtype=np.float64))
+    peak = float(x.max()) if x.size else 0.0
+    if peak == 0.0:
+        raise ValueError("the clip has no sound")
+    loud = np.flatnonzero(x > 0.02 * peak)
+    return int(loud[0]), int(loud[-1])
+
+
+def trim(pcm: np.ndarray) -> np.ndarray:
+    """*pcm* without the quiet before and after its sound (:func:`sound_bounds`)."""
+    first, last = sound_bounds(pcm)
+    return pcm[first : last + 1]
+
+
 def pad(pcm: np.ndarray, before: float = 0.3, after: float = 0.5) -> np.ndarray:
     """Silence around a clip, as a microphone turn would have."""
     return np.concatenate([silence(before), pcm, silence(after)])

@@ -349,8 +349,10 @@ def test_memory_speaker_on_a_fake_clock() -> None:
 
 def bounds(clean: np.ndarray) -> tuple[float, float]:
     """First and last clearly audible sample of a clean clip, in seconds."""
-    idx = np.nonzero(np.abs(clean.astype(np.float64)) > 0.02 * np.abs(clean).max())[0]
-    return idx[0] / R, idx[-1] / R
+    from tests.speech_samples import sound_bounds
+
+    first, last = sound_bounds(clean)
+    return first / R, last / R
 
 
 @pytest.fixture(scope="module")

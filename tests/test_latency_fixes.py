@@ -96,20 +96,26 @@ def _feed(stream: Any, pcm: np.ndarray, block: int = 480) -> list[tuple[float, s
     return partials
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str) -> list[int]:
+    """Wrap ``obj.name`` (put back after the test) so that each call adds to the list."""
+    calls: list[int] = []
+    inner = getattr(obj, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, counted)
+    return calls
+
+
 def _speech_end(pcm: np.ndarray) -> float:
-    idx = np.nonzero(np.abs(pcm.astype(np.float64)) > 0.02 * np.abs(pcm).max())[0]
-    return float(idx[-1] / R)
-
-
-def _trim(pcm: np.ndarray) -> np.ndarray:
-    """*pcm* without the quiet before and after its sound."""
-    idx = np.nonzero(np.abs(pcm.astype(np.float64)) > 0.02 * np.abs(pcm).max())[0]
-    return pcm[idx[0] : idx[-1] + 1]
+    return ss.sound_bounds(pcm)[1] / R
 
 
 @pytest.mark.slow
 def test_a_short_stream_gives_a_partial_after_speech_and_a_pause(
-    whisper: WhisperRecognizer,
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     yes = ss.speak("yes")
     pcm = np.concatenate([ss.silence(0.3), yes, ss.silence(1.0)])
@@ -120,18 +126,8 @@ def test_a_short_stream_gives_a_partial_after_speech_and_a_pause(
     assert text.strip(" .!").lower() == "yes"
     end = 0.3 + _speech_end(yes)
     assert 0.2 <= at - end <= 0.5  # about 0.25 s of quiet after the speech
-    decoded: list[int] = []
-    inner = whisper.transcribe
-
-    def counting(*a: Any, **k: Any) -> Any:
-        decoded.append(1)
-        return inner(*a, **k)
-
-    whisper.transcribe = counting  # type: ignore[method-assign]
-    try:
-        final = stream.result()
-    finally:
-        del whisper.transcribe
+    decoded = _count_calls(monkeypatch, whisper, "transcribe")
+    final = stream.result()
     assert not decoded  # nothing was said after the partial: its decoding is reused
     assert final.answer == "yes" and final.audio_s == pytest.approx(len(pcm) / R)
 
@@ -327,7 +323,7 @@ def test_an_unsure_early_decoding_is_made_again_with_the_whole_pause(
 
 @pytest.mark.slow
 def test_a_free_answer_is_decoded_in_its_pause_and_result_uses_it(
-    whisper: WhisperRecognizer,
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     said = "I want to grow vegetables in the garden."
     pcm = np.concatenate([ss.silence(0.3), ss.speak(said, "piper-steady"), ss.silence(1.5)])
@@ -336,21 +332,16 @@ def test_a_free_answer_is_decoded_in_its_pause_and_result_uses_it(
         assert _feed(stream, pcm) == []  # the free role gives no partials
     assert stream.decodings == 1 and len(rec.lengths) == 1
     whole = whisper.transcribe(pcm)
-    calls: list[int] = []
-    inner = whisper.transcribe
-    whisper.transcribe = lambda *a, **k: calls.append(1) or inner(*a, **k)  # type: ignore
-    try:
-        final = stream.result()
-    finally:
-        del whisper.transcribe
+    calls = _count_calls(monkeypatch, whisper, "transcribe")
+    final = stream.result()
     assert not calls  # decoded already, in the pause
     assert final.text == whole.text and "vegetables in the garden" in final.text.lower()
 
 
 @pytest.mark.slow
 def test_speech_after_an_early_decoding_sets_it_aside(whisper: WhisperRecognizer) -> None:
-    first = _trim(ss.speak("yes", "piper-steady"))
-    rest = _trim(ss.speak("I like the bus.", "piper-steady"))
+    first = ss.trim(ss.speak("yes", "piper-steady"))
+    rest = ss.trim(ss.speak("I like the bus.", "piper-steady"))
     # a pause long enough to start a decoding, too short for a partial
     pcm = np.concatenate([ss.silence(0.3), first, ss.silence(0.15), rest, ss.silence(1.0)])
     with _Recorded(whisper) as rec:
@@ -366,57 +357,41 @@ def test_speech_after_an_early_decoding_sets_it_aside(whisper: WhisperRecognizer
 
 
 @pytest.mark.slow
-def test_a_phrase_of_the_question_gets_no_second_look(whisper: WhisperRecognizer) -> None:
+def test_a_phrase_of_the_question_gets_no_second_look(
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pcm = ss.pad(ss.speak("I like that", "piper-steady"))
-    looks: list[int] = []
-    original = whisper._verify
-
-    def verify(*args: Any, **kwargs: Any) -> Any:
-        looks.append(1)
-        return original(*args, **kwargs)
-
-    whisper._verify = verify  # type: ignore[method-assign]
-    try:
-        plain = whisper.transcribe(pcm, ALL)
-        assert looks  # not a short answer: the model is asked about each one (about 90 ms)
-        looks.clear()
-        own = whisper.transcribe(pcm, ALL, ("I don't like it", "I like that", "not sure"))
-        assert not looks  # one of the question's own answers, heard well: no second look
-    finally:
-        del whisper._verify
+    looks = _count_calls(monkeypatch, whisper, "_verify")
+    plain = whisper.transcribe(pcm, ALL)
+    assert looks  # not a short answer: the model is asked about each one (about 90 ms)
+    looks.clear()
+    own = whisper.transcribe(pcm, ALL, ("I don't like it", "I like that", "not sure"))
+    assert not looks  # one of the question's own answers, heard well: no second look
     assert own.text == plain.text and own.answer is None and own.confidence >= 0.5
     assert "like that" in own.text.lower()
 
 
 @pytest.mark.slow
-def test_a_decoding_no_longer_wanted_stops_after_the_encoder(whisper: WhisperRecognizer) -> None:
+def test_a_decoding_no_longer_wanted_stops_after_the_encoder(
+    whisper: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import threading
 
-    prompts: list[int] = []
-    original = whisper._prompt
-
-    def prompt() -> Any:
-        prompts.append(1)
-        return original()
-
-    whisper._prompt = prompt  # type: ignore[method-assign]
+    prompts = _count_calls(monkeypatch, whisper, "_prompt")
     pcm = ss.pad(ss.speak("yes", "piper-steady"))
-    try:
-        abandon = threading.Event()
-        abandon.set()
-        dropped = whisper.transcribe(pcm, ALL, (), abandon)
-        assert dropped.text == "" and dropped.answer is None and not prompts  # no decoding
-        kept = whisper.transcribe(pcm, ALL, (), threading.Event())
-        assert kept.answer == "yes" and prompts
-    finally:
-        del whisper._prompt
+    abandon = threading.Event()
+    abandon.set()
+    dropped = whisper.transcribe(pcm, ALL, (), abandon)
+    assert dropped.text == "" and dropped.answer is None and not prompts  # no decoding
+    kept = whisper.transcribe(pcm, ALL, (), threading.Event())
+    assert kept.answer == "yes" and prompts
 
 
 @pytest.mark.slow
 def test_speech_after_a_pause_drops_the_decoding_started_in_it(
     whisper: WhisperRecognizer,
 ) -> None:
-    words = [_trim(ss.speak(w, "piper-steady")) for w in ("I like", "that")]
+    words = [ss.trim(ss.speak(w, "piper-steady")) for w in ("I like", "that")]
     pcm = np.concatenate([ss.silence(0.3), words[0], ss.silence(0.15), words[1], ss.silence(1.0)])
     stream = whisper.start(ALL, phrases=["I like that"])
     started: list[Any] = []

@@ -120,9 +120,7 @@ def test_a_decoding_done_ends_a_sure_turn_without_waiting_for_the_next_block() -
 
     whisper = WhisperRecognizer(min_confidence=0.5)
     whisper.load()
-    yes = ss.speak("yes", "piper-steady")
-    loud = np.nonzero(np.abs(yes.astype(np.float64)) > 0.02 * np.abs(yes).max())[0]
-    yes = yes[loud[0] : loud[-1] + 1]
+    yes = ss.trim(ss.speak("yes", "piper-steady"))
     # blocks of 0.8 s, and "yes" ends 20 ms into one: that block holds a pause long enough to
     # end the turn on, so the decoding starts when it comes and is done (about 0.25 s) long
     # before the next block
