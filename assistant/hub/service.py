@@ -301,7 +301,9 @@ class Hub:
             with self.tx() as s:
                 existing = s.get(db.Session, session_id)
                 if existing is not None:
-                    if existing.content_sha256 == digest:
+                    if existing.content_sha256 == digest or _same_own_jobs(
+                        existing.record_json, record
+                    ):
                         return False
                     raise Conflict(
                         f"The hub already has session {session_id[:8]} with different content."
@@ -464,6 +466,18 @@ class Hub:
                 "clips": s.scalar(select(func.count()).select_from(db.Blob)) or 0,
                 "devices": s.scalar(select(func.count()).select_from(db.Device)) or 0,
             }
+
+
+def _same_own_jobs(stored_json: str, record: SessionRecord) -> bool:
+    """The same session as stored once each holds only its own jobs (records/belongs.py): a
+    device that cleaned a record it had sent already (its migration 4) sends it again."""
+    from assistant.records.belongs import keep_own_jobs
+
+    stored = SessionRecord.model_validate_json(stored_json)
+    again = record.model_copy(deep=True)
+    keep_own_jobs(stored)
+    keep_own_jobs(again)
+    return stored.model_dump(exclude={"state"}) == again.model_dump(exclude={"state"})
 
 
 @functools.cache

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BadAudioFile, ConsentError, DiskFull, RecordError
+from assistant.records.belongs import keep_own_jobs
 from assistant.records.migrate import migrate, schema_version
 from assistant.records.model import (
     Answer,
@@ -519,6 +520,7 @@ class RecordStore:
             person.name_clip = None
         for flag in stored.flags:
             flag.resolved = False
+        keep_own_jobs(stored)  # never another person's jobs (records/belongs.py)
         return stored
 
     @staticmethod
