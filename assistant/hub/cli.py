@@ -70,6 +70,36 @@ def _open(home: Path | None, db: str | None, *, unlock: bool = False, **kw: obje
         raise SyncError(f"Cannot open the hub's database: {type(exc).__name__}: {exc}") from exc
 
 
+PASSPHRASE_RULES = (
+    "The hub's key is locked by a passphrase. Choose one of at least {n} characters: a few "
+    "words you can remember, such as 'purple kettle on a windy hill', is best. Write it down "
+    "and keep it safe, apart from this computer: without it nobody can read the records, "
+    "and it cannot be reset."
+)
+
+
+def _new_secret(env: str, prompt: str, minimum: int, what: str) -> str:
+    """A new passphrase or password: the length rule is checked after the first entry (and
+    for one from *env*), then it is asked again to confirm; three tries."""
+    value = os.environ.get(env)
+    if value:
+        if len(value) < minimum:
+            raise SyncError(
+                f"The {what} in ${env} is too short: use at least {minimum} characters."
+            )
+        return value
+    for _ in range(3):
+        first = str(typer.prompt(prompt, hide_input=True))
+        if len(first) < minimum:
+            typer.echo(f"That is {len(first)} characters; the {what} needs at least {minimum}.")
+            continue
+        again = str(typer.prompt("Type it again to check", hide_input=True))
+        if again == first:
+            return first
+        typer.echo(f"The two did not match. Let's start again with the {what}.")
+    raise SyncError(f"No {what} was set. Run the command again when you are ready.")
+
+
 @hub_app.command("init")
 def init(
     home: HomeOpt = None,
@@ -78,13 +108,17 @@ def init(
     kdf: Annotated[str, typer.Option(hidden=True)] = "moderate",
 ) -> None:
     """Make the hub's key pair (locked by a passphrase) and its first staff member."""
-    from assistant.hub.keys import KEY_FILE, PASSPHRASE_ENV, create_keys
+    from assistant.hub.keys import KEY_FILE, MIN_PASSPHRASE, PASSPHRASE_ENV, create_keys
 
     where = _home(home)
     where.mkdir(parents=True, exist_ok=True)
+    made_key = False
     if not (where / KEY_FILE).exists():
-        passphrase = _secret(PASSPHRASE_ENV, "New hub passphrase", confirm=True)
+        if not os.environ.get(PASSPHRASE_ENV):
+            typer.echo(PASSPHRASE_RULES.format(n=MIN_PASSPHRASE))
+        passphrase = _new_secret(PASSPHRASE_ENV, "New hub passphrase", MIN_PASSPHRASE, "passphrase")
         create_keys(where, passphrase, kdf=kdf)
+        made_key = True
         typer.echo(f"Made the hub's key in {where / KEY_FILE} (locked by your passphrase).")
     else:
         typer.echo(f"The hub already has a key in {where / KEY_FILE}.")
@@ -97,14 +131,76 @@ def init(
         with hub.tx() as s:
             has_staff = s.scalar(select(tables.Staff.id).limit(1)) is not None
         if not has_staff:
-            password = _secret(
-                "ASSISTANT_HUB_ADMIN_PASSWORD", f"Password for {admin}", confirm=True
-            )
+            env = "ASSISTANT_HUB_ADMIN_PASSWORD"
+            if not os.environ.get(env):
+                typer.echo(
+                    f"Now a password for {admin}, who logs in to the hub's pages "
+                    "(at least 10 characters)."
+                )
+            password = _new_secret(env, f"Password for {admin}", 10, "password")
             hub.add_staff(admin, password, admin=True, by="hub init")
             typer.echo(f"Added staff member {admin} (admin).")
+        if made_key:
+            typer.echo(
+                "Back up the key now, and after each week of records: "
+                f"assistant hub backup FOLDER --home {where}"
+            )
         typer.echo(f"The hub is ready: assistant hub serve --home {where}")
     finally:
         hub.close()
+
+
+@hub_app.command("backup")
+def backup(
+    folder: Annotated[Path, typer.Argument(help="A new, empty folder (an encrypted drive)")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Back up the hub's key, database and recordings into a folder (not the passphrase)."""
+    from assistant.hub.backup import PASSPHRASE_REMINDER
+    from assistant.hub.backup import backup as make_backup
+
+    hub = _open(home, db)
+    try:
+        report = make_backup(hub.home, hub.engine, folder)
+    finally:
+        hub.close()
+    typer.echo(
+        f"Backed up the hub into {report.folder}: the key, {report.sessions} sessions "
+        f"({', '.join(report.database_files)}) and {report.clips} recordings."
+    )
+    typer.echo(PASSPHRASE_REMINDER)
+    typer.echo(f"To restore it: assistant hub restore {report.folder} --home NEW_FOLDER")
+
+
+@hub_app.command("restore")
+def restore(
+    folder: Annotated[Path, typer.Argument(help="A folder made by 'assistant hub backup'")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Restore a backup into a new hub folder (and an empty database), then check the
+    passphrase opens the key."""
+    from assistant.hub.backup import read_manifest, restore_files, restore_tables
+    from assistant.hub.keys import PASSPHRASE_ENV, unlock
+
+    folder = folder.expanduser()
+    read_manifest(folder)
+    where = _home(home)
+    restore_files(folder, where)
+    hub = _open(home, db)
+    try:
+        counts = restore_tables(folder, hub.engine)
+    finally:
+        hub.close()
+    typer.echo(
+        f"Restored the hub into {where}: {counts.get('sessions', 0)} sessions, "
+        f"{counts.get('staff', 0)} staff, {counts.get('devices', 0)} devices."
+    )
+    passphrase = _secret(PASSPHRASE_ENV, "Hub passphrase (to check it opens the key)")
+    unlock(where, passphrase)
+    typer.echo("The passphrase opens the restored key.")
+    typer.echo(f"Start it: assistant hub serve --home {where}")
 
 
 @hub_app.command("serve")

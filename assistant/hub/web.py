@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from assistant.hub import db
+from assistant.hub import names as hub_names
 from assistant.hub.service import Hub
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
@@ -141,6 +142,7 @@ def _when(value: datetime | str | None) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
+hub_names.install(TEMPLATES.env)  # script_title, device_name
 
 
 # -- log in and out ------------------------------------------------------------------------------
