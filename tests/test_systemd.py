@@ -317,3 +317,30 @@ def test_the_wrapper_runs_the_real_program_on_the_service_store(tmp_path):
     )
     assert listed.returncode == 0 and "Sam" in listed.stdout, listed.stderr
     assert (data / "records.sqlite").is_file()  # the store the wrapper's settings name
+
+
+def test_every_command_in_the_pi_guide_exists():
+    """Each `assistant ...` line of docs/install-pi.md names a real command (its --help works)."""
+    import shlex
+
+    guide = (ROOT / "docs" / "install-pi.md").read_text()
+    lines = [
+        ln.split("#")[0].strip()
+        for ln in guide.splitlines()
+        if ln.startswith("    assistant ") and "hub" not in ln
+    ]
+    assert len(lines) >= 10
+    for line in lines:
+        words = shlex.split(line)[1:]
+        result = subprocess.run(
+            [sys.executable, "-m", "assistant", *words, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0 and "Usage" in result.stdout, (line, result.stderr)
+    for option in ("--root", "--user", "--skip-packages", "--skip-venv", "--dry-run"):
+        assert option in (SYSTEMD / "install.sh").read_text()
+    assert "docs/install-pi.md" in (ROOT / "README.md").read_text()
+    assert "docs/install-pi.md" in (ROOT / "hardware" / "README.md").read_text()
