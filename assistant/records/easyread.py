@@ -115,6 +115,8 @@ class JobItem:
     picture: Markup
     support_picture: Markup
     status_picture: Markup
+    audio: list[str] = field(default_factory=list)
+    """The person's own recordings of the answers that made the job (with consent)."""
 
 
 @dataclass
@@ -278,15 +280,39 @@ def build_context(
         if not (a.passed and answered_later.get((a.person_id, a.step_id), -1) > i)
     ]
 
+    # The answers that made each job (its what, when and help), found from the what's words:
+    # shown (and played) with the job, not again under "what you said".
+    def norm(text: str | None) -> str:
+        return " ".join((text or "").lower().split())
+
+    plan_answers: dict[str, list[Answer]] = {}
+    current: Job | None = None
+    for a in answers:
+        if not _PLAN_STEP.match(a.step_id):
+            continue
+        if a.step_id.startswith("job.what"):
+            current = next(
+                (
+                    j
+                    for j in record.jobs
+                    if j.person_id == a.person_id and norm(j.what) == norm(a.transcript)
+                ),
+                None,
+            )
+        if current is not None and current.person_id == a.person_id and not a.passed:
+            plan_answers.setdefault(current.id, []).append(a)
+    in_plan = {a.id for found in plan_answers.values() for a in found}
+    meeting_answers = [
+        a for a in answers if a.step_id == "next_meeting" and record.next_meeting and not a.passed
+    ]
+
     def shown(a: Answer) -> bool:
         """Said in the "what you said" part: not the mechanics (yes/no checks, consent), not
         what another part shows (a job's what, when and help; the next meeting; check-in
         moods and job statuses; celebrations)."""
         if a.id in celebration_ids or a.kind not in SHOWN_KINDS:
             return False
-        if record.jobs and _PLAN_STEP.match(a.step_id):
-            return False
-        if a.step_id == "next_meeting" and record.next_meeting:
+        if a.id in in_plan or a in meeting_answers:
             return False
         return not (
             a.person_id in checked_in
@@ -357,6 +383,9 @@ def build_context(
             picture=pics.img(pics.for_words(j.what, pics.FIXED["jobs"])),
             support_picture=pics.img(support or pics.FIXED["facilitator"], "pic small"),
             status_picture=pics.img(pics.POINTS[j.status], "pic small"),
+            audio=[
+                src for a in plan_answers.get(j.id, []) if (src := audio.src(store, a)) is not None
+            ],
         )
 
     in_checkin = {jid for c in record.checkins for jid in c.jobs}  # shown under "How it went"
@@ -443,6 +472,12 @@ def build_context(
         "checkins": checkins,
         "celebrations": celebrations,
         "next_meeting": _sentence(record.next_meeting),
+        "next_meeting_audio": [
+            src
+            for a in meeting_answers
+            if (src := audio.src(store, a)) is not None
+            and (person_id is None or a.person_id in (None, person_id))
+        ],
         "made": _date(datetime.now(UTC)),
         "pic": {name: pics.img(p, "pic head") for name, p in pics.FIXED.items()},
         "small": {name: pics.img(p, "pic small") for name, p in pics.FIXED.items()},
