@@ -209,6 +209,7 @@ def test_staff_flow(site: dict[str, Any], browser: Any, shots: Path) -> None:
     ]:
         assert action in log, action
     assert "I watered the tomatoes today" in log
+    assert "device pi" in log and "device:" not in log  # the device by its name, not its id
     context.close()
 
     # audio and pages are for logged-in staff only

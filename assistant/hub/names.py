@@ -50,6 +50,17 @@ def device_name(context: Any, device_id: str | None) -> str:
     return f"device {device_id[:8]}"
 
 
+@pass_context
+def actor_name(context: Any, actor: str | None) -> str:
+    """An audit row's actor: a device ("device:<id>") by its name, staff as they are."""
+    if actor and actor.startswith("device:"):
+        return f"device {device_name(context, actor.split(':', 1)[1])}".replace(
+            "device device ", "device "
+        )
+    return actor or ""
+
+
 def install(env: Environment) -> None:
     env.filters["script_title"] = script_title
     env.filters["device_name"] = device_name
+    env.filters["actor_name"] = actor_name
