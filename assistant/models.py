@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import ConfigError, DownloadError, ModelCorrupt, ModelMissing
 
 RECORD = ".assistant-sha256"
@@ -471,9 +472,7 @@ ModelsDirOpt = Annotated[
 def _models_dir(option: Path | None) -> Path:
     if option is not None:
         return option.expanduser()
-    from assistant.cli import settings
-
-    return settings().models_dir
+    return settings_of().models_dir
 
 
 @models_app.command("list")

@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import RecordError
 from assistant.records.model import Consent, ConsentMethod, Person, SessionRecord, SessionState
 from assistant.records.store import RecordStore
@@ -59,9 +60,7 @@ class StateOpt(StrEnum):
 
 
 def _store() -> RecordStore:
-    from assistant.cli import settings
-
-    return RecordStore.open(settings())
+    return RecordStore.open(settings_of())
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -370,9 +369,7 @@ def records_retention(
     ] = None,
 ) -> None:
     """Delete audio older than the retention period from sessions already sent to the hub."""
-    from assistant.cli import settings
-
-    s = settings()
+    s = settings_of()
     keep = s.records.keep_synced_audio_days if days is None else days
     if keep < 0:
         raise RecordError("Days must be 0 or more.")
