@@ -291,7 +291,9 @@ def _plain_problem(err: Any) -> str:
     }
     if kind in limits:
         words, name = limits[kind]
-        return f"{where} must be {words} {ctx.get(name)}{shown}"
+        limit = ctx.get(name)
+        limit_text = f"{limit:g}" if isinstance(limit, int | float) else str(limit)
+        return f"{where} must be {words} {limit_text}{shown}"
     if kind == "literal_error":
         return f"{where} must be one of {ctx.get('expected', '')}{shown}"
     if kind.endswith("_parsing") or kind.endswith("_type"):

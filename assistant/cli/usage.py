@@ -141,7 +141,7 @@ def _explain(exc: click_errors.UsageError, root: Any, args: list[str]) -> str:
             f"or {_see(ctx)}."
         )
     if isinstance(exc, click_errors.BadParameter):
-        return _bad_parameter(exc, message)
+        return _bad_parameter(exc, ctx, message, args)
     found = _NO_SUCH_COMMAND.search(message)
     if found:
         word = found.group(1)
@@ -166,10 +166,27 @@ def _explain(exc: click_errors.UsageError, root: Any, args: list[str]) -> str:
     return f"{sentence}; {_see(ctx)}."
 
 
-def _bad_parameter(exc: click_errors.BadParameter, message: str) -> str:
-    ctx = exc.ctx
+def _given(param: Any, args: list[str]) -> str | None:
+    """What was typed for an option (the word after it, or after its ``=``)."""
+    for i, word in enumerate(args):
+        for opt in getattr(param, "opts", ()):
+            if word == opt and i + 1 < len(args):
+                return args[i + 1]
+            if word.startswith(f"{opt}="):
+                return word.split("=", 1)[1]
+    return None
+
+
+_NUMBERS = {int: "a whole number (like 3)", float: "a number (like 2.5)"}
+
+
+def _bad_parameter(exc: click_errors.BadParameter, ctx: Any, message: str, args: list[str]) -> str:
     param = exc.param
     text = re.sub(r"^(Value error|Invalid value)[,:]\s*", "", message).strip().rstrip(".")
+    if param is None and exc.param_hint:
+        hints = re.findall(r"-[-\w]+", str(exc.param_hint))
+        params = getattr(getattr(ctx, "command", None), "params", [])
+        param = next((p for p in params if set(getattr(p, "opts", ())) & set(hints)), None)
     if param is None:
         hint = f"{exc.param_hint}: " if exc.param_hint else ""
         return f"{hint}{text}; {_see(ctx)}."
@@ -177,6 +194,21 @@ def _bad_parameter(exc: click_errors.BadParameter, message: str) -> str:
     given = re.match(r"'(.*?)' is not one of", text)
     if choices and given:
         return f"'{given.group(1)}' is not a choice for {_name(param)}: use {_either(choices)}."
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    typed = _given(param, args)
+    limit = re.match(r"Input should be (greater|less) than( or equal to)? (\S+)", text)
+    if limit:
+        words = {
+            ("greater", True): "at least",
+            ("greater", False): "more than",
+            ("less", True): "at most",
+            ("less", False): "less than",
+        }[(limit.group(1), bool(limit.group(2)))]
+        shown = f", not {typed}" if typed is not None else ""
+        return f"{_name(param)} must be {words} {limit.group(3)}{shown}; {_see(ctx)}."
+    if annotation in _NUMBERS:
+        shown = f", not '{typed}'" if typed is not None else ""
+        return f"{_name(param)} needs {_NUMBERS[annotation]}{shown}; {_see(ctx)}."
     return f"{_name(param)}: {text}; {_see(ctx)}."
 
 

@@ -97,8 +97,11 @@ def check_text(text: str, where: str = "") -> list[WordingProblem]:
     for phrase, advice in BUTTON_WORDS.items():
         if phrase in lowered:
             problems.append(
-                WordingProblem(where, "button names", text.strip(), f"{advice}.".capitalize())
+                WordingProblem(
+                    where, "button names", text.strip(), f"names a button another way: {advice}."
+                )
             )
+            break  # one advice for one text is enough
     return problems
 
 
@@ -142,7 +145,8 @@ def check_step(step: Any, where: str | None = None) -> list[WordingProblem]:
                     place, "options", label, "is an option, so it is not a question: drop the ?."
                 )
             )
-        if label.lower() in labels:
+        key = re.sub(r"[^\w\s]", "", label.lower()).strip()
+        if key in labels:
             problems.append(
                 WordingProblem(
                     place,
@@ -151,7 +155,7 @@ def check_step(step: Any, where: str | None = None) -> list[WordingProblem]:
                     "is the same as another option: each option needs its own words.",
                 )
             )
-        labels[label.lower()] = label
+        labels[key] = label
         if "press" in label.lower():
             problems.append(
                 WordingProblem(
