@@ -191,7 +191,7 @@ def scripts_check(
             err=True,
         )
         raise typer.Exit(1)
-    typer.echo(f"{entry.path}: ok")
+    typer.echo("ok")
 
 
 def register(app: typer.Typer) -> None:
