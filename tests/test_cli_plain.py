@@ -58,3 +58,36 @@ def test_engines_speaks_plain_sentences(
     assert ".py:" not in both and "py.warnings" not in both and "warnings.warn" not in both
     for line in out.err.strip().splitlines():
         assert line.startswith("assistant: ")
+
+
+_OPEN_MISSING_PCM = """
+import ctypes, ctypes.util, sys
+if sys.argv[1] == "quiet":
+    from assistant.cli.quiet import quiet_alsa
+    assert quiet_alsa()
+lib = ctypes.CDLL(ctypes.util.find_library("asound"))
+handle = ctypes.c_void_p()
+assert lib.snd_pcm_open(ctypes.byref(handle), b"no-such-pcm-device", 0, 0) < 0
+"""
+
+
+@pytest.mark.skipif(
+    __import__("ctypes.util").util.find_library("asound") is None, reason="no ALSA library"
+)
+@pytest.mark.parametrize("mode", ["loud", "quiet"])
+def test_alsa_complaints_stay_off_the_screen(mode: str) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_MISSING_PCM, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    if mode == "loud":
+        assert "ALSA lib" in done.stderr  # what the command line used to show
+    else:
+        assert done.stderr == ""

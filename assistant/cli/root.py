@@ -24,6 +24,7 @@ from typer._click import exceptions as click_errors
 
 from assistant.cli import scripts as scripts_cli
 from assistant.cli import settings as settings_cli
+from assistant.cli.quiet import quiet_alsa
 from assistant.cli.usage import explain_usage, unexpected
 from assistant.config import SettingsSource
 from assistant.errors import AssistantError, AssistantWarning
@@ -72,6 +73,7 @@ def _root(
     )
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", AssistantWarning)
+    quiet_alsa()
 
 
 def _register_all() -> None:
