@@ -54,7 +54,7 @@ def test_engines_speaks_plain_sentences(
     assert main(["engines"]) == 0
     out = capsys.readouterr()
     both = out.out + out.err
-    assert "short answers:" in out.out and "free answers:" in out.out
+    assert out.out.startswith("Short answers: ") and "\nFree answers: " in out.out
     assert ".py:" not in both and "py.warnings" not in both and "warnings.warn" not in both
     for line in out.err.strip().splitlines():
         assert line.startswith("assistant: ")

@@ -132,5 +132,6 @@ def register(app: typer.Typer) -> None:
         from assistant.stt.select import choose_engines
 
         chosen = choose_engines(_settings())
-        typer.echo(f"short answers: {chosen.short.name}: {chosen.short_reason}")
-        typer.echo(f"free answers: {chosen.free.name}: {chosen.free_reason}")
+        # One sentence a role: the reason names the engine ("Whisper tiny.en (embedded), ...").
+        typer.echo(f"Short answers: {chosen.short_reason.rstrip('.')}.")
+        typer.echo(f"Free answers: {chosen.free_reason.rstrip('.')}.")
