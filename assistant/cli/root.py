@@ -83,6 +83,7 @@ def _register_all() -> None:
     from assistant.dialogue import cli as dialogue_cli
     from assistant.hub import cli as hub_cli
     from assistant.records import cli as records_cli
+    from assistant.records import people_cli
     from assistant.stt import cli as stt_cli
     from assistant.sync import cli as sync_cli
     from assistant.voice import cli as voice_cli
@@ -95,6 +96,7 @@ def _register_all() -> None:
         buttons_cli,
         dialogue_cli,
         scripts_cli,
+        people_cli,
         records_cli,
         sync_cli,
         hub_cli,
