@@ -54,6 +54,10 @@ def _options(command: Any) -> list[Any]:
     ]
 
 
+def _name_of(argument: Any) -> str:
+    return str(argument.name).upper()
+
+
 def _value(param: Any) -> str:
     choices = choices_of(param)
     return choices[0] if choices else "x-value"
@@ -106,6 +110,13 @@ def test_every_command_explains_each_mistake(
     if not arguments or arguments[-1].nargs == 1:
         said = mistake([*path, *_filled(command, every=True), "surplus"], capsys)
         assert "'surplus'" in said
+    # A bad choice for an argument (people consent Sam maybe).
+    for i, argument in enumerate(arguments):
+        if choices_of(argument):
+            words = _filled(command, every=True)
+            words[i] = "maybe-not"
+            said = mistake([*path, *words], capsys)
+            assert said.startswith(f"'maybe-not' is not a choice for {_name_of(argument)}: use ")
     # An option that does not exist.
     said = mistake([*path, *_filled(command), "--no-such-thing"], capsys)
     assert said.startswith("There is no option '--no-such-thing'")
@@ -175,6 +186,34 @@ def test_the_issue_mistakes_in_one_sentence(
     args: list[str], sentence: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert mistake(args, capsys) == sentence
+
+
+@pytest.mark.parametrize(
+    ("error", "start", "status"),
+    [
+        (
+            PermissionError(13, "Permission denied", "/var/lib/x"),
+            "Permission denied for /var/lib/x",
+            2,
+        ),
+        (FileNotFoundError(2, "No such file", "/nope"), "Cannot find /nope", 2),
+        (OSError(28, "No space left on device"), "The system refused: No space left on device", 2),
+        (RuntimeError("odd"), "Something went wrong inside assistant (RuntimeError: odd)", 1),
+    ],
+)
+def test_errors_nobody_planned_for_are_one_sentence(
+    error: Exception, start: str, status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @app.command("fail", hidden=True)
+    def _fail() -> None:
+        raise error
+
+    try:
+        assert main(["fail"]) == status
+    finally:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name != "fail"]
+    err = capsys.readouterr().err
+    assert err.startswith(f"assistant: {start}") and len(err.strip().splitlines()) == 1
 
 
 def test_debug_shows_the_traceback() -> None:
