@@ -2,9 +2,13 @@
 
 The configuration file is TOML. It is looked for at ``$ASSISTANT_CONFIG``, then
 ``~/.config/assistant/config.toml``, then ``/etc/assistant/config.toml``; with none, the defaults
-below are used. ``assistant config`` prints the settings in force. Every field has a default, so a
-file needs only the lines that differ. An unknown key or a bad value is a :class:`ConfigError`
-naming the file, the key and what is wrong.
+below are used. ``assistant config`` prints the settings in force as TOML (:func:`settings_toml`)
+and the file read. Every field has a default, so a file needs only the lines that differ. An
+unknown key or a bad value is a :class:`ConfigError` naming the file, the key, its section and
+what is wrong ("unknown setting 'input_devic' in [audio] (did you mean 'input_device'?)").
+
+On the command line the root callback puts a :class:`SettingsSource` on the click context;
+commands read it with :func:`settings_of` (loaded once, on first use).
 """
 
 from __future__ import annotations
