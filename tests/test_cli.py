@@ -180,6 +180,7 @@ def test_a_mistyped_command_suggests_the_near_one(
             ["people", "add", "Sam", "--cons", "yes"],
             "There is no option '--cons' for 'assistant people add'. Did you mean '--consent'?",
         ),
+        (["--version"], "There is no option '--version'; it is a command: 'assistant version'."),
     ],
 )
 def test_the_issue_mistakes_in_one_sentence(

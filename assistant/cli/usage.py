@@ -114,6 +114,11 @@ def _explain(exc: click_errors.UsageError, root: Any, args: list[str]) -> str:
         ctx = command_context(root, args)
     message = exc.message.strip()
     if isinstance(exc, click_errors.NoSuchOption):
+        bare = exc.option_name.lstrip("-")
+        if bare in _visible_commands(ctx):  # assistant --version: the command is "version"
+            return (
+                f"There is no option '{exc.option_name}'; it is a command: '{_path(ctx)} {bare}'."
+            )
         possibilities = sorted(exc.possibilities or [])
         near = _close(exc.option_name, possibilities) or (
             possibilities[0] if len(possibilities) == 1 else None
