@@ -118,3 +118,31 @@ def test_the_kernel_names_no_step_kind() -> None:
     step_models = {model.__name__ for model in S.STEP_TYPES.values()}
     # the roll call decides only whether the roster is copied in at the start
     assert used & step_models <= {"WhoIsHere"}
+
+
+HANDLER_MODULES = ("flow", "questions", "roster", "planning", "agreement", "render")
+MUTATORS = {"append", "extend", "insert", "update", "pop", "remove", "clear", "setdefault"}
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_handlers_change_the_record_only_through_the_log(module: str) -> None:
+    """No attribute or item assignment and no in-place change of anything but a local list:
+    a record change in a handler is a call of a SessionLog method."""
+    path = ROOT / "dialogue" / "engine" / f"{module}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Attribute | ast.Subscript):
+                # the one exception: who is being asked (the context, not the record)
+                assert ast.unparse(target) == "ctx.person", f"{module}: {ast.unparse(node)}"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in MUTATORS
+        ):
+            assert isinstance(node.func.value, ast.Name), f"{module}: {ast.unparse(node)}"
