@@ -146,3 +146,26 @@ def test_handlers_change_the_record_only_through_the_log(module: str) -> None:
             and node.func.attr in MUTATORS
         ):
             assert isinstance(node.func.value, ast.Name), f"{module}: {ast.unparse(node)}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("assistant.dialogue.events", "assistant.core.events"),
+        ("assistant.records.model", "assistant.core.record"),
+        ("assistant.words", "assistant.core.words"),
+        ("assistant.stt.base", "assistant.core.speech"),
+        ("assistant.config", "assistant.core.settings"),
+        ("assistant.dialogue.script", "assistant.dialogue.schema"),
+    ],
+)
+def test_the_old_import_paths_give_the_same_objects(old: str, new: str) -> None:
+    import importlib
+
+    before, after = importlib.import_module(old), importlib.import_module(new)
+    names = [n for n in getattr(after, "__all__", dir(after)) if not n.startswith("__")]
+    shared = [n for n in names if hasattr(before, n)]
+    assert shared
+    assert [n for n in shared if getattr(before, n) is not getattr(after, n)] == []
+    if old != "assistant.config" and old != "assistant.stt.base":
+        assert [n for n in names if not hasattr(before, n)] == []
