@@ -169,3 +169,34 @@ def test_the_old_import_paths_give_the_same_objects(old: str, new: str) -> None:
     assert [n for n in shared if getattr(before, n) is not getattr(after, n)] == []
     if old != "assistant.config" and old != "assistant.stt.base":
         assert [n for n in names if not hasattr(before, n)] == []
+
+
+ALLOWED = {
+    "core": ("assistant.core",),
+    "dialogue/engine": (
+        "assistant.core",
+        "assistant.dialogue.engine",
+        "assistant.dialogue.prompts",
+        "assistant.dialogue.schema",
+    ),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(ALLOWED))
+def test_core_and_engine_import_only_from_below(folder: str) -> None:
+    """An allow-list: core imports only core; the engine only core, itself, prompts and the
+    script schema (never an old re-export path, which would be a stage)."""
+    allowed = ALLOWED[folder]
+    for path in (ROOT / folder).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+                if node.module == "assistant.dialogue":
+                    names = [f"assistant.dialogue.{a.name}" for a in node.names]
+            for name in names:
+                if name.startswith("assistant"):
+                    ok = any(name == a or name.startswith(a + ".") for a in allowed)
+                    assert ok, f"{path.relative_to(ROOT)} imports {name}"
