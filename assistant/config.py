@@ -222,8 +222,12 @@ def load_settings(path: Path | None = None) -> Settings:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from exc
+    if len(raw) > 1024 * 1024:
+        raise ConfigError(f"Config file {path} is too large to be a config file (over 1 MB).")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError as exc:
+        raise ConfigError(f"Config file {path} is nested too deeply to be a config file.") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
     try:

@@ -63,6 +63,7 @@ def _open(home: Path | None, db: str | None, *, unlock: bool = False, **kw: obje
     except ImportError as exc:
         raise SyncError("The hub needs its extra packages: pip install 'assistant[hub]'.") from exc
     passphrase = _secret(PASSPHRASE_ENV, "Hub passphrase") if unlock else None
+    os.umask(0o077)  # everything the hub writes (clips, database, temporary files) is private
     try:
         return Hub(_home(home), _db(db), passphrase=passphrase, **kw)  # type: ignore[arg-type]
     except AssistantError:
@@ -82,7 +83,8 @@ def init(
     from assistant.hub.keys import KEY_FILE, PASSPHRASE_ENV, create_keys
 
     where = _home(home)
-    where.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)
+    where.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (where / KEY_FILE).exists():
         passphrase = _secret(PASSPHRASE_ENV, "New hub passphrase", confirm=True)
         create_keys(where, passphrase, kdf=kdf)

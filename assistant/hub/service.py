@@ -138,6 +138,8 @@ class Hub:
         self.home = home
         self.permissions_fixed = secure_home(home)
         self.db_url = db_url or f"sqlite:///{home / 'hub.sqlite'}"
+        if db_url is None:  # made owner-only before SQLite opens it (its -wal and -shm follow)
+            os.close(os.open(home / "hub.sqlite", os.O_RDWR | os.O_CREAT, 0o600))
         self.engine = db.make_engine(self.db_url)
         db.migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -807,9 +809,8 @@ def _full_or(exc: Exception) -> Exception:
 
 
 def secure_home(home: Path) -> int:
-    """Make the hub's home 0700 and everything in it owner-only, whatever the umask; from now
-    on this process makes only private files. Returns how many modes had to be fixed."""
-    os.umask(0o077)
+    """Make the hub's home 0700 and everything in it owner-only (0600), whatever the umask.
+    Returns how many modes had to be fixed."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     fixed = 0
     for folder, dirs, files in os.walk(home):

@@ -32,9 +32,22 @@ def enrol_cmd(
     url: Annotated[str, typer.Argument(help="The hub's address, e.g. https://hub.example.org")],
     code: Annotated[str, typer.Argument(help="The one-time code staff made on the hub")],
     name: Annotated[str | None, typer.Option(help="A name for this device")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure", help="Allow a plain http:// hub that is not this machine (not advised)"
+        ),
+    ] = False,
 ) -> None:
     """Join a hub: swap a one-time code for this device's token and the hub's public key."""
-    from assistant.sync.client import enrol
+    from assistant.sync.client import enrol, is_loopback_url
+
+    if insecure and url.startswith("http://") and not is_loopback_url(url):
+        typer.echo(
+            "Warning: enrolling over plain http://, so this device's token crosses the network "
+            "unprotected.",
+            err=True,
+        )
     from assistant.sync.source import open_store
 
     s = _settings()
@@ -52,6 +65,7 @@ def enrol_cmd(
         device_id=device_id,
         name=name or socket.gethostname(),
         timeout_s=s.sync.timeout_s,
+        insecure=insecure,
     )
     typer.echo(f"Enrolled with {enrolment.hub_url} as device {enrolment.device_id}.")
 
