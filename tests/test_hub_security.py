@@ -23,6 +23,8 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+import contextlib
+
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -104,10 +106,8 @@ def _send_raw(port: int, head: str, total: int, *, chunked: bool, limit_s: float
                 break
             sent += len(piece)
         if chunked and sent >= total:
-            try:
+            with contextlib.suppress(OSError):
                 sock.sendall(b"0\r\n\r\n")
-            except OSError:
-                pass
         try:
             answer = sock.recv(200).decode("latin-1")
         except OSError:
@@ -177,6 +177,8 @@ def test_oversize_unauthenticated_bodies_leave_the_hubs_memory_bounded(tmp_path:
     finally:
         hub.stop()
     mb = 1024 * 1024
+    print(f"hub RSS: idle {idle / mb:.1f} MB, peak {peak / mb:.1f} MB, after {after / mb:.1f} MB")
+    print(statuses)
     assert peak - idle < 50 * mb, f"idle {idle // mb} MB, peak {peak // mb} MB"
     assert after - idle < 50 * mb
     enrol_answers = [s for p, _c, s in statuses if p == "/v1/enrol"]
@@ -508,7 +510,7 @@ def test_the_log_in_limit_holds_across_a_restart_and_a_rotated_forwarded_for(
     home = tmp_path / "hub"
     hub = open_hub(home, db_url)
     hub.add_staff("Kim", "kim's long password")
-    for i in range(25):
+    for i in (20, 21):  # the others tried below need not exist: a wrong name counts too
         hub.add_staff(f"member{i}", "a long password 123")
     hub.close()
     proc = ProcessHub(home, db_url).start()

@@ -29,6 +29,4 @@ def is_sha256(text: object) -> bool:
 def bad_ids(pairs: Iterable[tuple[str, object]], *, optional: bool = False) -> list[str]:
     """The names of the *pairs* (name, value) whose value is not a UUID (None allowed if
     *optional*)."""
-    return [
-        name for name, value in pairs if not (is_uuid(value) or (optional and value is None))
-    ]
+    return [name for name, value in pairs if not (is_uuid(value) or (optional and value is None))]

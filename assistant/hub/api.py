@@ -95,7 +95,7 @@ async def read_capped(request: Request, cap: int) -> bytes:
         except ValueError as exc:
             raise HTTPException(400, "Bad Content-Length.") from exc
     size = 0
-    with tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=hub_of(request).home) as spool:
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=str(hub_of(request).home)) as spool:
         async for chunk in request.stream():
             size += len(chunk)
             if size > cap:
