@@ -153,7 +153,16 @@ class RecordSettings(_Section):
     )
     models_dir: Path | None = Field(None, description="Models folder; none = <data_dir>/models")
     keep_synced_audio_days: int = Field(
-        90, ge=0, description="Synced audio older than this is deleted; unsynced audio never"
+        0,
+        ge=0,
+        description="Audio of sessions the hub has confirmed is deleted after this many days "
+        "(0: at once); audio not yet sent never",
+    )
+    keep_sent_transcripts_days: int = Field(
+        30,
+        ge=0,
+        description="Transcripts of sessions the hub has confirmed are blanked on the device "
+        "after this many days (the hub keeps them)",
     )
     min_free_mb: int = Field(100, ge=0, description="Refuse to record below this free space")
 

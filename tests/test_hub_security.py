@@ -679,3 +679,37 @@ def test_sync_enrol_refuses_plain_http_except_loopback_or_insecure(tmp_path: Pat
         "sync", "enrol", "http://192.0.2.1:9/", "CODE",
     )  # fmt: skip
     assert r.returncode != 0 and "plain http://" in r.stderr and "--insecure" in r.stderr
+
+
+# -- 4. the device keeps only what it needs once the hub has a session -----------------------------
+
+
+def test_clips_go_at_once_and_transcripts_after_n_days_once_the_hub_confirmed(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.config import Settings
+    from assistant.sync.retention import forget_sent
+    from tests.test_sync_support import add_session, new_store
+
+    store = new_store(tmp_path / "dev")
+    try:
+        sent = add_session(store, tmp_path, clips=2)
+        waiting = add_session(store, tmp_path, clips=1)
+        store.mark_sent(sent.id)
+        sent_clips = [store.clip_path(a.audio_clip) for a in sent.answers if a.audio_clip]
+        waiting_clips = [store.clip_path(a.audio_clip) for a in waiting.answers if a.audio_clip]
+        assert len(sent_clips) == 2 and all(p.exists() for p in sent_clips)
+        settings = Settings()
+        assert settings.records.keep_synced_audio_days == 0
+        done = forget_sent(store, settings)
+        assert done.clips == 2 and done.transcripts == 0
+        assert not any(p.exists() for p in sent_clips) and all(p.exists() for p in waiting_clips)
+        assert any(a.transcript for a in store.get_session(sent.id).answers)
+        later = datetime.now(UTC) + timedelta(days=settings.records.keep_sent_transcripts_days + 1)
+        assert forget_sent(store, settings, later).transcripts == 1
+        assert not any(a.transcript for a in store.get_session(sent.id).answers)
+        assert any(a.transcript for a in store.get_session(waiting.id).answers)  # not sent
+    finally:
+        store.close()

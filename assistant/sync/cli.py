@@ -91,6 +91,10 @@ def push_cmd() -> None:
             f"No network: {waiting} session{'s' if waiting != 1 else ''} will wait. {exc}", err=True
         )
         raise typer.Exit(EXIT_NO_NETWORK) from exc
+        if not report.busy:
+            from assistant.sync.retention import forget_sent
+
+            forget_sent(store, s)  # the hub has them: the device keeps no more than it needs
     finally:
         close = getattr(store, "close", None)
         if callable(close):
