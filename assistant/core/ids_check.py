@@ -10,6 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+__all__ = [
+    "SHA256_PATTERN",
+    "SHA256_RE",
+    "UUID_PATTERN",
+    "UUID_RE",
+    "bad_ids",
+    "is_sha256",
+    "is_uuid",
+]
+
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
