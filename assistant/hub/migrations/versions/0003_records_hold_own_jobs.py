@@ -1,7 +1,7 @@
 """records hold only their own jobs
 
 Revision ID: records_hold_own_jobs
-Revises: 0001
+Revises: 0002_security
 Create Date: 2026-12-03 12:00:00
 
 A session record received before devices kept only their own jobs may hold every open job of
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "records_hold_own_jobs"
-down_revision = "0001"
+down_revision = "0002_security"
 branch_labels = None
 depends_on = None
 
