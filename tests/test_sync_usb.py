@@ -149,7 +149,7 @@ def test_device_killed_during_export_then_export_again(tmp_path: Path, hub: Hub)
     stick = tmp_path / "stick"
     stick.mkdir()
     r = run_cli(
-        config, "sync", "export", str(stick), env={"ASSISTANT_SYNC_CRASH_AT": "after_export_file"}
+        config, "sync", "export", str(stick), env={"ASSISTANT_FAULT": "after_export_file"}
     )
     assert r.returncode == -9
     assert run_cli(config, "sync", "export", str(stick)).returncode == 0
