@@ -20,7 +20,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,6 +29,7 @@ from assistant.audio.base import MIC_RATE, Microphone, Speaker
 from assistant.buttons.base import BUTTONS, ButtonInput, InputStream
 from assistant.buttons.lights import COLOUR_NAMES, Lights
 from assistant.config import Settings
+from assistant.core.clock import Clock, SystemClock
 from assistant.dialogue.events import Button, ButtonPressed, SetLights, Status
 from assistant.errors import AssistantError, AssistantWarning
 from assistant.voice.base import Voice
@@ -124,7 +124,7 @@ class SelfTest:
         record_s: float = 3.0,
         light_s: float = 0.8,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
         disk_usage: Callable[[Path], Any] = shutil.disk_usage,
     ) -> None:
         self.settings = settings
@@ -134,7 +134,7 @@ class SelfTest:
         self.record_s = record_s
         self.light_s = light_s
         self.min_level_dbfs = min_level_dbfs
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.disk_usage = disk_usage
         self.items: list[CheckItem] = []
         self.spoken: list[str] = []
@@ -344,7 +344,7 @@ class SelfTest:
             self.add("disk", True, f"{free_mb:.0f} MB free on {path}")
 
     def check_clock(self) -> None:
-        now = self.clock()
+        now = self.clock.now()
         if now.year in SANE_YEARS:
             self.add("clock", True, f"the date is {now:%d %B %Y}, the time {now:%H:%M} UTC")
         else:

@@ -32,6 +32,7 @@ from assistant.dialogue.events import (
 )
 from assistant.dialogue.scenario import Scenario, Turn, check_expectations
 from assistant.dialogue.shell import (
+    Ears,
     JsonRecordSink,
     Narrator,
     PromptState,
@@ -43,7 +44,7 @@ from assistant.dialogue.shell import (
 )
 from assistant.errors import EngineFallback, ScenarioError
 from assistant.records.model import Job, Person, SessionRecord
-from assistant.stt.base import Recognizer, Role, Transcript
+from assistant.stt.base import Recognizer, RecognizerStream, Role, Transcript
 from assistant.voice.base import Voice
 from assistant.words import ShortAnswer, match_short_answer
 
@@ -69,7 +70,7 @@ class ScenarioMismatch(ScenarioError):
     """A turn's ``who:`` or ``step:`` check does not match what the engine is doing."""
 
 
-class ScenarioDriver(PromptState):
+class ScenarioDriver(PromptState, Ears):
     """The simulated person and room: the shell's inputs (buttons) and ears (microphone)."""
 
     def __init__(
@@ -250,14 +251,14 @@ def _scripted(text: str, listen: Listen) -> Transcript:
     return Transcript(text=text, confidence=1.0, engine="script", answer=answer)
 
 
-class ScriptedRecognizer:
+class ScriptedRecognizer(Recognizer):
     """Hears exactly the text the scenario said (``--fake-speech``): no model, instant."""
 
     name = "script"
 
     def start(
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
-    ) -> Any:
+    ) -> RecognizerStream:
         raise NotImplementedError("the scripted recogniser only transcribes whole turns")
 
     def transcribe(
@@ -394,9 +395,7 @@ def run_scenario(
     started = time.perf_counter()
     settings = scenario.apply_settings(settings)
     clock = VirtualClock()
-    engines: dict[str, str] = {
-        role: getattr(rec, "name", type(rec).__name__) for role, rec in kit.recognisers.items()
-    }
+    engines: dict[str, str] = {role: rec.name for role, rec in kit.recognisers.items()}
     engines["voice"] = kit.voice.name
     engine = build_engine(scenario, settings, clock, engines)
     audio_dir = audio_dir or Path(tempfile.mkdtemp(prefix="assistant-sim-"))
