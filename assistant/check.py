@@ -377,11 +377,9 @@ class SelfTest:
 
 
 def open_kit(settings: Settings) -> CheckKit:
-    """The real buttons, lights, voice, speaker and microphone; problems noted, not raised."""
-    from assistant.buttons import open_buttons, open_lights
-    from assistant.buttons.keyboard import NoButtons
-    from assistant.buttons.lights import ConsoleLights
-    from assistant.errors import ButtonError
+    """The real buttons, lights, voice, speaker and microphone, from the device builder
+    (:func:`assistant.app.build_device`, tolerant: problems noted, not raised)."""
+    from assistant.app import build_device
 
     notes: list[str] = []
     if service_running():
@@ -389,52 +387,34 @@ def open_kit(settings: Settings) -> CheckKit:
             "The assistant service is running and may be using the buttons and the sound "
             "devices; stop it first: sudo systemctl stop assistant"
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AssistantWarning)
-        stream = InputStream()
-        buttons_problem = None
-        buttons: ButtonInput
-        lights: Lights
-        try:
-            buttons = open_buttons(settings.buttons, stream)
-        except ButtonError as exc:
-            buttons, buttons_problem = NoButtons(), str(exc)
-        try:
-            lights = open_lights(settings.buttons, buttons.name)
-        except ButtonError as exc:
-            lights = ConsoleLights()
-            notes.append(f"The lights could not be set up: {exc}")
-        kit = CheckKit(stream=stream, buttons=buttons, lights=lights)
-        kit.buttons_problem = buttons_problem
-        try:
-            from assistant.voice import open_voice
+    device = build_device(settings, store=False, tolerant=True)
+    assert device.lights is not None  # the builder always gives lights with buttons
+    kit = CheckKit(
+        stream=device.inputs,
+        buttons=device.buttons,
+        lights=device.lights,
+        voice=device.voice,
+        speaker=device.speaker,
+        microphone=device.microphone,
+        buttons_problem=device.problems.get("buttons"),
+        voice_problem=device.problems.get("voice"),
+        speaker_problem=device.problems.get("speaker"),
+        microphone_problem=device.problems.get("microphone"),
+    )
+    if "recognisers" in device.problems:
+        problem = device.problems["recognisers"]
 
-            kit.voice = open_voice(settings)
-        except (AssistantError, ImportError) as exc:
-            kit.voice_problem = str(exc)
-        try:
-            from assistant.audio import open_speaker
+        def engines() -> list[str]:
+            raise AssistantError(problem)
 
-            kit.speaker = open_speaker(settings.audio)
-        except (AssistantError, ImportError) as exc:
-            kit.speaker_problem = str(exc)
-        try:
-            from assistant.audio import open_microphone
+    else:
+        lines = device.why.get("recognisers", [])
 
-            kit.microphone = open_microphone(settings.audio)
-        except (AssistantError, ImportError) as exc:
-            kit.microphone_problem = str(exc)
-        try:
-            from assistant.stt.select import choose_engines
+        def engines() -> list[str]:
+            return lines
 
-            def engines() -> list[str]:
-                return choose_engines(settings).describe()
-
-            kit.engines = engines
-        except ImportError:
-            kit.engines = None
-    notes += [str(w.message) for w in caught]
-    kit.notes = notes
+    kit.engines = engines
+    kit.notes = notes + device.notes
     return kit
 
 

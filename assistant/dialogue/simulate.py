@@ -12,7 +12,6 @@ import logging
 import random
 import tempfile
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from assistant.dialogue.shell import (
     recognise,
     to_mic_rate,
 )
-from assistant.errors import EngineFallback, ScenarioError
+from assistant.errors import ScenarioError
 from assistant.records.model import Job, Person, SessionRecord
 from assistant.stt.base import Recognizer, RecognizerStream, Role, Transcript
 from assistant.voice.base import Voice
@@ -313,32 +312,6 @@ def fake_speech_kit() -> SpeechKit:
             "voice: fake tones (--fake-speech), no model",
             "recogniser: hears the scenario's text exactly (--fake-speech)",
         ],
-    )
-
-
-def real_speech_kit(settings: Settings) -> SpeechKit:
-    """Piper (through the prompt cache) and the recognisers chosen for the settings."""
-    from assistant.stt.select import choose_engines
-    from assistant.voice.cache import CachedVoice
-    from assistant.voice.piper import PiperVoice
-
-    piper = PiperVoice.load(
-        settings.voice.voice,
-        settings.models_dir,
-        words_per_minute=settings.voice.words_per_minute,
-        volume=settings.voice.volume,
-        calibration_file=settings.cache_dir / "voice-calibration.json",
-    )
-    voice = CachedVoice(piper, settings.cache_dir / "prompts", settings.voice.cache_max_mb << 20)
-    with warnings.catch_warnings():
-        # The fallback is announced below, in the reasons, with what to do about it.
-        warnings.simplefilter("ignore", EngineFallback)
-        engines = choose_engines(settings)
-    return SpeechKit(
-        voice=voice,
-        speech_voice=voice,
-        recognisers={"short": engines.short, "free": engines.free},
-        reasons=[f"voice: {piper.describe()}, through the prompt cache", *engines.describe()],
     )
 
 
