@@ -206,9 +206,7 @@ def test_layers_only_import_downwards(graph: grimp.ImportGraph) -> None:
             continue
         for n in sorted(graph.find_modules_directly_imported_by(m)):
             if within(n, ("assistant",)) and n != "assistant" and layer(n) < layer(m):
-                wrong.append(
-                    f"{m} ({LAYER_NAMES[layer(m)]}) imports {n} ({LAYER_NAMES[layer(n)]})"
-                )
+                wrong.append(f"{m} ({LAYER_NAMES[layer(m)]}) imports {n} ({LAYER_NAMES[layer(n)]})")
     assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
 
 
@@ -237,3 +235,16 @@ def test_the_device_builder_is_the_one_that_opens_devices(graph: grimp.ImportGra
     for user in ("assistant.dialogue.cli", "assistant.service", "assistant.check"):
         direct = graph.find_modules_directly_imported_by(user)
         assert not direct & {"assistant.audio", "assistant.buttons.select"}, user
+
+
+def test_no_class_over_500_lines() -> None:
+    import ast
+
+    big = []
+    for path in sorted((ROOT / "assistant").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 500:
+                    big.append(f"{path.relative_to(ROOT)}: {node.name} is {lines} lines")
+    assert not big, "\n".join(big)
