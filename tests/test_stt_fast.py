@@ -158,7 +158,9 @@ def test_the_environment_overrides_the_configured_engines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ASSISTANT_STT_SHORT", "pocketsphinx")
-    engines = select.choose_engines(_settings(tmp_path, short_engine="whisper"))
+    engines = select.choose_engines(
+        _settings(tmp_path, short_engine="whisper", free_engine="whisper")
+    )
     assert engines.short.name.startswith("pocketsphinx")
     assert engines.free.name.startswith("whisper")  # the other role is the config's
 

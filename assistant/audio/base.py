@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from assistant.core.audio import AudioChunk
+
 MIC_RATE = 16_000
 """The microphone always delivers 16 kHz mono int16, whatever the device's own rate."""
 
@@ -60,7 +62,8 @@ class Speaker:
     Must provide: :attr:`name`, :meth:`play`, :meth:`stop`, :meth:`wait`, :attr:`playing`.
 
     May provide: :meth:`close`, to close the output for good (an open PortAudio stream at exit
-    can crash); nothing by default.
+    can crash); nothing by default. :meth:`play_chunk` plays an
+    :class:`~assistant.core.audio.AudioChunk` (samples with their rate) through :meth:`play`.
     """
 
     name: str = "speaker"
@@ -68,6 +71,10 @@ class Speaker:
     def play(self, pcm: np.ndarray, sample_rate: int) -> None:
         """Queue int16 mono audio; returns at once."""
         raise NotImplementedError
+
+    def play_chunk(self, chunk: AudioChunk) -> None:
+        """Queue *chunk* (int16 mono samples at their rate); returns at once."""
+        self.play(chunk.samples, chunk.rate)
 
     def stop(self) -> None:
         """Silence now and drop anything queued (barge-in)."""

@@ -42,6 +42,7 @@ import numpy as np
 from assistant.audio.base import MIC_RATE, Microphone, Speaker
 from assistant.buttons.base import Lights
 from assistant.config import AudioSettings
+from assistant.core.audio import AudioChunk
 from assistant.core.clock import Clock, FakeClock, SystemClock
 from assistant.dialogue.events import (
     Action,
@@ -430,7 +431,7 @@ class SessionShell:
         inputs: Inputs,
         sink: RecordSink,
         clock: Clock,
-        earcons: Mapping[str, tuple[np.ndarray, int]] | None = None,
+        earcons: Mapping[str, AudioChunk] | None = None,
         lights: Lights | None = None,
         narrator: Narrator | None = None,
     ) -> None:
@@ -580,10 +581,10 @@ class SessionShell:
         interrupted = False
         can_stop = say.interruptible
         with self.inputs.prompt(can_stop):
-            for chunk in self.voice.synthesize(say.text):
-                self.speaker.play(chunk, self.voice.sample_rate)
+            for chunk in self.voice.speak(say.text):
+                self.speaker.play_chunk(chunk)
                 self._back("speaker")
-                self.speech_s += len(chunk) / self.voice.sample_rate
+                self.speech_s += chunk.seconds
                 if can_stop and not self.inputs.speaking:
                     interrupted = True
                     break
@@ -597,10 +598,9 @@ class SessionShell:
         sound = self.earcons.get(name)
         if sound is None:
             return
-        pcm, rate = sound
         # Not waited for here: the reply is made while it plays (only listening waits for it).
         try:
-            self.speaker.play(pcm, rate)
+            self.speaker.play_chunk(sound)
         except AudioError as exc:
             self._lost("speaker", exc)
         else:

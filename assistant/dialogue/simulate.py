@@ -22,6 +22,7 @@ import numpy as np
 
 from assistant.audio.base import MIC_RATE
 from assistant.config import Settings
+from assistant.core.audio import AudioChunk
 from assistant.dialogue.events import (
     ButtonPressed,
     Event,
@@ -428,12 +429,12 @@ def run_scenario(
     )
 
 
-def _earcons() -> dict[str, tuple[np.ndarray, int]]:
+def _earcons() -> dict[str, AudioChunk]:
     try:
         from assistant.voice.earcons import EARCONS, load_earcon
     except ImportError:  # pragma: no cover - the voice part always ships them
         return {}
-    return {name: load_earcon(name) for name in EARCONS}
+    return {name: AudioChunk(*load_earcon(name)) for name in EARCONS}
 
 
 # ---------------------------------------------------------------- printing the conversation

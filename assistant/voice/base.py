@@ -4,7 +4,9 @@ Must provide: :attr:`Voice.name`, :attr:`Voice.sample_rate` and :meth:`Voice.syn
 
 May provide (harmless defaults otherwise): :attr:`Voice.cache_key`, what distinguishes its
 audio for the prompt cache (by default its name and rate), and :meth:`Voice.describe`, one line
-for people (by default its name). Piper (:mod:`assistant.voice.piper`), the prompt cache
+for people (by default its name). :meth:`Voice.speak` gives the same audio as
+:class:`~assistant.core.audio.AudioChunk` (samples with their rate), as it crosses to the
+speaker. Piper (:mod:`assistant.voice.piper`), the prompt cache
 (:mod:`assistant.voice.cache`) and the fake (:mod:`assistant.voice.fake`) all derive from it.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+
+from assistant.core.audio import AudioChunk
 
 
 class Voice:
@@ -23,6 +27,11 @@ class Voice:
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         """Yield int16 mono audio, one chunk per sentence, as soon as each is ready."""
         raise NotImplementedError
+
+    def speak(self, text: str) -> Iterator[AudioChunk]:
+        """:meth:`synthesize`'s sentences, each with its sample rate."""
+        for pcm in self.synthesize(text):
+            yield AudioChunk(pcm, self.sample_rate)
 
     @property
     def cache_key(self) -> str:
