@@ -323,7 +323,7 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
         script,
         record.people if record is not None else store.people(),
         settings=settings.dialogue,
-        clock=device.clock,  # type: ignore[arg-type]  # the engine calls its clock
+        clock=device.clock,
         rng=random.Random(),
         jobs=[] if record is not None else store.open_jobs(),
         record=record,
