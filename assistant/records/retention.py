@@ -1,4 +1,5 @@
-"""Retention: audio of sessions already sent is deleted after a while; the words stay."""
+"""Retention: audio of sessions already sent is deleted after a while; their transcripts are
+blanked once the hub has long had them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime, timedelta
 
 from assistant.records.clips import ClipFolder
 from assistant.records.db import Database, iso
+from assistant.records.model import SessionRecord
 
 
 class Retention:
@@ -30,3 +32,27 @@ class Retention:
             )
         self.folder.delete_unreferenced({sha for _, sha in rows})
         return len(rows)
+
+    def forget_transcripts(self, now: datetime | None = None, keep_days: int = 30) -> int:
+        """Blank the transcripts of sessions the hub confirmed more than *keep_days* ago (the
+        hub keeps them; the device does not need them). Returns how many sessions changed."""
+        now = now or self.db.now()
+        cutoff = iso(now - timedelta(days=keep_days))
+        changed = 0
+        with self.db.tx() as db:
+            rows = db.execute(
+                "SELECT id, data FROM sessions WHERE state = 'sent' AND sent_at <= ?", (cutoff,)
+            ).fetchall()
+            for session_id, data in rows:
+                record = SessionRecord.model_validate_json(data)
+                if not any(a.transcript for a in record.answers):
+                    continue
+                for answer in record.answers:
+                    answer.transcript = ""
+                db.execute(
+                    "UPDATE sessions SET data = ? WHERE id = ?",
+                    (record.model_dump_json(), session_id),
+                )
+                db.execute("UPDATE answers SET transcript = '' WHERE session_id = ?", (session_id,))
+                changed += 1
+        return changed

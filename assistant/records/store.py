@@ -288,6 +288,11 @@ class RecordStore:
         """
         return self.retention.apply(now, keep_days)
 
+    def forget_transcripts(self, now: datetime | None = None, keep_days: int = 30) -> int:
+        """Blank the transcripts of sessions the hub confirmed more than *keep_days* ago (the
+        hub keeps them; the device does not need them). Returns how many sessions changed."""
+        return self.retention.forget_transcripts(now, keep_days)
+
     # ------------------------------------------------------------------ jobs and flags
 
     def get_job(self, job_id: str) -> Job:

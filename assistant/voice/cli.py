@@ -14,6 +14,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import AudioError
 
 
@@ -76,12 +77,11 @@ def say(
     ),
 ) -> None:
     """Say TEXT with the configured voice (to the speaker, or --to-file out.wav)."""
-    from assistant.cli import settings
     from assistant.voice import open_voice
 
     if not text.strip():
         raise typer.BadParameter("Give some words to say.", param_hint="TEXT")
-    s = settings()
+    s = settings_of()
     active = open_voice(s, voice=voice, words_per_minute=wpm, volume=volume, cache=not no_cache)
     typer.echo(f"Voice: {active.describe()}")
     started = time.perf_counter()
