@@ -2,7 +2,8 @@
 
 Layers, top to bottom; a module may import from its own layer or below, never above::
 
-    command line   assistant.cli (and assistant.cli.*), assistant.__main__, assistant.*.cli
+    command line   assistant.cli (and assistant.cli.*), assistant.__main__, assistant.*.cli,
+                   assistant.*.*_cli
     app            assistant.app, assistant.service, assistant.check
     stages         audio, stt, voice, buttons, dialogue, records, sync, hub, models, ...
     core           assistant.core, assistant.errors, assistant.faults, assistant.words
@@ -54,7 +55,12 @@ def within(module: str, prefixes: Iterable[str]) -> bool:
 
 def layer(module: str) -> int:
     """0 command line, 1 app, 2 stages, 3 core."""
-    if within(module, ("assistant.cli", "assistant.__main__")) or module.endswith(".cli"):
+    last = module.rsplit(".", 1)[-1]
+    if (
+        within(module, ("assistant.cli", "assistant.__main__"))
+        or last in ("cli",)
+        or (last.endswith("_cli"))
+    ):
         return 0
     if within(module, APP):
         return 1
