@@ -20,7 +20,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,6 +29,7 @@ from assistant.audio.base import MIC_RATE, Microphone, Speaker
 from assistant.buttons.base import BUTTONS, ButtonInput, InputStream
 from assistant.buttons.lights import COLOUR_NAMES, Lights
 from assistant.config import Settings
+from assistant.core.clock import Clock, SystemClock
 from assistant.dialogue.events import Button, ButtonPressed, SetLights, Status
 from assistant.errors import AssistantError, AssistantWarning
 from assistant.voice.base import Voice
@@ -124,7 +124,7 @@ class SelfTest:
         record_s: float = 3.0,
         light_s: float = 0.8,
         min_level_dbfs: float = MIN_LEVEL_DBFS,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
         disk_usage: Callable[[Path], Any] = shutil.disk_usage,
     ) -> None:
         self.settings = settings
@@ -134,7 +134,7 @@ class SelfTest:
         self.record_s = record_s
         self.light_s = light_s
         self.min_level_dbfs = min_level_dbfs
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.disk_usage = disk_usage
         self.items: list[CheckItem] = []
         self.spoken: list[str] = []
@@ -344,7 +344,7 @@ class SelfTest:
             self.add("disk", True, f"{free_mb:.0f} MB free on {path}")
 
     def check_clock(self) -> None:
-        now = self.clock()
+        now = self.clock.now()
         if now.year in SANE_YEARS:
             self.add("clock", True, f"the date is {now:%d %B %Y}, the time {now:%H:%M} UTC")
         else:
@@ -377,11 +377,9 @@ class SelfTest:
 
 
 def open_kit(settings: Settings) -> CheckKit:
-    """The real buttons, lights, voice, speaker and microphone; problems noted, not raised."""
-    from assistant.buttons import open_buttons, open_lights
-    from assistant.buttons.keyboard import NoButtons
-    from assistant.buttons.lights import ConsoleLights
-    from assistant.errors import ButtonError
+    """The real buttons, lights, voice, speaker and microphone, from the device builder
+    (:func:`assistant.app.build_device`, tolerant: problems noted, not raised)."""
+    from assistant.app import build_device
 
     notes: list[str] = []
     if service_running():
@@ -389,52 +387,34 @@ def open_kit(settings: Settings) -> CheckKit:
             "The assistant service is running and may be using the buttons and the sound "
             "devices; stop it first: sudo systemctl stop assistant"
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AssistantWarning)
-        stream = InputStream()
-        buttons_problem = None
-        buttons: ButtonInput
-        lights: Lights
-        try:
-            buttons = open_buttons(settings.buttons, stream)
-        except ButtonError as exc:
-            buttons, buttons_problem = NoButtons(), str(exc)
-        try:
-            lights = open_lights(settings.buttons, buttons.name)
-        except ButtonError as exc:
-            lights = ConsoleLights()
-            notes.append(f"The lights could not be set up: {exc}")
-        kit = CheckKit(stream=stream, buttons=buttons, lights=lights)
-        kit.buttons_problem = buttons_problem
-        try:
-            from assistant.voice import open_voice
+    device = build_device(settings, store=False, tolerant=True)
+    assert device.lights is not None  # the builder always gives lights with buttons
+    kit = CheckKit(
+        stream=device.inputs,
+        buttons=device.buttons,
+        lights=device.lights,
+        voice=device.voice,
+        speaker=device.speaker,
+        microphone=device.microphone,
+        buttons_problem=device.problems.get("buttons"),
+        voice_problem=device.problems.get("voice"),
+        speaker_problem=device.problems.get("speaker"),
+        microphone_problem=device.problems.get("microphone"),
+    )
+    if "recognisers" in device.problems:
+        problem = device.problems["recognisers"]
 
-            kit.voice = open_voice(settings)
-        except (AssistantError, ImportError) as exc:
-            kit.voice_problem = str(exc)
-        try:
-            from assistant.audio import open_speaker
+        def engines() -> list[str]:
+            raise AssistantError(problem)
 
-            kit.speaker = open_speaker(settings.audio)
-        except (AssistantError, ImportError) as exc:
-            kit.speaker_problem = str(exc)
-        try:
-            from assistant.audio import open_microphone
+    else:
+        lines = device.why.get("recognisers", [])
 
-            kit.microphone = open_microphone(settings.audio)
-        except (AssistantError, ImportError) as exc:
-            kit.microphone_problem = str(exc)
-        try:
-            from assistant.stt.select import choose_engines
+        def engines() -> list[str]:
+            return lines
 
-            def engines() -> list[str]:
-                return choose_engines(settings).describe()
-
-            kit.engines = engines
-        except ImportError:
-            kit.engines = None
-    notes += [str(w.message) for w in caught]
-    kit.notes = notes
+    kit.engines = engines
+    kit.notes = notes + device.notes
     return kit
 
 

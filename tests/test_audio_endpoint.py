@@ -14,7 +14,7 @@ from assistant.audio.fake import ArrayMicrophone, FakeClock, MemorySpeaker, Null
 from assistant.audio.turn import record_turn
 from assistant.audio.wav import write_wav
 from assistant.errors import AudioError, DeviceLost
-from assistant.stt.base import Transcript
+from assistant.stt.base import RecognizerStream, Transcript
 
 R = 16_000
 E = EnergyDetector
@@ -148,7 +148,7 @@ def test_energy_detector_levels() -> None:
 # -- record_turn ------------------------------------------------------------------------------
 
 
-class FakeStream:
+class FakeStream(RecognizerStream):
     """A recogniser stream that 'recognises' a fixed partial text after some audio."""
 
     def __init__(self, partials: Sequence[tuple[float, str]], final: str) -> None:

@@ -326,6 +326,15 @@ def test_auto_without_a_terminal_has_no_buttons(monkeypatch):
     assert isinstance(buttons, NoButtons)
 
 
+def test_the_environment_overrides_the_configured_back_end(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_BUTTONS", "none")
+    buttons = open_buttons(ButtonSettings(backend="keyboard"), InputStream())
+    assert isinstance(buttons, NoButtons)
+    monkeypatch.setenv("ASSISTANT_BUTTONS", "jelly")
+    with pytest.raises(ButtonError, match="ASSISTANT_BUTTONS='jelly' is not a button back-end"):
+        open_buttons(ButtonSettings(), InputStream())
+
+
 def test_auto_on_a_pi_uses_gpio(factory):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeviceFallback)

@@ -11,18 +11,20 @@ import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from assistant.audio.base import MIC_RATE
+from assistant.audio.base import MIC_RATE, Microphone, Speaker
 from assistant.buttons import InputStream
 from assistant.buttons.gpio import GpioButtons
 from assistant.buttons.lights import GpioLights
 from assistant.check import CheckKit, DiskUsage, SelfTest, level_dbfs
 from assistant.config import ButtonSettings, Settings
+from assistant.core.clock import FakeClock
 from assistant.dialogue.events import SetLights
+from assistant.voice.base import Voice
 
 BUTTON_PINS = {"yes": 17, "no": 27, "next": 22, "help": 23, "repeat": 24}
 
 
-class TinyVoice:
+class TinyVoice(Voice):
     name = "tiny"
     sample_rate = 16_000
 
@@ -30,7 +32,7 @@ class TinyVoice:
         yield np.full(160, 1000, dtype=np.int16)
 
 
-class TinySpeaker:
+class TinySpeaker(Speaker):
     name = "tiny-speaker"
 
     def __init__(self) -> None:
@@ -50,7 +52,7 @@ class TinySpeaker:
         return False
 
 
-class ToneMicrophone:
+class ToneMicrophone(Microphone):
     """30 ms blocks of a tone at *amplitude* (0 = a dead microphone)."""
 
     def __init__(self, amplitude: float) -> None:
@@ -129,7 +131,7 @@ def make_test(factory, tmp_path, *, mic_amplitude=0.3, skip=(), free_mb=5000, ye
         button_timeout_s=1.0,
         record_s=0.5,
         light_s=0.0,
-        clock=lambda: datetime(year, 3, 4, 10, 0, tzinfo=UTC),
+        clock=FakeClock(datetime(year, 3, 4, 10, 0, tzinfo=UTC)),
         disk_usage=lambda path: DiskUsage(10**10, 0, free_mb * 1024 * 1024),
     )
     return test, kit, lines

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.records import store as store_mod
+from assistant.records import clips as clips_mod
 from assistant.records.store import RecordStore
 
 CHILD = r"""
 import math, struct, sys, time, wave
 from pathlib import Path
-from assistant.records import store as store_mod
+from assistant import faults
 from assistant.records.model import Answer, Consent, SessionRecord
 from assistant.records.store import RecordStore
 
@@ -46,7 +46,8 @@ def boundary(name):
         print("AT", name, flush=True)
         time.sleep(60)
 
-store_mod._boundary = boundary
+if target in faults.POINTS:  # "never": killed from outside at a random moment
+    faults.set_fault(target, boundary)
 
 def wav(path, i):
     n = 48000 + 400 * i  # 3 s: written in several chunks
@@ -234,7 +235,7 @@ def test_kill_at_write_boundary(
         orphans = {p.stem for p in (data / "clips").glob("*.wav")} - set(out.clips.values())
         assert len(orphans) == 1  # renamed but not recorded: swept after the grace period
         store.close()
-        monkeypatch.setattr(store_mod, "ORPHAN_GRACE_S", -1.0)
+        monkeypatch.setattr(clips_mod, "ORPHAN_GRACE_S", -1.0)
         store = RecordStore(data, min_free_mb=0)
         assert {p.stem for p in (data / "clips").glob("*.wav")} == set(out.clips.values())
         assert not list((data / "clips").glob(".incoming-*"))

@@ -13,7 +13,8 @@ import pytest
 from test_records_support import GROUP, T0, FakeClock, group_session, make_wav, roster
 
 from assistant.errors import BadAudioFile, ConsentError, DiskFull, RecordError
-from assistant.records import store as store_mod
+from assistant.records import clips as clips_mod
+from assistant.records.db import Database
 from assistant.records.model import (
     Answer,
     CheckIn,
@@ -528,7 +529,7 @@ def test_full_disk_refuses_audio_and_keeps_what_was_saved(
 ) -> None:
     s = RecordStore(tmp_path / "d", min_free_mb=100)
     rec, answer = one_answer_session(s, consent=True)
-    monkeypatch.setattr(RecordStore, "_free_bytes", lambda self: 50 * 1024 * 1024)
+    monkeypatch.setattr(Database, "free_bytes", lambda self: 50 * 1024 * 1024)
     wav = make_wav(tmp_path / "w.wav")
     with pytest.raises(DiskFull) as err:
         s.keep_audio(rec.id, answer.id, wav)
@@ -541,7 +542,7 @@ def test_full_disk_refuses_audio_and_keeps_what_was_saved(
         Answer(person_id=answer.person_id, step_id="b", question="?", transcript="second")
     )
     s.save_session(rec)
-    monkeypatch.setattr(RecordStore, "_free_bytes", lambda self: 1024 * 1024)
+    monkeypatch.setattr(Database, "free_bytes", lambda self: 1024 * 1024)
     rec.answers.append(Answer(step_id="c", question="?", transcript="third"))
     with pytest.raises(DiskFull):
         s.save_session(rec)
@@ -574,7 +575,7 @@ def test_enospc_while_writing_a_clip(
     def full(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_mod.os, "fsync", full)
+    monkeypatch.setattr(clips_mod.os, "fsync", full)
     wav = make_wav(tmp_path / "w.wav")
     with pytest.raises(DiskFull, match="filled up"):
         store.keep_audio(rec.id, answer.id, wav)

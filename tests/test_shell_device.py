@@ -10,11 +10,12 @@ import time
 import numpy as np
 import pytest
 
+from assistant.app import Device, run_session
 from assistant.audio.endpoint import EnergyDetector
 from assistant.audio.fake import ArrayMicrophone, FakeClock, MemorySpeaker
 from assistant.buttons.base import InputStream
+from assistant.buttons.keyboard import NoButtons
 from assistant.config import AudioSettings, Settings
-from assistant.dialogue.cli import run_on_device
 from assistant.dialogue.events import ButtonPressed, Listen, SilenceTimedOut, SpeechHeard
 from assistant.dialogue.shell import MicrophoneEars, RealClock, SimpleInputs
 from assistant.dialogue.simulate import SpeechKit
@@ -101,16 +102,19 @@ def _run(device, presses, script=None, inputs=None):
     inputs = inputs or SimpleInputs()
     for button in presses:
         inputs.put(ButtonPressed(button))
-    return run_on_device(
-        settings,
-        script,
-        kit=kit,
-        mic=ArrayMicrophone(np.zeros(0, np.int16)),
-        speaker=MemorySpeaker(clock=FakeClock()),
-        inputs=inputs,
-        store=store,
+    parts = Device(
+        settings=settings,
         clock=RealClock(),
-    ), kit.voice
+        inputs=inputs,
+        buttons=NoButtons(),
+        voice=kit.voice,
+        speech_voice=kit.voice,
+        recognisers=kit.recognisers,
+        microphone=ArrayMicrophone(np.zeros(0, np.int16)),
+        speaker=MemorySpeaker(clock=FakeClock()),
+        store=store,
+    )
+    return run_session(parts, script), kit.voice
 
 
 def test_scripts_are_offered_by_voice_and_chosen_with_the_buttons(device):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.audio.base import Microphone
 from assistant.audio.endpoint import EnergyDetector
 from assistant.audio.fake import ArrayMicrophone, FakeClock, MemorySpeaker
 from assistant.buttons.base import InputStream
@@ -48,7 +49,7 @@ from assistant.voice.fake import FakeVoice
 SILENCE = np.zeros(0, np.int16)
 
 
-class FlakyMicrophone:
+class FlakyMicrophone(Microphone):
     """Hears one clip per listen (from its first read after opening), then silence.
 
     It is pulled out at the *lose_at*-th read (``DeviceLost``) and refuses to open

@@ -154,6 +154,17 @@ def test_explicit_engines_are_honoured_or_fail_clearly(tmp_path: Path) -> None:
         select.choose_engines(s, short="kaldi")
 
 
+def test_the_environment_overrides_the_configured_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSISTANT_STT_SHORT", "pocketsphinx")
+    engines = select.choose_engines(
+        _settings(tmp_path, short_engine="whisper", free_engine="whisper")
+    )
+    assert engines.short.name.startswith("pocketsphinx")
+    assert engines.free.name.startswith("whisper")  # the other role is the config's
+
+
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()

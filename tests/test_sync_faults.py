@@ -18,11 +18,11 @@ import pytest
 pytest.importorskip("fastapi")
 
 from assistant.errors import HubUnreachable  # noqa: E402
+from assistant.faults import SYNC_POINTS as STEPS  # noqa: E402
 from assistant.hub.service import Hub  # noqa: E402
 from assistant.records.model import SessionRecord  # noqa: E402
 from assistant.records.store import RecordStore  # noqa: E402
 from assistant.sync.client import push  # noqa: E402
-from assistant.sync.faults import STEPS  # noqa: E402
 from tests.test_sync_support import (  # noqa: E402,F401
     ProcessHub,
     ThreadHub,
@@ -72,7 +72,7 @@ def test_device_killed_at_each_step(tmp_path: Path, hub: Hub) -> None:
         enrol_device(hub, th.url, tmp_path / "dev", store)
         store.close()
         for step in PUSH_STEPS:  # each run gets further, then dies at the next step
-            killed = run_cli(config, "sync", "push", env={"ASSISTANT_SYNC_CRASH_AT": step})
+            killed = run_cli(config, "sync", "push", env={"ASSISTANT_FAULT": step})
             assert killed.returncode == -9, (step, killed)
         status = run_cli(config, "sync", "status")
         assert status.returncode == 0, status
@@ -176,7 +176,7 @@ def test_hub_killed_after_storing_before_answering(
 ) -> None:
     """The hub commits a session, then dies before the device hears: no duplicate later."""
     store, made = make_device(tmp_path)
-    server = ProcessHub(hub.home, db_url, ASSISTANT_SYNC_CRASH_AT="hub_after_session_commit")
+    server = ProcessHub(hub.home, db_url, ASSISTANT_FAULT="hub_after_session_commit")
     server.start()
     stop = threading.Event()
     try:

@@ -148,9 +148,7 @@ def test_device_killed_during_export_then_export_again(tmp_path: Path, hub: Hub)
     store.close()
     stick = tmp_path / "stick"
     stick.mkdir()
-    r = run_cli(
-        config, "sync", "export", str(stick), env={"ASSISTANT_SYNC_CRASH_AT": "after_export_file"}
-    )
+    r = run_cli(config, "sync", "export", str(stick), env={"ASSISTANT_FAULT": "after_export_file"})
     assert r.returncode == -9
     assert run_cli(config, "sync", "export", str(stick)).returncode == 0
     r = hub_import(hub, config, stick)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.audio.base import Speaker
 from assistant.errors import AudioError, ModelCorrupt, ModelMissing
 from assistant.voice.base import Voice
 from assistant.voice.cache import CachedVoice
@@ -210,7 +211,7 @@ def test_corrupt_voice_is_one_sentence(tmp_path: Path) -> None:
 # -- assistant say, to a speaker --------------------------------------------------------------
 
 
-class RecordingSpeaker:
+class RecordingSpeaker(Speaker):
     name = "recording"
 
     def __init__(self) -> None:

@@ -6,62 +6,38 @@
   cuts the current play short like a real barge-in.
 * :class:`NullSpeaker` discards everything.
 
-A clock is any object with ``monotonic() -> float`` and ``sleep(seconds)``;
-:class:`SystemClock` is the real one and :class:`FakeClock` moves only when told (its
-``sleep`` advances it), so tests of timing run instantly.
+They derive from :class:`~assistant.audio.base.Microphone` and
+:class:`~assistant.audio.base.Speaker`, as the real ones do. The clock is the one clock of
+:mod:`assistant.core.clock` (re-exported here): :class:`SystemClock` is the real one and
+:class:`FakeClock` moves only when told (its ``sleep`` advances it), so tests of timing run
+instantly.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from assistant.audio.base import MIC_RATE
+from assistant.audio.base import MIC_RATE, Microphone, Speaker
 from assistant.audio.wav import read_wav, resample
+from assistant.core.clock import Clock, FakeClock, SystemClock
 from assistant.errors import AudioError
 
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+__all__ = [
+    "ArrayMicrophone",
+    "Clock",
+    "FakeClock",
+    "MemorySpeaker",
+    "NullSpeaker",
+    "Played",
+    "SystemClock",
+    "WavMicrophone",
+]
 
 
-class FakeClock:
-    """A clock that only moves when :meth:`sleep` or :meth:`advance` is called."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += max(0.0, seconds)
-
-
-class ArrayMicrophone:
+class ArrayMicrophone(Microphone):
     """A microphone that plays back *pcm* (int16 mono, at *rate*), then silence.
 
     *realtime* paces blocks by *clock* (as a real device would); otherwise each ``read`` returns
@@ -170,7 +146,7 @@ class Played:
         return self.pcm[: max(0, n)]
 
 
-class MemorySpeaker:
+class MemorySpeaker(Speaker):
     """A speaker that keeps what was played, and when, on *clock*.
 
     Plays queue one after another in clock time. ``wait()`` sleeps the clock until the end
@@ -218,7 +194,7 @@ class MemorySpeaker:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
 
 
-class NullSpeaker:
+class NullSpeaker(Speaker):
     """A speaker that plays nothing and is never busy."""
 
     name = "null"

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from assistant.audio.base import MIC_RATE
+from assistant.audio.base import MIC_RATE, Microphone, Speaker
 from assistant.audio.devices import (
     DeviceInfo,
     close_stream,
@@ -58,11 +58,15 @@ _WAKE = np.zeros(0, dtype=np.int16)
 """Put in the microphone's queue by :meth:`SoundDeviceMicrophone.interrupt`: not audio."""
 
 
-class SoundDeviceMicrophone:
+class SoundDeviceMicrophone(Microphone):
     """A microphone that always delivers 16 kHz mono int16, in blocks of *block_ms*.
+
+    It can be interrupted (:meth:`interrupt` wakes a waiting :meth:`read`).
 
     *device* is an index or (part of) a name; None is the system default.
     """
+
+    interruptible = True
 
     def __init__(
         self,
@@ -315,7 +319,7 @@ class _Chunk:
     pos: int = 0
 
 
-class SoundDeviceSpeaker:
+class SoundDeviceSpeaker(Speaker):
     """A speaker that plays int16 mono audio without blocking, and stops at once.
 
     *device* is an index or (part of) a name; None is the system default.

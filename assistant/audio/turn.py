@@ -6,8 +6,9 @@ clipped), and optionally feeds a recogniser stream as it goes. With *allowed* sh
 partial result that is already one allowed answer ends the turn after a short pause
 (``early_silence_s``) instead of the full trailing silence, so "yes" is answered quickly but
 "what... do I do" is not cut off as "what". A *cancel* event (a button press) ends listening
-at once: with a microphone that has ``interrupt()`` (:class:`SoundDeviceMicrophone`), a small
-thread wakes the waiting read as soon as the event is set, instead of at the next block.
+at once: with a microphone that can be interrupted (``Microphone.interruptible``, as
+:class:`SoundDeviceMicrophone`), a small thread wakes the waiting read as soon as the event is
+set, instead of at the next block.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ CANCEL_POLL_S = 0.1
 
 def _relay_cancel(mic: Microphone, cancel: threading.Event) -> threading.Event | None:
     """Wake *mic*'s waiting read as soon as *cancel* is set; set the returned event to end."""
-    interrupt = getattr(mic, "interrupt", None)
-    if interrupt is None:
+    if not mic.interruptible:
         return None
+    interrupt = mic.interrupt
     done = threading.Event()
 
     def relay() -> None:
@@ -132,7 +133,7 @@ def record_turn(
     # A microphone that is not real time (a file, a simulation) hands blocks over as fast as
     # they are read: a recogniser that decodes ahead on another thread (Whisper) is then let
     # finish before the next block, as it would in the time a real block takes to come.
-    paced_by_caller = getattr(mic, "realtime", True) is False and hasattr(stream, "settle")
+    paced_by_caller = not mic.realtime and stream is not None
     keep_before = int((pre_roll_s + 0.5) * MIC_RATE)  # speech is sure ~0.1 s after it starts
 
     def feed_stream(block: np.ndarray) -> None:
@@ -142,7 +143,7 @@ def record_turn(
         f0 = time.monotonic()
         text = stream.accept(block)
         if paced_by_caller:
-            stream.settle()  # type: ignore[attr-defined]  # compute takes no audio time
+            stream.settle()  # compute takes no audio time (nothing, for most recognisers)
         feed_s += time.monotonic() - f0
         if text is not None:
             partial = text
@@ -178,11 +179,12 @@ def record_turn(
     relay_done = _relay_cancel(mic, cancel) if cancel is not None else None
     # A recogniser that decodes ahead (Whisper) wakes the waiting read when a decoding is done,
     # so that a sure partial result ends the turn at once, not at the next block.
-    wake_with = getattr(stream, "wake_with", None)
-    interrupt = getattr(mic, "interrupt", None)
-    woken = wake_with is not None and interrupt is not None and not paced_by_caller
-    if woken:
-        wake_with(interrupt)  # type: ignore[misc]
+    woken = (
+        stream is not None
+        and mic.interruptible
+        and not paced_by_caller
+        and stream.wake_with(mic.interrupt)
+    )
     try:
         while True:
             if cancel is not None and cancel.is_set():

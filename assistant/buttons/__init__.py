@@ -16,7 +16,14 @@ MockFactory), :class:`~assistant.buttons.keyboard.KeyboardButtons`, and
 
 from __future__ import annotations
 
-from assistant.buttons.base import BUTTONS, HOLD_ACTIONS, ButtonInput, InputStream, PressLogic
+from assistant.buttons.base import (
+    BUTTONS,
+    HOLD_ACTIONS,
+    ButtonInput,
+    Buttons,
+    InputStream,
+    PressLogic,
+)
 from assistant.buttons.lights import ConsoleLights, GpioLights, Lights, open_lights
 from assistant.buttons.select import open_buttons
 
@@ -24,6 +31,7 @@ __all__ = [
     "BUTTONS",
     "HOLD_ACTIONS",
     "ButtonInput",
+    "Buttons",
     "ConsoleLights",
     "GpioLights",
     "Lights",

@@ -37,9 +37,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
 
-from assistant.dialogue.events import Button, ButtonPressed, Event
+from assistant.dialogue.events import Button, ButtonPressed, Event, SetLights
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +156,47 @@ class InputStream:
         return True
 
 
-@runtime_checkable
-class ButtonInput(Protocol):
-    """A set of buttons feeding an :class:`InputStream` (GPIO, keyboard, none)."""
+class Buttons:
+    """The base class of every set of buttons (GPIO, keyboard, none), as gpiozero's ``Pin``.
 
-    name: str
-    """Which back-end, e.g. ``gpio:LGPIOFactory`` or ``keyboard``."""
-    buttons: frozenset[Button]
-    """The buttons this back-end has."""
+    A back-end feeds the :class:`InputStream` it was given, from its own thread, through a
+    :class:`PressLogic` per button (so a press means the same everywhere).
 
-    def close(self) -> None: ...
+    Must provide: :attr:`name` (which back-end, e.g. ``gpio:LGPIOFactory`` or ``keyboard``)
+    and :attr:`buttons` (the buttons it has).
+
+    May provide: :meth:`close`, to let go of pins or the terminal; nothing by default.
+    """
+
+    name: str = "buttons"
+    buttons: frozenset[Button] = frozenset()
+
+    def close(self) -> None:
+        """Let go of the hardware; nothing to do by default."""
+
+
+ButtonInput = Buttons
+"""The old name of :class:`Buttons`."""
+
+
+class Lights:
+    """The base class of the button lights and the status light (GPIO LEDs, or text).
+
+    Must provide: :attr:`name` and :meth:`apply` (show which buttons mean something now, and
+    the status, from :class:`~assistant.dialogue.events.SetLights`).
+
+    May provide: :meth:`close`, to turn everything off and let go of the pins; nothing by
+    default.
+    """
+
+    name: str = "lights"
+
+    def apply(self, lights: SetLights) -> None:
+        """Show which buttons mean something now, and the status."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Turn off and let go; nothing to do by default."""
 
 
 class PressLogic:

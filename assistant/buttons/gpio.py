@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant.buttons.base import (
     BUTTONS,
+    Buttons,
     InputStream,
     PressLogic,
     ShutdownChord,
@@ -77,7 +78,7 @@ def _edge(logic: PressLogic, down: bool) -> Callable[[], None]:
     return lambda: logic.edge(down)
 
 
-class GpioButtons:
+class GpioButtons(Buttons):
     """The yes / no / next (and help / repeat) buttons on GPIO pins."""
 
     def __init__(

@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any
 
-from assistant.buttons.base import BUTTONS, InputStream, PressLogic
+from assistant.buttons.base import BUTTONS, Buttons, InputStream, PressLogic
 from assistant.dialogue.events import Button
 from assistant.errors import ButtonError
 
@@ -49,7 +49,7 @@ KEYS: dict[str, tuple[Button, bool]] = {
 HELP_TEXT = "Keys: y = yes, n = no, space = next, h = help, r = repeat (capital letter = hold)."
 
 
-class KeyboardButtons:
+class KeyboardButtons(Buttons):
     """Buttons read from a terminal (or any file descriptor, for tests)."""
 
     def __init__(self, stream: InputStream, fd: int | None = None) -> None:
@@ -120,7 +120,7 @@ class KeyboardButtons:
         self.close()
 
 
-class NoButtons:
+class NoButtons(Buttons):
     """No buttons at all (no Pi and no terminal): speech only, and said so in the log."""
 
     name = "none"

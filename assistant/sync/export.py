@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import SyncError
+from assistant.faults import fault_point
 from assistant.sync.device import Enrolment, write_atomic
-from assistant.sync.faults import crash_point
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
 
@@ -66,7 +66,7 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
                     sessions += 1
                 outbox.mark_exported(item.session_id)
                 _write_manifest(manifest_path, enrolment, entries)
-                crash_point("after_export_file")
+                fault_point("after_export_file")
             _write_manifest(manifest_path, enrolment, entries)
     except OSError as exc:
         raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc

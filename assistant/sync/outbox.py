@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import RecordError, SyncError
+from assistant.faults import fault_point
 from assistant.sync import bundle
 from assistant.sync.device import Enrolment, sync_dir, write_atomic
-from assistant.sync.faults import crash_point
 from assistant.sync.source import SessionSource, finalised_sessions
 
 SCHEMA = """
@@ -167,7 +167,7 @@ class Outbox:
                 "INSERT OR IGNORE INTO items(session_id, clips, size, sealed_at) VALUES (?,?,?,?)",
                 (record.id, json.dumps(clips), len(sealed), _now()),
             )
-        crash_point("after_seal_session")
+        fault_point("after_seal_session")
 
     def _seal_clip(self, sha: str, source: SessionSource, enrolment: Enrolment) -> None:
         try:
@@ -192,7 +192,7 @@ class Outbox:
                 "INSERT OR IGNORE INTO blobs(sha256, size, sealed_at) VALUES (?,?,?)",
                 (sha, len(sealed), _now()),
             )
-        crash_point("after_seal_clip")
+        fault_point("after_seal_clip")
 
     def ensure_clip_file(self, sha: str, source: SessionSource, enrolment: Enrolment) -> Path:
         """The sealed clip's file, sealed again from the record store if it was swept away."""

@@ -1,31 +1,22 @@
 """Where sync reads finished sessions from: the records store, behind a small protocol.
 
-Sync needs only five things from the store, so tests can hand it any object with them.
+Sync needs only five things from the store
+(:class:`~assistant.records.protocols.SessionSource`), so tests can hand it any object with them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.errors import RecordError
 from assistant.records.model import SessionRecord
+from assistant.records.protocols import SessionSource
 
+if TYPE_CHECKING:
+    from assistant.records.store import RecordStore
 
-class SessionSource(Protocol):
-    """What sync reads from (the records store's ``RecordStore`` fits)."""
-
-    def sessions(self, state: Any = ...) -> Iterable[Any]: ...
-
-    def get_session(self, session_id: str) -> SessionRecord: ...
-
-    def mark_sent(self, session_id: str) -> None: ...
-
-    def clip_path(self, sha256: str) -> Path: ...
-
-    def device_id(self) -> str: ...
+__all__ = ["SessionSource", "finalised_sessions", "open_store"]
 
 
 def finalised_sessions(source: SessionSource) -> list[SessionRecord]:
@@ -46,7 +37,7 @@ def finalised_sessions(source: SessionSource) -> list[SessionRecord]:
     return [r for r in out if r.state == "finalised"]
 
 
-def open_store(settings: Settings) -> SessionSource:
+def open_store(settings: Settings) -> RecordStore:
     """The device's record store (imported late, so sync's own tests need only the model)."""
     from assistant.records.store import RecordStore
 

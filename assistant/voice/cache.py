@@ -37,11 +37,8 @@ _SUFFIX = ".pcm"
 
 
 def voice_identity(voice: Voice) -> str:
-    """What distinguishes this voice's audio: ``cache_key`` if it has one, else name and rate."""
-    key = getattr(voice, "cache_key", None)
-    if isinstance(key, str) and key:
-        return key
-    return f"{voice.name}|{voice.sample_rate}"
+    """What distinguishes this voice's audio: its ``cache_key`` (by default name and rate)."""
+    return voice.cache_key
 
 
 def _encode(key: str, sample_rate: int, chunks: list[np.ndarray]) -> bytes:
@@ -80,7 +77,7 @@ def _decode(data: bytes, key: str) -> tuple[int, list[np.ndarray]]:
     return int(header["rate"]), chunks
 
 
-class CachedVoice:
+class CachedVoice(Voice):
     """A :class:`~assistant.voice.base.Voice` that remembers what it has said, on disk."""
 
     def __init__(self, voice: Voice, cache_dir: Path, max_bytes: int = 200 * 1024 * 1024) -> None:
@@ -98,6 +95,10 @@ class CachedVoice:
     @property
     def cache_key(self) -> str:
         return voice_identity(self.voice)
+
+    def describe(self) -> str:
+        """The voice behind the cache."""
+        return self.voice.describe()
 
     def key(self, text: str) -> str:
         return f"{voice_identity(self.voice)}|text={text}"

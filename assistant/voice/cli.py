@@ -78,15 +78,12 @@ def say(
 ) -> None:
     """Say TEXT with the configured voice (to the speaker, or --to-file out.wav)."""
     from assistant.voice import open_voice
-    from assistant.voice.piper import PiperVoice
 
     if not text.strip():
         raise typer.BadParameter("Give some words to say.", param_hint="TEXT")
     s = settings_of()
     active = open_voice(s, voice=voice, words_per_minute=wpm, volume=volume, cache=not no_cache)
-    inner = getattr(active, "voice", active)
-    about = inner.describe() if isinstance(inner, PiperVoice) else inner.name
-    typer.echo(f"Voice: {about}")
+    typer.echo(f"Voice: {active.describe()}")
     started = time.perf_counter()
     if to_file is not None:
         seconds = write_wav_atomic(to_file, active.synthesize(text), active.sample_rate)
@@ -111,9 +108,7 @@ def say(
         speaker.stop()
         raise typer.Abort() from None
     finally:
-        close = getattr(speaker, "close", None)
-        if callable(close):
-            close()
+        speaker.close()
     if first is not None:
         typer.echo(
             f"Said {total / active.sample_rate:.1f} s of speech (first sound after {first:.2f} s)."

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from assistant.voice.base import Voice
 from assistant.voice.piper import count_words
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -25,7 +26,7 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
 
 
-class FakeVoice:
+class FakeVoice(Voice):
     """A :class:`~assistant.voice.base.Voice` that beeps once per word, at 16 kHz."""
 
     def __init__(

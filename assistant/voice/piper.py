@@ -50,6 +50,7 @@ import numpy as np
 
 from assistant.errors import ConfigError, ModelCorrupt, ModelMissing
 from assistant.memory import release_memory
+from assistant.voice.base import Voice
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def _load_piper(files: VoiceFiles, memory_arena: bool) -> Any:
     return _Piper(config=config, session=session)
 
 
-class PiperVoice:
+class PiperVoice(Voice):
     """A Piper voice, loaded once, speaking at a set rate and volume.
 
     >>> voice = PiperVoice.load("en_US-joe-medium", words_per_minute=150)  # doctest: +SKIP

@@ -1,0 +1,126 @@
+"""Jobs and flags: what people said they would do (with every status change), and what staff
+should look at."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from assistant.errors import RecordError
+from assistant.records.db import Database, iso
+from assistant.records.model import Flag, Job, JobEvent, SessionRecord
+
+
+class JobRepository:
+    """The ``jobs``, ``job_events`` and ``flags`` tables."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _jobs(self, where: str, args: tuple[Any, ...]) -> list[Job]:
+        jobs: list[Job] = []
+        for r in self.db.read(f"SELECT id, data FROM jobs {where} ORDER BY rowid", args):
+            job = Job.model_validate_json(r["data"])
+            job.history = [
+                JobEvent(
+                    status=e["status"],
+                    at=datetime.fromisoformat(e["at"]),
+                    help_needed=e["help_needed"],
+                    note_answer=e["note_answer"],
+                )
+                for e in self.db.read(
+                    "SELECT * FROM job_events WHERE job_id = ? ORDER BY at, seq", (r["id"],)
+                )
+            ]
+            jobs.append(job)
+        return jobs
+
+    def get_job(self, job_id: str) -> Job:
+        found = self._jobs("WHERE id = ?", (job_id,))
+        if not found:
+            raise RecordError(f"There is no job with id {job_id}.")
+        return found[0]
+
+    def jobs_for(self, person_id: str) -> list[Job]:
+        return self._jobs("WHERE person_id = ?", (person_id,))
+
+    def open_jobs(self) -> list[Job]:
+        return [j for j in self._jobs("", ()) if j.status != "done"]
+
+    def flags(self, unresolved_only: bool = True) -> list[Flag]:
+        where = "WHERE resolved_at IS NULL" if unresolved_only else ""
+        out: list[Flag] = []
+        for r in self.db.read(f"SELECT data, resolved_at FROM flags {where} ORDER BY at, rowid"):
+            flag = Flag.model_validate_json(r["data"])
+            flag.resolved = r["resolved_at"] is not None
+            out.append(flag)
+        return out
+
+    def resolved_flags(self, session_id: str) -> set[str]:
+        """Ids of the flags of one session that staff have dealt with."""
+        rows = self.db.read(
+            "SELECT id FROM flags WHERE session_id = ? AND resolved_at IS NOT NULL",
+            (session_id,),
+        )
+        return {r["id"] for r in rows}
+
+    def resolve_flag(self, flag_id: str, by: str) -> None:
+        with self.db.tx() as db:
+            cur = db.execute(
+                "UPDATE flags SET resolved_at = ?, resolved_by = ? WHERE id = ? "
+                "AND resolved_at IS NULL",
+                (iso(self.db.now()), by, flag_id),
+            )
+            if (
+                cur.rowcount == 0
+                and not db.execute("SELECT 1 FROM flags WHERE id = ?", (flag_id,)).fetchone()
+            ):
+                raise RecordError(f"There is no flag with id {flag_id}.")
+
+    def index(self, db: sqlite3.Connection, rec: SessionRecord) -> None:
+        """Refresh one session's jobs, check-ins and flags inside the caller's transaction."""
+        for job in rec.jobs:
+            self._merge_job(db, rec.id, job)
+        for checkin in rec.checkins:
+            for job_id, status in checkin.jobs.items():
+                if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
+                    db.execute(
+                        "INSERT OR IGNORE INTO job_events (job_id, status, at, session_id) "
+                        "VALUES (?, ?, ?, ?)",
+                        (job_id, status, iso(checkin.at), rec.id),
+                    )
+        for flag in rec.flags:
+            db.execute(
+                "INSERT INTO flags (id, session_id, person_id, at, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET person_id = excluded.person_id, "
+                "at = excluded.at, data = excluded.data",
+                (flag.id, rec.id, flag.person_id, iso(flag.at), flag.model_dump_json()),
+            )
+
+    def _merge_job(self, db: sqlite3.Connection, session_id: str, job: Job) -> None:
+        row = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()
+        plain = job.model_dump_json(exclude={"history"})
+        if row is None:
+            db.execute(
+                "INSERT INTO jobs (id, session_id, person_id, data) VALUES (?, ?, ?, ?)",
+                (job.id, session_id, job.person_id, plain),
+            )
+        elif row[0] == session_id:
+            db.execute(
+                "UPDATE jobs SET person_id = ?, data = ? WHERE id = ?",
+                (job.person_id, plain, job.id),
+            )
+        for event in job.history:
+            db.execute(
+                "INSERT OR IGNORE INTO job_events (job_id, status, at, help_needed, note_answer, "
+                "session_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    job.id,
+                    event.status,
+                    iso(event.at),
+                    event.help_needed,
+                    event.note_answer,
+                    session_id,
+                ),
+            )

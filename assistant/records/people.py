@@ -1,0 +1,230 @@
+"""People and consent: the roster, and every consent decision (the latest is in force).
+
+Consent gates audio: :meth:`PeopleRepository.audio_allowed` says whether a clip may be kept for
+an answer's person (for a whole-group answer: for every person in the session). Withdrawal
+deletes the person's clips (through the clip folder) and is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import RecordError
+from assistant.records.db import Database, iso
+from assistant.records.model import Consent, ConsentMethod, Person
+
+if TYPE_CHECKING:
+    from assistant.records.clips import ClipFolder
+
+log = logging.getLogger("assistant.records.store")
+
+
+class PeopleRepository:
+    """The ``people``, ``consent_events`` (and, for reading, ``name_clips``) tables."""
+
+    def __init__(self, db: Database, folder: ClipFolder) -> None:
+        self.db = db
+        self.folder = folder
+
+    def add_person(
+        self,
+        name: str,
+        *,
+        consent: Consent | None = None,
+        communication_needs: str | None = None,
+        repeat_after_s: float | None = None,
+        words_per_minute: float | None = None,
+        person_id: str | None = None,
+    ) -> Person:
+        name = " ".join(name.split())
+        if not name:
+            raise RecordError("A person needs a name.")
+        fields: dict[str, Any] = {"name": name}
+        if person_id:
+            fields["id"] = person_id
+        person = Person(
+            communication_needs=communication_needs,
+            repeat_after_s=repeat_after_s,
+            words_per_minute=words_per_minute,
+            **fields,
+        )
+        now = iso(self.db.now())
+        with self.db.tx() as db:
+            clash = db.execute(
+                "SELECT id, name FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL",
+                (name,),
+            ).fetchone()
+            if clash:
+                raise RecordError(
+                    f"There is already someone called {clash[1]}; add a surname or an initial."
+                )
+            db.execute(
+                "INSERT INTO people (id, name, data, added_at) VALUES (?, ?, ?, ?)",
+                (person.id, name, person.model_dump_json(exclude={"consent"}), now),
+            )
+            if consent is not None:
+                self.add_consent(db, person.id, consent)
+        return self.get_person(person.id)
+
+    def get_person(self, person_id: str) -> Person:
+        rows = self.db.read("SELECT data FROM people WHERE id = ?", (person_id,))
+        if not rows:
+            raise RecordError(f"There is no person with id {person_id}.")
+        person = Person.model_validate_json(rows[0]["data"])
+        person.consent = self.consent_in_force(person_id)
+        person.name_clip = self.name_clip(person_id)
+        return person
+
+    def name_clip(self, person_id: str) -> str | None:
+        rows = self.db.read(
+            "SELECT sha256 FROM name_clips WHERE person_id = ? AND deleted_at IS NULL",
+            (person_id,),
+        )
+        return str(rows[0]["sha256"]) if rows else None
+
+    def people(self, *, include_removed: bool = False) -> list[Person]:
+        where = "" if include_removed else "WHERE removed_at IS NULL"
+        rows = self.db.read(f"SELECT id FROM people {where} ORDER BY added_at, rowid")
+        return [self.get_person(r["id"]) for r in rows]
+
+    def find_person(self, name: str) -> Person | None:
+        name = " ".join(name.split())
+        rows = self.db.read(
+            "SELECT id FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL", (name,)
+        )
+        return self.get_person(rows[0]["id"]) if rows else None
+
+    def remove_person(self, person_id: str) -> None:
+        self.get_person(person_id)
+        with self.db.tx() as db:
+            db.execute(
+                "UPDATE people SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                (iso(self.db.now()), person_id),
+            )
+
+    def set_consent(self, person_id: str, consent: Consent) -> Person:
+        self.get_person(person_id)
+        with self.db.tx() as db:
+            self.add_consent(db, person_id, consent)
+        return self.get_person(person_id)
+
+    def withdraw_consent(
+        self, person_id: str, by: str | None = None, method: ConsentMethod = "staff_recorded"
+    ) -> int:
+        self.get_person(person_id)
+        now = self.db.now()
+        with self.db.tx("withdraw_before_commit") as db:
+            rows = db.execute(
+                "SELECT answer_id, sha256 FROM clips WHERE person_id = ? AND deleted_at IS NULL",
+                (person_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE clips SET deleted_at = ?, deleted_why = 'consent withdrawn' "
+                "WHERE person_id = ? AND deleted_at IS NULL",
+                (iso(now), person_id),
+            )
+            name = db.execute(
+                "SELECT person_id, sha256 FROM name_clips WHERE person_id = ? "
+                "AND deleted_at IS NULL",
+                (person_id,),
+            ).fetchall()
+            db.execute(
+                "UPDATE name_clips SET deleted_at = ?, deleted_why = 'consent withdrawn' "
+                "WHERE person_id = ? AND deleted_at IS NULL",
+                (iso(now), person_id),
+            )
+            rows = rows + name
+            db.execute(
+                "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
+                "withdrawal, clips_deleted, recorded_at) VALUES (?, 0, ?, ?, ?, 1, ?, ?)",
+                (person_id, iso(now), method, by, len(rows), iso(now)),
+            )
+        self.folder.delete_unreferenced({sha for _, sha in rows})
+        log.info("Consent withdrawn for %s; %d clip(s) deleted", person_id, len(rows))
+        return len(rows)
+
+    def consent_history(self, person_id: str) -> list[dict[str, Any]]:
+        rows = self.db.read(
+            "SELECT * FROM consent_events WHERE person_id = ? ORDER BY seq", (person_id,)
+        )
+        return [dict(r) for r in rows]
+
+    def add_consent(self, db: sqlite3.Connection, person_id: str, consent: Consent) -> None:
+        """Record a consent decision inside the caller's transaction *db*."""
+        db.execute(
+            "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, session_id, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                person_id,
+                int(consent.audio),
+                iso(consent.at),
+                consent.method,
+                consent.witnessed_by,
+                consent.session_id,
+                iso(self.db.now()),
+            ),
+        )
+
+    def merge_consent(self, db: sqlite3.Connection, person_id: str, consent: Consent) -> None:
+        """Record a consent decision carried in a session record, once.
+
+        A decision already recorded is not recorded again; a grant dated before a later
+        withdrawal is stale (the record was built before the withdrawal) and is ignored.
+        """
+        at = iso(consent.at)
+        same = db.execute(
+            "SELECT 1 FROM consent_events WHERE person_id = ? AND audio = ? AND at = ? "
+            "AND method = ? AND coalesce(session_id, '') = coalesce(?, '')",
+            (person_id, int(consent.audio), at, consent.method, consent.session_id),
+        ).fetchone()
+        if same:
+            return
+        if consent.audio:
+            later_withdrawal = db.execute(
+                "SELECT 1 FROM consent_events WHERE person_id = ? AND withdrawal = 1 AND at >= ?",
+                (person_id, at),
+            ).fetchone()
+            if later_withdrawal:
+                return
+        self.add_consent(db, person_id, consent)
+
+    def consent_in_force(self, person_id: str) -> Consent | None:
+        rows = self.db.read(
+            "SELECT * FROM consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
+            (person_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Consent(
+            audio=bool(r["audio"]),
+            at=datetime.fromisoformat(r["at"]),
+            method=r["method"],
+            witnessed_by=r["witnessed_by"],
+            session_id=r["session_id"],
+            withdrawn=bool(r["withdrawal"]),
+        )
+
+    @staticmethod
+    def audio_allowed(db: sqlite3.Connection, session_id: str, person_id: str | None) -> bool:
+        """Whether the consent in force lets a clip be kept (read inside *db*'s transaction)."""
+
+        def allowed(pid: str) -> bool:
+            row = db.execute(
+                "SELECT audio FROM consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
+                (pid,),
+            ).fetchone()
+            return bool(row and row[0])
+
+        if person_id is not None:
+            return allowed(person_id)
+        everyone = [
+            r[0]
+            for r in db.execute(
+                "SELECT person_id FROM session_people WHERE session_id = ?", (session_id,)
+            )
+        ]
+        return bool(everyone) and all(allowed(pid) for pid in everyone)
