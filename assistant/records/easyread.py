@@ -337,11 +337,16 @@ def build_context(
         order = [person_id]
     parts: list[PersonPart] = []
     # A pass followed by an answer to the same step (the person came back to it) is not shown.
-    answered_later = {(a.person_id, a.step_id): i for i, a in enumerate(answers) if not a.passed}
+    answered_later = {
+        (a.person_id, a.step_id): i
+        for i, a in enumerate(answers)
+        if not a.passed and not a.rejected
+    }
     answers = [
         a
         for i, a in enumerate(answers)
         if not (a.passed and answered_later.get((a.person_id, a.step_id), -1) > i)
+        and not a.rejected  # not what they said: never shown as their words
     ]
     for pid in order:
         name = names.get(pid, "Someone")

@@ -428,7 +428,9 @@ class Engine:
         answer = self.log.latest(self.key(step_id, ctx), ctx.person)
         if answer is None:
             answer = self.log.latest(step_id, ctx.person)
-        return answer.value if answer is not None and not answer.passed else None
+        if answer is None or answer.passed or answer.rejected:
+            return None
+        return answer.value
 
     def next_round(self) -> int:
         """Count the rounds of people (each starts with a different person)."""

@@ -33,11 +33,13 @@ def free(
     read_back: bool = True,
     help_extra: str = "",
 ) -> Generator[None, Event, Answer | None]:
-    """A free answer with read-back. None when the person passed."""
+    """A free answer with read-back. None when the person passed, or said no to the read-back
+    twice (a rejected answer is never the answer: it is kept only as a rejected try)."""
     log = engine.log
     help_text = " ".join(x for x in (P.HELP["ask"], help_extra, P.TO_PASS) if x)
     text = f"{question} {P.LISTENING}"
     misses = 0
+    rejections = 0
     previous: Answer | None = None
     first = ""
     while True:
@@ -83,10 +85,24 @@ def free(
             return answer
         if sure.value == "next":
             return answer
+        # "No": this is not what they said. It is kept only as a rejected try, never the answer.
+        log.reject(answer)
+        rejections += 1
+        if rejections >= 2:
+            # Twice wrong: not kept as the answer. The person passes, to come back to it.
+            log.answer(
+                key,
+                t,
+                "free",
+                None,
+                passed=True,
+                attempts=misses + 1,
+                supersedes=answer.id,
+            )
+            after = P.NOT_KEPT_AGAIN if ctx.passes is not None else P.NOT_KEPT_ON
+            yield from engine.say_turn(f"{P.NOT_KEPT} {after}", key, ctx.person)
+            return None
         misses += 1
-        if misses >= 2:
-            yield from kept_anyway(engine, answer, ctx.person)
-            return answer
         first = P.TRY_AGAIN
 
 
