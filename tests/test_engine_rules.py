@@ -851,3 +851,50 @@ def test_an_old_record_without_rejected_still_loads() -> None:
 
     old = {"id": "a", "step_id": "why_here", "question": "Why?", "transcript": "friends"}
     assert Answer.model_validate(old).rejected is False
+
+
+@pytest.mark.parametrize("early", ["yes", "no"])
+def test_a_press_before_the_read_back_was_heard_does_not_count(early: str) -> None:
+    talk = Conversation("my-goals", ["Sam"])
+    talk.run(["yes", "yes"])
+    talk.say("to make friends")
+    talk.until("I heard: to make friends.")
+    talk.barge(early)  # while "I heard: ..." is still being said
+    why = talk.answers("Sam", "why_here")
+    assert len(why) == 1 and why[0].confirmed_by == "not_confirmed" and not why[0].rejected
+    assert talk.pending is not None
+    assert talk.pending.text.startswith(f"{P.HEAR_IT_ALL} I heard: to make friends.")
+    talk.run(["yes"])  # after it was all said: this counts
+    assert talk.answers("Sam", "why_here")[0].confirmed_by == "button"
+
+
+def test_the_plan_read_back_is_confirmed_only_after_it_was_heard() -> None:
+    talk = Conversation("coproduction-group", ["Ann"])
+    for _ in range(500):
+        if _until_said(talk, "Here is the plan."):
+            break
+        if talk.listen is not None and talk.listen.role == "free":
+            talk.do("say: to help")
+        elif "anyone else" in talk.last_said or "another" in talk.last_said:
+            talk.do("no")
+        else:
+            talk.do("yes")
+    talk.barge("yes")
+    assert talk.pending is not None and talk.pending.text.startswith(P.HEAR_IT_ALL)
+    assert talk.answers(None, "plan") == []
+    talk.run(["yes"])
+    plan = talk.answers(None, "plan")
+    assert len(plan) == 1 and plan[0].value == "yes"
+
+
+def _until_said(talk: Conversation, words: str) -> bool:
+    """Finish prompts until *words* are being said (True), or the device listens or waits."""
+    for _ in range(200):
+        if talk.pending is None or talk.ended:
+            return False
+        if words in talk.pending.text:
+            return True
+        say, talk.pending = talk.pending, None
+        talk.clock.advance(1.0)
+        talk.send(PromptFinished(say.prompt_id))
+    return False

@@ -78,6 +78,7 @@ def free(
             ctx.person,
             P.HELP["read_back"],
             buttons=YES_NO_NEXT,
+            whole=True,
         )
         sure = yield from engine.turn(check)
         if sure.value == "yes":
