@@ -249,6 +249,7 @@ def test_speech_not_understood_is_never_a_guess() -> None:
     talk.settle()
     assert talk.last_said == f"{P.NOT_CAUGHT} {question}"
     talk.say("not good")
+    talk.say("yes")  # "You said: not good. Is that right?"
     assert talk.record.checkins[0].mood == "not_good"
 
 
@@ -264,6 +265,7 @@ def test_a_spoken_yes_is_not_a_point_on_a_scale() -> None:
     talk.settle()
     assert talk.last_said == f"{P.NOT_CAUGHT} {question}"
     talk.say("not good")
+    talk.say("yes")  # "You said: not good. Is that right?"
     assert talk.record.checkins[0].mood == "not_good"
 
 
@@ -510,12 +512,37 @@ def test_taking_consent_away_asks_a_second_time() -> None:
 def test_mood_not_good_raises_a_flag_and_says_someone_will_be_told(how: str) -> None:
     talk = checkin(facilitator="Jo")
     talk.run([how])
+    assert talk.last_said.startswith("You said: not good. Is that right?")
+    assert talk.record.flags == [], "checked back before a flag is raised"
+    talk.run(["yes"])
     flags = [f for f in talk.record.flags if f.kind == "mood_not_good"]
     assert len(flags) == 1 and flags[0].person_id == talk.person("Sam").id
     mood = talk.answers("Sam", "mood")[-1]
     assert flags[0].answer_id == mood.id and mood.value == "not_good"
     assert any("I will tell Jo" in s for s in talk.said)
     assert talk.record.checkins[0].mood == "not_good"
+
+
+def test_a_mispressed_red_at_the_mood_question_is_undone_with_no_flag() -> None:
+    talk = checkin()
+    talk.run(["no"])  # meant green
+    assert talk.last_said.startswith("You said: not good. Is that right?")
+    talk.run(["no"])
+    assert talk.last_said.startswith(f"{P.TRY_AGAIN} How are you feeling today?")
+    talk.run(["yes"])
+    assert talk.record.flags == []
+    assert talk.record.checkins[0].mood == "good"
+    moods = talk.answers("Sam", "mood")
+    assert [(a.value, a.rejected) for a in moods] == [("not_good", True), ("good", False)]
+    assert "I'm sorry you're not feeling good." not in " ".join(talk.said)
+
+
+def test_a_flag_answer_rejected_every_time_is_a_pass_with_no_flag() -> None:
+    talk = checkin()
+    talk.run(["no", "no", "no", "no", "no", "no"])
+    assert talk.record.flags == []
+    assert talk.record.checkins == [] or talk.record.checkins[0].mood is None
+    assert talk.answers("Sam", "mood")[-1].passed
 
 
 def test_mood_good_raises_no_flag() -> None:
@@ -534,7 +561,7 @@ def test_checkin_jobs_celebrated_and_not_yet_is_fine_and_help_is_flagged() -> No
     talk.run(["yes", "yes", "yes"])  # Sam, consent, mood good
     first = talk.last_said
     job_one = "water the plants" if "water the plants" in first else "sweep the yard"
-    talk.run(["yes", "no", "no"])  # done; not yet; a lot of help
+    talk.run(["yes", "no", "no", "yes"])  # done; not yet; a lot of help, checked back
     assert "celebrate" in talk.earcons
     assert "Not yet is fine." in talk.said
     flags = [f for f in talk.record.flags if f.kind == "asked_for_help"]

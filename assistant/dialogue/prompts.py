@@ -45,6 +45,8 @@ HELP = {
 I_HEARD = "I heard: {text}. Is that right?"
 HEAR_IT_ALL = "Please listen to the end. Then press a button."
 """Said before a read-back again when a press came before its words were all said."""
+YOU_SAID = "You said: {words}. Is that right?"
+"""A scale answer that raises a flag is checked back with this first."""
 TRY_AGAIN = "Okay. Let's try again."
 KEPT_RECORDING = "Thank you. I have kept your recording. Staff will listen to it."
 KEPT_WORDS = "Thank you. I will keep what I heard. Staff will check it with you."

@@ -142,6 +142,7 @@ def scale_turn(
     *,
     shuffle: bool,
     help_extra: str = "",
+    first: str = "",
 ) -> Generator[None, Event, tuple[str, Answer]]:
     """A three-point scale on the three answer buttons (or its words); the answer is kept."""
     points = S.SCALES[scale]
@@ -162,6 +163,7 @@ def scale_turn(
         values=values,
         voice=frozenset(),
         phrases=phrases,
+        first=first,
     )
     reply = yield from engine.turn(t)
     answer = engine.log.answer(key, t, "scale", reply, value=reply.value)
@@ -214,21 +216,65 @@ def confirm(engine: Engine, step: S.Confirm, ctx: Ctx) -> Run:
     return "passed" if passed else None
 
 
+SCALE_TRIES = 3
+"""How often a scale answer that would raise a flag is asked again after "no, that's wrong"."""
+
+
+def raises_flag(engine: Engine, step_id: str, value: str) -> bool:
+    """Whether *value* as the answer to *step_id* raises a flag straight away (a branch on it
+    whose case for *value* holds a flag step)."""
+    return any(
+        isinstance(s, S.Branch)
+        and s.on_answer == step_id
+        and any(isinstance(c, S.RaiseFlag) for c in s.cases.get(value, ()))
+        for s in engine.script.walk()
+    )
+
+
 @handles("scale")
 def scale(engine: Engine, step: S.Scale, ctx: Ctx) -> Run:
     key = engine.key(step.id, ctx)
     if engine.skip(key, ctx.person):
         return None
-    value, answer = yield from scale_turn(
-        engine,
-        key,
-        engine.render(step.text, ctx),
-        step.scale,
-        ctx,
-        shuffle=step.shuffle,
-        help_extra=engine.opt(step.help, ctx),
-    )
     log = engine.log
+    first = ""
+    for _ in range(SCALE_TRIES):
+        value, answer = yield from scale_turn(
+            engine,
+            key,
+            engine.render(step.text, ctx),
+            step.scale,
+            ctx,
+            shuffle=step.shuffle,
+            help_extra=engine.opt(step.help, ctx),
+            first=first,
+        )
+        if not raises_flag(engine, step.id, value):
+            break
+        # An answer that raises a flag is checked back first: a mis-press can be undone.
+        words = dict(S.SCALES[step.scale])[value]
+        check = Turn(
+            f"{P.YOU_SAID.format(words=words)} {P.YES_NO}",
+            key,
+            ctx.person,
+            P.HELP["read_back"],
+            buttons=YES_NO_NEXT,
+            whole=True,
+        )
+        sure = yield from engine.turn(check)
+        if sure.value == "yes":
+            log.confirm(answer, "voice" if sure.by == "voice" else "button")
+            break
+        if sure.value == "next":
+            break  # not a no: kept as given
+        log.reject(answer)
+        first = P.TRY_AGAIN
+    else:
+        # Wrong every time: nothing is kept and no flag raised; staff can ask later.
+        t = Turn(engine.render(step.text, ctx), key, ctx.person, P.HELP["scale"])
+        log.answer(key, t, "scale", None, passed=True)
+        yield from engine.say_turn(passed_words(ctx), key, ctx.person)
+        return None
     person = ctx.person
     if step.sets == "rating" and ctx.idea is not None and person is not None:
         log.rate(ctx.idea, person, value)
