@@ -187,10 +187,11 @@ def run_on_device(
     unfinished = store.unfinished_session()
     if unfinished is not None and (script_name is None or script_name == unfinished.script):
         question = "A session stopped before the end. Shall we carry on with it?"
-        if ask_yes_no(kit.voice, speaker, inputs, question, settings.dialogue.repeat_after_s):
+        wait = settings.dialogue.repeat_after_s
+        if ask_yes_no(kit.voice, speaker, inputs, question, wait, lights=lights):
             record, script_name = unfinished, unfinished.script
     if script_name is None:
-        script_name = choose_script(kit.voice, speaker, inputs, dirs, settings)
+        script_name = choose_script(kit.voice, speaker, inputs, dirs, settings, lights=lights)
     script = load_script(script_name, dirs)
     engines: dict[str, str] = {role: rec.name for role, rec in kit.recognisers.items()}
     engines["voice"] = kit.voice.name

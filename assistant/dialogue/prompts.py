@@ -16,6 +16,12 @@ REMINDER = "I'm still here. Take your time. Press a button when you are ready."
 WELCOME_BACK = "Welcome back. Let's carry on."
 FINISHED = "That's the end of this session. Thank you."
 
+# Idle: choosing a session (outside a session).
+IDLE_INVITE = "Hello. To start a session, press green."
+WHICH_SESSION = "Which session would you like?"
+SESSIONS_EXPLAIN = "I will say the sessions one at a time. Press green for the one you want."
+SESSIONS_NEXT = "Press yellow to hear the next one."
+
 # Buttons: colour first, the same words everywhere.
 PRESS = {"yes": "press green", "next": "press yellow", "no": "press red"}
 YES_NO = "For yes, press green. For no, press red."
@@ -74,6 +80,7 @@ ROSTER_INTRO_GROUP = (
 ROSTER_INTRO_ONE = "Who are you? I will say each name. When you hear your name, press green."
 ROSTER_NAME = "{name}. If you are {name}, press green. If not, press yellow."
 ROSTER_HELLO = "Hello, {name}."
+YOU_ARE = "You are {name}. Is that right?"
 ANYONE_ELSE = "Is anyone else here who wants to join in? For yes, press green. For no, press red."
 ARE_YOU_NEW = "Are you new here? For yes, press green. For no, press red."
 SAY_YOUR_NAME = "Please say your name after the sound."

@@ -37,6 +37,20 @@ def who_is_here(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
                 buttons=YES_NO_NEXT,
             )
             reply = yield from engine.turn(t)
+            if reply.value == "yes" and one and len(log.roster) > 1:
+                # Checked before going on: a wrong press would file it all under someone else
+                # (with one name only, there is no one else on the list to mix them up with).
+                check = Turn(
+                    f"{P.YOU_ARE.format(name=person.name)} {P.YES_NO}",
+                    step.id,
+                    None,
+                    P.HELP["who_is_here"],
+                    buttons=YES_NO_NEXT,
+                    whole=True,
+                )
+                sure = yield from engine.turn(check)
+                if sure.value != "yes":
+                    continue  # undone: on to the next name
             if reply.value == "yes":
                 present.append(person)
                 log.add_person(person)
