@@ -925,3 +925,23 @@ def _until_said(talk: Conversation, words: str) -> bool:
         talk.clock.advance(1.0)
         talk.send(PromptFinished(say.prompt_id))
     return False
+
+
+def test_a_person_who_passed_twice_is_not_asked_again_in_front_of_the_group() -> None:
+    talk = Conversation("coproduction-group", ["Sam", "Ann"])
+
+    def policy(c: Conversation) -> str:
+        said = c.last_said
+        if c.listen is not None and c.listen.role == "free":
+            return "next" if said.startswith("Sam") or "Sam, you passed" in said else "say: ok"
+        if "anyone else" in said or "another" in said:
+            return "no"
+        return "yes"
+
+    talk.complete(policy)
+    asked_again = [s for s in talk.said if s.startswith("Sam, you passed before.")]
+    assert len(asked_again) == 1, "asked again once, after the first pass only"
+    told = [s for s in talk.said if s == P.TELL_LATER.format(person="Sam")]
+    assert len(told) == 1, "told once, not at every round"
+    assert not any(s.startswith("Ann, you passed before.") for s in talk.said)
+    assert sum(a.passed for a in talk.answers("Sam")) >= 4  # staff see every pass

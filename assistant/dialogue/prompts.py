@@ -64,6 +64,7 @@ PASSED_FINAL = "That's fine. Let's move on."
 ASKED_AGAIN = (
     "{person}, you passed before. Here is the question again. To pass again, press yellow."
 )
+TELL_LATER = "{person}, you can tell your supporter later. That's fine."
 NOTHING_YET = "nothing yet"
 
 # Choose.
