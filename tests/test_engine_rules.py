@@ -876,7 +876,12 @@ def test_templates_fill_in_earlier_answers_names_and_only_if(meeting: str | None
 def test_an_old_record_without_rejected_still_loads() -> None:
     from assistant.core.record import Answer
 
-    old = {"id": "a", "step_id": "why_here", "question": "Why?", "transcript": "friends"}
+    old = {
+        "id": "00000000-0000-4000-8000-000000000001",
+        "step_id": "why_here",
+        "question": "Why?",
+        "transcript": "friends",
+    }
     assert Answer.model_validate(old).rejected is False
 
 
