@@ -311,10 +311,12 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
     unfinished = store.unfinished_session()
     if unfinished is not None and (script_name is None or script_name == unfinished.script):
         question = "A session stopped before the end. Shall we carry on with it?"
-        if ask_yes_no(voice, speaker, inputs, question, settings.dialogue.repeat_after_s):
+        if ask_yes_no(
+            voice, speaker, inputs, question, settings.dialogue.repeat_after_s, lights=device.lights
+        ):
             record, script_name = unfinished, unfinished.script
     if script_name is None:
-        script_name = choose_script(voice, speaker, inputs, dirs, settings)
+        script_name = choose_script(voice, speaker, inputs, dirs, settings, lights=device.lights)
     script = load_script(script_name, dirs)
     engines: dict[str, str] = {role: rec.name for role, rec in device.recognisers.items()}
     engines["voice"] = voice.name

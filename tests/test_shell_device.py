@@ -16,6 +16,7 @@ from assistant.audio.fake import ArrayMicrophone, FakeClock, MemorySpeaker
 from assistant.buttons.base import InputStream
 from assistant.buttons.keyboard import NoButtons
 from assistant.config import AudioSettings, Settings
+from assistant.dialogue import prompts as P
 from assistant.dialogue.events import ButtonPressed, Listen, SilenceTimedOut, SpeechHeard
 from assistant.dialogue.shell import MicrophoneEars, RealClock, SimpleInputs
 from assistant.dialogue.simulate import SpeechKit
@@ -118,18 +119,74 @@ def _run(device, presses, script=None, inputs=None):
 
 
 def test_scripts_are_offered_by_voice_and_chosen_with_the_buttons(device):
-    # next at the first offer, yes at the second: daily-checkin; then Sam checks in by buttons.
-    record, voice = _run(device, ["next", "yes", "yes", "yes", "yes", "next"])
+    # a press wakes it; next at the first offer, yes at the second: daily-checkin; then Sam
+    # checks in by buttons.
+    record, voice = _run(device, ["next", "next", "yes", "yes", "yes", "yes", "next"])
     assert record.script == "daily-checkin"
-    assert voice.calls[0].startswith("Which session would you like?")
+    assert voice.calls[0] == P.IDLE_INVITE
+    assert voice.calls[1].startswith("Which session would you like?")
+    assert "Press green" in voice.calls[1] and "Press yes" not in voice.calls[1]
     from assistant.dialogue.script import load_script
 
     titles = [load_script(n).title for n in ("coproduction-group", "daily-checkin")]
-    assert voice.calls[1:3] == [f"{t}?" for t in titles]
+    assert voice.calls[2:4] == [f"{t}?" for t in titles]
     store = device[1]
     saved = store.get_session(record.id)
     assert store.session_state(record.id) == "finalised"
     assert [a.value for a in saved.answers if a.step_id == "mood"] == ["good"]
+
+
+class EmptyRoom(SimpleInputs):
+    """Nobody presses anything: the time asked for passes at once; the power goes after
+    *minutes* (the presses given first still come)."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.left = minutes * 60
+
+    def get(self, timeout=None):
+        event = super().get(None)
+        if event is not None:
+            return event
+        self.left -= timeout or 0
+        if self.left <= 0:
+            raise PowerCut
+        return None
+
+
+def test_an_idle_device_left_alone_says_its_invitation_once_then_is_quiet(device):
+    with pytest.raises(PowerCut):
+        _run(device, [], inputs=EmptyRoom(minutes=10))
+    voice = device[2].voice
+    assert voice.calls == [P.IDLE_INVITE]
+
+
+def test_an_idle_device_reads_its_list_once_then_is_quiet_until_a_press(device):
+    inputs = EmptyRoom(minutes=10)
+    inputs.put(ButtonPressed("yes"))  # wakes it, then nobody presses
+    with pytest.raises(PowerCut):
+        _run(device, [], inputs=inputs)
+    calls = device[2].voice.calls
+    assert calls[0] == P.IDLE_INVITE and calls[1].startswith(P.WHICH_SESSION)
+    titles = calls[2:]
+    assert len(titles) == len(set(titles)), "each session said once, then quiet"
+
+
+def test_carry_on_is_never_decided_by_silence(device):
+    settings, store, kit = device
+    with pytest.raises(PowerCut):
+        _run(device, ["yes", "yes"], script="daily-checkin", inputs=UntilPowerCut())
+    before = len(kit.voice.calls)
+    with pytest.raises(PowerCut):
+        _run(device, [], inputs=EmptyRoom(minutes=10))
+    calls = kit.voice.calls[before:]
+    assert len(calls) == 1 and calls[0].startswith("A session stopped before the end.")
+    assert store.unfinished_session() is not None
+    before = len(kit.voice.calls)
+    record, _ = _run(device, ["repeat", "yes", "yes", "next"])  # repeat asks again; yes
+    asked = [c for c in kit.voice.calls[before:] if c.startswith("A session stopped")]
+    assert len(asked) == 2
+    assert store.session_state(record.id) == "finalised"
 
 
 def test_an_unfinished_session_is_offered_and_carried_on(device):

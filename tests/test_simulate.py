@@ -183,12 +183,12 @@ def test_help_and_repeat_work_at_every_listening_step(name, tmp_path):
 def test_scenario_that_stops_early_fails_clearly_and_keeps_the_draft(tmp_path, capsys):
     text = (SCENARIOS / "daily-checkin-buttons.yaml").read_text()
     data = yaml.safe_load(text)
-    data["turns"] = data["turns"][:3]
+    data["turns"] = data["turns"][:4]  # who, "You are Sam. Is that right?", consent, mood
     path = tmp_path / "short.yaml"
     path.write_text(yaml.safe_dump(data))
     assert main(["simulate", str(path), "--fake-speech", "-q", "-o", str(tmp_path / "o.json")]) == 2
     err = capsys.readouterr().err
-    assert "ran out of turns after turn 3" in err and "step 'job_status'" in err
+    assert "ran out of turns after turn 4" in err and "step 'job_status'" in err
     draft = json.loads((tmp_path / "o.json").read_text())
     assert draft["state"] == "draft" and len(draft["answers"]) == 3
 

@@ -121,6 +121,10 @@ class Answer(_Model):
     confirmed_by: ConfirmedBy = "not_confirmed"
     attempts: int = 1
     passed: bool = Field(False, description="The person chose to pass (next)")
+    rejected: bool = Field(
+        False,
+        description="The person said no at the read-back: not their answer, kept only as a try",
+    )
     at: datetime = Field(default_factory=now_utc)
     supersedes: str | None = Field(None, description="Id of the answer this one replaces")
 

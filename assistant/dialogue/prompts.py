@@ -16,6 +16,12 @@ REMINDER = "I'm still here. Take your time. Press a button when you are ready."
 WELCOME_BACK = "Welcome back. Let's carry on."
 FINISHED = "That's the end of this session. Thank you."
 
+# Idle: choosing a session (outside a session).
+IDLE_INVITE = "Hello. To start a session, press green."
+WHICH_SESSION = "Which session would you like?"
+SESSIONS_EXPLAIN = "I will say the sessions one at a time. Press green for the one you want."
+SESSIONS_NEXT = "Press yellow to hear the next one."
+
 # Buttons: colour first, the same words everywhere.
 PRESS = {"yes": "press green", "next": "press yellow", "no": "press red"}
 YES_NO = "For yes, press green. For no, press red."
@@ -43,14 +49,22 @@ HELP = {
 
 # Read-back.
 I_HEARD = "I heard: {text}. Is that right?"
+HEAR_IT_ALL = "Please listen to the end. Then press a button."
+"""Said before a read-back again when a press came before its words were all said."""
+YOU_SAID = "You said: {words}. Is that right?"
+"""A scale answer that raises a flag is checked back with this first."""
 TRY_AGAIN = "Okay. Let's try again."
 KEPT_RECORDING = "Thank you. I have kept your recording. Staff will listen to it."
 KEPT_WORDS = "Thank you. I will keep what I heard. Staff will check it with you."
+NOT_KEPT = "Sorry, I got it wrong again. I will not keep it."
+NOT_KEPT_AGAIN = "We can come back to it."
+NOT_KEPT_ON = "You can tell staff later."
 PASSED = "That's fine. We can come back to it."
 PASSED_FINAL = "That's fine. Let's move on."
 ASKED_AGAIN = (
     "{person}, you passed before. Here is the question again. To pass again, press yellow."
 )
+TELL_LATER = "{person}, you can tell your supporter later. That's fine."
 NOTHING_YET = "nothing yet"
 
 # Choose.
@@ -67,6 +81,7 @@ ROSTER_INTRO_GROUP = (
 ROSTER_INTRO_ONE = "Who are you? I will say each name. When you hear your name, press green."
 ROSTER_NAME = "{name}. If you are {name}, press green. If not, press yellow."
 ROSTER_HELLO = "Hello, {name}."
+YOU_ARE = "You are {name}. Is that right?"
 ANYONE_ELSE = "Is anyone else here who wants to join in? For yes, press green. For no, press red."
 ARE_YOU_NEW = "Are you new here? For yes, press green. For no, press red."
 SAY_YOUR_NAME = "Please say your name after the sound."

@@ -44,6 +44,7 @@ from assistant.buttons.base import Lights
 from assistant.config import AudioSettings
 from assistant.core.audio import AudioChunk
 from assistant.core.clock import Clock, FakeClock, SystemClock
+from assistant.dialogue import prompts as P
 from assistant.dialogue.events import (
     Action,
     ButtonPressed,
@@ -738,17 +739,36 @@ def speak(voice: Voice, speaker: Speaker, text: str) -> None:
     speaker.wait()
 
 
-def ask_yes_no(
-    voice: Voice, speaker: Speaker, inputs: Inputs, question: str, wait_s: float
-) -> bool:
-    """Ask a yes/no question outside a session; True only for the yes button. Asked up to three
-    times; no answer counts as no (nothing is lost either way)."""
-    for _ in range(3):
-        speak(voice, speaker, f"{question} For yes, press green. For no, press red.")
+def _light(lights: Any, buttons: frozenset[str], status: str = "idle") -> None:
+    if lights is not None:
+        lights.apply(SetLights(buttons, status))  # type: ignore[arg-type]
+
+
+def _wait_for_press(inputs: Inputs, wait_s: float) -> ButtonPressed:
+    """Wait, quietly and as long as it takes, for a button press (any)."""
+    while True:
         event = inputs.get(timeout=wait_s)
-        if isinstance(event, ButtonPressed) and event.button in ("yes", "no"):
+        if isinstance(event, ButtonPressed):
+            return event
+
+
+def ask_yes_no(
+    voice: Voice,
+    speaker: Speaker,
+    inputs: Inputs,
+    question: str,
+    wait_s: float,
+    lights: Any = None,
+) -> bool:
+    """Ask a yes/no question outside a session; True for green, False for red. Silence decides
+    nothing: after asking, the device waits quietly (green and red lit) as long as it takes;
+    any other button says the question again."""
+    while True:
+        speak(voice, speaker, f"{question} {P.YES_NO}")
+        _light(lights, frozenset({"yes", "no", "repeat", "help"}))
+        event = _wait_for_press(inputs, wait_s)
+        if event.button in ("yes", "no"):
             return event.button == "yes"
-    return False
 
 
 def choose_script(
@@ -759,12 +779,15 @@ def choose_script(
     settings: Any,
     *,
     wait_s: float | None = None,
+    lights: Any = None,
 ) -> str:
-    """Offer the scripts by voice, three at a time; the one chosen with the yes button.
+    """Offer the scripts by voice, three at a time; the one chosen with the green button.
 
-    Each is said, then the device waits (at least ``dialogue.repeat_after_s``) for a button:
-    yes chooses it, no or next go on, repeat says it again, help explains. After the last one
-    it starts again from the first; it never gives up.
+    Idle, the device says its invitation once, then is quiet with the green button lit until
+    any press wakes it. Then each session is said, and the device waits (at least
+    ``dialogue.repeat_after_s``) for a button: green chooses it, red or yellow go on, repeat
+    says it again, help explains. If nobody pressed anything all the way through, it is quiet
+    again until a press; it never reads its list to an empty room.
     """
     from assistant.dialogue.script import builtin_scripts, load_script
 
@@ -781,25 +804,36 @@ def choose_script(
     if not titles:
         raise RecordError("There are no scripts to offer.")
     wait = wait_s if wait_s is not None else settings.dialogue.repeat_after_s
-    explain = "I will say the sessions one at a time. Press yes for the one you want."
-    speak(voice, speaker, f"Which session would you like? {explain}")
+    explain = P.SESSIONS_EXPLAIN
+    speak(voice, speaker, P.IDLE_INVITE)
+    _light(lights, frozenset({"yes"}))
+    _wait_for_press(inputs, wait)
+    speak(voice, speaker, f"{P.WHICH_SESSION} {explain}")
     items = list(titles.items())
     while True:
+        pressed = False
         for start in range(0, len(items), 3):
             for name, title in items[start : start + 3]:
                 while True:
                     speak(voice, speaker, f"{title}?")
                     event = inputs.get(timeout=wait)
                     button = event.button if isinstance(event, ButtonPressed) else None
+                    pressed = pressed or button is not None
                     if button == "yes":
                         speak(voice, speaker, f"{title}. Let's start.")
                         return name
                     if button == "repeat":
                         continue
                     if button == "help":
-                        speak(voice, speaker, explain + " Press next to hear the next one.")
+                        speak(voice, speaker, f"{explain} {P.SESSIONS_NEXT}")
                         continue
                     break
             if start + 3 < len(items):
                 speak(voice, speaker, "Here are some more.")
-        speak(voice, speaker, "That was all of them. Here they are again.")
+        if not pressed:
+            # Nobody is there: quiet, green lit, until someone presses.
+            _light(lights, frozenset({"yes"}))
+            _wait_for_press(inputs, wait)
+            speak(voice, speaker, f"{P.WHICH_SESSION} {explain}")
+            continue
+        speak(voice, speaker, P.CHOOSE_AGAIN)

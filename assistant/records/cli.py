@@ -149,6 +149,8 @@ def _show(s: SessionRecord) -> list[str]:
         said = f'"{a.transcript}"' if a.transcript else (a.value or "(no words)")
         if a.passed:
             said = "(passed)"
+        if a.rejected:
+            said += " (rejected: the person said this was not right)"
         conf = f", confidence {a.confidence:.2f}" if a.confidence is not None else ""
         audio = ", audio kept" if a.audio_clip else ""
         lines.append(f"    [{a.step_id}] {a.question}")

@@ -273,11 +273,16 @@ def build_context(
     if person_id is not None:
         order = [person_id]
     # A pass followed by an answer to the same step (the person came back to it) is not shown.
-    answered_later = {(a.person_id, a.step_id): i for i, a in enumerate(answers) if not a.passed}
+    answered_later = {
+        (a.person_id, a.step_id): i
+        for i, a in enumerate(answers)
+        if not a.passed and not a.rejected
+    }
     answers = [
         a
         for i, a in enumerate(answers)
         if not (a.passed and answered_later.get((a.person_id, a.step_id), -1) > i)
+        and not a.rejected  # not what they said: never shown as their words
     ]
 
     # The answers that made each job (its what, when and help), found from the what's words:

@@ -91,6 +91,9 @@ class Turn:
     listen: bool = True
     first: str = ""
     """Said before the words the first time only (repeats say just ``text``)."""
+    whole: bool = False
+    """A read-back: an answer press before its words were all said does not count (the words
+    are said again), so nothing is confirmed before it was heard."""
 
     @property
     def lit(self) -> frozenset[Button]:

@@ -25,6 +25,8 @@ Every question goes through one place, :meth:`Engine.turn`, which is where the r
   with a gentle reminder every ``reminder_every_s``. Silence never ends a session;
 * help (explains the step and the buttons here) and repeat work at every step; holding help
   raises a ``needs_a_person`` flag; holding next repeats;
+* a read-back (``Turn.whole``) is confirmed only by a press or word after its words were
+  all said: an answer press while they are still said says them again, from the start;
 * speech that is not confidently one of the answers here is "Sorry, I didn't catch that.",
   never a guess; only the buttons that mean something at this step are lit.
 
@@ -253,6 +255,10 @@ class Engine:
                     started = self._time()
                 elif isinstance(event, ButtonPressed):
                     outcome = self._press(event, t)
+                    if t.whole and speaking and isinstance(outcome, Reply):
+                        # A read-back is checked only once it was heard: say it all again.
+                        redo = "whole"
+                        continue
                     if outcome is None:
                         if event.while_speaking and speaking:
                             # The shell cut the words off for a press that means nothing here.
@@ -305,6 +311,7 @@ class Engine:
                 "reminder": f"{P.REMINDER} {t.text}",
                 "not_caught": f"{P.NOT_CAUGHT} {t.text}",
                 "pick_one": f"{P.PICK_ONE} {t.text}",
+                "whole": f"{P.HEAR_IT_ALL} {t.text}",
             }[redo]
 
     def _press(self, event: ButtonPressed, t: Turn) -> Reply | str | None:
@@ -428,7 +435,9 @@ class Engine:
         answer = self.log.latest(self.key(step_id, ctx), ctx.person)
         if answer is None:
             answer = self.log.latest(step_id, ctx.person)
-        return answer.value if answer is not None and not answer.passed else None
+        if answer is None or answer.passed or answer.rejected:
+            return None
+        return answer.value
 
     def next_round(self) -> int:
         """Count the rounds of people (each starts with a different person)."""

@@ -169,7 +169,14 @@ def read_back(engine: Engine, step: S.ReadBack, ctx: Ctx) -> Run:
     if not step.confirm:
         yield from engine.say_turn(said, step.id, ctx.person, "read_back")
         return None
-    t = Turn(f"{said} {P.IS_THAT_RIGHT}", key, ctx.person, P.HELP["read_back"], buttons=YES_NO_NEXT)
+    t = Turn(
+        f"{said} {P.IS_THAT_RIGHT}",
+        key,
+        ctx.person,
+        P.HELP["read_back"],
+        buttons=YES_NO_NEXT,
+        whole=True,  # confirmed only once it was all heard
+    )
     reply = yield from engine.turn(t)
     engine.log.answer(key, t, "short", reply, value=reply.value, person=ctx.person)
     if reply.value == "yes":

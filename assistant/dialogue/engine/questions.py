@@ -33,11 +33,13 @@ def free(
     read_back: bool = True,
     help_extra: str = "",
 ) -> Generator[None, Event, Answer | None]:
-    """A free answer with read-back. None when the person passed."""
+    """A free answer with read-back. None when the person passed, or said no to the read-back
+    twice (a rejected answer is never the answer: it is kept only as a rejected try)."""
     log = engine.log
     help_text = " ".join(x for x in (P.HELP["ask"], help_extra, P.TO_PASS) if x)
     text = f"{question} {P.LISTENING}"
     misses = 0
+    rejections = 0
     previous: Answer | None = None
     first = ""
     while True:
@@ -76,6 +78,7 @@ def free(
             ctx.person,
             P.HELP["read_back"],
             buttons=YES_NO_NEXT,
+            whole=True,
         )
         sure = yield from engine.turn(check)
         if sure.value == "yes":
@@ -83,10 +86,24 @@ def free(
             return answer
         if sure.value == "next":
             return answer
+        # "No": this is not what they said. It is kept only as a rejected try, never the answer.
+        log.reject(answer)
+        rejections += 1
+        if rejections >= 2:
+            # Twice wrong: not kept as the answer. The person passes, to come back to it.
+            log.answer(
+                key,
+                t,
+                "free",
+                None,
+                passed=True,
+                attempts=misses + 1,
+                supersedes=answer.id,
+            )
+            after = P.NOT_KEPT_AGAIN if ctx.passes is not None else P.NOT_KEPT_ON
+            yield from engine.say_turn(f"{P.NOT_KEPT} {after}", key, ctx.person)
+            return None
         misses += 1
-        if misses >= 2:
-            yield from kept_anyway(engine, answer, ctx.person)
-            return answer
         first = P.TRY_AGAIN
 
 
@@ -125,6 +142,7 @@ def scale_turn(
     *,
     shuffle: bool,
     help_extra: str = "",
+    first: str = "",
 ) -> Generator[None, Event, tuple[str, Answer]]:
     """A three-point scale on the three answer buttons (or its words); the answer is kept."""
     points = S.SCALES[scale]
@@ -145,6 +163,7 @@ def scale_turn(
         values=values,
         voice=frozenset(),
         phrases=phrases,
+        first=first,
     )
     reply = yield from engine.turn(t)
     answer = engine.log.answer(key, t, "scale", reply, value=reply.value)
@@ -197,21 +216,65 @@ def confirm(engine: Engine, step: S.Confirm, ctx: Ctx) -> Run:
     return "passed" if passed else None
 
 
+SCALE_TRIES = 3
+"""How often a scale answer that would raise a flag is asked again after "no, that's wrong"."""
+
+
+def raises_flag(engine: Engine, step_id: str, value: str) -> bool:
+    """Whether *value* as the answer to *step_id* raises a flag straight away (a branch on it
+    whose case for *value* holds a flag step)."""
+    return any(
+        isinstance(s, S.Branch)
+        and s.on_answer == step_id
+        and any(isinstance(c, S.RaiseFlag) for c in s.cases.get(value, ()))
+        for s in engine.script.walk()
+    )
+
+
 @handles("scale")
 def scale(engine: Engine, step: S.Scale, ctx: Ctx) -> Run:
     key = engine.key(step.id, ctx)
     if engine.skip(key, ctx.person):
         return None
-    value, answer = yield from scale_turn(
-        engine,
-        key,
-        engine.render(step.text, ctx),
-        step.scale,
-        ctx,
-        shuffle=step.shuffle,
-        help_extra=engine.opt(step.help, ctx),
-    )
     log = engine.log
+    first = ""
+    for _ in range(SCALE_TRIES):
+        value, answer = yield from scale_turn(
+            engine,
+            key,
+            engine.render(step.text, ctx),
+            step.scale,
+            ctx,
+            shuffle=step.shuffle,
+            help_extra=engine.opt(step.help, ctx),
+            first=first,
+        )
+        if not raises_flag(engine, step.id, value):
+            break
+        # An answer that raises a flag is checked back first: a mis-press can be undone.
+        words = dict(S.SCALES[step.scale])[value]
+        check = Turn(
+            f"{P.YOU_SAID.format(words=words)} {P.YES_NO}",
+            key,
+            ctx.person,
+            P.HELP["read_back"],
+            buttons=YES_NO_NEXT,
+            whole=True,
+        )
+        sure = yield from engine.turn(check)
+        if sure.value == "yes":
+            log.confirm(answer, "voice" if sure.by == "voice" else "button")
+            break
+        if sure.value == "next":
+            break  # not a no: kept as given
+        log.reject(answer)
+        first = P.TRY_AGAIN
+    else:
+        # Wrong every time: nothing is kept and no flag raised; staff can ask later.
+        t = Turn(engine.render(step.text, ctx), key, ctx.person, P.HELP["scale"])
+        log.answer(key, t, "scale", None, passed=True)
+        yield from engine.say_turn(passed_words(ctx), key, ctx.person)
+        return None
     person = ctx.person
     if step.sets == "rating" and ctx.idea is not None and person is not None:
         log.rate(ctx.idea, person, value)

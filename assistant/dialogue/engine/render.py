@@ -51,7 +51,7 @@ def ref(ref: str, ctx: Ctx, log: SessionLog, facilitator: str | None, key: KeyOf
         return owner.name if owner else None
     if head == "answer":
         answer = log.latest(key(tail, ctx), ctx.person) or log.latest(tail, ctx.person)
-        if answer is None or answer.passed:
+        if answer is None or answer.passed or answer.rejected:
             return None
         return answer.transcript or (answer.value or "").replace("_", " ") or None
     return None

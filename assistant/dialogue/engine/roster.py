@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import replace
+from weakref import WeakKeyDictionary
 
 from assistant.core.events import Event
 from assistant.core.record import Person
@@ -12,6 +13,9 @@ from assistant.dialogue import schema as S
 from assistant.dialogue.engine.base import Ctx, Run, Turn, handles
 from assistant.dialogue.engine.kernel import Engine
 from assistant.dialogue.engine.questions import YES_NO_NEXT, free, yes_no
+
+_TOLD: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
+"""Per session: who was told they can tell their supporter later (said once, not each round)."""
 
 
 @handles("who_is_here")
@@ -37,6 +41,20 @@ def who_is_here(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
                 buttons=YES_NO_NEXT,
             )
             reply = yield from engine.turn(t)
+            if reply.value == "yes" and one and len(log.roster) > 1:
+                # Checked before going on: a wrong press would file it all under someone else
+                # (with one name only, there is no one else on the list to mix them up with).
+                check = Turn(
+                    f"{P.YOU_ARE.format(name=person.name)} {P.YES_NO}",
+                    step.id,
+                    None,
+                    P.HELP["who_is_here"],
+                    buttons=YES_NO_NEXT,
+                    whole=True,
+                )
+                sure = yield from engine.turn(check)
+                if sure.value != "yes":
+                    continue  # undone: on to the next name
             if reply.value == "yes":
                 present.append(person)
                 log.add_person(person)
@@ -120,8 +138,19 @@ def for_each_person(engine: Engine, step: S.ForEachPerson, ctx: Ctx) -> Run:
     collect = passes if step.ask_passes_again else None
     for person in order:
         yield from engine.run(step.steps, replace(ctx, person=person, passes=collect))
+    told = _TOLD.setdefault(engine, set())
     for passed_step, pctx in passes:
         engine.stop_resuming()  # asking again is new, even straight after resuming
+        who = pctx.person
+        if who is not None and _passes(engine, who) >= 2:
+            # Passed twice already: not asked again in front of the group. The passes are in
+            # the record for staff to see.
+            if who.id not in told:
+                told.add(who.id)
+                yield from engine.say_turn(
+                    P.TELL_LATER.format(person=who.name), passed_step.id, who
+                )
+            continue
         yield from engine.say_turn(
             P.ASKED_AGAIN.format(person=pctx.person.name if pctx.person else ""),
             passed_step.id,
@@ -129,3 +158,8 @@ def for_each_person(engine: Engine, step: S.ForEachPerson, ctx: Ctx) -> Run:
         )
         yield from engine.step(passed_step, replace(pctx, passes=None))
     return None
+
+
+def _passes(engine: Engine, person: Person) -> int:
+    """How many times *person* passed in this session so far."""
+    return sum(1 for a in engine.record.answers if a.person_id == person.id and a.passed)

@@ -196,6 +196,13 @@ class SessionLog:
         answer.confirmed_by = by
         self.save()
 
+    def reject(self, answer: Answer) -> None:
+        """The person said the read-back was wrong: the answer is kept only as a rejected try;
+        save."""
+        answer.rejected = True
+        answer.confirmed_by = "not_confirmed"
+        self.save()
+
     def flag(
         self, kind: str, reason: str, person: Person | None, answer_id: str | None = None
     ) -> None:
