@@ -14,7 +14,7 @@ only pydantic.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +24,12 @@ from assistant.core.ids import RandomIds
 __all__ = [
     "RECORD_FORMAT_VERSION",
     "SHA256_PATTERN",
+    "Acceptance",
+    "AgreementRule",
     "Answer",
+    "Celebration",
+    "CelebrationKind",
+    "GoalStatus",
     "CheckIn",
     "ConfirmedBy",
     "Consent",
@@ -57,6 +62,13 @@ JobStatus = Literal[
     "planned", "done", "partly", "not_yet", "going_well", "sometimes", "not_going_well"
 ]
 SessionState = Literal["draft", "finalised", "sent"]
+Acceptance = Literal["yes", "not_sure", "no"]
+"""A person's answer to "Can you go along with this goal?"."""
+AgreementRule = Literal["majority", "everyone", "staff"]
+GoalStatus = Literal["active", "keep_going", "change", "done"]
+CelebrationKind = Literal[
+    "plan_made", "goal_agreed", "job_going_well", "job_done", "goal_done", "other"
+]
 ConsentMethod = Literal["voice", "button", "staff_recorded", "easy_read_form"]
 
 
@@ -136,6 +148,16 @@ class Goal(_Model):
     from_idea: str | None = None
     agreed: bool = False
     person_id: str | None = Field(None, description="None for the group's goal")
+    acceptance: dict[str, Acceptance] = Field(
+        default_factory=dict,
+        description='person id -> their answer to "Can you go along with this goal?"',
+    )
+    rule: AgreementRule | None = Field(
+        None, description="The rule the acceptance was judged by (the script's setting)"
+    )
+    summary: str | None = Field(None, description="The summary of the ratings that was said")
+    status: GoalStatus = Field("active", description="Set when a review revisits the goal")
+    replaces: str | None = Field(None, description="Id of the goal this one changes")
 
 
 class JobEvent(_Model):
@@ -155,6 +177,9 @@ class Job(_Model):
     support: Support | None = None
     goal_id: str | None = None
     history: list[JobEvent] = Field(default_factory=list)
+    due: date | None = Field(None, description="The date meant by when (today, this week, ...)")
+    from_job: str | None = Field(None, description="The job whose review led to this one")
+    lesson: str | None = Field(None, description="Answer id of the lesson this job comes from")
 
     @property
     def status(self) -> JobStatus:
@@ -182,6 +207,18 @@ class Flag(_Model):
     resolved: bool = False
 
 
+class Celebration(_Model):
+    """Something the group celebrated, and the words said."""
+
+    id: str = Field(default_factory=new_id)
+    kind: CelebrationKind = "other"
+    text: str = Field(description="What the device said")
+    person_id: str | None = None
+    job_id: str | None = None
+    goal_id: str | None = None
+    at: datetime = Field(default_factory=now_utc)
+
+
 class SessionRecord(_Model):
     """Everything one session produced."""
 
@@ -199,10 +236,17 @@ class SessionRecord(_Model):
     answers: list[Answer] = Field(default_factory=list)
     ideas: list[Idea] = Field(default_factory=list)
     goals: list[Goal] = Field(default_factory=list)
+    proposed_goals: list[Goal] = Field(
+        default_factory=list,
+        description="Goals put to the group that it did not (yet) agree, with each answer",
+    )
     jobs: list[Job] = Field(default_factory=list)
     checkins: list[CheckIn] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
     celebrations: list[str] = Field(default_factory=list, description="Answer ids")
+    celebrated: list[Celebration] = Field(
+        default_factory=list, description="What was celebrated (only what is true)"
+    )
     next_meeting: str | None = None
     engines: dict[str, str] = Field(
         default_factory=dict, description="role -> engine name, e.g. short -> vosk:..."
