@@ -671,12 +671,14 @@ def test_review_celebrates_and_asks_what_we_learned() -> None:
         return by_buttons(t)
 
     talk.complete(policy)
-    status = {j.what: j.status for j in talk.record.jobs}
+    status = {j.what: j.status for j in talk.record.jobs[:2]}
     assert status == {"paint": "going_well", "bake": "not_going_well"}
     assert "Well done, Ann!" in talk.said
-    learned = talk.answers("Ben", "learned")
-    assert learned and learned[-1].transcript == "start earlier"
-    assert talk.record.jobs[1].support is not None
+    lesson = talk.answers("Ben", "in_the_way")
+    assert lesson and lesson[-1].transcript == "start earlier"
+    new = talk.record.jobs[2]
+    assert new.from_job == talk.record.jobs[1].id and new.lesson == lesson[-1].id
+    assert new.support is not None
 
 
 # ---------------------------------------------------------------- resume

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from dialogue_driver import Conversation, by_buttons
+from dialogue_driver import Conversation, by_buttons, make_people
 
-from assistant.core.record import Goal, SessionRecord
+from assistant.core.record import Goal, Job, SessionRecord
 from assistant.dialogue import prompts as P
 from assistant.dialogue.script import ScriptError, parse_script
 
@@ -213,3 +213,135 @@ def test_agree_goal_rule_is_checked_with_the_file_step_and_fix() -> None:
     text = str(err.value)
     assert "my-group.yaml" in text and 'step 3 "goal"' in text
     assert "majority" in text and "everyone" in text and "staff" in text
+
+
+# ---------------------------------------------------------------- the review cycle
+
+
+def review_policy(
+    status: dict[str, str], when: str = P.WHEN_NEXT_WEEK, goal: str = P.GOAL_KEEP
+) -> Policy:
+    """*status*: job -> how it is going (said); free answers by voice; choices by label."""
+
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        said = t.last_said
+        if listen is None:
+            return "next"
+        if listen.step_id == "how_going":
+            job = said.split("job is: ")[1].split(".")[0]
+            return f"say: {status[job]}"
+        if listen.role == "free":
+            if "what helped" in said:
+                return "say: my sister came with me"
+            if "got in the way" in said:
+                return "say: the bus was late"
+            if "try next" in said:
+                return "say: take an earlier bus"
+            if "Say a day or a date" in said:
+                return "say: after the holidays"
+            return "say: something"
+        if "For the next one, press yellow." in said:
+            return "yes" if said.startswith(f"{when}.") or said.startswith(f"{goal}.") else "next"
+        return by_buttons(t)
+
+    return policy
+
+
+def run_review(
+    jobs: list[tuple[str, str]],
+    status: dict[str, str],
+    goal_text: str | None = None,
+    **kw: str,
+) -> Conversation:
+    people = make_people(sorted({who for who, _ in jobs}))
+    by_name = {p.name: p for p in people}
+    goals = [Goal(text=goal_text, agreed=True)] if goal_text else []
+    job_list = [
+        Job(person_id=by_name[who].id, what=what, goal_id=goals[0].id if goals else None)
+        for who, what in jobs
+    ]
+    talk = Conversation("review", people, jobs=job_list, goals=goals)
+    talk.complete(review_policy(status, **kw))
+    return talk
+
+
+def test_every_job_is_gone_through_and_asked_what_helped_or_got_in_the_way() -> None:
+    talk = run_review(
+        [("Ann", "paint"), ("Ben", "bake"), ("Cal", "sweep")],
+        {"paint": "going well", "bake": "sometimes", "sweep": "not going well"},
+    )
+    status = {j.what: j.status for j in talk.record.jobs}
+    assert status["paint"] == "going_well" and status["bake"] == "sometimes"
+    assert status["sweep"] == "not_going_well"
+    assert talk.answers("Ann", "helped")[-1].transcript == "my sister came with me"
+    assert talk.answers("Ben", "in_the_way")[-1].transcript == "the bus was late"
+    assert talk.answers("Cal", "in_the_way")[-1].transcript == "the bus was late"
+    assert [c.kind for c in talk.record.celebrated] == ["job_going_well"]
+    assert talk.record.celebrated[0].text == "Well done, Ann!"
+
+
+def test_a_lesson_becomes_a_new_job_with_a_date_and_support() -> None:
+    talk = run_review([("Ben", "bake")], {"bake": "not going well"})
+    old, new = talk.record.jobs
+    assert new.what == "take an earlier bus" and new.person_id == old.person_id
+    assert new.from_job == old.id
+    lesson = talk.answers("Ben", "in_the_way")[-1]
+    assert new.lesson == lesson.id and lesson.transcript == "the bus was late"
+    assert new.when == "next week"
+    today = talk.clock.now().date()
+    assert new.due is not None and 1 <= (new.due - today).days <= 7 and new.due.weekday() == 0
+    assert new.support is not None
+    assert "Thank you. That is a new job: take an earlier bus." in talk.said
+
+
+def test_another_time_keeps_the_persons_words() -> None:
+    talk = run_review([("Ben", "bake")], {"bake": "sometimes"}, when=P.WHEN_ANOTHER)
+    new = talk.record.jobs[1]
+    assert new.when == "after the holidays" and new.due is None
+
+
+def test_the_goal_is_revisited_and_done_is_celebrated() -> None:
+    talk = run_review(
+        [("Ann", "paint")], {"paint": "going well"}, goal_text="a garden party", goal=P.GOAL_DONE
+    )
+    goal = talk.record.goals[0]
+    assert goal.status == "done"
+    said = P.GOAL_DONE_SAID.format(goal="a garden party")
+    assert said in talk.said
+    assert any(c.kind == "goal_done" and c.goal_id == goal.id for c in talk.record.celebrated)
+
+
+def test_keep_going_keeps_the_goal() -> None:
+    talk = run_review([("Ann", "paint")], {"paint": "going well"}, goal_text="a garden party")
+    assert talk.record.goals[0].status == "keep_going"
+    assert P.GOAL_KEEP_SAID in talk.said
+
+
+# ---------------------------------------------------------------- true celebrations
+
+
+def test_no_jobs_no_plan_celebration() -> None:
+    talk = Conversation("coproduction-group", ["Ann", "Ben"])
+    talk.complete(by_buttons)  # passes every own-words question: no ideas, no jobs
+    assert talk.record.jobs == []
+    assert not any("We made a plan together" in s for s in talk.said)
+    assert "We have no jobs yet. We will make our plan next time." in talk.said
+    assert talk.record.celebrated == []
+
+
+def test_a_plan_with_jobs_is_celebrated_and_kept() -> None:
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        if listen is not None and listen.role == "free":
+            return "say: bake a cake"
+        if listen is not None and "can you go along" in t.last_said:
+            return "yes"
+        return by_buttons(t)
+
+    talk = Conversation("coproduction-group", ["Ann", "Ben"])
+    talk.complete(policy)
+    assert talk.record.jobs
+    assert "Well done, everyone. We made a plan together." in talk.said
+    kinds = [c.kind for c in talk.record.celebrated]
+    assert "plan_made" in kinds

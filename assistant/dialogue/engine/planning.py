@@ -4,6 +4,7 @@ read_back (the ideas, the goal or the plan, read out and checked)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from assistant.core.record import Idea, Job
 from assistant.dialogue import prompts as P
@@ -40,13 +41,30 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
             if answer is None:
                 return "passed" if i == 0 else None
             goal = log.goal_for(person)
+            goal_id = goal.id if goal else None
             what = answer.transcript.strip() or "(see the recording)"
-            job = log.add_job(person, what, goal.id if goal else None)
+            lesson = None
+            if step.lesson:  # a job that comes from a lesson in a review of jobs
+                found = log.latest(engine.key(step.lesson, ctx), person)
+                lesson = found.id if found is not None and not found.passed else None
+            if ctx.job is not None:
+                goal_id = ctx.job.goal_id or goal_id
+            job = log.add_job(
+                person,
+                what,
+                goal_id,
+                from_job=ctx.job.id if ctx.job is not None else None,
+                lesson=lesson,
+            )
             log.save()
+            if ctx.job is not None:
+                yield from engine.say_turn(P.NEW_JOB_SAID.format(what=what), what_key, person)
         if job is None:
             continue
         jctx = replace(ctx, job=job, passes=None)
-        if step.when:
+        if step.when and step.when_choices:
+            yield from when_choices(engine, f"{base}.when{suffix}", step.when, job, ctx)
+        elif step.when:
             when_key = f"{base}.when{suffix}"
             if not engine.skip(when_key, person):
                 when = yield from free(engine, when_key, engine.render(step.when, jctx), ctx)
@@ -79,6 +97,44 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
             log.answer(more_key, t, "short", reply, value=reply.value)
             if reply.value != "yes":
                 break
+    return None
+
+
+WHEN_OPTIONS = (
+    ("today", P.WHEN_TODAY),
+    ("this_week", P.WHEN_THIS_WEEK),
+    ("next_week", P.WHEN_NEXT_WEEK),
+    ("another_time", P.WHEN_ANOTHER),
+)
+
+
+def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) -> Run:
+    """When, as choices (today, this week, next week, another time); kept as words and a date."""
+    log = engine.log
+    bare = replace(ctx, job=None, idea=None, passes=None)
+    if engine.skip(key, ctx.person):
+        return None
+    choose = S.Choose(
+        type="choose",
+        id=key,
+        text=engine.render(question, replace(ctx, job=job)),
+        shuffle=False,
+        options=tuple(S.Option(value=v, label=label) for v, label in WHEN_OPTIONS),
+    )
+    yield from engine.step(choose, bare)
+    chosen = log.latest(key, ctx.person)
+    if chosen is None or chosen.passed or not chosen.value:
+        return None
+    today = engine.now().date()
+    if chosen.value == "another_time":
+        said = yield from free(engine, f"{key}.say", P.WHEN_SAY, bare)
+        words = said.transcript.strip() if said is not None else ""
+        log.set_job_when(job, words or P.WHEN_ANOTHER.lower())
+    else:
+        log.set_job_when(job, dict(WHEN_OPTIONS)[chosen.value].lower())
+        days = {"today": 0, "this_week": 6 - today.weekday(), "next_week": 7 - today.weekday()}
+        log.set_job_due(job, today + timedelta(days=days[chosen.value]))
+    log.save()
     return None
 
 
