@@ -52,6 +52,8 @@ class SessionLog:
         self._ids = ids
         self._now = now
         self._emit = emit
+        self.started_with: set[str] = set()
+        """Ids of the jobs the session started with (from earlier sessions)."""
 
     @classmethod
     def open(
@@ -91,7 +93,9 @@ class SessionLog:
                 record.engines.update(engines)
         if not record.people and not roll_call:
             record.people = [p.model_copy(deep=True) for p in roster]
-        return cls(record, roster, ids=ids, now=now, emit=emit)
+        log = cls(record, roster, ids=ids, now=now, emit=emit)
+        log.started_with = {j.id for j in jobs}
+        return log
 
     @property
     def record(self) -> SessionRecord:
@@ -347,6 +351,11 @@ class SessionLog:
         )
         self._record.jobs.append(job)
         return job
+
+    @property
+    def made_jobs(self) -> list[Job]:
+        """The jobs made in this session (not those it started with)."""
+        return [j for j in self._record.jobs if j.id not in self.started_with]
 
     def set_job_due(self, job: Job, due: date | None) -> None:
         job.due = due
