@@ -345,3 +345,60 @@ def test_a_plan_with_jobs_is_celebrated_and_kept() -> None:
     assert "Well done, everyone. We made a plan together." in talk.said
     kinds = [c.kind for c in talk.record.celebrated]
     assert "plan_made" in kinds
+
+
+# ---------------------------------------------------------------- script checks
+
+
+REVIEW_WITH_LESSON = """
+name: lesson-test
+title: Lessons
+kind: review
+steps:
+  - id: jobs
+    type: review
+    items: jobs
+    steps:
+      - id: in_the_way
+        type: ask
+        text: "{person}, what got in the way?"
+      - id: next_step
+        type: plan_item
+        lesson: LESSON
+        what: "{person}, what could you try next?"
+        WHEN
+"""
+
+
+def test_a_lesson_job_names_an_earlier_ask_step() -> None:
+    good = REVIEW_WITH_LESSON.replace("LESSON", "in_the_way").replace(
+        "WHEN", 'when: "When?"\n        when_choices: true'
+    )
+    parse_script(good, "mine.yaml")
+    bad = REVIEW_WITH_LESSON.replace("LESSON", "what_helped").replace("WHEN", "")
+    with pytest.raises(ScriptError) as err:
+        parse_script(bad, "mine.yaml")
+    text = str(err.value)
+    assert "mine.yaml" in text and '"next_step"' in text and "earlier ask step" in text
+
+
+def test_when_choices_needs_the_when_question() -> None:
+    bad = REVIEW_WITH_LESSON.replace("LESSON", "in_the_way").replace("WHEN", "when_choices: true")
+    with pytest.raises(ScriptError) as err:
+        parse_script(bad, "mine.yaml")
+    assert "mine.yaml" in str(err.value) and 'when: "When will you do it?"' in str(err.value)
+
+
+def test_an_old_record_without_the_new_fields_still_loads() -> None:
+    old = {
+        "format_version": 1,
+        "id": "s1",
+        "script": "coproduction-group",
+        "started_at": "2026-01-01T10:00:00Z",
+        "goals": [{"id": "g1", "text": "bowling", "agreed": True}],
+        "jobs": [{"id": "j1", "person_id": "p1", "what": "book the lane"}],
+        "celebrations": [],
+    }
+    record = SessionRecord.model_validate(old)
+    assert record.goals[0].acceptance == {} and record.goals[0].status == "active"
+    assert record.jobs[0].due is None and record.celebrated == [] and record.proposed_goals == []

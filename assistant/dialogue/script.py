@@ -392,6 +392,22 @@ class _Semantics:
                 raise self.fail(step, "sets mood, so it must be asked of a person.")
         if isinstance(step, PlanItem) and not person:
             raise self.fail(step, "a plan_item step must be inside for_each_person.")
+        if isinstance(step, PlanItem) and step.when_choices and not step.when:
+            raise self.fail(
+                step, 'when_choices needs the question in "when", e.g. when: "When will you do it?"'
+            )
+        if isinstance(step, PlanItem) and step.lesson is not None:
+            target = self.seen.get(step.lesson)
+            if not job:
+                raise self.fail(
+                    step, "a plan_item with a lesson must be inside a review of jobs (items: jobs)."
+                )
+            if target is None or target.type != "ask":
+                raise self.fail(
+                    step,
+                    f'lesson: "{step.lesson}" is not an earlier ask step; '
+                    "give the id of the ask step that asks what got in the way.",
+                )
         if isinstance(step, ForEachPerson):
             if person and not self.script.one_person:
                 raise self.fail(step, "for_each_person cannot be inside another for_each_person.")
