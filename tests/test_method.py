@@ -402,3 +402,28 @@ def test_an_old_record_without_the_new_fields_still_loads() -> None:
     record = SessionRecord.model_validate(old)
     assert record.goals[0].acceptance == {} and record.goals[0].status == "active"
     assert record.jobs[0].due is None and record.celebrated == [] and record.proposed_goals == []
+
+
+# ---------------------------------------------------------------- strengths
+
+
+def test_strengths_are_kept_read_back_and_offered_when_jobs_are_planned() -> None:
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        said = t.last_said
+        if listen is not None and listen.role == "free":
+            if "good at?" in said:
+                return "say: drawing" if said.startswith("Sam") else "say: cooking"
+            return "say: make the posters"
+        if listen is not None and "can you go along" in said:
+            return "yes"
+        return by_buttons(t)
+
+    talk = Conversation("coproduction-group", ["Sam", "Priya"])
+    talk.complete(policy)
+    by_name = {talk.name_of(s.person_id): s.text for s in talk.record.strengths}
+    assert by_name == {"Sam": "drawing", "Priya": "cooking"}
+    assert "Thank you, Sam. You are good at: drawing." in talk.said
+    offered = [s for s in talk.said if s.startswith("Sam, you said you are good at: drawing.")]
+    assert offered and "what job will you do" in offered[0]
+    assert talk.record.strengths[0].answer_id in {a.id for a in talk.record.answers}

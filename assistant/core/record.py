@@ -46,6 +46,7 @@ __all__ = [
     "RecordExport",
     "SessionRecord",
     "SessionState",
+    "Strength",
     "Support",
     "new_id",
     "now_utc",
@@ -219,6 +220,16 @@ class Celebration(_Model):
     at: datetime = Field(default_factory=now_utc)
 
 
+class Strength(_Model):
+    """What a person said they are good at (offered when jobs are planned)."""
+
+    id: str = Field(default_factory=new_id)
+    person_id: str
+    text: str
+    answer_id: str | None = None
+    at: datetime = Field(default_factory=now_utc)
+
+
 class SessionRecord(_Model):
     """Everything one session produced."""
 
@@ -244,6 +255,9 @@ class SessionRecord(_Model):
     checkins: list[CheckIn] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
     celebrations: list[str] = Field(default_factory=list, description="Answer ids")
+    strengths: list[Strength] = Field(
+        default_factory=list, description="What each person said they are good at"
+    )
     celebrated: list[Celebration] = Field(
         default_factory=list, description="What was celebrated (only what is true)"
     )

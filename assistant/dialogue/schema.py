@@ -52,6 +52,7 @@ __all__ = [
     "ScaleSets",
     "Script",
     "Step",
+    "Strengths",
     "WhoIsHere",
 ]
 
@@ -220,6 +221,9 @@ class PlanItem(BaseStep):
     lesson: str | None = Field(
         None, description="Id of an earlier ask step (in this review) whose answer the job is from"
     )
+    offer_strengths: bool = Field(
+        False, description='Before "what", say what the person said they are good at'
+    )
 
 
 class Review(BaseStep):
@@ -258,6 +262,14 @@ class ReviewGoal(BaseStep):
     rule: Literal["majority", "everyone", "staff"] = "majority"
 
 
+class Strengths(BaseStep):
+    """Asks what a person is good at (own words); kept as their strengths, read back, and
+    offered when jobs are planned (``plan_item`` with ``offer_strengths``)."""
+
+    type: Literal["strengths"]
+    text: str
+
+
 class RaiseFlag(BaseStep):
     type: Literal["flag"]
     kind: FlagKind
@@ -281,6 +293,7 @@ Step = Annotated[
     | ReadBack
     | AgreeGoal
     | ReviewGoal
+    | Strengths
     | RaiseFlag,
     Field(discriminator="type"),
 ]
@@ -301,6 +314,7 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "read_back": ReadBack,
     "agree_goal": AgreeGoal,
     "review_goal": ReviewGoal,
+    "strengths": Strengths,
     "flag": RaiseFlag,
 }
 # Steps that keep an answer, so they need an id.
@@ -314,6 +328,7 @@ ANSWER_STEPS = (
     "plan_item",
     "agree_goal",
     "review_goal",
+    "strengths",
 )
 for _model in (ForEachPerson, Branch, Review):
     _model.model_rebuild()

@@ -56,6 +56,7 @@ from assistant.dialogue.schema import (
     ScaleSets,
     Script,
     Step,
+    Strengths,
     WhoIsHere,
     _children,
     _texts,
@@ -97,6 +98,7 @@ __all__ = [
     "ScaleSets",
     "Script",
     "Step",
+    "Strengths",
     "WhoIsHere",
     "builtin_dir",
     "builtin_scripts",
@@ -392,6 +394,8 @@ class _Semantics:
                 raise self.fail(step, "sets mood, so it must be asked of a person.")
         if isinstance(step, PlanItem) and not person:
             raise self.fail(step, "a plan_item step must be inside for_each_person.")
+        if isinstance(step, Strengths) and not person:
+            raise self.fail(step, "a strengths step must be inside for_each_person.")
         if isinstance(step, PlanItem) and step.when_choices and not step.when:
             raise self.fail(
                 step, 'when_choices needs the question in "when", e.g. when: "When will you do it?"'

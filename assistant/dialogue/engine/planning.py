@@ -37,7 +37,13 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
                 None,
             )
         else:
-            answer = yield from free(engine, what_key, engine.render(step.what, ctx), ctx)
+            question = engine.render(step.what, ctx)
+            strengths = log.strengths_of(person) if step.offer_strengths and i == 0 else []
+            if strengths:
+                said = " and ".join(x.text for x in strengths[-2:])
+                offer = P.STRENGTH_OFFER.format(person=person.name, strength=said)
+                question = f"{offer} {question}"
+            answer = yield from free(engine, what_key, question, ctx)
             if answer is None:
                 return "passed" if i == 0 else None
             goal = log.goal_for(person)
@@ -97,6 +103,28 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
             log.answer(more_key, t, "short", reply, value=reply.value)
             if reply.value != "yes":
                 break
+    return None
+
+
+@handles("strengths")
+def strengths(engine: Engine, step: S.Strengths, ctx: Ctx) -> Run:
+    """What the person is good at: their own words, kept as their strengths and read back."""
+    person = ctx.person
+    assert person is not None
+    key = engine.key(step.id, ctx)
+    if engine.skip(key, person):
+        return engine.resumed_outcome(key, person)
+    answer = yield from free(
+        engine, key, engine.render(step.text, ctx), ctx, help_extra=engine.opt(step.help, ctx)
+    )
+    if answer is None:
+        return "passed"
+    text = answer.transcript.strip()
+    if text:
+        engine.log.add_strength(person, text, answer.id)
+        engine.log.save()
+        kept = P.STRENGTH_KEPT.format(person=person.name, strength=text)
+        yield from engine.say_turn(kept, key, person)
     return None
 
 

@@ -28,6 +28,7 @@ from assistant.core.record import (
     JobEvent,
     Person,
     SessionRecord,
+    Strength,
 )
 from assistant.dialogue.engine.base import Reply, Turn, question_of
 
@@ -323,6 +324,16 @@ class SessionLog:
         self._record.celebrated.append(c)
         self.save()
         return c
+
+    def add_strength(self, person: Person, text: str, answer_id: str) -> None:
+        self._record.strengths.append(
+            Strength(
+                id=self._ids(), person_id=person.id, text=text, answer_id=answer_id, at=self._now()
+            )
+        )
+
+    def strengths_of(self, person: Person) -> list[Strength]:
+        return [s for s in self._record.strengths if s.person_id == person.id]
 
     def set_next_meeting(self, text: str) -> None:
         self._record.next_meeting = text
