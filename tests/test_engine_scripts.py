@@ -13,6 +13,7 @@ from assistant.dialogue.script import builtin_scripts, load_script
 GROUP = ["Ann", "Ben", "Cal", "Dee"]
 SETUPS = {
     "coproduction-group": dict(people=GROUP),
+    "first-meeting": dict(people=GROUP),
     "review": dict(
         people=GROUP, jobs=[("Ann", "paint the fence"), ("Ben", "bake bread"), ("Cal", "tidy")]
     ),

@@ -427,3 +427,47 @@ def test_strengths_are_kept_read_back_and_offered_when_jobs_are_planned() -> Non
     offered = [s for s in talk.said if s.startswith("Sam, you said you are good at: drawing.")]
     assert offered and "what job will you do" in offered[0]
     assert talk.record.strengths[0].answer_id in {a.id for a in talk.record.answers}
+
+
+# ---------------------------------------------------------------- the group's agenda
+
+
+def test_the_blank_agenda_is_filled_read_back_kept_and_gone_through() -> None:
+    def policy(t: Conversation) -> str:
+        listen = t.listen
+        said = t.last_said
+        if listen is not None and listen.role == "free":
+            if "talk about today" in said:
+                return "say: the garden" if said.startswith("Sam") else "next"
+            return "say: something"
+        if listen is not None and "can you go along" in said:
+            return "yes"
+        return by_buttons(t)
+
+    talk = Conversation("first-meeting", ["Sam", "Priya"])
+    talk.complete(policy)
+    assert [(talk.name_of(i.person_id), i.text) for i in talk.record.agenda] == [
+        ("Sam", "the garden")
+    ]
+    assert "Here is our agenda. Sam wants to talk about: the garden." in talk.said
+    assert "First, Sam wants to talk about: the garden." in talk.said
+    assert talk.answers("Sam", "about_it")[-1].transcript == "something"
+    assert talk.answers("Priya", "agenda")[-1].passed
+
+
+def test_an_agenda_inside_for_each_person_is_refused() -> None:
+    bad = """
+name: bad-agenda
+title: Bad
+kind: group
+steps:
+  - id: round
+    type: for_each_person
+    steps:
+      - id: agenda
+        type: agenda
+        text: "{person}, what do you want to talk about?"
+"""
+    with pytest.raises(ScriptError) as err:
+        parse_script(bad, "mine.yaml")
+    assert "mine.yaml" in str(err.value) and "outside for_each_person" in str(err.value)

@@ -25,6 +25,7 @@ __all__ = [
     "RECORD_FORMAT_VERSION",
     "SHA256_PATTERN",
     "Acceptance",
+    "AgendaItem",
     "AgreementRule",
     "Answer",
     "Celebration",
@@ -220,6 +221,16 @@ class Celebration(_Model):
     at: datetime = Field(default_factory=now_utc)
 
 
+class AgendaItem(_Model):
+    """Something a person (or the group) wants to talk about, in their words."""
+
+    id: str = Field(default_factory=new_id)
+    person_id: str | None = None
+    text: str
+    answer_id: str | None = None
+    at: datetime = Field(default_factory=now_utc)
+
+
 class Strength(_Model):
     """What a person said they are good at (offered when jobs are planned)."""
 
@@ -255,6 +266,9 @@ class SessionRecord(_Model):
     checkins: list[CheckIn] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
     celebrations: list[str] = Field(default_factory=list, description="Answer ids")
+    agenda: list[AgendaItem] = Field(
+        default_factory=list, description="What the group wants to talk about, in order"
+    )
     strengths: list[Strength] = Field(
         default_factory=list, description="What each person said they are good at"
     )

@@ -188,3 +188,11 @@ NEW_JOB_SAID = "Thank you. That is a new job: {what}."
 # Strengths: what a person is good at, kept and offered at planning.
 STRENGTH_KEPT = "Thank you, {person}. You are good at: {strength}."
 STRENGTH_OFFER = "{person}, you said you are good at: {strength}."
+
+# The group's own agenda.
+AGENDA_INTRO = "Here is our agenda."
+AGENDA_LINE = "{person} wants to talk about: {topic}."
+AGENDA_EMPTY = "Nobody has added anything yet. That is fine."
+AGENDA_FIRST = "First, {person} wants to talk about: {topic}."
+AGENDA_NEXT = "Next, {person} wants to talk about: {topic}."
+AGENDA_GROUP = "The group"

@@ -26,6 +26,7 @@ __all__ = [
     "SCALES",
     "SCALE_SYNONYMS",
     "STEP_TYPES",
+    "Agenda",
     "AgreeGoal",
     "AnyStep",
     "Ask",
@@ -60,7 +61,7 @@ Kind = Literal["group", "one_person", "checkin", "review"]
 ScaleName = Literal["like", "feeling", "job", "review", "support", "accept"]
 ScaleSets = Literal["nothing", "rating", "mood", "job_status", "job_support", "help_needed"]
 KeepAs = Literal["answer", "idea", "goal", "next_meeting", "note", "celebration", "lesson"]
-ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well"]
+ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well", "agenda"]
 FlagKind = Literal["mood_not_good", "asked_for_help", "needs_a_person", "other"]
 
 MAX_OPTIONS = 4
@@ -262,6 +263,15 @@ class ReviewGoal(BaseStep):
     rule: Literal["majority", "everyone", "staff"] = "majority"
 
 
+class Agenda(BaseStep):
+    """The group's own agenda: each person present adds what they want to talk about (own
+    words, or pass); it is read back and kept. A ``review`` of ``agenda`` goes through it."""
+
+    type: Literal["agenda"]
+    text: str = Field(description='Asked of each person, e.g. "{person}, what do you want ...?"')
+    intro: str | None = None
+
+
 class Strengths(BaseStep):
     """Asks what a person is good at (own words); kept as their strengths, read back, and
     offered when jobs are planned (``plan_item`` with ``offer_strengths``)."""
@@ -294,6 +304,7 @@ Step = Annotated[
     | AgreeGoal
     | ReviewGoal
     | Strengths
+    | Agenda
     | RaiseFlag,
     Field(discriminator="type"),
 ]
@@ -315,6 +326,7 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "agree_goal": AgreeGoal,
     "review_goal": ReviewGoal,
     "strengths": Strengths,
+    "agenda": Agenda,
     "flag": RaiseFlag,
 }
 # Steps that keep an answer, so they need an id.
@@ -329,6 +341,7 @@ ANSWER_STEPS = (
     "agree_goal",
     "review_goal",
     "strengths",
+    "agenda",
 )
 for _model in (ForEachPerson, Branch, Review):
     _model.model_rebuild()

@@ -31,6 +31,7 @@ from assistant.dialogue.schema import (
     SCALE_SYNONYMS,
     SCALES,
     STEP_TYPES,
+    Agenda,
     AgreeGoal,
     AnyStep,
     Ask,
@@ -73,6 +74,7 @@ __all__ = [
     "SCALES",
     "SCALE_SYNONYMS",
     "STEP_TYPES",
+    "Agenda",
     "AgreeGoal",
     "AnyStep",
     "Ask",
@@ -358,8 +360,9 @@ class _Semantics:
             self.one(step, person=person, job=job, idea=idea)
 
     def one(self, step: BaseStep, *, person: bool, job: bool, idea: bool) -> None:
+        asks_each = isinstance(step, Agenda)  # asks each person present itself
         for text in _texts(step):
-            self.templates(step, text, person=person, job=job, idea=idea)
+            self.templates(step, text, person=person or asks_each, job=job, idea=idea)
         if step.only_if is not None:
             self.reference(step, step.only_if, person=person, job=job, idea=idea)
         if isinstance(step, Confirm):
@@ -388,6 +391,10 @@ class _Semantics:
                 raise self.fail(step, "sets mood, so it must be asked of a person.")
         if isinstance(step, PlanItem) and not person:
             raise self.fail(step, "a plan_item step must be inside for_each_person.")
+        if isinstance(step, Agenda) and person and not self.script.one_person:
+            raise self.fail(
+                step, "an agenda step asks everyone itself; put it outside for_each_person."
+            )
         if isinstance(step, Strengths) and not person:
             raise self.fail(step, "a strengths step must be inside for_each_person.")
         if isinstance(step, PlanItem) and step.when_choices and not step.when:
@@ -414,6 +421,9 @@ class _Semantics:
             return
         if isinstance(step, Review):
             self.seen[step.id] = step
+            if step.items == "agenda":  # each topic is gone through with the person who added it
+                self.visit(step.steps, person=True, job=job, idea=idea)
+                return
             is_job = step.items != "ideas"
             if step.items == "my_jobs" and not person:
                 raise self.fail(step, "a review of my_jobs must be asked of a person.")

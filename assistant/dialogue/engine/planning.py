@@ -166,8 +166,63 @@ def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) ->
     return None
 
 
+def _owner_name(engine: Engine, person_id: str | None) -> str:
+    owner = engine.log.person(person_id)
+    return owner.name if owner else P.AGENDA_GROUP
+
+
+@handles("agenda")
+def agenda(engine: Engine, step: S.Agenda, ctx: Ctx) -> Run:
+    """Each person present adds what they want to talk about; read back and kept."""
+    log = engine.log
+    if step.intro and not engine.resuming:
+        yield from engine.say_turn(engine.render(step.intro, ctx), step.id, ctx.person)
+    people = [ctx.person] if ctx.person is not None else list(engine.record.people)
+    for person in people:
+        pctx = replace(ctx, person=person, passes=None)
+        key = engine.key(step.id, pctx)
+        if engine.skip(key, person):
+            continue
+        answer = yield from free(engine, key, engine.render(step.text, pctx), pctx)
+        if answer is not None and answer.transcript.strip():
+            log.add_agenda_item(person, answer.transcript.strip(), answer.id)
+            log.save()
+    if engine.resuming:
+        return None
+    items = engine.record.agenda
+    if not items:
+        yield from engine.say_turn(P.AGENDA_EMPTY, step.id, None)
+        return None
+    lines = [P.AGENDA_INTRO]
+    for item in items:
+        name = _owner_name(engine, item.person_id)
+        lines.append(P.AGENDA_LINE.format(person=name, topic=item.text))
+    yield from engine.say_turn(" ".join(lines), step.id, None, "read_back")
+    return None
+
+
+def _agenda_review(engine: Engine, step: S.Review, ctx: Ctx) -> Run:
+    items = list(engine.record.agenda)
+    if not items:
+        if step.empty and not engine.resuming:
+            yield from engine.say_turn(engine.render(step.empty, ctx), step.id, ctx.person)
+        return None
+    if step.intro and not engine.resuming:
+        yield from engine.say_turn(engine.render(step.intro, ctx), step.id, ctx.person)
+    for n, item in enumerate(items):
+        owner = engine.log.person(item.person_id)
+        words = P.AGENDA_FIRST if n == 0 else P.AGENDA_NEXT
+        if not engine.resuming:
+            said = words.format(person=_owner_name(engine, item.person_id), topic=item.text)
+            yield from engine.say_turn(said, step.id, owner)
+        yield from engine.run(step.steps, replace(ctx, person=owner or ctx.person))
+    return None
+
+
 @handles("review")
 def review(engine: Engine, step: S.Review, ctx: Ctx) -> Run:
+    if step.items == "agenda":
+        return (yield from _agenda_review(engine, step, ctx))
     jobs = engine.record.jobs
     items: list[Job] | list[Idea]
     if step.items == "ideas":

@@ -16,6 +16,7 @@ from typing import Literal
 from assistant.core.events import KeepAudio, Save
 from assistant.core.ids import IdMaker
 from assistant.core.record import (
+    AgendaItem,
     Answer,
     Celebration,
     CheckIn,
@@ -324,6 +325,17 @@ class SessionLog:
         self._record.celebrated.append(c)
         self.save()
         return c
+
+    def add_agenda_item(self, person: Person | None, text: str, answer_id: str) -> AgendaItem:
+        item = AgendaItem(
+            id=self._ids(),
+            person_id=person.id if person else None,
+            text=text,
+            answer_id=answer_id,
+            at=self._now(),
+        )
+        self._record.agenda.append(item)
+        return item
 
     def add_strength(self, person: Person, text: str, answer_id: str) -> None:
         self._record.strengths.append(
