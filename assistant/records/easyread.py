@@ -419,6 +419,9 @@ def build_context(
         item = _said(store, said, audio)
         item.question = names.get(said.person_id, "We") if said.person_id else "We"
         celebrations.append(item)
+    celebrated = [
+        c.text for c in record.celebrated if person_id is None or c.person_id in (None, person_id)
+    ]
     plain = re.sub(r"[-_]+", " ", record.script).strip().lower()
     title = SCRIPT_TITLES.get(plain, plain.capitalize())
     for_whom = names.get(person_id, "") if person_id else ""
@@ -435,6 +438,7 @@ def build_context(
         "jobs": jobs,
         "checkins": checkins,
         "celebrations": celebrations,
+        "celebrated": celebrated,
         "next_meeting": _sentence(record.next_meeting),
         "made": _date(datetime.now(UTC)),
         "sym": SYMBOLS,
