@@ -147,7 +147,16 @@ class RecordSettings(_Section):
     )
     models_dir: Path | None = Field(None, description="Models folder; none = <data_dir>/models")
     keep_synced_audio_days: int = Field(
-        90, ge=0, description="Synced audio older than this is deleted; unsynced audio never"
+        0,
+        ge=0,
+        description="Audio of sessions the hub has confirmed is deleted after this many days "
+        "(0: at once); audio not yet sent never",
+    )
+    keep_sent_transcripts_days: int = Field(
+        30,
+        ge=0,
+        description="Transcripts of sessions the hub has confirmed are blanked on the device "
+        "after this many days (the hub keeps them)",
     )
     min_free_mb: int = Field(100, ge=0, description="Refuse to record below this free space")
 
@@ -226,8 +235,12 @@ def load_settings(path: Path | None = None) -> Settings:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from exc
+    if len(raw) > 1024 * 1024:
+        raise ConfigError(f"Config file {path} is too large to be a config file (over 1 MB).")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError as exc:
+        raise ConfigError(f"Config file {path} is nested too deeply to be a config file.") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
     try:

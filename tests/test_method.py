@@ -392,11 +392,19 @@ def test_when_choices_needs_the_when_question() -> None:
 def test_an_old_record_without_the_new_fields_still_loads() -> None:
     old = {
         "format_version": 1,
-        "id": "s1",
+        "id": "00000000-0000-4000-8000-000000000001",
         "script": "coproduction-group",
         "started_at": "2026-01-01T10:00:00Z",
-        "goals": [{"id": "g1", "text": "bowling", "agreed": True}],
-        "jobs": [{"id": "j1", "person_id": "p1", "what": "book the lane"}],
+        "goals": [
+            {"id": "00000000-0000-4000-8000-000000000002", "text": "bowling", "agreed": True}
+        ],
+        "jobs": [
+            {
+                "id": "00000000-0000-4000-8000-000000000003",
+                "person_id": "00000000-0000-4000-8000-000000000004",
+                "what": "book the lane",
+            }
+        ],
         "celebrations": [],
     }
     record = SessionRecord.model_validate(old)

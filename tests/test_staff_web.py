@@ -128,6 +128,9 @@ def test_staff_flow(site: dict[str, Any], browser: Any, shots: Path) -> None:
     # open the flagged session; the audio plays
     first.locator("a", has_text="Open the session").click()
     assert page.url == f"{url}/sessions/{worried.id}"
+    assert page.locator("main h1").inner_text().startswith("Daily check-in ·")  # not a file name
+    footer = page.locator("main p.small").last.inner_text()
+    assert "from pi" in footer and "device" not in footer  # the device's name, not its id
     audio = page.locator("audio").first
     played = audio.evaluate(
         """a => new Promise(done => {
@@ -206,6 +209,7 @@ def test_staff_flow(site: dict[str, Any], browser: Any, shots: Path) -> None:
     ]:
         assert action in log, action
     assert "I watered the tomatoes today" in log
+    assert "device pi" in log and "device:" not in log  # the device by its name, not its id
     context.close()
 
     # audio and pages are for logged-in staff only

@@ -8,8 +8,15 @@ stand-in executable; everything else is checked as installed.
 from __future__ import annotations
 
 import configparser
+import grp
+import os
+import pwd
+import re
 import shutil
+import stat
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -146,3 +153,194 @@ def test_install_script_shellcheck():
         ["shellcheck", str(SYSTEMD / "install.sh")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+# -- the installer laid out under a temporary root, and the `assistant` command it installs ----
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runuser") is None,
+    reason="needs root and runuser (it changes owners and runs as another user)",
+)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _install(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "bash",
+            str(SYSTEMD / "install.sh"),
+            "--root",
+            str(root),
+            "--user",
+            "nobody",
+            "--skip-packages",
+            "--skip-venv",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SUDO_USER": ""},
+    )
+
+
+@needs_root
+def test_install_under_a_root_lays_out_files_with_their_owners_and_modes(tmp_path):
+    root = tmp_path / "root"
+    result = _install(root)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "+ apt-get" not in result.stdout and "+ systemctl" not in result.stdout  # nothing run
+    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+
+    data = root / "var/lib/assistant"
+    assert (data.stat().st_uid, data.stat().st_gid, _mode(data)) == (nobody, nogroup, 0o750)
+    exports = data / "exports"
+    assert (exports.stat().st_uid, _mode(exports)) == (nobody, 0o2750)  # the admin's group reads
+
+    config = root / "etc/assistant/config.toml"
+    assert _mode(config) == 0o644
+    assert 'data_dir = "/var/lib/assistant"' in config.read_text()  # the device's path
+    wrapper = root / "usr/local/bin/assistant"
+    assert _mode(wrapper) == 0o755
+    text = wrapper.read_text()
+    for line in (
+        "VENV=/opt/assistant/venv",
+        "CONFIG=/etc/assistant/config.toml",
+        "DATA=/var/lib/assistant",
+        "SERVICE_USER=nobody",
+    ):
+        assert f"\n{line}\n" in text
+    assert (root / "opt/assistant/src/pyproject.toml").is_file()
+    assert not (root / "opt/assistant/src/.git").exists()
+    for name in UNITS:
+        assert _mode(root / "etc/systemd/system" / name) == 0o644
+    polkit = (root / "etc/polkit-1/rules.d/50-assistant-poweroff.rules").read_text()
+    assert 'subject.user == "nobody"' in polkit
+
+    # Again (an upgrade): the settings staff changed are kept.
+    config.write_text(config.read_text() + "\n# changed by staff\n")
+    assert _install(root).returncode == 0
+    assert "# changed by staff" in config.read_text()
+
+
+def _wrapper_copy(tmp: Path, venv: Path, user: str, config: Path, data: Path) -> Path:
+    text = (SYSTEMD / "assistant").read_text()
+    for key, value in (
+        ("VENV", venv),
+        ("CONFIG", config),
+        ("DATA", data),
+        ("EXPORTS", data / "exports"),
+        ("SERVICE_USER", user),
+    ):
+        text = re.sub(rf"(?m)^{key}=.*$", f"{key}={value}", text)
+    path = tmp / "assistant"
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+@needs_root
+def test_the_wrapper_runs_as_the_service_user_with_its_settings():
+    # Under /tmp with open modes: the service user (nobody) must reach the stand-in program.
+    tmp = Path(tempfile.mkdtemp(prefix="assistant-wrapper-", dir="/tmp"))
+    try:
+        tmp.chmod(0o755)
+        venv = tmp / "venv"
+        (venv / "bin").mkdir(parents=True)
+        stub = venv / "bin" / "assistant"
+        stub.write_text(
+            "#!/bin/sh\n"
+            'echo "user=$(id -un) pwd=$(pwd) config=$ASSISTANT_CONFIG data=$ASSISTANT_DATA"\n'
+            'for a in "$@"; do echo "arg=$a"; done\n'
+        )
+        stub.chmod(0o755)
+        data = tmp / "data"
+        (data / "exports").mkdir(parents=True)
+        os.chown(data / "exports", pwd.getpwnam("nobody").pw_uid, -1)
+        wrapper = _wrapper_copy(tmp, venv, "nobody", tmp / "config.toml", data)
+        mine = tmp / "mine"
+        mine.mkdir(mode=0o755)  # nobody may not write here
+        result = subprocess.run(
+            [str(wrapper), "people", "add", "Sam Smith", "--consent", "yes"],
+            cwd=mine,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert f"user=nobody pwd={data / 'exports'} config={tmp / 'config.toml'}" in out
+        assert f"data={data}" in out
+        args = ["arg=people", "arg=add", "arg=Sam Smith", "arg=--consent", "arg=yes"]
+        assert out.splitlines()[1:] == args  # every argument as typed, spaces kept
+        assert f"files are written in {data / 'exports'}" in result.stderr
+        # A folder the service user may write to is kept.
+        mine.chmod(0o777)
+        result = subprocess.run(
+            [str(wrapper), "check"], cwd=mine, capture_output=True, text=True, timeout=60
+        )
+        assert f"user=nobody pwd={mine} " in result.stdout and result.stderr == ""
+        # Not installed: one plain sentence.
+        shutil.rmtree(venv)
+        result = subprocess.run([str(wrapper), "check"], capture_output=True, text=True)
+        assert result.returncode == 1
+        assert result.stderr.startswith("assistant: the program is not installed in")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_the_wrapper_runs_the_real_program_on_the_service_store(tmp_path):
+    """As the service user itself (here: whoever runs the tests), the real program works on
+    the settings and records the wrapper names, wherever it is typed."""
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    data = tmp_path / "data"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[records]\ndata_dir = "{data}"\n')
+    venv = Path(sys.executable).parent.parent
+    wrapper = _wrapper_copy(tmp_path, venv, me, config, data)
+    env = {k: v for k, v in os.environ.items() if k not in ("ASSISTANT_CONFIG", "ASSISTANT_DATA")}
+    env["PYTHONPATH"] = str(ROOT)
+    add = subprocess.run(
+        [str(wrapper), "people", "add", "Sam", "--consent", "yes"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert add.returncode == 0, add.stderr
+    listed = subprocess.run(
+        [str(wrapper), "people", "list"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert listed.returncode == 0 and "Sam" in listed.stdout, listed.stderr
+    assert (data / "records.sqlite").is_file()  # the store the wrapper's settings name
+
+
+def test_every_command_in_the_pi_guide_exists():
+    """Each `assistant ...` line of docs/install-pi.md names a real command (its --help works)."""
+    import shlex
+
+    guide = (ROOT / "docs" / "install-pi.md").read_text()
+    lines = [
+        ln.split("#")[0].strip()
+        for ln in guide.splitlines()
+        if ln.startswith("    assistant ") and "hub" not in ln
+    ]
+    assert len(lines) >= 10
+    for line in lines:
+        words = shlex.split(line)[1:]
+        result = subprocess.run(
+            [sys.executable, "-m", "assistant", *words, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0 and "Usage" in result.stdout, (line, result.stderr)
+    for option in ("--root", "--user", "--skip-packages", "--skip-venv", "--dry-run"):
+        assert option in (SYSTEMD / "install.sh").read_text()
+    assert "docs/install-pi.md" in (ROOT / "README.md").read_text()
+    assert "docs/install-pi.md" in (ROOT / "hardware" / "README.md").read_text()

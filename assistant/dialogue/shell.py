@@ -60,6 +60,7 @@ from assistant.dialogue.events import (
     Tick,
 )
 from assistant.errors import AudioError, ConsentError, RecordError
+from assistant.records.belongs import jobs_that_belong
 from assistant.records.model import SessionRecord
 from assistant.stt.base import Recognizer, Role, Transcript
 from assistant.voice.base import Voice
@@ -253,6 +254,7 @@ class JsonRecordSink:
     def save(self, record: SessionRecord, finished: bool) -> None:
         if finished and record.state == "draft":
             record = record.model_copy(update={"state": "finalised"})
+        record = record.model_copy(update={"jobs": jobs_that_belong(record)})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:

@@ -9,6 +9,7 @@ hub's private key comes from ``$ASSISTANT_HUB_PASSPHRASE`` or is asked for.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,12 +62,43 @@ def _open(home: Path | None, db: str | None, *, unlock: bool = False, **kw: obje
     except ImportError as exc:
         raise SyncError("The hub needs its extra packages: pip install 'assistant[hub]'.") from exc
     passphrase = _secret(PASSPHRASE_ENV, "Hub passphrase") if unlock else None
+    os.umask(0o077)  # everything the hub writes (clips, database, temporary files) is private
     try:
         return Hub(_home(home), _db(db), passphrase=passphrase, **kw)  # type: ignore[arg-type]
     except AssistantError:
         raise
     except Exception as exc:  # database unreachable, bad URL
         raise SyncError(f"Cannot open the hub's database: {type(exc).__name__}: {exc}") from exc
+
+
+PASSPHRASE_RULES = (
+    "The hub's key is locked by a passphrase. Choose one of at least {n} characters: a few "
+    "words you can remember, such as 'purple kettle on a windy hill', is best. Write it down "
+    "and keep it safe, apart from this computer: without it nobody can read the records, "
+    "and it cannot be reset."
+)
+
+
+def _new_secret(env: str, prompt: str, minimum: int, what: str) -> str:
+    """A new passphrase or password: the length rule is checked after the first entry (and
+    for one from *env*), then it is asked again to confirm; three tries."""
+    value = os.environ.get(env)
+    if value:
+        if len(value) < minimum:
+            raise SyncError(
+                f"The {what} in ${env} is too short: use at least {minimum} characters."
+            )
+        return value
+    for _ in range(3):
+        first = str(typer.prompt(prompt, hide_input=True))
+        if len(first) < minimum:
+            typer.echo(f"That is {len(first)} characters; the {what} needs at least {minimum}.")
+            continue
+        again = str(typer.prompt("Type it again to check", hide_input=True))
+        if again == first:
+            return first
+        typer.echo(f"The two did not match. Let's start again with the {what}.")
+    raise SyncError(f"No {what} was set. Run the command again when you are ready.")
 
 
 @hub_app.command("init")
@@ -77,17 +109,28 @@ def init(
     kdf: Annotated[str, typer.Option(hidden=True)] = "moderate",
 ) -> None:
     """Make the hub's key pair (locked by a passphrase) and its first staff member."""
-    from assistant.hub.keys import KEY_FILE, PASSPHRASE_ENV, create_keys
+    from assistant.hub.keys import KEY_FILE, MIN_PASSPHRASE, PASSPHRASE_ENV, create_keys
 
     where = _home(home)
-    where.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)
+    where.mkdir(parents=True, exist_ok=True, mode=0o700)
+    made_key = False
     if not (where / KEY_FILE).exists():
-        passphrase = _secret(PASSPHRASE_ENV, "New hub passphrase", confirm=True)
+        if not os.environ.get(PASSPHRASE_ENV):
+            typer.echo(PASSPHRASE_RULES.format(n=MIN_PASSPHRASE))
+        passphrase = _new_secret(PASSPHRASE_ENV, "New hub passphrase", MIN_PASSPHRASE, "passphrase")
         create_keys(where, passphrase, kdf=kdf)
+        made_key = True
         typer.echo(f"Made the hub's key in {where / KEY_FILE} (locked by your passphrase).")
     else:
         typer.echo(f"The hub already has a key in {where / KEY_FILE}.")
     hub = _open(home, db)
+    if hub.permissions_fixed:
+        typer.echo(
+            f"Made {hub.permissions_fixed} files or folders in {where} private to this user "
+            "(they were readable by others)."
+        )
+    typer.echo(f"The hub's folder {where} is 0700 and every file in it 0600 (owner only).")
     try:
         from sqlalchemy import select
 
@@ -96,14 +139,76 @@ def init(
         with hub.tx() as s:
             has_staff = s.scalar(select(tables.Staff.id).limit(1)) is not None
         if not has_staff:
-            password = _secret(
-                "ASSISTANT_HUB_ADMIN_PASSWORD", f"Password for {admin}", confirm=True
-            )
+            env = "ASSISTANT_HUB_ADMIN_PASSWORD"
+            if not os.environ.get(env):
+                typer.echo(
+                    f"Now a password for {admin}, who logs in to the hub's pages "
+                    "(at least 10 characters)."
+                )
+            password = _new_secret(env, f"Password for {admin}", 10, "password")
             hub.add_staff(admin, password, admin=True, by="hub init")
             typer.echo(f"Added staff member {admin} (admin).")
+        if made_key:
+            typer.echo(
+                "Back up the key now, and after each week of records: "
+                f"assistant hub backup FOLDER --home {where}"
+            )
         typer.echo(f"The hub is ready: assistant hub serve --home {where}")
     finally:
         hub.close()
+
+
+@hub_app.command("backup")
+def backup(
+    folder: Annotated[Path, typer.Argument(help="A new, empty folder (an encrypted drive)")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Back up the hub's key, database and recordings into a folder (not the passphrase)."""
+    from assistant.hub.backup import PASSPHRASE_REMINDER
+    from assistant.hub.backup import backup as make_backup
+
+    hub = _open(home, db)
+    try:
+        report = make_backup(hub.home, hub.engine, folder)
+    finally:
+        hub.close()
+    typer.echo(
+        f"Backed up the hub into {report.folder}: the key, {report.sessions} sessions "
+        f"({', '.join(report.database_files)}) and {report.clips} recordings."
+    )
+    typer.echo(PASSPHRASE_REMINDER)
+    typer.echo(f"To restore it: assistant hub restore {report.folder} --home NEW_FOLDER")
+
+
+@hub_app.command("restore")
+def restore(
+    folder: Annotated[Path, typer.Argument(help="A folder made by 'assistant hub backup'")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Restore a backup into a new hub folder (and an empty database), then check the
+    passphrase opens the key."""
+    from assistant.hub.backup import read_manifest, restore_files, restore_tables
+    from assistant.hub.keys import PASSPHRASE_ENV, unlock
+
+    folder = folder.expanduser()
+    read_manifest(folder)
+    where = _home(home)
+    restore_files(folder, where)
+    hub = _open(home, db)
+    try:
+        counts = restore_tables(folder, hub.engine)
+    finally:
+        hub.close()
+    typer.echo(
+        f"Restored the hub into {where}: {counts.get('sessions', 0)} sessions, "
+        f"{counts.get('staff', 0)} staff, {counts.get('devices', 0)} devices."
+    )
+    passphrase = _secret(PASSPHRASE_ENV, "Hub passphrase (to check it opens the key)")
+    unlock(where, passphrase)
+    typer.echo("The passphrase opens the restored key.")
+    typer.echo(f"Start it: assistant hub serve --home {where}")
 
 
 @hub_app.command("serve")
@@ -116,6 +221,14 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Send staff cookies over HTTPS only (behind a TLS proxy)")
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+            "(repeat for more); from anyone else the header is ignored",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: the device API and the staff pages (migrates the database first)."""
     hub = _open(home, db, unlock=True, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
@@ -127,12 +240,21 @@ def serve(
         f"Hub listening on http://{host}:{port}/ (database {hub.engine.url.render_as_string()})"
     )
     try:
+        app = create_app(hub, secure_cookies=secure_cookies, trusted_proxies=trusted_proxy or [])
+    except ValueError as exc:
+        hub.close()
+        raise SyncError(str(exc)) from exc
+    try:
         uvicorn.run(
-            create_app(hub, secure_cookies=secure_cookies),
+            app,
             host=host,
             port=port,
             log_level="warning",
             access_log=False,
+            # the app itself reads X-Forwarded-For, and only from --trusted-proxy
+            proxy_headers=False,
+            forwarded_allow_ips="",
+            h11_max_incomplete_event_size=16 * 1024,
         )
     finally:
         hub.close()
@@ -144,11 +266,19 @@ def code(
     db: DbOpt = None,
     hours: Annotated[float, typer.Option(help="How long the code works")] = 24.0,
     by: Annotated[str, typer.Option(help="Who made it (for the audit log)")] = "hub admin",
+    replace: Annotated[
+        str | None,
+        typer.Option(
+            "--replace",
+            help="Device id (or its start) or name of a lost device: the code lets a device "
+            "take over that id, and the old one stops working",
+        ),
+    ] = None,
 ) -> None:
-    """Make a one-time enrolment code for a new device."""
+    """Make a one-time enrolment code for a new device (or to replace one)."""
     hub = _open(home, db)
     try:
-        made = hub.new_code(by, hours)
+        made = hub.new_code(by, hours, replaces=replace)
     finally:
         hub.close()
     typer.echo(made)
@@ -214,7 +344,12 @@ def import_(
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Argument(help="Their name (used to log in)")],
-    admin: Annotated[bool, typer.Option(help="Can manage the hub")] = False,
+    admin: Annotated[
+        bool, typer.Option(help="Can manage the hub (the same as --role admin)")
+    ] = False,
+    role: Annotated[
+        str | None, typer.Option(help="admin, staff (the default) or read-only")
+    ] = None,
     home: HomeOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -222,10 +357,94 @@ def staff_add(
     password = _secret("ASSISTANT_HUB_STAFF_PASSWORD", f"Password for {name}", confirm=True)
     hub = _open(home, db)
     try:
-        hub.add_staff(name, password, admin=admin, by="hub admin")
+        hub.add_staff(name, password, admin=admin, role=role, by="hub admin")
     finally:
         hub.close()
     typer.echo(f"Added staff member {name}.")
+
+
+@staff_app.command("list")
+def staff_list(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """List staff members, their roles, and whether they are disabled."""
+    hub = _open(home, db)
+    try:
+        rows = hub.staff_list()
+    finally:
+        hub.close()
+    if not rows:
+        typer.echo("There are no staff members.")
+    for row in rows:
+        state = "disabled" if row.disabled else "active"
+        typer.echo(f"{row.name}  {row.role}  {state}  added {row.created_at:%Y-%m-%d}")
+
+
+def _staff_change(home: Path | None, db: str | None, change: Callable[[Hub], str]) -> None:
+    hub = _open(home, db)
+    try:
+        message = change(hub)
+    finally:
+        hub.close()
+    typer.echo(message)
+
+
+@staff_app.command("disable")
+def staff_disable(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Stop a staff member logging in; every log-in of theirs ends at once."""
+    _staff_change(
+        home,
+        db,
+        lambda hub: (
+            f"Disabled {hub.set_disabled(name, True, by='hub admin').name}: "
+            "they were logged out everywhere."
+        ),
+    )
+
+
+@staff_app.command("enable")
+def staff_enable(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Let a disabled staff member log in again."""
+    _staff_change(
+        home, db, lambda hub: f"Enabled {hub.set_disabled(name, False, by='hub admin').name}."
+    )
+
+
+@staff_app.command("password")
+def staff_password(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Set a new password (from $ASSISTANT_HUB_STAFF_PASSWORD or asked for); they log in again."""
+    password = _secret("ASSISTANT_HUB_STAFF_PASSWORD", f"New password for {name}", confirm=True)
+
+    def change(hub: Hub) -> str:
+        hub.set_password(name, password, by="hub admin")
+        return f"Changed the password of {name}: they were logged out everywhere."
+
+    _staff_change(home, db, change)
+
+
+@staff_app.command("role")
+def staff_role(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    role: Annotated[str, typer.Argument(help="admin, staff or read-only")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Change a staff member's role; they log in again."""
+    _staff_change(
+        home,
+        db,
+        lambda hub: f"{name} is now {hub.set_role(name, role, by='hub admin').role}.",
+    )
 
 
 def register(app: typer.Typer) -> None:

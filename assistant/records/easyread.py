@@ -1,10 +1,13 @@
 """Easy-read summaries of a session and its plan, for the person and their supporter.
 
-One self-contained HTML file (no fetches: symbols are inline SVG, recordings are ``data:`` URIs)
-with large text, one symbol per step with a text label, who does what with what help, the
-person's own words in quotes, and an audio player only where that person agreed to keep their
-voice. It prints cleanly to A4 (each section starts a page). Made with Jinja2 from
-``templates/summary.html``.
+One self-contained HTML file (no fetches: pictures and recordings are ``data:`` URIs) with large
+text and a picture beside every line: each answer's picture comes from its words, each scale
+point and button always has the same one, framed in its button's colour (``pictures.py``;
+OpenMoji, CC BY-SA 4.0, credited on the page). Who does what with what help, the person's own
+words in quotes, and an audio player only where that person agreed to keep their voice. A
+one-person session speaks as that person ("My goal"); button instructions ("To pass, press
+yellow.") are left out of the printed questions. It prints to A4, a plan on one or two pages.
+Made with Jinja2 from ``templates/summary.html``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from assistant.errors import RecordError
-from assistant.records.model import Answer, Job, SessionRecord
+from assistant.records import pictures as pics
+from assistant.records.model import Answer, Idea, Job, SessionRecord
 from assistant.records.store import RecordStore
 
 MAX_EMBED_BYTES = 8 * 1024 * 1024
@@ -73,123 +77,12 @@ VALUE_WORDS = {
 }
 
 
-def _svg(body: str, label: str) -> Markup:
-    return Markup(
-        '<svg class="sym" viewBox="0 0 64 64" width="64" height="64" aria-hidden="true" '
-        f'focusable="false" data-symbol="{label}">{body}</svg>'
-    )
-
-
-_HEAD = '<circle cx="{x}" cy="{y}" r="{r}" fill="{c}"/>'
-_BODY = '<path d="M{x0} {y0} a{r} {r} 0 0 1 {d} 0 v{h} h-{d} z" fill="{c}"/>'
-
-
-def _figure(x: float, y: float, scale: float, colour: str) -> str:
-    r = 7 * scale
-    return _HEAD.format(x=x, y=y, r=r, c=colour) + _BODY.format(
-        x0=x - 12 * scale, y0=y + 24 * scale, r=12 * scale, d=24 * scale, h=10 * scale, c=colour
-    )
-
-
-SYMBOLS: dict[str, Markup] = {
-    "people": _svg(_figure(22, 16, 1, "#1f5fa8") + _figure(44, 20, 0.9, "#2e7d32"), "people"),
-    "said": _svg(
-        '<path d="M8 10 h48 a4 4 0 0 1 4 4 v26 a4 4 0 0 1 -4 4 h-26 l-12 12 v-12 h-10 '
-        'a4 4 0 0 1 -4 -4 v-26 a4 4 0 0 1 4 -4 z" fill="#1f5fa8"/>'
-        '<text x="32" y="36" font-size="26" text-anchor="middle" fill="#fff" '
-        'font-family="sans-serif" font-weight="bold">&#8220;&#8221;</text>',
-        "said",
-    ),
-    "goal": _svg(
-        '<circle cx="32" cy="32" r="26" fill="#c62828"/><circle cx="32" cy="32" r="18" '
-        'fill="#fff"/><circle cx="32" cy="32" r="10" fill="#c62828"/>'
-        '<circle cx="32" cy="32" r="3" fill="#fff"/>',
-        "goal",
-    ),
-    "jobs": _svg(
-        '<rect x="12" y="8" width="40" height="52" rx="4" fill="#6d4c41"/>'
-        '<rect x="17" y="14" width="30" height="40" fill="#fff"/>'
-        '<rect x="24" y="4" width="16" height="8" rx="2" fill="#424242"/>'
-        '<path d="M21 33 l7 7 l14 -15" stroke="#2e7d32" stroke-width="5" fill="none" '
-        'stroke-linecap="round" stroke-linejoin="round"/>',
-        "jobs",
-    ),
-    "myself": _svg(_figure(32, 16, 1.2, "#1f5fa8"), "by myself"),
-    "a_little_help": _svg(
-        _figure(24, 16, 1.1, "#1f5fa8") + _figure(48, 30, 0.6, "#2e7d32"), "a little help"
-    ),
-    "a_lot_of_help": _svg(
-        _figure(32, 18, 0.9, "#1f5fa8")
-        + _figure(12, 24, 0.7, "#2e7d32")
-        + _figure(52, 24, 0.7, "#2e7d32"),
-        "a lot of help",
-    ),
-    "good": _svg(
-        '<circle cx="32" cy="32" r="27" fill="#2e7d32"/><circle cx="23" cy="26" r="4" '
-        'fill="#fff"/><circle cx="41" cy="26" r="4" fill="#fff"/><path d="M19 38 q13 13 26 0" '
-        'stroke="#fff" stroke-width="4" fill="none" stroke-linecap="round"/>',
-        "good",
-    ),
-    "okay": _svg(
-        '<circle cx="32" cy="32" r="27" fill="#f9a825"/><circle cx="23" cy="26" r="4" '
-        'fill="#000"/><circle cx="41" cy="26" r="4" fill="#000"/><path d="M20 42 h24" '
-        'stroke="#000" stroke-width="4" stroke-linecap="round"/>',
-        "okay",
-    ),
-    "not_good": _svg(
-        '<circle cx="32" cy="32" r="27" fill="#c62828"/><circle cx="23" cy="26" r="4" '
-        'fill="#fff"/><circle cx="41" cy="26" r="4" fill="#fff"/><path d="M19 46 q13 -13 26 0" '
-        'stroke="#fff" stroke-width="4" fill="none" stroke-linecap="round"/>',
-        "not good",
-    ),
-    "done": _svg(
-        '<circle cx="32" cy="32" r="27" fill="#2e7d32"/><path d="M18 33 l9 9 l19 -20" '
-        'stroke="#fff" stroke-width="6" fill="none" stroke-linecap="round" '
-        'stroke-linejoin="round"/>',
-        "done",
-    ),
-    "partly": _svg(
-        '<circle cx="32" cy="32" r="25" fill="#fff" stroke="#f9a825" stroke-width="5"/>'
-        '<path d="M32 7 a25 25 0 0 1 0 50 z" fill="#f9a825"/>',
-        "partly",
-    ),
-    "not_yet": _svg(
-        '<circle cx="32" cy="32" r="25" fill="#fff" stroke="#616161" stroke-width="5"/>'
-        '<path d="M32 16 v17 l11 7" stroke="#616161" stroke-width="5" fill="none" '
-        'stroke-linecap="round"/>',
-        "not yet",
-    ),
-    "celebrate": _svg(
-        '<path d="M32 4 l8 18 l19 2 l-14 13 l4 19 l-17 -10 l-17 10 l4 -19 l-14 -13 l19 -2 z" '
-        'fill="#f9a825" stroke="#e65100" stroke-width="2"/>',
-        "celebrate",
-    ),
-    "calendar": _svg(
-        '<rect x="8" y="12" width="48" height="44" rx="4" fill="#fff" stroke="#1f5fa8" '
-        'stroke-width="4"/><rect x="8" y="12" width="48" height="12" fill="#1f5fa8"/>'
-        '<rect x="18" y="6" width="6" height="12" rx="2" fill="#424242"/>'
-        '<rect x="40" y="6" width="6" height="12" rx="2" fill="#424242"/>'
-        '<rect x="18" y="32" width="8" height="8" fill="#c62828"/>',
-        "calendar",
-    ),
-    "listen": _svg(
-        '<path d="M10 24 h10 l14 -12 v40 l-14 -12 h-10 z" fill="#1f5fa8"/>'
-        '<path d="M42 22 q6 10 0 20 M48 16 q11 16 0 32" stroke="#1f5fa8" stroke-width="4" '
-        'fill="none" stroke-linecap="round"/>',
-        "listen",
-    ),
-}
-SYMBOLS["planned"] = SYMBOLS["not_yet"]
-SYMBOLS["going_well"] = SYMBOLS["done"]
-SYMBOLS["sometimes"] = SYMBOLS["partly"]
-SYMBOLS["not_going_well"] = SYMBOLS["not_good"]
-
-
 @dataclass
 class SaidItem:
     question: str
     words: str
     is_quote: bool
+    picture: Markup
     audio_src: str | None = None
     confirmed: str = ""
 
@@ -199,6 +92,8 @@ class RatingItem:
     topic: str
     value: str
     words: str
+    picture: Markup
+    topic_picture: Markup
 
 
 @dataclass
@@ -217,13 +112,47 @@ class JobItem:
     support_words: str
     status: str
     status_words: str
+    picture: Markup
+    support_picture: Markup
+    status_picture: Markup
+    audio: list[str] = field(default_factory=list)
+    """The person's own recordings of the answers that made the job (with consent)."""
+
+
+@dataclass
+class IdeaRow:
+    """One idea and what each person thought of it (the group's ratings, as a grid)."""
+
+    topic: str
+    picture: Markup
+    ratings: list[tuple[str, Markup] | None]
+    """In the order of the grid's people: (words, picture), or None if they did not rate it."""
+
+
+GRID_WORDS = {"like": "Like", "not_sure": "Not sure", "dont_like": "Don't like"}
+RATING_SYMBOL = {"like": "like", "not_sure": "not_sure", "dont_like": "dont_like"}
+
+_BUTTON_WORDS = re.compile(
+    r"[^.?!]*\b(?:press|hold)\s+(?:the\s+)?(?:green|yellow|red|blue|help|repeat|next)\b[^.?!]*[.?!]?",
+    re.IGNORECASE,
+)
+_PLAN_STEP = re.compile(r"^job\.(?:what|when|support)\b")
+"""The answers of a plan item (what, when, how much help): shown as the job, not again."""
+
+
+def printed_question(question: str) -> str:
+    """The question as printed: without the button instructions that only make sense when it
+    is heard ("To pass, press yellow.", "For like, press green.")."""
+    text = _BUTTON_WORDS.sub(" ", question)
+    return re.sub(r"\s{2,}", " ", text).strip() or question.strip()
+
+
+def _value_picture(value: str | None) -> pics.Picture | None:
+    return pics.POINTS.get(value or "")
 
 
 def _date(dt: datetime) -> str:
     return f"{dt:%A} {dt.day} {dt:%B %Y}"
-
-
-RATING_SYMBOL = {"like": "good", "not_sure": "okay", "dont_like": "not_good"}
 
 
 def _topic(question: str) -> str:
@@ -326,16 +255,23 @@ def build_context(
             if consent is not None and consent.audio:
                 allowed.add(pid)
 
+    # Whose voice the page speaks in: "I" for a one-person session, "you" for one person's
+    # part of a group's session, "people" / "we" for the whole group.
+    one_person = len(record.people) == 1 and person_id in (None, record.people[0].id)
+    if one_person:
+        person_id = record.people[0].id
+    voice = "me" if one_person else ("you" if person_id is not None else "group")
+
     audio = _Audio(allowed, audio_files_dir)
     answers = _current_answers(record)
     by_id = {a.id: a for a in record.answers}
     celebration_ids = set(record.celebrations)
+    checked_in = {c.person_id for c in record.checkins}
     order = [p.id for p in record.people] + sorted(
         {a.person_id for a in answers if a.person_id and a.person_id not in names}
     )
     if person_id is not None:
         order = [person_id]
-    parts: list[PersonPart] = []
     # A pass followed by an answer to the same step (the person came back to it) is not shown.
     answered_later = {(a.person_id, a.step_id): i for i, a in enumerate(answers) if not a.passed}
     answers = [
@@ -343,23 +279,62 @@ def build_context(
         for i, a in enumerate(answers)
         if not (a.passed and answered_later.get((a.person_id, a.step_id), -1) > i)
     ]
+
+    # The answers that made each job (its what, when and help), found from the what's words:
+    # shown (and played) with the job, not again under "what you said".
+    def norm(text: str | None) -> str:
+        return " ".join((text or "").lower().split())
+
+    plan_answers: dict[str, list[Answer]] = {}
+    current: Job | None = None
+    for a in answers:
+        if not _PLAN_STEP.match(a.step_id):
+            continue
+        if a.step_id.startswith("job.what"):
+            current = next(
+                (
+                    j
+                    for j in record.jobs
+                    if j.person_id == a.person_id and norm(j.what) == norm(a.transcript)
+                ),
+                None,
+            )
+        if current is not None and current.person_id == a.person_id and not a.passed:
+            plan_answers.setdefault(current.id, []).append(a)
+    in_plan = {a.id for found in plan_answers.values() for a in found}
+    meeting_answers = [
+        a for a in answers if a.step_id == "next_meeting" and record.next_meeting and not a.passed
+    ]
+
+    def shown(a: Answer) -> bool:
+        """Said in the "what you said" part: not the mechanics (yes/no checks, consent), not
+        what another part shows (a job's what, when and help; the next meeting; check-in
+        moods and job statuses; celebrations)."""
+        if a.id in celebration_ids or a.kind not in SHOWN_KINDS:
+            return False
+        if a.id in in_plan or a in meeting_answers:
+            return False
+        return not (
+            a.person_id in checked_in
+            and a.kind == "scale"
+            and (a.value in MOOD_WORDS or a.value in STATUS_WORDS)
+        )
+
+    parts: list[PersonPart] = []
     for pid in order:
         name = names.get(pid, "Someone")
         part = PersonPart(name=name)
         from_ideas = [
-            RatingItem(idea.text[:1].upper() + idea.text[1:], RATING_SYMBOL[r], VALUE_WORDS[r])
-            for idea in record.ideas
-            if (r := idea.ratings.get(pid)) is not None
+            _rating(idea, r) for idea in record.ideas if (r := idea.ratings.get(pid)) is not None
         ]
         part.ratings.extend(from_ideas)
         for a in answers:
-            if a.person_id != pid or a.id in celebration_ids or a.kind not in SHOWN_KINDS:
+            if a.person_id != pid or not shown(a):
                 continue
             if a.kind == "scale" and a.value in RATING_SYMBOL and not a.passed:
                 if not from_ideas:
-                    part.ratings.append(
-                        RatingItem(_topic(a.question), RATING_SYMBOL[a.value], VALUE_WORDS[a.value])
-                    )
+                    topic = _topic(printed_question(a.question))
+                    part.ratings.append(_rating(Idea(text=topic), a.value))
                 continue
             item = _said(store, a, audio)
             item.question = _without_name(item.question, name)
@@ -369,13 +344,34 @@ def build_context(
     group_said = [
         _said(store, a, audio)
         for a in answers
-        if a.person_id is None
-        and a.id not in celebration_ids
-        and person_id is None
-        and a.kind in SHOWN_KINDS
+        if a.person_id is None and person_id is None and shown(a)
     ]
+    # The whole group's ratings as one grid (ideas down, people across): short and easy to scan.
+    grid_people = [p for p in parts if p.ratings] if voice == "group" else []
+    idea_rows = []
+    if grid_people and record.ideas:
+        raters = [pid for pid in order if any(pid in i.ratings for i in record.ideas)]
+        grid_people = [PersonPart(name=names.get(pid, "Someone")) for pid in raters]
+        for idea in record.ideas:
+            cells: list[tuple[str, Markup] | None] = []
+            for pid in raters:
+                r = idea.ratings.get(pid)
+                cells.append((GRID_WORDS[r], pics.img(pics.POINTS[r], "pic small")) if r else None)
+            idea_rows.append(
+                IdeaRow(
+                    _sentence(idea.text) or idea.text,
+                    pics.img(pics.for_words(idea.text, pics.FIXED["ideas"])),
+                    cells,
+                )
+            )
+        for part in parts:
+            part.ratings = []
+        parts = [p for p in parts if p.said]
+    else:
+        grid_people = []
 
     def job_item(j: Job) -> JobItem:
+        support = pics.POINTS.get(j.support or "")
         return JobItem(
             who=names.get(j.person_id, "Someone"),
             what=j.what[:1].upper() + j.what[1:],
@@ -384,9 +380,20 @@ def build_context(
             support_words=SUPPORT_WORDS.get(j.support or "", "Help not decided yet"),
             status=j.status,
             status_words=STATUS_WORDS[j.status],
+            picture=pics.img(pics.for_words(j.what, pics.FIXED["jobs"])),
+            support_picture=pics.img(support or pics.FIXED["facilitator"], "pic small"),
+            status_picture=pics.img(pics.POINTS[j.status], "pic small"),
+            audio=[
+                src for a in plan_answers.get(j.id, []) if (src := audio.src(store, a)) is not None
+            ],
         )
 
-    jobs = [job_item(j) for j in record.jobs if person_id is None or j.person_id == person_id]
+    in_checkin = {jid for c in record.checkins for jid in c.jobs}  # shown under "How it went"
+    jobs = [
+        job_item(j)
+        for j in record.jobs
+        if (person_id is None or j.person_id == person_id) and j.id not in in_checkin
+    ]
     goals = [g for g in record.goals if person_id is None or g.person_id in (None, person_id)]
     agreed = [g for g in goals if g.agreed] or goals
     job_names = {j.id: j.what for j in record.jobs}
@@ -403,8 +410,14 @@ def build_context(
             "who": names.get(c.person_id, "Someone"),
             "mood": c.mood,
             "mood_words": MOOD_WORDS.get(c.mood or "", ""),
+            "mood_picture": pics.img(pics.POINTS[c.mood]) if c.mood else None,
             "jobs": [
-                {"what": job_names.get(jid, "A job"), "status": st, "words": STATUS_WORDS[st]}
+                {
+                    "what": job_names.get(jid, "A job"),
+                    "status": st,
+                    "words": STATUS_WORDS[st],
+                    "picture": pics.img(pics.POINTS[st]),
+                }
                 for jid, st in c.jobs.items()
             ],
         }
@@ -416,8 +429,11 @@ def build_context(
         said = by_id.get(aid)
         if said is None or (person_id is not None and said.person_id != person_id):
             continue
-        item = _said(store, said, audio)
-        item.question = names.get(said.person_id, "We") if said.person_id else "We"
+        item = _said(store, said, audio, default=pics.FIXED["celebrate"])
+        if voice == "me":
+            item.question = ""
+        else:
+            item.question = names.get(said.person_id, "We") if said.person_id else "We"
         celebrations.append(item)
     celebrated = [
         c.text for c in record.celebrated if person_id is None or c.person_id in (None, person_id)
@@ -425,44 +441,89 @@ def build_context(
     plain = re.sub(r"[-_]+", " ", record.script).strip().lower()
     title = SCRIPT_TITLES.get(plain, plain.capitalize())
     for_whom = names.get(person_id, "") if person_id else ""
+    mine = voice == "me" or (
+        bool(agreed) and person_id is not None and all(g.person_id == person_id for g in agreed)
+    )
+    goal_word = ("My goal" if voice == "me" else "Your goal") if mine else "Our goal"
+    headings = {
+        "said": {"me": "What I said", "you": "What you said"}.get(voice, "What people said"),
+        "ratings": {"me": "What I think of the ideas", "you": "What you think of the ideas"}.get(
+            voice, "What people think of the ideas"
+        ),
+        "goal": goal_word + ("s" if len(agreed) > 1 else ""),
+        "jobs": {"me": "What I will do", "you": "What you will do"}.get(voice, "Who does what"),
+        "checkin": {"me": "How I am doing"}.get(voice, "How it went"),
+    }
     return {
         "title": title,
         "for_whom": for_whom,
+        "voice": voice,
+        "headings": headings,
         "date": _date(record.started_at),
         "place": record.place,
         "facilitator": record.facilitator,
         "people": [names[p.id] for p in record.people],
         "parts": parts,
         "group_said": group_said,
-        "goals": agreed,
+        "grid_people": [p.name for p in grid_people],
+        "idea_rows": idea_rows,
+        "goals": [
+            {"text": g.text, "picture": pics.img(pics.for_words(g.text, pics.FIXED["goal"]))}
+            for g in agreed
+        ],
         "jobs": jobs,
         "checkins": checkins,
         "celebrations": celebrations,
         "celebrated": celebrated,
         "next_meeting": _sentence(record.next_meeting),
+        "next_meeting_audio": [
+            src
+            for a in meeting_answers
+            if (src := audio.src(store, a)) is not None
+            and (person_id is None or a.person_id in (None, person_id))
+        ],
         "made": _date(datetime.now(UTC)),
-        "sym": SYMBOLS,
+        "pic": {name: pics.img(p, "pic head") for name, p in pics.FIXED.items()},
+        "small": {name: pics.img(p, "pic small") for name, p in pics.FIXED.items()},
+        "credit": pics.CREDIT,
         "session_short": record.id[:8],
     }
+
+
+def _rating(idea: Idea, value: str) -> RatingItem:
+    topic = _sentence(idea.text) or idea.text
+    return RatingItem(
+        topic=topic,
+        value=value,
+        words=VALUE_WORDS[value],
+        picture=pics.img(pics.POINTS[value]),
+        topic_picture=pics.img(pics.for_words(idea.text, pics.FIXED["ideas"]), "pic small"),
+    )
 
 
 def _sentence(text: str | None) -> str | None:
     return text[:1].upper() + text[1:] if text else text
 
 
-def _said(store: RecordStore, a: Answer, audio: _Audio) -> SaidItem:
+def _said(
+    store: RecordStore, a: Answer, audio: _Audio, default: pics.Picture = pics.SAID
+) -> SaidItem:
+    picture: pics.Picture | None
     if a.passed:
-        words, quote = "Chose to pass.", False
+        words, quote, picture = "Chose to pass.", False, pics.POINTS["next"]
     elif a.transcript.strip() and not (a.kind in ("scale", "choice") and a.value):
         words, quote = a.transcript.strip(), True
+        picture = pics.for_words(words, default)
     elif a.value:
-        words, quote = VALUE_WORDS.get(a.value, a.value.replace("_", " ").capitalize()), False
+        words = VALUE_WORDS.get(a.value, a.value.replace("_", " ").capitalize())
+        quote, picture = False, _value_picture(a.value) or pics.for_words(words, default)
     else:
-        words, quote = "No words were saved.", False
+        words, quote, picture = "No words were saved.", False, default
     return SaidItem(
-        question=a.question,
+        question=printed_question(a.question),
         words=words,
         is_quote=quote,
+        picture=pics.img(picture),
         audio_src=audio.src(store, a),
         confirmed=_confirmed_words(a),
     )

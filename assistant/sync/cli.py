@@ -45,9 +45,22 @@ def enrol_cmd(
         ),
     ],
     name: Annotated[str | None, typer.Option(help="A name for this device")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure", help="Allow a plain http:// hub that is not this machine (not advised)"
+        ),
+    ] = False,
 ) -> None:
     """Join a hub: swap a one-time code for this device's token and the hub's public key."""
-    from assistant.sync.client import enrol
+    from assistant.sync.client import enrol, is_loopback_url
+
+    if insecure and url.startswith("http://") and not is_loopback_url(url):
+        typer.echo(
+            "Warning: enrolling over plain http://, so this device's token crosses the network "
+            "unprotected.",
+            err=True,
+        )
     from assistant.sync.source import open_store
 
     s = _settings()
@@ -65,6 +78,7 @@ def enrol_cmd(
         device_id=device_id,
         name=name or socket.gethostname(),
         timeout_s=s.sync.timeout_s,
+        insecure=insecure,
     )
     typer.echo(f"Enrolled with {enrolment.hub_url} as device {enrolment.device_id}.")
 
@@ -90,6 +104,10 @@ def push_cmd() -> None:
             f"No network: {waiting} session{'s' if waiting != 1 else ''} will wait. {exc}", err=True
         )
         raise typer.Exit(EXIT_NO_NETWORK) from exc
+        if not report.busy:
+            from assistant.sync.retention import forget_sent
+
+            forget_sent(store, s)  # the hub has them: the device keeps no more than it needs
     finally:
         close = getattr(store, "close", None)
         if callable(close):
