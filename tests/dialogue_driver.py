@@ -42,7 +42,7 @@ from assistant.core.events import (
     Tick,
 )
 from assistant.core.ids import SeededIds
-from assistant.core.record import Consent, Job, Person, SessionRecord
+from assistant.core.record import Consent, Goal, Job, Person, SessionRecord
 from assistant.core.settings import DialogueSettings
 from assistant.core.speech import Transcript
 from assistant.core.words import match_short_answer
@@ -77,6 +77,7 @@ class Conversation:
         *,
         consent: bool | dict[str, bool] | None = True,
         jobs: Sequence[tuple[str, str]] | Sequence[Job] = (),
+        goals: Sequence[Goal] = (),
         settings: DialogueSettings | None = None,
         seed: int = 0,
         record: SessionRecord | None = None,
@@ -107,6 +108,7 @@ class Conversation:
             rng=random.Random(seed),
             ids=SeededIds(seed),
             jobs=job_list,
+            goals=goals,
             record=record,
             engines={"short": "fake", "free": "fake"},
             facilitator=facilitator,

@@ -224,3 +224,18 @@ def test_renders_in_headless_chromium(
         assert 0.02 < inked < 0.6, inked  # text and symbols drawn: not blank, not all dark
         colours = img.convert("RGB").getcolors(1000 * 1400) or []
         assert len(colours) > 200  # the pictures are drawn in colour, not left out
+
+
+def test_what_was_celebrated_is_shown(tmp_path: Path) -> None:
+    from assistant.records.model import Celebration
+
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    rec = group_session(roster(store))
+    rec.celebrated.append(
+        Celebration(kind="plan_made", text="Well done, everyone. We made a plan together.")
+    )
+    store.save_session(rec)
+    html = render_summary(store, store.get_session(rec.id))
+    store.close()
+    assert "Well done, everyone. We made a plan together." in html
+    assert "<h2>Well done</h2>" in html

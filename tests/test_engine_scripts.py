@@ -13,6 +13,7 @@ from assistant.dialogue.script import builtin_scripts, load_script
 GROUP = ["Ann", "Ben", "Cal", "Dee"]
 SETUPS = {
     "coproduction-group": dict(people=GROUP),
+    "first-meeting": dict(people=GROUP),
     "review": dict(
         people=GROUP, jobs=[("Ann", "paint the fence"), ("Ben", "bake bread"), ("Cal", "tidy")]
     ),
@@ -42,8 +43,10 @@ def test_builtin_script_completes(name: str, policy: Callable[[Conversation], st
     assert final.record.answers, "answers were kept"
     # Saved after every answer: each answer first appears in a Save.
     assert sum(1 for s in talk.saves if not s.finished) >= len(final.record.answers)
-    # Sessions stay short (spoken at ~150 words a minute, answers included).
-    assert talk.clock.elapsed < 20 * 60
+    # Sessions stay short (spoken at ~150 words a minute, answers included). A group of four
+    # that needs a second try at its goal (each person saying if they can go along with it,
+    # issue 14) takes a little longer: at most 22 minutes.
+    assert talk.clock.elapsed < 22 * 60
     # Every answer belongs to someone present, or to the group.
     present = {p.id for p in final.record.people}
     assert all(a.person_id in present | {None} for a in final.record.answers)

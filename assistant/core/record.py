@@ -14,7 +14,7 @@ only pydantic.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +24,13 @@ from assistant.core.ids import RandomIds
 __all__ = [
     "RECORD_FORMAT_VERSION",
     "SHA256_PATTERN",
+    "Acceptance",
+    "AgendaItem",
+    "AgreementRule",
     "Answer",
+    "Celebration",
+    "CelebrationKind",
+    "GoalStatus",
     "CheckIn",
     "ConfirmedBy",
     "Consent",
@@ -41,6 +47,7 @@ __all__ = [
     "RecordExport",
     "SessionRecord",
     "SessionState",
+    "Strength",
     "Support",
     "new_id",
     "now_utc",
@@ -59,6 +66,13 @@ JobStatus = Literal[
     "planned", "done", "partly", "not_yet", "going_well", "sometimes", "not_going_well"
 ]
 SessionState = Literal["draft", "finalised", "sent"]
+Acceptance = Literal["yes", "not_sure", "no"]
+"""A person's answer to "Can you go along with this goal?"."""
+AgreementRule = Literal["majority", "everyone", "staff"]
+GoalStatus = Literal["active", "keep_going", "change", "done"]
+CelebrationKind = Literal[
+    "plan_made", "goal_agreed", "job_going_well", "job_done", "goal_done", "other"
+]
 ConsentMethod = Literal["voice", "button", "staff_recorded", "easy_read_form"]
 
 
@@ -142,6 +156,16 @@ class Goal(_Model):
     from_idea: str | None = None
     agreed: bool = False
     person_id: str | None = Field(None, description="None for the group's goal")
+    acceptance: dict[str, Acceptance] = Field(
+        default_factory=dict,
+        description='person id -> their answer to "Can you go along with this goal?"',
+    )
+    rule: AgreementRule | None = Field(
+        None, description="The rule the acceptance was judged by (the script's setting)"
+    )
+    summary: str | None = Field(None, description="The summary of the ratings that was said")
+    status: GoalStatus = Field("active", description="Set when a review revisits the goal")
+    replaces: str | None = Field(None, description="Id of the goal this one changes")
 
 
 class JobEvent(_Model):
@@ -161,6 +185,9 @@ class Job(_Model):
     support: Support | None = None
     goal_id: str | None = None
     history: list[JobEvent] = Field(default_factory=list)
+    due: date | None = Field(None, description="The date meant by when (today, this week, ...)")
+    from_job: str | None = Field(None, description="The job whose review led to this one")
+    lesson: str | None = Field(None, description="Answer id of the lesson this job comes from")
 
     @property
     def status(self) -> JobStatus:
@@ -188,6 +215,38 @@ class Flag(_Model):
     resolved: bool = False
 
 
+class Celebration(_Model):
+    """Something the group celebrated, and the words said."""
+
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
+    kind: CelebrationKind = "other"
+    text: str = Field(description="What the device said")
+    person_id: str | None = None
+    job_id: str | None = None
+    goal_id: str | None = None
+    at: datetime = Field(default_factory=now_utc)
+
+
+class AgendaItem(_Model):
+    """Something a person (or the group) wants to talk about, in their words."""
+
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
+    person_id: str | None = None
+    text: str
+    answer_id: str | None = None
+    at: datetime = Field(default_factory=now_utc)
+
+
+class Strength(_Model):
+    """What a person said they are good at (offered when jobs are planned)."""
+
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
+    person_id: str = Field(pattern=UUID_PATTERN)
+    text: str
+    answer_id: str | None = None
+    at: datetime = Field(default_factory=now_utc)
+
+
 class SessionRecord(_Model):
     """Everything one session produced."""
 
@@ -205,10 +264,23 @@ class SessionRecord(_Model):
     answers: list[Answer] = Field(default_factory=list)
     ideas: list[Idea] = Field(default_factory=list)
     goals: list[Goal] = Field(default_factory=list)
+    proposed_goals: list[Goal] = Field(
+        default_factory=list,
+        description="Goals put to the group that it did not (yet) agree, with each answer",
+    )
     jobs: list[Job] = Field(default_factory=list)
     checkins: list[CheckIn] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
     celebrations: list[str] = Field(default_factory=list, description="Answer ids")
+    agenda: list[AgendaItem] = Field(
+        default_factory=list, description="What the group wants to talk about, in order"
+    )
+    strengths: list[Strength] = Field(
+        default_factory=list, description="What each person said they are good at"
+    )
+    celebrated: list[Celebration] = Field(
+        default_factory=list, description="What was celebrated (only what is true)"
+    )
     next_meeting: str | None = None
     engines: dict[str, str] = Field(
         default_factory=dict, description="role -> engine name, e.g. short -> vosk:..."

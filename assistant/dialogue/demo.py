@@ -151,6 +151,11 @@ class VirtualGroup:
                 return self._short(persona, "yes please", "yes")
             return self._short(persona, "no thank you", "no")
         retry = said.startswith(P.NOT_CAUGHT)  # not heard: press the button this time
+        if P.AGREE_ACCEPT.split("}")[-1].rstrip("?") in said:
+            # can they go along with the goal: most say yes; a cautious person is not sure
+            if persona is not None and persona.leaning == 1:
+                return self._short(persona, "not sure", "next") if not retry else Turn(press="next")
+            return self._short(persona, "yes", "yes") if not retry else Turn(press="yes")
         if listen.phrases and _CHOOSE_OPTION not in said:
             # a three-point scale: lean one way, vary a little by step
             lean = persona.leaning if persona else 0

@@ -133,3 +133,81 @@ PLAN_WRONG_REASON = "A read-back of the {what} was not right; please go through 
 ANOTHER = "Is there another one? For yes, press green. For no, press red."
 
 STAFF = "a member of staff"
+
+
+# ---------------------------------------------------------------------- the method (issue 14)
+# A true agreement: what the ratings say, in plain words; never "most people" unless it is true.
+COUNT_WORDS = ("Nobody", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
+AGREE_INTRO = "Here is what everyone thought of each idea."
+AGREE_LIKE = {1: "One person likes {idea}.", 0: "Nobody likes {idea}."}
+AGREE_LIKE_MANY = "{n} people like {idea}."
+AGREE_NOT_SURE = {1: "One person is not sure."}
+AGREE_NOT_SURE_MANY = "{n} people are not sure."
+AGREE_DONT_LIKE = {1: "One person does not like it."}
+AGREE_DONT_LIKE_MANY = "{n} people do not like it."
+AGREE_NOBODY_RATED = "Nobody has said what they think of {idea}."
+AGREE_MOST = "More than half of us like {idea}."
+AGREE_TOP = "The idea with the most support is: {idea}."
+AGREE_TIE = "These ideas have the same support: {ideas}."
+AGREE_TIE_CHOOSE = "Which idea shall we talk about first?"
+AGREE_NO_SUPPORT = "No idea has enough support yet. That is okay."
+AGREE_ALL_DONT_LIKE = "Nobody liked any of the ideas yet. That is okay."
+AGREE_WHAT_NEXT = "What shall we do now?"
+AGREE_OPTION_AGAIN = "Think about the ideas again"
+AGREE_OPTION_NEW = "Share new ideas"
+AGREE_OPTION_LATER = "Decide next time"
+AGREE_RATE_AGAIN = "The idea is: {idea}. What do you think now?"
+AGREE_NEW_IDEA = "{person}, what else could the group do?"
+AGREE_LATER = "That is fine. We will choose our goal next time."
+AGREE_LATER_REASON = "The group chose to decide its goal next time."
+AGREE_ACCEPT_INTRO = (
+    "Our idea for a goal is: {idea}. Each person says if they can go along with it."
+)
+AGREE_ACCEPT = "{person}, can you go along with it?"
+AGREE_ACCEPT_HELP = "Yes, not sure and no are all fine answers."
+ACCEPT_YES = {1: "One person can go along with it.", 0: "Nobody can go along with it yet."}
+ACCEPT_YES_MANY = "{n} people can go along with it."
+ACCEPT_NOT_SURE = {1: "One person is not sure."}
+ACCEPT_NOT_SURE_MANY = "{n} people are not sure."
+ACCEPT_NO = {1: "One person cannot go along with it."}
+ACCEPT_NO_MANY = "{n} people cannot go along with it."
+ACCEPT_AGREED = "Great. Our goal is: {idea}."
+ACCEPT_NOT_ENOUGH = {
+    "majority": "Not enough of us can go along with it yet.",
+    "everyone": "Not everyone can go along with it yet.",
+}
+ACCEPT_STAFF = "Thank you. {staff} will look at your answers and decide with you."
+ACCEPT_STAFF_REASON = "Staff to decide whether the goal is: {idea}. Each person's answer is kept."
+ACCEPT_NO_KEPT = "Thank you, {person}. Your answer is kept."
+
+# Reviewing the goal.
+GOAL_REVIEW = "Let's look at our goal: {goal}. How is it going?"
+GOAL_REVIEW_NONE = "Let's look at our goal. How is it going?"
+GOAL_KEEP = "Keep going"
+GOAL_CHANGE = "Change it"
+GOAL_DONE = "We did it"
+GOAL_KEEP_SAID = "Great. We will keep going."
+GOAL_NEW = "What should our new goal be?"
+GOAL_DONE_SAID = "Well done, everyone. We reached our goal: {goal}."
+GOAL_DONE_NONE = "Well done, everyone. We reached our goal."
+
+# When a new job will be done.
+WHEN_CHOOSE = "When will you do it?"
+WHEN_TODAY = "Today"
+WHEN_THIS_WEEK = "This week"
+WHEN_NEXT_WEEK = "Next week"
+WHEN_ANOTHER = "Another time"
+WHEN_SAY = "When will you do it? Say a day or a date."
+NEW_JOB_SAID = "Thank you. That is a new job: {what}."
+
+# Strengths: what a person is good at, kept and offered at planning.
+STRENGTH_KEPT = "Thank you, {person}. You are good at: {strength}."
+STRENGTH_OFFER = "{person}, you said you are good at: {strength}."
+
+# The group's own agenda.
+AGENDA_INTRO = "Here is our agenda."
+AGENDA_LINE = "{person} wants to talk about: {topic}."
+AGENDA_EMPTY = "Nobody has added anything yet. That is fine."
+AGENDA_FIRST = "First, {person} wants to talk about: {topic}."
+AGENDA_NEXT = "Next, {person} wants to talk about: {topic}."
+AGENDA_GROUP = "The group"

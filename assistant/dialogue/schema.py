@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.core.record import CelebrationKind
+
 __all__ = [
     "ANSWER_STEPS",
     "IDEA_FIELDS",
@@ -24,6 +26,7 @@ __all__ = [
     "SCALES",
     "SCALE_SYNONYMS",
     "STEP_TYPES",
+    "Agenda",
     "AgreeGoal",
     "AnyStep",
     "Ask",
@@ -42,6 +45,7 @@ __all__ = [
     "RaiseFlag",
     "ReadBack",
     "Review",
+    "ReviewGoal",
     "ReviewItems",
     "Say",
     "Scale",
@@ -49,14 +53,15 @@ __all__ = [
     "ScaleSets",
     "Script",
     "Step",
+    "Strengths",
     "WhoIsHere",
 ]
 
 Kind = Literal["group", "one_person", "checkin", "review"]
-ScaleName = Literal["like", "feeling", "job", "review", "support"]
+ScaleName = Literal["like", "feeling", "job", "review", "support", "accept"]
 ScaleSets = Literal["nothing", "rating", "mood", "job_status", "job_support", "help_needed"]
 KeepAs = Literal["answer", "idea", "goal", "next_meeting", "note", "celebration", "lesson"]
-ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well"]
+ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well", "agenda"]
 FlagKind = Literal["mood_not_good", "asked_for_help", "needs_a_person", "other"]
 
 MAX_OPTIONS = 4
@@ -77,6 +82,7 @@ SCALES: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] = {
         ("a_little_help", "a little help"),
         ("a_lot_of_help", "a lot of help"),
     ),
+    "accept": (("yes", "yes"), ("not_sure", "not sure"), ("no", "no")),
 }
 
 # Extra ways people say a scale point (whole utterance only; never a guess).
@@ -96,6 +102,8 @@ SCALE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "myself": ("by myself", "myself", "on my own", "i can do it myself"),
     "a_little_help": ("a little help", "little help", "a bit of help"),
     "a_lot_of_help": ("a lot of help", "lots of help", "lot of help"),
+    "yes": ("yes", "yes i can", "i can", "yes please"),
+    "no": ("no", "no i can't", "i can't", "no thank you"),
 }
 
 # ------------------------------------------------------------------------------ models
@@ -121,8 +129,15 @@ class Say(BaseStep):
 
 
 class Celebrate(BaseStep):
+    """Celebrate something true: with ``needs``, only when it happened (else ``otherwise``)."""
+
     type: Literal["celebrate"]
     text: str
+    needs: Literal["jobs", "goal", "jobs_going_well"] | None = Field(
+        None, description="Celebrate only when there are jobs / an agreed goal / jobs going well"
+    )
+    otherwise: str | None = Field(None, description="Said instead when it did not happen")
+    kind: CelebrationKind = Field("other", description="What is celebrated, for the record")
 
 
 class Ask(BaseStep):
@@ -201,6 +216,15 @@ class PlanItem(BaseStep):
     support: str | None = None
     more: str | None = Field(None, description="Asked after each job: is there another one?")
     max_items: int = Field(1, ge=1, le=5)
+    when_choices: bool = Field(
+        False, description="Ask when as choices: today, this week, next week, another time"
+    )
+    lesson: str | None = Field(
+        None, description="Id of an earlier ask step (in this review) whose answer the job is from"
+    )
+    offer_strengths: bool = Field(
+        False, description='Before "what", say what the person said they are good at'
+    )
 
 
 class Review(BaseStep):
@@ -221,9 +245,39 @@ class ReadBack(BaseStep):
 
 
 class AgreeGoal(BaseStep):
-    """The most liked idea is read back; the group confirms it as its goal."""
+    """An honest summary of the ratings; then each person says if they can go along with the
+    idea with the most support. ``rule`` decides when that makes it the group's goal."""
 
     type: Literal["agree_goal"]
+    rule: Literal["majority", "everyone", "staff"] = Field(
+        "majority",
+        description="majority: more than half say yes; everyone: all say yes; staff: staff decide",
+    )
+    rounds: int = Field(2, ge=1, le=3, description="Tries before deciding next time")
+
+
+class ReviewGoal(BaseStep):
+    """Revisit the group's goal: keep going, change it, or done (and celebrated)."""
+
+    type: Literal["review_goal"]
+    rule: Literal["majority", "everyone", "staff"] = "majority"
+
+
+class Agenda(BaseStep):
+    """The group's own agenda: each person present adds what they want to talk about (own
+    words, or pass); it is read back and kept. A ``review`` of ``agenda`` goes through it."""
+
+    type: Literal["agenda"]
+    text: str = Field(description='Asked of each person, e.g. "{person}, what do you want ...?"')
+    intro: str | None = None
+
+
+class Strengths(BaseStep):
+    """Asks what a person is good at (own words); kept as their strengths, read back, and
+    offered when jobs are planned (``plan_item`` with ``offer_strengths``)."""
+
+    type: Literal["strengths"]
+    text: str
 
 
 class RaiseFlag(BaseStep):
@@ -248,6 +302,9 @@ Step = Annotated[
     | Review
     | ReadBack
     | AgreeGoal
+    | ReviewGoal
+    | Strengths
+    | Agenda
     | RaiseFlag,
     Field(discriminator="type"),
 ]
@@ -267,10 +324,25 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "review": Review,
     "read_back": ReadBack,
     "agree_goal": AgreeGoal,
+    "review_goal": ReviewGoal,
+    "strengths": Strengths,
+    "agenda": Agenda,
     "flag": RaiseFlag,
 }
 # Steps that keep an answer, so they need an id.
-ANSWER_STEPS = ("ask", "confirm", "choose", "scale", "consent", "who_is_here", "plan_item")
+ANSWER_STEPS = (
+    "ask",
+    "confirm",
+    "choose",
+    "scale",
+    "consent",
+    "who_is_here",
+    "plan_item",
+    "agree_goal",
+    "review_goal",
+    "strengths",
+    "agenda",
+)
 for _model in (ForEachPerson, Branch, Review):
     _model.model_rebuild()
 
@@ -324,7 +396,18 @@ IDEA_FIELDS = ("text", "person")
 def _texts(step: BaseStep) -> list[str]:
     """Every piece of a step's words that is said (and may hold {references})."""
     out: list[str] = []
-    for name in ("text", "help", "what", "when", "support", "more", "intro", "empty", "reason"):
+    for name in (
+        "text",
+        "help",
+        "what",
+        "when",
+        "support",
+        "more",
+        "intro",
+        "empty",
+        "reason",
+        "otherwise",
+    ):
         value = getattr(step, name, None)
         if isinstance(value, str):
             out.append(value)

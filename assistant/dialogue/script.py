@@ -31,6 +31,7 @@ from assistant.dialogue.schema import (
     SCALE_SYNONYMS,
     SCALES,
     STEP_TYPES,
+    Agenda,
     AgreeGoal,
     AnyStep,
     Ask,
@@ -49,6 +50,7 @@ from assistant.dialogue.schema import (
     RaiseFlag,
     ReadBack,
     Review,
+    ReviewGoal,
     ReviewItems,
     Say,
     Scale,
@@ -56,6 +58,7 @@ from assistant.dialogue.schema import (
     ScaleSets,
     Script,
     Step,
+    Strengths,
     WhoIsHere,
     _children,
     _texts,
@@ -71,6 +74,7 @@ __all__ = [
     "SCALES",
     "SCALE_SYNONYMS",
     "STEP_TYPES",
+    "Agenda",
     "AgreeGoal",
     "AnyStep",
     "Ask",
@@ -89,6 +93,7 @@ __all__ = [
     "RaiseFlag",
     "ReadBack",
     "Review",
+    "ReviewGoal",
     "ReviewItems",
     "Say",
     "Scale",
@@ -96,6 +101,7 @@ __all__ = [
     "ScaleSets",
     "Script",
     "Step",
+    "Strengths",
     "WhoIsHere",
     "builtin_dir",
     "builtin_scripts",
@@ -364,8 +370,9 @@ class _Semantics:
             self.one(step, person=person, job=job, idea=idea)
 
     def one(self, step: BaseStep, *, person: bool, job: bool, idea: bool) -> None:
+        asks_each = isinstance(step, Agenda)  # asks each person present itself
         for text in _texts(step):
-            self.templates(step, text, person=person, job=job, idea=idea)
+            self.templates(step, text, person=person or asks_each, job=job, idea=idea)
         if step.only_if is not None:
             self.reference(step, step.only_if, person=person, job=job, idea=idea)
         if isinstance(step, Confirm):
@@ -394,6 +401,28 @@ class _Semantics:
                 raise self.fail(step, "sets mood, so it must be asked of a person.")
         if isinstance(step, PlanItem) and not person:
             raise self.fail(step, "a plan_item step must be inside for_each_person.")
+        if isinstance(step, Agenda) and person and not self.script.one_person:
+            raise self.fail(
+                step, "an agenda step asks everyone itself; put it outside for_each_person."
+            )
+        if isinstance(step, Strengths) and not person:
+            raise self.fail(step, "a strengths step must be inside for_each_person.")
+        if isinstance(step, PlanItem) and step.when_choices and not step.when:
+            raise self.fail(
+                step, 'when_choices needs the question in "when", e.g. when: "When will you do it?"'
+            )
+        if isinstance(step, PlanItem) and step.lesson is not None:
+            target = self.seen.get(step.lesson)
+            if not job:
+                raise self.fail(
+                    step, "a plan_item with a lesson must be inside a review of jobs (items: jobs)."
+                )
+            if target is None or target.type != "ask":
+                raise self.fail(
+                    step,
+                    f'lesson: "{step.lesson}" is not an earlier ask step; '
+                    "give the id of the ask step that asks what got in the way.",
+                )
         if isinstance(step, ForEachPerson):
             if person and not self.script.one_person:
                 raise self.fail(step, "for_each_person cannot be inside another for_each_person.")
@@ -402,6 +431,9 @@ class _Semantics:
             return
         if isinstance(step, Review):
             self.seen[step.id] = step
+            if step.items == "agenda":  # each topic is gone through with the person who added it
+                self.visit(step.steps, person=True, job=job, idea=idea)
+                return
             is_job = step.items != "ideas"
             if step.items == "my_jobs" and not person:
                 raise self.fail(step, "a review of my_jobs must be asked of a person.")

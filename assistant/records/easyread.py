@@ -440,6 +440,9 @@ def build_context(
         else:
             item.question = names.get(said.person_id, "We") if said.person_id else "We"
         celebrations.append(item)
+    celebrated = [
+        c.text for c in record.celebrated if person_id is None or c.person_id in (None, person_id)
+    ]
     plain = re.sub(r"[-_]+", " ", record.script).strip().lower()
     title = SCRIPT_TITLES.get(plain, plain.capitalize())
     for_whom = names.get(person_id, "") if person_id else ""
@@ -476,6 +479,7 @@ def build_context(
         "jobs": jobs,
         "checkins": checkins,
         "celebrations": celebrations,
+        "celebrated": celebrated,
         "next_meeting": _sentence(record.next_meeting),
         "next_meeting_audio": [
             src

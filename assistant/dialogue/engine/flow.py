@@ -8,14 +8,33 @@ from assistant.dialogue.engine.base import Ctx, Run, handles
 from assistant.dialogue.engine.kernel import Engine
 
 
+def happened(engine: Engine, needs: str) -> bool:
+    """Whether what a celebration needs is true: jobs made this session, an agreed goal, or
+    a job going well or done."""
+    log = engine.log
+    if needs == "jobs":
+        return bool(log.made_jobs)
+    if needs == "goal":
+        return log.group_goal() is not None
+    return any(j.status in ("going_well", "done") for j in engine.record.jobs)
+
+
 @handles("say", "celebrate")
 def say(engine: Engine, step: S.Say | S.Celebrate, ctx: Ctx) -> Run:
     if engine.resuming:
         return None
     if isinstance(step, S.Celebrate):
+        if step.needs is not None and not happened(engine, step.needs):
+            if step.otherwise:
+                yield from engine.say_turn(engine.render(step.otherwise, ctx), step.id, ctx.person)
+            return None
         engine.emit(PlayEarcon("celebrate"))
-    kind = "celebrate" if isinstance(step, S.Celebrate) else "say"
-    yield from engine.say_turn(engine.render(step.text, ctx), step.id, ctx.person, kind)
+        text = engine.render(step.text, ctx)
+        goal = engine.log.group_goal() if step.kind in ("goal_agreed", "goal_done") else None
+        engine.log.celebrate(step.kind, text, person=ctx.person, job=ctx.job, goal=goal)
+        yield from engine.say_turn(text, step.id, ctx.person, "celebrate")
+        return None
+    yield from engine.say_turn(engine.render(step.text, ctx), step.id, ctx.person, "say")
     return None
 
 

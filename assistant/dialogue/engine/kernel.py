@@ -78,7 +78,7 @@ from assistant.core.events import (
     Tick,
 )
 from assistant.core.ids import IdMaker, RandomIds
-from assistant.core.record import Job, Person, SessionRecord
+from assistant.core.record import Goal, Job, Person, SessionRecord
 from assistant.core.settings import DialogueSettings
 from assistant.core.words import ShortAnswer
 from assistant.dialogue import prompts as P
@@ -116,6 +116,7 @@ class Engine:
         rng: random.Random | None = None,
         ids: IdMaker | None = None,
         jobs: Sequence[Job] = (),
+        goals: Sequence[Goal] = (),
         record: SessionRecord | None = None,
         engines: dict[str, str] | None = None,
         facilitator: str | None = None,
@@ -132,6 +133,7 @@ class Engine:
             people=people,
             record=record,
             jobs=jobs,
+            goals=goals,
             engines=engines,
             facilitator=facilitator,
             next_meeting=next_meeting,

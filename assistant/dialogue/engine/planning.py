@@ -4,6 +4,7 @@ read_back (the ideas, the goal or the plan, read out and checked)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from assistant.core.record import Idea, Job
 from assistant.dialogue import prompts as P
@@ -36,17 +37,40 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
                 None,
             )
         else:
-            answer = yield from free(engine, what_key, engine.render(step.what, ctx), ctx)
+            question = engine.render(step.what, ctx)
+            strengths = log.strengths_of(person) if step.offer_strengths and i == 0 else []
+            if strengths:
+                said = " and ".join(x.text for x in strengths[-2:])
+                offer = P.STRENGTH_OFFER.format(person=person.name, strength=said)
+                question = f"{offer} {question}"
+            answer = yield from free(engine, what_key, question, ctx)
             if answer is None:
                 return "passed" if i == 0 else None
             goal = log.goal_for(person)
+            goal_id = goal.id if goal else None
             what = answer.transcript.strip() or "(see the recording)"
-            job = log.add_job(person, what, goal.id if goal else None)
+            lesson = None
+            if step.lesson:  # a job that comes from a lesson in a review of jobs
+                found = log.latest(engine.key(step.lesson, ctx), person)
+                lesson = found.id if found is not None and not found.passed else None
+            if ctx.job is not None:
+                goal_id = ctx.job.goal_id or goal_id
+            job = log.add_job(
+                person,
+                what,
+                goal_id,
+                from_job=ctx.job.id if ctx.job is not None else None,
+                lesson=lesson,
+            )
             log.save()
+            if ctx.job is not None:
+                yield from engine.say_turn(P.NEW_JOB_SAID.format(what=what), what_key, person)
         if job is None:
             continue
         jctx = replace(ctx, job=job, passes=None)
-        if step.when:
+        if step.when and step.when_choices:
+            yield from when_choices(engine, f"{base}.when{suffix}", step.when, job, ctx)
+        elif step.when:
             when_key = f"{base}.when{suffix}"
             if not engine.skip(when_key, person):
                 when = yield from free(engine, when_key, engine.render(step.when, jctx), ctx)
@@ -82,8 +106,123 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
     return None
 
 
+@handles("strengths")
+def strengths(engine: Engine, step: S.Strengths, ctx: Ctx) -> Run:
+    """What the person is good at: their own words, kept as their strengths and read back."""
+    person = ctx.person
+    assert person is not None
+    key = engine.key(step.id, ctx)
+    if engine.skip(key, person):
+        return engine.resumed_outcome(key, person)
+    answer = yield from free(
+        engine, key, engine.render(step.text, ctx), ctx, help_extra=engine.opt(step.help, ctx)
+    )
+    if answer is None:
+        return "passed"
+    text = answer.transcript.strip()
+    if text:
+        engine.log.add_strength(person, text, answer.id)
+        engine.log.save()
+        kept = P.STRENGTH_KEPT.format(person=person.name, strength=text)
+        yield from engine.say_turn(kept, key, person)
+    return None
+
+
+WHEN_OPTIONS = (
+    ("today", P.WHEN_TODAY),
+    ("this_week", P.WHEN_THIS_WEEK),
+    ("next_week", P.WHEN_NEXT_WEEK),
+    ("another_time", P.WHEN_ANOTHER),
+)
+
+
+def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) -> Run:
+    """When, as choices (today, this week, next week, another time); kept as words and a date."""
+    log = engine.log
+    bare = replace(ctx, job=None, idea=None, passes=None)
+    if engine.skip(key, ctx.person):
+        return None
+    choose = S.Choose(
+        type="choose",
+        id=key,
+        text=engine.render(question, replace(ctx, job=job)),
+        shuffle=False,
+        options=tuple(S.Option(value=v, label=label) for v, label in WHEN_OPTIONS),
+    )
+    yield from engine.step(choose, bare)
+    chosen = log.latest(key, ctx.person)
+    if chosen is None or chosen.passed or not chosen.value:
+        return None
+    today = engine.now().date()
+    if chosen.value == "another_time":
+        said = yield from free(engine, f"{key}.say", P.WHEN_SAY, bare)
+        words = said.transcript.strip() if said is not None else ""
+        log.set_job_when(job, words or P.WHEN_ANOTHER.lower())
+    else:
+        log.set_job_when(job, dict(WHEN_OPTIONS)[chosen.value].lower())
+        days = {"today": 0, "this_week": 6 - today.weekday(), "next_week": 7 - today.weekday()}
+        log.set_job_due(job, today + timedelta(days=days[chosen.value]))
+    log.save()
+    return None
+
+
+def _owner_name(engine: Engine, person_id: str | None) -> str:
+    owner = engine.log.person(person_id)
+    return owner.name if owner else P.AGENDA_GROUP
+
+
+@handles("agenda")
+def agenda(engine: Engine, step: S.Agenda, ctx: Ctx) -> Run:
+    """Each person present adds what they want to talk about; read back and kept."""
+    log = engine.log
+    if step.intro and not engine.resuming:
+        yield from engine.say_turn(engine.render(step.intro, ctx), step.id, ctx.person)
+    people = [ctx.person] if ctx.person is not None else list(engine.record.people)
+    for person in people:
+        pctx = replace(ctx, person=person, passes=None)
+        key = engine.key(step.id, pctx)
+        if engine.skip(key, person):
+            continue
+        answer = yield from free(engine, key, engine.render(step.text, pctx), pctx)
+        if answer is not None and answer.transcript.strip():
+            log.add_agenda_item(person, answer.transcript.strip(), answer.id)
+            log.save()
+    if engine.resuming:
+        return None
+    items = engine.record.agenda
+    if not items:
+        yield from engine.say_turn(P.AGENDA_EMPTY, step.id, None)
+        return None
+    lines = [P.AGENDA_INTRO]
+    for item in items:
+        name = _owner_name(engine, item.person_id)
+        lines.append(P.AGENDA_LINE.format(person=name, topic=item.text))
+    yield from engine.say_turn(" ".join(lines), step.id, None, "read_back")
+    return None
+
+
+def _agenda_review(engine: Engine, step: S.Review, ctx: Ctx) -> Run:
+    items = list(engine.record.agenda)
+    if not items:
+        if step.empty and not engine.resuming:
+            yield from engine.say_turn(engine.render(step.empty, ctx), step.id, ctx.person)
+        return None
+    if step.intro and not engine.resuming:
+        yield from engine.say_turn(engine.render(step.intro, ctx), step.id, ctx.person)
+    for n, item in enumerate(items):
+        owner = engine.log.person(item.person_id)
+        words = P.AGENDA_FIRST if n == 0 else P.AGENDA_NEXT
+        if not engine.resuming:
+            said = words.format(person=_owner_name(engine, item.person_id), topic=item.text)
+            yield from engine.say_turn(said, step.id, owner)
+        yield from engine.run(step.steps, replace(ctx, person=owner or ctx.person))
+    return None
+
+
 @handles("review")
 def review(engine: Engine, step: S.Review, ctx: Ctx) -> Run:
+    if step.items == "agenda":
+        return (yield from _agenda_review(engine, step, ctx))
     jobs = engine.record.jobs
     items: list[Job] | list[Idea]
     if step.items == "ideas":

@@ -10,13 +10,15 @@ as it stands; the handlers say when (after every answer, as before).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from assistant.core.events import KeepAudio, Save
 from assistant.core.ids import IdMaker
 from assistant.core.record import (
+    AgendaItem,
     Answer,
+    Celebration,
     CheckIn,
     ConfirmedBy,
     Consent,
@@ -27,6 +29,7 @@ from assistant.core.record import (
     JobEvent,
     Person,
     SessionRecord,
+    Strength,
 )
 from assistant.dialogue.engine.base import Reply, Turn, question_of
 
@@ -51,6 +54,8 @@ class SessionLog:
         self._ids = ids
         self._now = now
         self._emit = emit
+        self.started_with: set[str] = set()
+        """Ids of the jobs the session started with (from earlier sessions)."""
 
     @classmethod
     def open(
@@ -62,6 +67,7 @@ class SessionLog:
         record: SessionRecord | None,
         jobs: Sequence[Job],
         engines: dict[str, str] | None,
+        goals: Sequence[Goal] = (),
         facilitator: str | None,
         next_meeting: str | None,
         roll_call: bool,
@@ -81,6 +87,7 @@ class SessionLog:
                 engines=dict(engines or {}),
                 next_meeting=next_meeting,
                 jobs=[j.model_copy(deep=True) for j in jobs],
+                goals=[g.model_copy(deep=True) for g in goals],
             )
         else:
             record = record.model_copy(deep=True)
@@ -88,7 +95,9 @@ class SessionLog:
                 record.engines.update(engines)
         if not record.people and not roll_call:
             record.people = [p.model_copy(deep=True) for p in roster]
-        return cls(record, roster, ids=ids, now=now, emit=emit)
+        log = cls(record, roster, ids=ids, now=now, emit=emit)
+        log.started_with = {j.id for j in jobs}
+        return log
 
     @property
     def record(self) -> SessionRecord:
@@ -264,17 +273,86 @@ class SessionLog:
         idea.ratings[person.id] = rating  # type: ignore[assignment]
 
     def add_goal(
-        self, text: str, *, person: Person | None, agreed: bool, from_idea: str | None = None
-    ) -> None:
-        self._record.goals.append(
-            Goal(
-                id=self._ids(),
-                text=text,
-                from_idea=from_idea,
-                agreed=agreed,
-                person_id=person.id if person else None,
+        self,
+        text: str,
+        *,
+        person: Person | None,
+        agreed: bool,
+        from_idea: str | None = None,
+        acceptance: dict[str, str] | None = None,
+        rule: str | None = None,
+        summary: str | None = None,
+        replaces: str | None = None,
+    ) -> Goal:
+        goal = Goal(
+            id=self._ids(),
+            text=text,
+            from_idea=from_idea,
+            agreed=agreed,
+            person_id=person.id if person else None,
+            acceptance=dict(acceptance or {}),
+            rule=rule,
+            summary=summary,
+            replaces=replaces,
+        )
+        if agreed or person is not None:
+            self._record.goals.append(goal)
+        else:  # put to the group, not agreed: kept apart, so it is never taken as the goal
+            self._record.proposed_goals.append(goal)
+        return goal
+
+    def add_known_goal(self, goal: Goal) -> Goal:
+        """A goal from an earlier session (to review it): kept as it was."""
+        copy = goal.model_copy(deep=True)
+        self._record.goals.append(copy)
+        return copy
+
+    def set_goal_status(self, goal: Goal, status: str) -> None:
+        goal.status = status  # type: ignore[assignment]
+
+    def celebrate(
+        self,
+        kind: str,
+        text: str,
+        *,
+        person: Person | None = None,
+        job: Job | None = None,
+        goal: Goal | None = None,
+    ) -> Celebration:
+        """Keep what was celebrated (the words said); save."""
+        c = Celebration(
+            id=self._ids(),
+            kind=kind,
+            text=text,
+            person_id=person.id if person else None,
+            job_id=job.id if job else None,
+            goal_id=goal.id if goal else None,
+            at=self._now(),
+        )
+        self._record.celebrated.append(c)
+        self.save()
+        return c
+
+    def add_agenda_item(self, person: Person | None, text: str, answer_id: str) -> AgendaItem:
+        item = AgendaItem(
+            id=self._ids(),
+            person_id=person.id if person else None,
+            text=text,
+            answer_id=answer_id,
+            at=self._now(),
+        )
+        self._record.agenda.append(item)
+        return item
+
+    def add_strength(self, person: Person, text: str, answer_id: str) -> None:
+        self._record.strengths.append(
+            Strength(
+                id=self._ids(), person_id=person.id, text=text, answer_id=answer_id, at=self._now()
             )
         )
+
+    def strengths_of(self, person: Person) -> list[Strength]:
+        return [s for s in self._record.strengths if s.person_id == person.id]
 
     def set_next_meeting(self, text: str) -> None:
         self._record.next_meeting = text
@@ -284,10 +362,33 @@ class SessionLog:
 
     # ------------------------------------------------------------------ jobs
 
-    def add_job(self, person: Person, what: str, goal_id: str | None) -> Job:
-        job = Job(id=self._ids(), person_id=person.id, what=what, goal_id=goal_id)
+    def add_job(
+        self,
+        person: Person,
+        what: str,
+        goal_id: str | None,
+        *,
+        from_job: str | None = None,
+        lesson: str | None = None,
+    ) -> Job:
+        job = Job(
+            id=self._ids(),
+            person_id=person.id,
+            what=what,
+            goal_id=goal_id,
+            from_job=from_job,
+            lesson=lesson,
+        )
         self._record.jobs.append(job)
         return job
+
+    @property
+    def made_jobs(self) -> list[Job]:
+        """The jobs made in this session (not those it started with)."""
+        return [j for j in self._record.jobs if j.id not in self.started_with]
+
+    def set_job_due(self, job: Job, due: date | None) -> None:
+        job.due = due
 
     def set_job_when(self, job: Job, when: str) -> None:
         job.when = when
