@@ -399,5 +399,8 @@ def records_flags(
 
 def register(app: typer.Typer) -> None:
     """Add ``assistant people`` and ``assistant records``."""
+    from assistant.records import words_cli
+
+    words_cli.register(people_app)  # teach / words / forget / words-consent
     app.add_typer(people_app, name="people")
     app.add_typer(records_app, name="records")

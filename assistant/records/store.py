@@ -58,6 +58,7 @@ from assistant.records.model import (
     SessionRecord,
     SessionState,
 )
+from assistant.records.words_repo import WordsRepo
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -124,6 +125,7 @@ class RecordStore:
             ) from exc
         self._db = self._connect()
         self._sweep()
+        self.words = WordsRepo(self)  # personal words: taught examples and their own consent
 
     @classmethod
     def open(cls, settings: Settings) -> RecordStore:

@@ -225,7 +225,7 @@ def dtw_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndar
     cost, lens = _costs(query, templates)
     out = _constrained(cost, lens)
     long = ~np.isfinite(out)
-    for i in np.flatnonzero(long):  # a template over twice the query's length
+    for i in map(int, np.flatnonzero(long)):  # a template over twice the query's length
         c, ln = _costs(templates[i], [query])
         out[i] = _constrained(c, ln)[0]
     return out
@@ -283,7 +283,6 @@ def dtw_sym_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.
     cross = np.einsum("nd,tmd->tnm", query, stack)
     cost = np.sqrt(np.maximum(q2[None, :, None] + t2[:, None, :] - 2 * cross, 0.0)) / np.sqrt(d)
     cost = cost.astype(np.float64)
-    inf = np.inf
     # first row: only (0,1) steps from (0,0)
     acc = np.cumsum(cost[:, 0, :], axis=1)
     for i in range(1, n):
@@ -302,7 +301,9 @@ def mean_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.nda
     """The cheap alternative measured against DTW: each utterance resampled to 24 frames
     (a fixed-length time-normalised template), Euclidean distance per frame."""
     q = _resample_frames(query)
-    return np.array([float(np.linalg.norm(q - _resample_frames(t), axis=1).mean()) for t in templates])
+    return np.array(
+        [float(np.linalg.norm(q - _resample_frames(t), axis=1).mean()) for t in templates]
+    )
 
 
 def _resample_frames(f: np.ndarray, n: int = 24) -> np.ndarray:
@@ -481,3 +482,39 @@ def fuse(match: Match | None, general: ShortAnswer | None) -> Decision:
     if general is not None:
         return Decision(general, "general", match.why)
     return Decision(None, "none", match.why)
+
+
+# ----------------------------------------------------------------------------- teaching
+
+CLIP_LEVEL: Final = 32_000
+"""A sample at or beyond this (int16) is at the top of the range: the sound was clipped."""
+
+
+def example_problem(pcm: np.ndarray) -> str | None:
+    """Why a teaching example cannot be kept, in a plain sentence, or None when it is fine:
+    silent, clipped, or too long."""
+    x = np.asarray(pcm)
+    span = speech_span(x)
+    if span is None:
+        return "Nothing could be heard in it: it is silent, or only background noise."
+    if np.count_nonzero(np.abs(x.astype(np.int32)) >= CLIP_LEVEL) > max(3, 0.001 * len(x)):
+        return (
+            "It is too loud: the sound was cut off at the top. Record it again a little "
+            "further from the microphone."
+        )
+    secs = (span[1] - span[0]) / RATE
+    if secs > MAX_EXAMPLE_S:
+        return (
+            f"It is too long ({secs:.1f} seconds of sound): one word or sound is wanted, "
+            f"at most {MAX_EXAMPLE_S:.0f} seconds."
+        )
+    return None
+
+
+def same_sound(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two examples are the same recording (the same features, e.g. one file copied
+    or saved again with another header)."""
+    fa, fb = features(a), features(b)
+    if fa is None or fb is None or fa.shape != fb.shape:
+        return False
+    return bool(np.abs(fa - fb).max() < 1e-3)
