@@ -502,7 +502,10 @@ def example_problem(pcm: np.ndarray) -> str | None:
             "It is too loud: the sound was cut off at the top. Record it again a little "
             "further from the microphone."
         )
-    secs = (span[1] - span[0]) / RATE
+    db = _frame_db(x.astype(np.float64))
+    floor = float(np.percentile(db, 10))
+    loud = np.flatnonzero(db > max(floor + 0.45 * (float(db.max()) - floor), db.max() - 35.0))
+    secs = (loud[-1] - loud[0]) * _HOP / RATE  # all of its sound, pauses included
     if secs > MAX_EXAMPLE_S:
         return (
             f"It is too long ({secs:.1f} seconds of sound): one word or sound is wanted, "
