@@ -95,7 +95,7 @@ def test_hums_are_told_apart() -> None:
 def test_fusion_never_guesses() -> None:
     sure = Match("yes", "yes", {"yes": 0.2, "no": 0.6}, 3.0)
     maybe = Match(None, "yes", {"yes": 0.5, "no": 0.6}, 1.1, why="not sure")
-    far = Match(None, None, {"yes": 2.0}, 1.0, why="far from every taught word")
+    far = Match(None, None, {"yes": 2.0}, 1.0, why="far from every taught word", taught=("yes",))
     silent = Match(None, None, speech=False, why="no speech")
     assert fuse(sure, None).decided_by == "personal"
     assert fuse(sure, "yes").decided_by == "both"
@@ -104,6 +104,7 @@ def test_fusion_never_guesses() -> None:
     assert fuse(maybe, None).answer is None
     assert fuse(maybe, "no").answer is None  # conflict
     assert fuse(far, "no").answer == "no" and fuse(far, "no").decided_by == "general"
+    assert fuse(far, "yes").answer is None  # a taught word, but not like their own
     assert fuse(silent, "yes").answer is None
     assert fuse(None, "next").decided_by == "general"
 
@@ -225,3 +226,53 @@ def test_listen_with_a_person_says_which_recogniser_decided(
     assert "too few examples of next, repeat" in err
     assert "answer: help" in out
     assert "decided by: personal words (Sam)" in out
+
+
+# ------------------------------------------------------------------------ on the device
+
+
+def test_a_taught_short_answer_ends_the_turn_without_the_general_recogniser(
+    taught: PersonalWords,
+) -> None:
+    from assistant.audio.fake import ArrayMicrophone
+    from assistant.audio.turn import record_turn
+    from assistant.stt.fake import FakeRecognizer
+    from assistant.stt.personal_stream import PersonalWordsBook
+
+    general = FakeRecognizer(["something else"])  # would it be asked, it would not agree
+    book = PersonalWordsBook(lambda pid: taught if pid == "sam" else None, lambda pid: "Sam")
+    assert book.wrap(general, "kim") is general  # nothing taught: the general recogniser
+    rec = book.wrap(general, "sam")
+    speech = say("no", 6)
+    mic = ArrayMicrophone(speech, silence_s=2.0)
+    mic.start()
+    turn = record_turn(
+        mic, wait_for_speech_s=3.0, trailing_silence_s=0.7, max_answer_s=10.0,
+        stream=rec.start(["yes", "no", "help"]), allowed=["yes", "no", "help"],
+    )  # fmt: skip
+    tr = turn.transcript
+    assert tr is not None and tr.answer == "no" and tr.decided_by == "personal"
+    assert turn.ended_by == "early_stop"
+    assert "Sam" in tr.engine
+    assert general.heard == []  # the general recogniser's result was never waited for
+    end = (ss.sound_bounds(speech)[1] + 1) / ss.RATE
+    assert turn.listened_s - end < 0.45  # well before the 0.7 s window
+
+
+def test_when_not_sure_the_general_recogniser_decides_and_a_conflict_is_no_answer(
+    taught: PersonalWords,
+) -> None:
+    from assistant.stt.fake import FakeRecognizer
+    from assistant.stt.personal_stream import PersonalRecognizer
+
+    other = ss.pad(ss.speak("okay", f"{VOICE}:120"))
+    rec = PersonalRecognizer(FakeRecognizer(["okay"]), taught, "Sam")
+    tr = rec.transcribe(other, ["yes", "no", "help"])
+    assert tr.answer in ("yes", None) and tr.decided_by in ("general", "none")
+    rec = PersonalRecognizer(FakeRecognizer(["no"]), taught, "Sam")
+    m = taught.match(say("help", 6))
+    tr = rec.transcribe(say("help", 6), ["yes", "no", "help"])
+    if m.answer is None:  # not sure alone: the general said no, a conflict
+        assert tr.answer is None and tr.decided_by == "none"
+    else:
+        assert tr.answer == "help" and tr.decided_by == "personal"

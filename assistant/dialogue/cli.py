@@ -209,7 +209,14 @@ def run_on_device(
         engine,
         voice=kit.voice,
         speaker=speaker,
-        ears=MicrophoneEars(mic, kit.recognisers, inputs, settings.audio, turns),
+        ears=MicrophoneEars(
+            mic,
+            kit.recognisers,
+            inputs,
+            settings.audio,
+            turns,
+            personal=_personal_words(store, engine),  # taught people's own words
+        ),  # fmt: skip
         inputs=inputs,
         sink=StoreSink(store),
         clock=clock,
@@ -254,3 +261,11 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
     app.command("run")(run)
     app.add_typer(scripts_app, name="scripts")
+
+
+def _personal_words(store: Any, engine: Any) -> Any:
+    """The taught words of the session's people (``assistant/stt/personal_stream.py``)."""
+    from assistant.stt.personal_stream import PersonalWordsBook, store_loader
+
+    names = {p.id: p.name for p in engine.record.people}
+    return PersonalWordsBook(store_loader(store), lambda pid: names.get(pid, pid))

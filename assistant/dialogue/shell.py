@@ -187,6 +187,8 @@ class QuietNarrator:
             transcript.confidence,
             transcript.engine,
         )
+        if transcript.decided_by:
+            log.info("decided by: %s", transcript.decided_by)
 
     def silent(self, who: str | None, seconds: float) -> None:
         log.info("silence for %.0f s", seconds)
@@ -318,14 +320,20 @@ def recognise(
     listen: Listen,
     recognisers: Mapping[Role, Recognizer],
     audio_dir: Path,
+    personal: Any = None,
 ) -> SpeechHeard:
-    """Run the recogniser for the turn's role on 16 kHz audio; the answer's WAV is kept on disk."""
+    """Run the recogniser for the turn's role on 16 kHz audio; the answer's WAV is kept on disk.
+
+    *personal*: a :class:`~assistant.stt.personal_stream.PersonalWordsBook`; a short answer of
+    a person with taught words then uses them too."""
     from assistant.audio.wav import write_wav
 
     allowed = None
     if listen.role == "short":
         allowed = list(listen.allowed) if listen.allowed else list(SHORT_ANSWERS)
     recogniser = recognisers[listen.role]
+    if personal is not None and listen.role == "short":  # a taught person's own words
+        recogniser = personal.wrap(recogniser, listen.person_id)
     if listen.phrases:
         transcript = recogniser.transcribe(pcm, allowed=allowed, phrases=listen.phrases)
     else:
@@ -350,9 +358,13 @@ class MicrophoneEars:
         audio: AudioSettings,
         audio_dir: Path,
         detector: Any = None,
+        personal: Any = None,
     ) -> None:
         self.mic = mic
         self.detector = detector
+        self.personal = personal
+        """A :class:`~assistant.stt.personal_stream.PersonalWordsBook`, or None: a short answer
+        of a person with taught words is then decided with their words too."""
         """Speech detector for end of turn; None = the audio layer's default (Silero VAD)."""
         self.recognisers = recognisers
         self.inputs = inputs
@@ -385,6 +397,8 @@ class MicrophoneEars:
         short = listen.role == "short"
         allowed = (list(listen.allowed) or list(SHORT_ANSWERS)) if short else None
         recogniser = self.recognisers[listen.role]
+        if short and self.personal is not None:  # a taught person's own words
+            recogniser = self.personal.wrap(recogniser, listen.person_id)
         trailing = listen.trailing_silence_s or (
             self.audio.trailing_silence_short_s if short else self.audio.trailing_silence_free_s
         )

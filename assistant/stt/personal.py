@@ -23,8 +23,8 @@ How (chosen from measurements in ``bench/bench_stt.py --taught``; ``docs/persona
   and clearly nearer than every other word (a margin: the second-nearest word at least
   :data:`SURE_MARGIN` times as far). Otherwise no answer: never a guess.
 * **Fusion** with the general recogniser (:func:`fuse`): the matcher alone when it is sure;
-  both agreeing; the general recogniser alone when the matcher has no candidate at all; any
-  conflict is rejected. :attr:`Decision.decided_by` says which.
+  both agreeing; the general recogniser alone only for a word the person has not taught
+  (enough); any conflict is rejected. :attr:`Decision.decided_by` says which.
 """
 
 from __future__ import annotations
@@ -338,6 +338,9 @@ class Match:
     compute_s: float = 0.0
     """Processor seconds this decision took (``time.process_time``)."""
     why: str = ""
+    taught: tuple[str, ...] = ()
+    """The words the matcher decides for this person (enough examples): the general
+    recogniser alone is never taken for one of these."""
 
 
 @dataclass
@@ -410,14 +413,15 @@ class PersonalWords:
         """Which of the person's words *pcm* is, if the matcher is sure (:class:`Match`)."""
         t0 = time.process_time()
         feats = features(pcm)
+        taught = tuple(self.usable())
         if feats is None:
             return Match(None, None, speech=False, compute_s=time.process_time() - t0,
-                         why="no speech")  # fmt: skip
+                         why="no speech", taught=taught)  # fmt: skip
         dist = self.nearest(feats)
         m = self._decide(dist, allowed)
         return Match(
             m[0], m[1], {k: round(v, 4) for k, v in dist.items()}, m[2],
-            compute_s=time.process_time() - t0, why=m[3],
+            compute_s=time.process_time() - t0, why=m[3], taught=taught,
         )  # fmt: skip
 
     def _decide(
@@ -479,8 +483,12 @@ def fuse(match: Match | None, general: ShortAnswer | None) -> Decision:
         if general is not None:
             return Decision(None, "none", f"conflict: {match.candidate} against {general}")
         return Decision(None, "none", f"{match.why}; the general recogniser heard nothing sure")
+    if general is not None and general in match.taught:
+        # measured: for a taught word the general recogniser alone was wrong more often than
+        # right (bench_stt --taught: "apples" and a knock heard as "yes", a swap in babble)
+        return Decision(None, "none", f"{match.why}; {general} did not sound like their own")
     if general is not None:
-        return Decision(general, "general", match.why)
+        return Decision(general, "general", f"{match.why}; {general} is not taught")
     return Decision(None, "none", match.why)
 
 
