@@ -276,3 +276,22 @@ def test_when_not_sure_the_general_recogniser_decides_and_a_conflict_is_no_answe
         assert tr.answer is None and tr.decided_by == "none"
     else:
         assert tr.answer == "help" and tr.decided_by == "personal"
+
+
+def test_the_store_sink_keeps_what_a_teach_words_step_asks(tmp_path: Path) -> None:
+    from assistant.dialogue.events import KeepWordConsent, KeepWordExample
+    from assistant.dialogue.shell import StoreSink
+
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    sam = store.add_person("Sam")
+    sink = StoreSink(store)
+    wav = str(_wav(tmp_path, "turn.wav", say("yes", 0)))
+    assert not sink.keep_words(KeepWordExample(sam.id, "yes", wav))  # no consent yet
+    assert sink.keep_words(KeepWordConsent(sam.id, True))
+    assert sink.keep_words(KeepWordExample(sam.id, "yes", wav))
+    quiet = str(_wav(tmp_path, "quiet.wav", ss.silence(1.0)))
+    assert not sink.keep_words(KeepWordExample(sam.id, "yes", quiet))
+    assert store.words.counts(sam.id) == {"yes": 1}
+    assert sink.keep_words(KeepWordConsent(sam.id, False))
+    assert store.words.counts(sam.id) == {}
+    store.close()

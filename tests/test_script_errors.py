@@ -37,7 +37,9 @@ def error(tmp_path: Path, body: str, head: str = HEAD) -> str:
 
 
 def test_builtins_load_by_name() -> None:
-    assert builtin_scripts() == ["coproduction-group", "daily-checkin", "my-goals", "review"]
+    assert builtin_scripts() == [
+        "coproduction-group", "daily-checkin", "my-goals", "review", "teach-my-words",
+    ]  # fmt: skip
     for name in builtin_scripts():
         script = load_script(name)
         assert script.name == name

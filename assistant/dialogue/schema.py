@@ -190,6 +190,23 @@ class AgreeGoal(BaseStep):
     type: Literal["agree_goal"]
 
 
+TaughtWord = Literal["yes", "no", "next", "help", "repeat"]
+
+
+def _all_words() -> list[TaughtWord]:
+    return ["yes", "no", "next", "help", "repeat"]
+
+
+class TeachWords(BaseStep):
+    """Teach the device how the person says their short answers (``assistant/stt/personal.py``):
+    their own consent first (asked separately from keeping answers), then each word said
+    *examples* times, each example confirmed by button before it is kept."""
+
+    type: Literal["teach_words"]
+    words: list[TaughtWord] = Field(default_factory=_all_words)
+    examples: int = Field(3, ge=1, le=10)
+
+
 class RaiseFlag(BaseStep):
     type: Literal["flag"]
     kind: FlagKind
@@ -212,6 +229,7 @@ Step = Annotated[
     | Review
     | ReadBack
     | AgreeGoal
+    | TeachWords
     | RaiseFlag,
     Field(discriminator="type"),
 ]
@@ -232,6 +250,7 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "read_back": ReadBack,
     "agree_goal": AgreeGoal,
     "flag": RaiseFlag,
+    "teach_words": TeachWords,
 }
 # Steps that keep an answer, so they need an id.
 ANSWER_STEPS = ("ask", "confirm", "choose", "scale", "consent", "who_is_here", "plan_item")

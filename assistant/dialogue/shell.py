@@ -48,6 +48,8 @@ from assistant.dialogue.events import (
     End,
     Event,
     KeepAudio,
+    KeepWordConsent,
+    KeepWordExample,
     Listen,
     PlayEarcon,
     PromptFinished,
@@ -303,6 +305,25 @@ class StoreSink:
         self.store.save_session(record)  # the answer must be in the store before its clip
         sha = self.store.keep_audio(record.id, answer_id, audio_path)
         return str(sha) if sha else None
+
+    def keep_words(self, action: KeepWordConsent | KeepWordExample) -> bool:
+        """A ``teach_words`` step's consent or example (``store.words``); False when the
+        example was not kept (the reason is logged: silent, clipped, a duplicate...)."""
+        from assistant.errors import BadAudioFile
+
+        words = self.store.words
+        if isinstance(action, KeepWordConsent):
+            if action.allowed:
+                words.set_consent(action.person_id, True, method=action.method)
+            else:
+                words.withdraw_consent(action.person_id, method=action.method)
+            return True
+        try:
+            words.add_example(action.person_id, action.word, action.audio_path, "taught")
+        except (RecordError, BadAudioFile) as exc:
+            log.warning("An example of %s was not kept: %s", action.word, exc)
+            return False
+        return True
 
 
 # ---------------------------------------------------------------- recognising
@@ -583,6 +604,9 @@ class SessionShell:
         if isinstance(action, KeepAudio):
             self._keep_audio(action)
             return None
+        if isinstance(action, KeepWordConsent | KeepWordExample):
+            self._keep_words(action)
+            return None
         if isinstance(action, SetLights):
             self._lights_asked = action
             self._show_lights()
@@ -723,6 +747,18 @@ class SessionShell:
         if self.lights is not None:
             asked = self._lights_asked
             self.lights.apply(replace(asked, status="error") if self.lost else asked)
+
+    def _keep_words(self, action: KeepWordConsent | KeepWordExample) -> None:
+        """Personal words (a ``teach_words`` step): the sink keeps them, if it can; the
+        ears' cache of the person's words is then read again."""
+        keep = getattr(self.sink, "keep_words", None)
+        if keep is None:
+            log.info("not kept (this record sink keeps no personal words): %s", action)
+            return
+        keep(action)
+        personal = getattr(self.ears, "personal", None)
+        if personal is not None:
+            personal.forget(action.person_id)
 
     def _keep_audio(self, action: KeepAudio) -> None:
         record = self.engine.record

@@ -91,6 +91,8 @@ class Turn:
     listen: bool = True
     first: str = ""
     """Said before the words the first time only (repeats say just ``text``)."""
+    raw: bool = False
+    """Any speech is the reply, even "help" or "repeat" (a teaching example of that word)."""
 
     @property
     def lit(self) -> frozenset[Button]:

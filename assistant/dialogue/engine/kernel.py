@@ -323,6 +323,8 @@ class Engine:
 
     def _understand(self, heard: SpeechHeard, t: Turn) -> Reply | str:
         tr = heard.transcript
+        if t.raw:  # a teaching example: the sound itself is the answer (engine/words.py)
+            return Reply("text", "voice", heard)
         if t.role == "free":
             control = match_short_answer(tr.text, ("help", "repeat", "next"))
             if control in ("help", "repeat"):
