@@ -650,8 +650,13 @@ def run_live(
     script: str = "coproduction-group",
     speaker_latency: float | None = None,
     experiments: list[str] | None = None,
+    taught: bool = False,
 ) -> dict[str, Any]:
-    """One real session through the PulseAudio virtual devices; the raw logs, analysed."""
+    """One real session through the PulseAudio virtual devices; the raw logs, analysed.
+
+    *taught*: every person has first taught their five words (three Piper renderings each,
+    not the one they then say), and the ears use them (``assistant/stt/personal_stream.py``).
+    """
     from tests.pulse import MonitorRecorder, ensure_pulse
 
     reason = ensure_pulse()
@@ -715,9 +720,11 @@ def run_live(
     names = {"short": engines.short.name, "free": engines.free.name, "voice": piper.name}
     engine = build_engine(scenario, settings, RealClock(), names)  # type: ignore[arg-type]
     voice = TrimmedVoice(cached, speaker, prompt_s)
+    personal = _teach_everyone(store, engine.record.people, tmp) if taught else None
     ears_inner = MicrophoneEars(
-        mic, {"short": engines.short, "free": engines.free}, stream, settings.audio, tmp / "turns"
-    )
+        mic, {"short": engines.short, "free": engines.free}, stream, settings.audio, tmp / "turns",
+        personal=personal,
+    )  # fmt: skip
     shell: Any = None
     person = LivePerson(
         ears_inner, mic, buttons, lambda: shell.last_said if shell else "",
@@ -770,6 +777,7 @@ def run_live(
         buttons.close()
         mic.stop()
         speaker.inner.close()
+        decided = _decided_by(store)
         store.close()
         shutil.rmtree(tmp, ignore_errors=True)
     assert mic_rec.started_at is not None and spk_rec.started_at is not None
@@ -793,8 +801,46 @@ def run_live(
             "mic_glitches": mic.glitches,
             "record_save_s": summary(got.saves_s),
             "turns": [t.__dict__ for t in got.turns],
+            "taught": taught,
+            "short_decided_by": decided,
         }
     )
+    return out
+
+
+def _teach_everyone(store: Any, people: Any, tmp: Path) -> Any:
+    """Each person's five words, taught from three Piper renderings (sampling noise and a
+    length scale of their own, so not the clip the person then says), and the ears' book."""
+    from assistant.stt.personal_stream import PersonalWordsBook, store_loader
+    from tests import speech_samples as ss
+
+    names = {}
+    for p in people:
+        if store.find_person(p.name) is None:
+            store.add_person(p.name)
+        sid = store.find_person(p.name).id
+        names[p.id] = p.name
+        store.words.set_consent(sid, True, by="bench")
+        for word in ("yes", "no", "next", "help", "repeat"):
+            for i, scale in enumerate((0.92, 1.0, 1.1)):
+                wav = ss.write_wav(tmp / f"teach-{word}-{i}.wav", ss.pad(ss._piper(word, scale)))
+                store.words.add_example(sid, word, wav)
+    by_name = {p.name: store.find_person(p.name).id for p in people}
+
+    def load(pid: str) -> Any:
+        return store_loader(store)(by_name.get(names.get(pid, ""), pid))
+
+    return PersonalWordsBook(load, lambda pid: names.get(pid, pid))
+
+
+def _decided_by(store: Any) -> dict[str, int]:
+    """Short answers in the run's records, by who decided them (personal words or not)."""
+    out: dict[str, int] = {}
+    for rec in store.sessions():
+        for a in rec.answers:
+            if a.kind == "short" or a.decided_by:
+                key = a.decided_by or "general (untaught)"
+                out[key] = out.get(key, 0) + 1
     return out
 
 
@@ -1175,6 +1221,10 @@ def judge(results: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few turns: CI, well-formed only")
+    parser.add_argument(
+        "--taught", action="store_true",
+        help="also a second live session in which everyone has taught their words",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--skip-live", action="store_true")
@@ -1268,6 +1318,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         notes.append("live session skipped (--skip-live)")
     results["live"] = live
+    if args.taught and not args.skip_live:
+        print("Live session again, everyone having taught their words...")
+        taught = run_live(
+            wanted, args.prompt_s or (1.0 if args.quick else 2.0), args.short_engine, max_s, notes,
+            script="daily-checkin" if args.quick else "coproduction-group",
+            speaker_latency=args.speaker_latency, experiments=args.experiments, taught=True,
+        )  # fmt: skip
+        results["live_taught"] = taught
+        results["taught_turn_gap_short_s"] = taught.get("turn_gap_short_s", summary([]))
+        results["taught_short_decided_by"] = taught.get("short_decided_by", {})
     for key in (
         "turn_gap_short_s", "turn_gap_short_to_speech_s", "window_short_s",
         "gap_minus_window_short_s", "turn_gap_free_s", "turn_gap_free_to_speech_s",
@@ -1308,7 +1368,12 @@ def main(argv: list[str] | None = None) -> int:
     ):  # fmt: skip
         s = results[key]
         rows.append([key.removesuffix("_s"), ms(s["median"]), ms(s["p95"]), s["n"]])
+    if "taught_turn_gap_short_s" in results:  # the same run, everyone with taught words
+        s = results["taught_turn_gap_short_s"]
+        rows.append(["taught_turn_gap_short", ms(s["median"]), ms(s["p95"]), s["n"]])
     print_table(rows, ["measure (ms)", "median", "p95", "n"])
+    if "taught_short_decided_by" in results:
+        print(f"taught run, short answers decided by: {results['taught_short_decided_by']}")
     print()
     rows = []
     for kind in ("default", "vosk-ko"):
