@@ -115,12 +115,18 @@ def register(people_app: typer.Typer) -> None:
             person = resolve_person(store, name)
             consent = store.words.consent(person.id)
             counts = store.words.counts(person.id)
-            _, problems = store.words.matcher(person.id)
+            pw, problems = store.words.matcher(person.id)
         said = {None: "not asked", True: "yes", False: "no"}[consent]
         typer.echo(f"{person.name}: keep examples of their words: {said}")
         for w in WORDS:
             n = counts.get(w, 0)
-            note = "" if n >= MIN_EXAMPLES else "  (the general recogniser decides it)"
+            why = pw.why_not(w) if pw is not None and n >= MIN_EXAMPLES else None
+            note = (
+                "" if n >= MIN_EXAMPLES and why is None else "  (the general recogniser decides it"
+            )
+            if note and why:
+                note += f": {why}"
+            note += ")" if note else ""
             typer.echo(f"  {w:<7} {n} example{'s' if n != 1 else ''}{note}")
         for p in problems:
             typer.echo(f"{p} It is skipped.", err=True)

@@ -114,14 +114,15 @@ def listen_personal(
         typer.echo(f"answer: {tr.answer or NOT_CAUGHT}")
         typer.echo(f"decided by: general ({rec.name})")
         return
-    few = [w for w in ALL_ANSWERS if 0 < pw.counts().get(w, 0) < MIN_EXAMPLES]
-    none = [w for w in ALL_ANSWERS if w not in pw.counts()]
-    if few or none:
+    few = [w for w in ALL_ANSWERS if pw.counts().get(w, 0) < MIN_EXAMPLES]
+    if few:
         typer.echo(
-            f"{who}: too few examples of {', '.join(few + none)}: "
-            "the general recogniser decides those.",
+            f"{who}: too few examples of {', '.join(few)}: the general recogniser decides those.",
             err=True,
         )
+    for w in ALL_ANSWERS:
+        if w not in few and pw.why_not(w):
+            typer.echo(f"{who}: {w}: {pw.why_not(w)}; the general recogniser decides it.", err=True)
     m = pw.match(pcm, answers)
     general = None
     if m.answer is None and m.speech:  # not sure alone: ask the general recogniser too
