@@ -720,12 +720,17 @@ def run_live(
     names = {"short": engines.short.name, "free": engines.free.name, "voice": piper.name}
     engine = build_engine(scenario, settings, RealClock(), names)  # type: ignore[arg-type]
     voice = TrimmedVoice(cached, speaker, prompt_s)
-    personal = _teach_everyone(store, engine.record.people, tmp) if taught else None
+    shell: Any = None
+    personal = None
+    if taught:  # the engine's person ids are resolved to names (then the store's) per turn
+        personal = _teach_everyone(
+            store, [r.name for r in scenario.roster], tmp,
+            lambda pid: shell.person_name(pid) if shell else pid,
+        )  # fmt: skip
     ears_inner = MicrophoneEars(
         mic, {"short": engines.short, "free": engines.free}, stream, settings.audio, tmp / "turns",
         personal=personal,
     )  # fmt: skip
-    shell: Any = None
     person = LivePerson(
         ears_inner, mic, buttons, lambda: shell.last_said if shell else "",
         lambda pid: shell.person_name(pid) if shell else pid,
@@ -808,29 +813,32 @@ def run_live(
     return out
 
 
-def _teach_everyone(store: Any, people: Any, tmp: Path) -> Any:
+def _teach_everyone(store: Any, names: list[str], tmp: Path, name_of: Any) -> Any:
     """Each person's five words, taught from three Piper renderings (sampling noise and a
-    length scale of their own, so not the clip the person then says), and the ears' book."""
+    length scale of their own, so not the clip the person then says), and the ears' book
+    (*name_of*: the session's person id to their name)."""
     from assistant.stt.personal_stream import PersonalWordsBook, store_loader
     from tests import speech_samples as ss
 
-    names = {}
-    for p in people:
-        if store.find_person(p.name) is None:
-            store.add_person(p.name)
-        sid = store.find_person(p.name).id
-        names[p.id] = p.name
-        store.words.set_consent(sid, True, by="bench")
-        for word in ("yes", "no", "next", "help", "repeat"):
-            for i, scale in enumerate((0.92, 1.0, 1.1)):
-                wav = ss.write_wav(tmp / f"teach-{word}-{i}.wav", ss.pad(ss._piper(word, scale)))
-                store.words.add_example(sid, word, wav)
-    by_name = {p.name: store.find_person(p.name).id for p in people}
+    clips = {
+        (word, i): ss.write_wav(tmp / f"teach-{word}-{i}.wav", ss.pad(ss._piper(word, scale)))
+        for word in ("yes", "no", "next", "help", "repeat")
+        for i, scale in enumerate((0.92, 1.0, 1.1))
+    }
+    ids = {}
+    for name in names:
+        person = store.find_person(name) or store.add_person(name)
+        ids[name] = person.id
+        store.words.set_consent(person.id, True, by="bench")
+        for (word, _), wav in clips.items():
+            store.words.add_example(person.id, word, wav)
+    load = store_loader(store)
 
-    def load(pid: str) -> Any:
-        return store_loader(store)(by_name.get(names.get(pid, ""), pid))
+    def load_by_name(pid: str) -> Any:
+        sid = ids.get(name_of(pid))
+        return load(sid) if sid else None
 
-    return PersonalWordsBook(load, lambda pid: names.get(pid, pid))
+    return PersonalWordsBook(load_by_name, name_of)
 
 
 def _decided_by(store: Any) -> dict[str, int]:

@@ -17,6 +17,13 @@ catch that"). Non-answers (other sentences, silence, noise) must be rejected. En
 raw confidences, so the table is shown at each engine's threshold and a sweep is kept in the
 JSON for tuning. Prints a table and writes bench/results/stt.json.
 
+``--taught``: personal words (``docs/personal-words.md``). Test speakers from
+``bench/taught_voices.py`` (espeak-ng voices, Piper through sox, babble, hums); for k = 1, 2,
+3, 5 the first k examples of each word are taught and the last five tested, with non-answers
+(other words, coughs, knocks, background talk, silence); the matcher alone (three methods),
+the device's fusion, and untaught Whisper on the same clips (cached in
+``bench/results/speech-cache/taught``). Writes ``bench/results/stt-taught.json``.
+
 What the measurements decided (2-core machine shared with other jobs, so times are pessimistic):
 
 * Whisper's short-answer threshold 0.5: on the plain greedy path, 0.45 and below let "Okay"
