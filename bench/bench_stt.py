@@ -456,9 +456,11 @@ def taught(quick: bool, out_path: Path) -> None:
                         if name != sp.name:
                             continue
                         m = pw.match(pcm)
-                        g = general[f"{name}|{label}"]["answer"]
+                        gr = general[f"{name}|{label}"]
+                        g = gr["answer"]
+                        plain = match_short_answer(gr["heard"]) == g  # not a second look
                         # the device: the matcher alone when sure (Whisper not waited for)
-                        d = fuse(m, None) if m.answer else fuse(m, g)
+                        d = fuse(m, None) if m.answer else fuse(m, g, plain)
                         rows.append(
                             {
                                 "method": method, "k": k, "speaker": name, "label": label,

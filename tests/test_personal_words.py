@@ -104,7 +104,8 @@ def test_fusion_never_guesses() -> None:
     assert fuse(maybe, None).answer is None
     assert fuse(maybe, "no").answer is None  # conflict
     assert fuse(far, "no").answer == "no" and fuse(far, "no").decided_by == "general"
-    assert fuse(far, "yes").answer is None  # a taught word, but not like their own
+    assert fuse(far, "yes", plain=False).answer is None  # a taught word, a second look only
+    assert fuse(far, "yes").decided_by == "general"  # "yes please" where they taught "yes"
     assert fuse(silent, "yes").answer is None
     assert fuse(None, "next").decided_by == "general"
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from assistant.stt.base import Recognizer, RecognizerStream, Transcript
 from assistant.stt.personal import MIN_PEAK, Match, PersonalWords, fuse
-from assistant.words import ShortAnswer
+from assistant.words import ShortAnswer, match_short_answer
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class PersonalStream:
         general = self._general.result()
         if self._looked_at != self._last_loud or self._match is None:
             self._match = self._look() if self._blocks else None
-        d = fuse(self._match, general.answer)
+        d = fuse(self._match, general.answer, plain(general, self._allowed))
         engine = general.engine
         if d.decided_by == "both":
             engine = f"personal words ({self._who}) + {general.engine}"
@@ -146,6 +146,12 @@ class PersonalStream:
             general, answer=d.answer, decided_by=d.decided_by, engine=engine,
             compute_s=general.compute_s + self.compute_s,
         )  # fmt: skip
+
+
+def plain(tr: Transcript, allowed: Sequence[ShortAnswer] | None) -> bool:
+    """The transcript's own text is its answer (not a second look at the audio)."""
+    words = list(allowed) if allowed is not None else None
+    return not tr.second_look and match_short_answer(tr.text, words) == tr.answer
 
 
 class PersonalRecognizer:
@@ -183,7 +189,7 @@ class PersonalRecognizer:
                 audio_s=len(pcm) / RATE, compute_s=m.compute_s, decided_by="personal",
             )  # fmt: skip
         tr = self.general.transcribe(pcm, allowed, phrases)
-        d = fuse(m, tr.answer)
+        d = fuse(m, tr.answer, plain(tr, allowed))
         engine = (
             tr.engine if d.decided_by != "both" else f"personal words ({self.who}) + {tr.engine}"
         )
