@@ -118,3 +118,85 @@ def test_the_kernel_names_no_step_kind() -> None:
     step_models = {model.__name__ for model in S.STEP_TYPES.values()}
     # the roll call decides only whether the roster is copied in at the start
     assert used & step_models <= {"WhoIsHere"}
+
+
+HANDLER_MODULES = ("flow", "questions", "roster", "planning", "agreement", "render")
+MUTATORS = {"append", "extend", "insert", "update", "pop", "remove", "clear", "setdefault"}
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_handlers_change_the_record_only_through_the_log(module: str) -> None:
+    """No attribute or item assignment and no in-place change of anything but a local list:
+    a record change in a handler is a call of a SessionLog method."""
+    path = ROOT / "dialogue" / "engine" / f"{module}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Attribute | ast.Subscript):
+                # the one exception: who is being asked (the context, not the record)
+                assert ast.unparse(target) == "ctx.person", f"{module}: {ast.unparse(node)}"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in MUTATORS
+        ):
+            assert isinstance(node.func.value, ast.Name), f"{module}: {ast.unparse(node)}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("assistant.dialogue.events", "assistant.core.events"),
+        ("assistant.records.model", "assistant.core.record"),
+        ("assistant.words", "assistant.core.words"),
+        ("assistant.stt.base", "assistant.core.speech"),
+        ("assistant.config", "assistant.core.settings"),
+        ("assistant.dialogue.script", "assistant.dialogue.schema"),
+    ],
+)
+def test_the_old_import_paths_give_the_same_objects(old: str, new: str) -> None:
+    import importlib
+
+    before, after = importlib.import_module(old), importlib.import_module(new)
+    names = [n for n in getattr(after, "__all__", dir(after)) if not n.startswith("__")]
+    shared = [n for n in names if hasattr(before, n)]
+    assert shared
+    assert [n for n in shared if getattr(before, n) is not getattr(after, n)] == []
+    if old != "assistant.config" and old != "assistant.stt.base":
+        assert [n for n in names if not hasattr(before, n)] == []
+
+
+ALLOWED = {
+    "core": ("assistant.core",),
+    "dialogue/engine": (
+        "assistant.core",
+        "assistant.dialogue.engine",
+        "assistant.dialogue.prompts",
+        "assistant.dialogue.schema",
+    ),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(ALLOWED))
+def test_core_and_engine_import_only_from_below(folder: str) -> None:
+    """An allow-list: core imports only core; the engine only core, itself, prompts and the
+    script schema (never an old re-export path, which would be a stage)."""
+    allowed = ALLOWED[folder]
+    for path in (ROOT / folder).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+                if node.module == "assistant.dialogue":
+                    names = [f"assistant.dialogue.{a.name}" for a in node.names]
+            for name in names:
+                if name.startswith("assistant"):
+                    ok = any(name == a or name.startswith(a + ".") for a in allowed)
+                    assert ok, f"{path.relative_to(ROOT)} imports {name}"

@@ -18,6 +18,26 @@ from assistant.core.record import SessionRecord
 from assistant.core.speech import Role, Transcript
 from assistant.core.words import ShortAnswer
 
+__all__ = [
+    "Action",
+    "Button",
+    "ButtonPressed",
+    "End",
+    "Event",
+    "KeepAudio",
+    "Listen",
+    "PlayEarcon",
+    "PromptFinished",
+    "Save",
+    "Say",
+    "SetLights",
+    "SilenceTimedOut",
+    "SpeechHeard",
+    "Status",
+    "StopListening",
+    "Tick",
+]
+
 Button = Literal["yes", "no", "next", "help", "repeat"]
 Status = Literal["idle", "speaking", "listening", "thinking", "error"]
 

@@ -21,6 +21,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.core.ids import RandomIds
 
+__all__ = [
+    "RECORD_FORMAT_VERSION",
+    "SHA256_PATTERN",
+    "Answer",
+    "CheckIn",
+    "ConfirmedBy",
+    "Consent",
+    "ConsentMethod",
+    "Flag",
+    "Goal",
+    "Idea",
+    "Job",
+    "JobEvent",
+    "JobStatus",
+    "Mood",
+    "Person",
+    "Rating",
+    "RecordExport",
+    "SessionRecord",
+    "SessionState",
+    "Support",
+    "new_id",
+    "now_utc",
+]
+
 RECORD_FORMAT_VERSION = 1
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 

@@ -11,6 +11,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
+__all__ = [
+    "SHORT_ANSWERS",
+    "ShortAnswer",
+    "grammar_phrases",
+    "match_phrase",
+    "match_short_answer",
+    "normalise",
+]
+
 ShortAnswer = Literal["yes", "no", "next", "help", "repeat"]
 
 SHORT_ANSWERS: Final[dict[ShortAnswer, tuple[str, ...]]] = {

@@ -16,6 +16,42 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "ANSWER_STEPS",
+    "IDEA_FIELDS",
+    "JOB_FIELDS",
+    "MAX_OPTIONS",
+    "SCALES",
+    "SCALE_SYNONYMS",
+    "STEP_TYPES",
+    "AgreeGoal",
+    "AnyStep",
+    "Ask",
+    "BaseStep",
+    "Branch",
+    "Celebrate",
+    "Choose",
+    "Confirm",
+    "Consent",
+    "FlagKind",
+    "ForEachPerson",
+    "KeepAs",
+    "Kind",
+    "Option",
+    "PlanItem",
+    "RaiseFlag",
+    "ReadBack",
+    "Review",
+    "ReviewItems",
+    "Say",
+    "Scale",
+    "ScaleName",
+    "ScaleSets",
+    "Script",
+    "Step",
+    "WhoIsHere",
+]
+
 Kind = Literal["group", "one_person", "checkin", "review"]
 ScaleName = Literal["like", "feeling", "job", "review", "support"]
 ScaleSets = Literal["nothing", "rating", "mood", "job_status", "job_support", "help_needed"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import AssistantError, SyncError
 
 if TYPE_CHECKING:
@@ -39,9 +40,7 @@ def _home(home: Path | None) -> Path:
     env = os.environ.get("ASSISTANT_HUB_HOME")
     if env:
         return Path(env).expanduser()
-    from assistant.cli import settings
-
-    return settings().data_dir / "hub"
+    return settings_of().data_dir / "hub"
 
 
 def _db(db: str | None) -> str | None:

@@ -56,9 +56,9 @@ def register(people_app: typer.Typer) -> None:
     ) -> None:
         """Their own consent to keep examples of how they say their words (separate from
         keeping answers). no withdraws it and deletes every example."""
-        from assistant.records.cli import _store, resolve_person
+        from assistant.records.cli import open_store, resolve_person
 
-        with _store() as store:
+        with open_store() as store:
             person = resolve_person(store, name)
             if answer is YesNo.yes:
                 store.words.set_consent(person.id, True, by=by)
@@ -78,12 +78,12 @@ def register(people_app: typer.Typer) -> None:
     ) -> None:
         """Teach the device how they say WORD: each FILE is one example (any sound may stand
         for the word). Unusable files are named, with why, and not kept."""
-        from assistant.records.cli import _store, resolve_person
+        from assistant.records.cli import open_store, resolve_person
         from assistant.records.words_repo import WordProblem
         from assistant.stt.personal import MIN_EXAMPLES
 
         kept = 0
-        with _store() as store:
+        with open_store() as store:
             person = resolve_person(store, name)
             for f in files:
                 try:
@@ -108,10 +108,10 @@ def register(people_app: typer.Typer) -> None:
     @people_app.command("words")
     def words(name: Annotated[str, typer.Argument(help="Their name or id")]) -> None:
         """What is taught: examples per word, and which words the general recogniser decides."""
-        from assistant.records.cli import _store, resolve_person
+        from assistant.records.cli import open_store, resolve_person
         from assistant.stt.personal import MIN_EXAMPLES, WORDS
 
-        with _store() as store:
+        with open_store() as store:
             person = resolve_person(store, name)
             consent = store.words.consent(person.id)
             counts = store.words.counts(person.id)
@@ -137,9 +137,9 @@ def register(people_app: typer.Typer) -> None:
         word: Annotated[Word | None, typer.Argument(help="One word (default: all)")] = None,
     ) -> None:
         """Delete the examples of one word, or of all their words."""
-        from assistant.records.cli import _store, resolve_person
+        from assistant.records.cli import open_store, resolve_person
 
-        with _store() as store:
+        with open_store() as store:
             person = resolve_person(store, name)
             n = store.words.forget(person.id, word.value if word else None)
         what = f"of {word.value}" if word else "of their words"

@@ -11,8 +11,9 @@ recogniser, voice, button, store, sync or hub module (a test checks it).
 
 from assistant.dialogue.engine import agreement, flow, planning, questions, roster, words
 from assistant.dialogue.engine.base import HANDLERS, Ctx, Handler, Reply, Run, Turn, handles
-from assistant.dialogue.engine.kernel import MIN_PHRASE_CONFIDENCE, MIN_WAIT_S, Engine
+from assistant.dialogue.engine.kernel import MIN_WAIT_S, Engine
 from assistant.dialogue.engine.session import SessionLog
+from assistant.dialogue.engine.understand import MIN_PHRASE_CONFIDENCE, understand
 
 __all__ = [
     "HANDLERS",
@@ -26,6 +27,7 @@ __all__ = [
     "SessionLog",
     "Turn",
     "handles",
+    "understand",
 ]
 
 _FAMILIES = (agreement, flow, planning, questions, roster, words)  # imported so they register

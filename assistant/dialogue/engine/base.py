@@ -14,14 +14,14 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from assistant.core.events import Button, Event, SpeechHeard
+from assistant.core.record import Idea, Job, Person
+from assistant.core.speech import Role
+from assistant.core.words import ShortAnswer
 from assistant.dialogue import prompts as P
 from assistant.dialogue import schema as S
-from assistant.dialogue.events import Button, Event, SpeechHeard
-from assistant.records.model import Idea, Job, Person
-from assistant.words import ShortAnswer
 
 if TYPE_CHECKING:
-    from assistant.core.speech import Role
     from assistant.dialogue.engine.kernel import Engine
 
 Run = Generator[None, Event, str | None]

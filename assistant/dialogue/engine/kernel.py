@@ -12,7 +12,8 @@ runs the steps in order and hands each to the *handler* registered for its type 
 live one module per family: ``flow`` (say, celebrate, branch, flag), ``questions`` (ask,
 confirm, scale, choose), ``roster`` (who_is_here, consent, for_each_person), ``planning``
 (plan_item, review, read_back) and ``agreement`` (agree_goal). Every change to the record goes
-through :class:`~assistant.dialogue.engine.session.SessionLog` (``engine.log``).
+through :class:`~assistant.dialogue.engine.session.SessionLog` (``engine.log``); what speech
+means at a turn is :func:`~assistant.dialogue.engine.understand.understand` (pure).
 
 Every question goes through one place, :meth:`Engine.turn`, which is where the rules live:
 
@@ -77,15 +78,13 @@ from assistant.core.events import (
 from assistant.core.ids import IdMaker, RandomIds
 from assistant.core.record import Job, Person, SessionRecord
 from assistant.core.settings import DialogueSettings
-from assistant.core.words import ShortAnswer, match_short_answer, normalise
+from assistant.core.words import ShortAnswer
 from assistant.dialogue import prompts as P
 from assistant.dialogue import schema as S
 from assistant.dialogue.engine import render
 from assistant.dialogue.engine.base import HANDLERS, Ctx, Flow, Reply, Run, Turn, step_id_of
 from assistant.dialogue.engine.session import SessionLog
-
-MIN_PHRASE_CONFIDENCE = 0.6
-"""A spoken scale point or option name counts only at or above this recogniser confidence."""
+from assistant.dialogue.engine.understand import understand
 
 MIN_WAIT_S = 10.0
 """Never repeat sooner than this, whatever a person's own setting says."""
@@ -270,7 +269,7 @@ class Engine:
                         continue
                     self._listening = False
                     self.emit(PlayEarcon("done_listening"), SetLights(t.lit, "thinking"))
-                    heard = self._understand(event, t)
+                    heard = understand(event, t)
                     if isinstance(heard, Reply):
                         return heard
                     redo = heard
@@ -320,34 +319,6 @@ class Engine:
         if button in t.buttons:
             return Reply(t.values.get(button, button), "button")
         return None
-
-    def _understand(self, heard: SpeechHeard, t: Turn) -> Reply | str:
-        tr = heard.transcript
-        if t.raw:  # a teaching example: the sound itself is the answer (engine/words.py)
-            return Reply("text", "voice", heard)
-        if t.role == "free":
-            control = match_short_answer(tr.text, ("help", "repeat", "next"))
-            if control in ("help", "repeat"):
-                return control
-            if control == "next" and "next" in t.buttons:
-                return Reply("next", "voice", heard)
-            return Reply("text", "voice", heard)
-        said = normalise(tr.text)
-        if said in t.phrases and tr.confidence >= MIN_PHRASE_CONFIDENCE:
-            return Reply(t.phrases[said], "voice", heard)
-        answer = tr.answer
-        if answer in ("help", "repeat"):
-            return answer
-        if answer is not None and answer in t.heard_answers:
-            return Reply(answer, "voice", heard)
-        if (
-            t.phrases
-            and tr.confidence >= MIN_PHRASE_CONFIDENCE
-            and match_short_answer(tr.text, ("yes", "no")) is not None
-        ):
-            # a clear "yes" or "no" to a scale: heard, but not one of its answers
-            return "pick_one"
-        return "not_caught"
 
     def _help(self, t: Turn) -> str:
         return " ".join(p for p in (t.help, P.ALWAYS_HELP) if p)
