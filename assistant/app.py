@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.audio.base import Microphone, Speaker
 from assistant.buttons.base import Buttons, InputStream, Lights
@@ -335,7 +335,14 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
         engine,
         voice=voice,
         speaker=speaker,
-        ears=MicrophoneEars(mic, device.recognisers, inputs, settings.audio, turns),
+        ears=MicrophoneEars(
+            mic,
+            device.recognisers,
+            inputs,
+            settings.audio,
+            turns,
+            personal=_personal_words(store, engine),  # taught people's own words
+        ),
         inputs=inputs,
         sink=StoreSink(store),
         clock=device.clock,
@@ -358,3 +365,11 @@ def run_device(
     finally:
         device.close()
     out(f"Session {record.id} saved in {settings.data_dir}.")
+
+
+def _personal_words(store: Any, engine: Any) -> Any:
+    """The taught words of the session's people (``assistant/stt/personal_stream.py``)."""
+    from assistant.stt.personal_stream import PersonalWordsBook, store_loader
+
+    names = {p.id: p.name for p in engine.record.people}
+    return PersonalWordsBook(store_loader(store), lambda pid: names.get(pid, pid))

@@ -656,8 +656,13 @@ def run_live(
     script: str = "coproduction-group",
     speaker_latency: float | None = None,
     experiments: list[str] | None = None,
+    taught: bool = False,
 ) -> dict[str, Any]:
-    """One real session through the PulseAudio virtual devices; the raw logs, analysed."""
+    """One real session through the PulseAudio virtual devices; the raw logs, analysed.
+
+    *taught*: every person has first taught their five words (three Piper renderings each,
+    not the one they then say), and the ears use them (``assistant/stt/personal_stream.py``).
+    """
     from tests.pulse import MonitorRecorder, ensure_pulse
 
     reason = ensure_pulse()
@@ -718,10 +723,17 @@ def run_live(
     names = {"short": short_rec.name, "free": free_rec.name, "voice": cached.name}
     engine = build_engine(scenario, settings, device.clock, names)  # type: ignore[arg-type]
     voice = TrimmedVoice(cached, speaker, prompt_s)
-    ears_inner = MicrophoneEars(
-        mic, {"short": short_rec, "free": free_rec}, stream, settings.audio, tmp / "turns"
-    )
     shell: Any = None
+    personal = None
+    if taught:  # the engine's person ids are resolved to names (then the store's) per turn
+        personal = _teach_everyone(
+            store, [r.name for r in scenario.roster], tmp,
+            lambda pid: shell.person_name(pid) if shell else pid,
+        )  # fmt: skip
+    ears_inner = MicrophoneEars(
+        mic, {"short": short_rec, "free": free_rec}, stream, settings.audio, tmp / "turns",
+        personal=personal,
+    )  # fmt: skip
     person = LivePerson(
         ears_inner, mic, buttons, lambda: shell.last_said if shell else "",
         lambda pid: shell.person_name(pid) if shell else pid,
@@ -773,6 +785,7 @@ def run_live(
         buttons.close()
         mic.stop()
         speaker.inner.close()
+        decided = _decided_by(store)
         store.close()
         shutil.rmtree(tmp, ignore_errors=True)
     assert mic_rec.started_at is not None and spk_rec.started_at is not None
@@ -796,8 +809,49 @@ def run_live(
             "mic_glitches": mic.glitches,
             "record_save_s": summary(got.saves_s),
             "turns": [t.__dict__ for t in got.turns],
+            "taught": taught,
+            "short_decided_by": decided,
         }
     )
+    return out
+
+
+def _teach_everyone(store: Any, names: list[str], tmp: Path, name_of: Any) -> Any:
+    """Each person's five words, taught from three Piper renderings (sampling noise and a
+    length scale of their own, so not the clip the person then says), and the ears' book
+    (*name_of*: the session's person id to their name)."""
+    from assistant.stt.personal_stream import PersonalWordsBook, store_loader
+    from tests import speech_samples as ss
+
+    clips = {
+        (word, i): ss.write_wav(tmp / f"teach-{word}-{i}.wav", ss.pad(ss._piper(word, scale)))
+        for word in ("yes", "no", "next", "help", "repeat")
+        for i, scale in enumerate((0.92, 1.0, 1.1))
+    }
+    ids = {}
+    for name in names:
+        person = store.find_person(name) or store.add_person(name)
+        ids[name] = person.id
+        store.words.set_consent(person.id, True, by="bench")
+        for (word, _), wav in clips.items():
+            store.words.add_example(person.id, word, wav)
+    load = store_loader(store)
+
+    def load_by_name(pid: str) -> Any:
+        sid = ids.get(name_of(pid))
+        return load(sid) if sid else None
+
+    return PersonalWordsBook(load_by_name, name_of)
+
+
+def _decided_by(store: Any) -> dict[str, int]:
+    """Short answers in the run's records, by who decided them (personal words or not)."""
+    out: dict[str, int] = {}
+    for rec in store.sessions():
+        for a in rec.answers:
+            if a.kind == "short" or a.decided_by:
+                key = a.decided_by or "general (untaught)"
+                out[key] = out.get(key, 0) + 1
     return out
 
 
@@ -1184,6 +1238,10 @@ def judge(results: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few turns: CI, well-formed only")
+    parser.add_argument(
+        "--taught", action="store_true",
+        help="also a second live session in which everyone has taught their words",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--skip-live", action="store_true")
@@ -1277,6 +1335,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         notes.append("live session skipped (--skip-live)")
     results["live"] = live
+    if args.taught and not args.skip_live:
+        print("Live session again, everyone having taught their words...")
+        taught = run_live(
+            wanted, args.prompt_s or (1.0 if args.quick else 2.0), args.short_engine, max_s, notes,
+            script="daily-checkin" if args.quick else "coproduction-group",
+            speaker_latency=args.speaker_latency, experiments=args.experiments, taught=True,
+        )  # fmt: skip
+        results["live_taught"] = taught
+        results["taught_turn_gap_short_s"] = taught.get("turn_gap_short_s", summary([]))
+        results["taught_short_decided_by"] = taught.get("short_decided_by", {})
     for key in (
         "turn_gap_short_s", "turn_gap_short_to_speech_s", "window_short_s",
         "gap_minus_window_short_s", "turn_gap_free_s", "turn_gap_free_to_speech_s",
@@ -1317,7 +1385,12 @@ def main(argv: list[str] | None = None) -> int:
     ):  # fmt: skip
         s = results[key]
         rows.append([key.removesuffix("_s"), ms(s["median"]), ms(s["p95"]), s["n"]])
+    if "taught_turn_gap_short_s" in results:  # the same run, everyone with taught words
+        s = results["taught_turn_gap_short_s"]
+        rows.append(["taught_turn_gap_short", ms(s["median"]), ms(s["p95"]), s["n"]])
     print_table(rows, ["measure (ms)", "median", "p95", "n"])
+    if "taught_short_decided_by" in results:
+        print(f"taught run, short answers decided by: {results['taught_short_decided_by']}")
     print()
     rows = []
     for kind in ("default", "vosk-ko"):

@@ -3,6 +3,7 @@
     python bench/bench_stt.py                 # every engine available, all voices
     python bench/bench_stt.py --quick         # two voices, for a quick look
     python bench/bench_stt.py --engines whisper,pocketsphinx
+    python bench/bench_stt.py --taught        # personal words: taught matcher against Whisper
 
 Test speech is synthesised (the Piper voice and espeak-ng variants, some with background noise
 mixed in) by tests/speech_samples.py. Each engine runs in its own process, one after the other,
@@ -15,6 +16,13 @@ Short answers are scored with every allowed answer open (the hardest case): "rig
 catch that"). Non-answers (other sentences, silence, noise) must be rejected. Engines report
 raw confidences, so the table is shown at each engine's threshold and a sweep is kept in the
 JSON for tuning. Prints a table and writes bench/results/stt.json.
+
+``--taught``: personal words (``docs/personal-words.md``). Test speakers from
+``bench/taught_voices.py`` (espeak-ng voices, Piper through sox, babble, hums); for k = 1, 2,
+3, 5 the first k examples of each word are taught and the last five tested, with non-answers
+(other words, coughs, knocks, background talk, silence); the matcher alone (three methods),
+the device's fusion, and untaught Whisper on the same clips (cached in
+``bench/results/speech-cache/taught``). Writes ``bench/results/stt-taught.json``.
 
 What the measurements decided (2-core machine shared with other jobs, so times are pessimistic):
 
@@ -384,14 +392,177 @@ def default_threshold(variant: str) -> float:
     return 0.6 if value is None else float(value)
 
 
+TAUGHT_K = (1, 2, 3, 5)
+TAUGHT_METHODS = ("dtw", "fixed", "dtw-sym")
+
+
+def _whisper_answers(clips: list[tuple[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
+    """Whisper's short-answer result (as the device uses it: the short role, every answer
+    allowed, 100 ms blocks) for each clip, cached by the clip's content."""
+    import hashlib
+
+    cache = CACHE / "taught" / "whisper-results.json"
+    known: dict[str, dict[str, Any]] = json.loads(cache.read_text()) if cache.exists() else {}
+    rec = None
+    allowed = list(SHORT_ANSWERS)
+    out: dict[str, dict[str, Any]] = {}
+    for key, pcm in clips:
+        digest = hashlib.sha1(pcm.tobytes()).hexdigest()
+        if digest not in known:
+            if rec is None:
+                print("whisper on the taught clips (cached afterwards) ...", file=sys.stderr)
+                rec = make_engine("whisper")
+                rec.load()
+            tr, _ = stream(rec, pcm, allowed)
+            known[digest] = {"heard": tr.text, "answer": tr.answer, "conf": round(tr.confidence, 3)}
+        out[key] = known[digest]
+    cache.write_text(json.dumps(known))
+    return out
+
+
+def taught(quick: bool, out_path: Path) -> None:
+    """The taught mode: for each test speaker (``bench/taught_voices.py``) teach the first k
+    examples of each word, test on the last five and on non-answers; the matcher alone, the
+    device's fusion (matcher alone when sure, else with Whisper) and untaught Whisper."""
+    import fcntl
+
+    import taught_voices as tv
+
+    from assistant.stt.personal import PersonalWords, fuse
+
+    speakers = tv.SPEAKERS[::4] if quick else tv.SPEAKERS
+    ks = (3,) if quick else TAUGHT_K
+    methods = ("dtw",) if quick else TAUGHT_METHODS
+    tests: list[tuple[str, str | None, str, np.ndarray]] = []  # speaker, expected, label, pcm
+    for sp in speakers:
+        for w in tv.WORDS:
+            for i in range(tv.EXAMPLES - tv.TESTS, tv.EXAMPLES):
+                tests.append((sp.name, w, f"{w} #{i}", tv.example(sp, w, i)))
+        for label, pcm in tv.non_answers(sp):
+            tests.append((sp.name, None, label, pcm))
+    general = _whisper_answers([(f"{s}|{lab}", pcm) for s, _, lab, pcm in tests])
+    rows: list[dict[str, Any]] = []
+    # the matcher's processor time is measured with the machine's benchmark lock held
+    with open("/tmp/bench.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for method in methods:
+            for k in ks:
+                for sp in speakers:
+                    pw = PersonalWords.from_audio(
+                        {w: [tv.example(sp, w, i) for i in range(k)] for w in tv.WORDS},
+                        method=method,  # type: ignore[arg-type]
+                    )
+                    for name, expected, label, pcm in tests:
+                        if name != sp.name:
+                            continue
+                        m = pw.match(pcm)
+                        gr = general[f"{name}|{label}"]
+                        g = gr["answer"]
+                        plain = match_short_answer(gr["heard"]) == g  # not a second look
+                        # the device: the matcher alone when sure (Whisper not waited for)
+                        d = fuse(m, None) if m.answer else fuse(m, g, plain)
+                        rows.append(
+                            {
+                                "method": method, "k": k, "speaker": name, "label": label,
+                                "expected": expected, "personal": m.answer,
+                                "candidate": m.candidate, "why": m.why,
+                                "fused": d.answer, "decided_by": d.decided_by,
+                                "general": g, "compute_s": m.compute_s,
+                            }
+                        )  # fmt: skip
+    summary: dict[str, Any] = {}
+    untaught = [r for r in rows if r["method"] == methods[0] and r["k"] == ks[0]]
+    summary["untaught whisper"] = _score_taught(untaught, "general")
+    for method in methods:
+        for k in ks:
+            sel = [r for r in rows if r["method"] == method and r["k"] == k]
+            summary[f"{method} k={k} matcher alone"] = _score_taught(sel, "personal")
+            summary[f"{method} k={k} fused"] = _score_taught(sel, "fused")
+    per_speaker: dict[str, Any] = {}
+    for sp in speakers:
+        sel = [r for r in rows if r["method"] == "dtw" and r["k"] == 3 and r["speaker"] == sp.name]
+        per_speaker[sp.name] = {
+            "untaught": _score_taught(sel, "general"),
+            "fused": _score_taught(sel, "fused"),
+        }
+    print_taught(summary, per_speaker)
+    out_path.write_text(
+        json.dumps({"summary": summary, "per_speaker": per_speaker, "rows": rows}, indent=1)
+    )
+    print(f"\nwrote {out_path}")
+
+
+def _score_taught(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    answers = [r for r in rows if r["expected"] is not None]
+    non = [r for r in rows if r["expected"] is None]
+    right = sum(r[key] == r["expected"] for r in answers)
+    swapped = sum(r[key] not in (None, r["expected"]) for r in answers)
+    taken = [f"{r['speaker']}: {r['label']} as {r[key]}" for r in non if r[key] is not None]
+    n = len(answers) or 1
+    out: dict[str, Any] = {
+        "n": len(answers),
+        "right_pct": 100 * right / n,
+        "swapped": swapped,
+        "rejected_pct": 100 * (len(answers) - right - swapped) / n,
+        "non_answers": len(non),
+        "non_answers_rejected_pct": 100 * (len(non) - len(taken)) / (len(non) or 1),
+        "non_answers_taken": taken,
+    }
+    if key != "general":
+        ms = [1000 * r["compute_s"] for r in rows]
+        out["compute_ms_median"] = float(np.median(ms))
+        out["compute_ms_p95"] = float(np.percentile(ms, 95))
+        out["compute_ms_max"] = float(np.max(ms))
+    if key == "fused":
+        by: dict[str, int] = {}
+        for r in answers:
+            by[r["decided_by"]] = by.get(r["decided_by"], 0) + 1
+        out["decided_by"] = by
+        out["decided_without_whisper_pct"] = 100 * by.get("personal", 0) / n
+    return out
+
+
+def print_taught(summary: dict[str, Any], per_speaker: dict[str, Any]) -> None:
+    head = (
+        f"{'taught mode':30} {'right%':>7} {'swapped':>7} {'rej%':>6} {'non-ans rej%':>12} "
+        f"{'alone%':>7} {'cpu ms med/p95':>15}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, s in summary.items():
+        alone = f"{s['decided_without_whisper_pct']:7.1f}" if "decided_by" in s else " " * 7
+        cpu = (
+            f"{s['compute_ms_median']:6.1f}/{s['compute_ms_p95']:<6.1f}"
+            if "compute_ms_median" in s
+            else ""
+        )
+        print(
+            f"{name:30} {s['right_pct']:7.1f} {s['swapped']:7d} {s['rejected_pct']:6.1f} "
+            f"{s['non_answers_rejected_pct']:12.1f} {alone} {cpu:>15}"
+        )
+    print("\nper speaker, dtw k=3: untaught right% -> fused right% (swapped, non-answers taken)")
+    for name, s in per_speaker.items():
+        u, f = s["untaught"], s["fused"]
+        print(
+            f"  {name:32} {u['right_pct']:5.0f} -> {f['right_pct']:5.0f}"
+            f"  ({f['swapped']} swapped, {len(f['non_answers_taken'])} taken)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", default="auto", help="comma-separated, or auto")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--taught", action="store_true", help="personal words (taught mode)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.taught:
+        out = RESULTS / "stt-taught.json" if args.out == RESULTS / "stt.json" else args.out
+        ss.set_cache_dir(CACHE)
+        taught(args.quick, out)
+        return
     if args.worker:
         result = worker(args.worker, args.quick)
         args.out.write_text(json.dumps(result, indent=1))

@@ -22,6 +22,7 @@ RELEASED = {
     2: "879c9616add1367518f33f6c60c6f7db1a617757c4baa76a0ac86936a2a6eae3",
     3: "217fed6cbe4b160b8500fc92067de29e449d156c7acc5aaa169cc0a00970baab",
     4: "710e512c198dc415c6354c7ae93c3bd5df26a7f14884ce31200c4a31c40edec2",
+    5: "6a442b16153cd071880fab36b041bcfc469ee4496d3d69e592f5a521c8472aa4",
 }
 
 
@@ -94,7 +95,7 @@ def test_upgrade_from_the_first_schema_keeps_everything(tmp_path: Path) -> None:
     (tmp_path / "clips").mkdir()
     make_wav(tmp_path / "clips" / f"{sha}.wav")
     store = RecordStore(tmp_path, min_free_mb=0)
-    assert store.schema_version() == latest_version() == 4
+    assert store.schema_version() == latest_version() == 5
     assert store.device_id() == "dev-1"
     back = store.get_session(rec.id)
     assert back.state == "finalised"

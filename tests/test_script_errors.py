@@ -43,6 +43,7 @@ def test_builtins_load_by_name() -> None:
         "first-meeting",
         "my-goals",
         "review",
+        "teach-my-words",
     ]
     for name in builtin_scripts():
         script = load_script(name)

@@ -205,7 +205,10 @@ def record_turn(
             if allowed_t is not None and partial and ep.speech_started:
                 hit = match_short_answer(partial, allowed_t)
                 whole = hit is not None or normalise(partial) in phrases_n
-                if whole and ep.silence_s >= early_silence_s:
+                # a stream may ask for a shorter pause while it is sure (a taught person's
+                # own words: assistant/stt/personal_stream.py)
+                quiet_needed = getattr(stream, "early_silence_s", None) or early_silence_s
+                if whole and ep.silence_s >= quiet_needed:
                     early = hit
                     ep.early_stop()
                     ep.feed(np.zeros(0, dtype=np.int16))

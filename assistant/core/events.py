@@ -139,8 +139,39 @@ class KeepAudio:
 
 
 @dataclass(frozen=True)
+class KeepWordConsent:
+    """The person's own decision about keeping examples of their words (separate from keeping
+    answers); no withdraws it and deletes the examples (``teach_words``)."""
+
+    person_id: str
+    allowed: bool
+    method: str = "button"
+
+
+@dataclass(frozen=True)
+class KeepWordExample:
+    """Keep this turn's audio as an example of how the person says *word* (confirmed by
+    button; the store checks the word consent and the sound again)."""
+
+    person_id: str
+    word: ShortAnswer
+    audio_path: str
+
+
+@dataclass(frozen=True)
 class End:
     reason: Literal["finished", "stopped"] = "finished"
 
 
-Action = Say | PlayEarcon | Listen | StopListening | SetLights | Save | KeepAudio | End
+Action = (
+    Say
+    | PlayEarcon
+    | Listen
+    | StopListening
+    | SetLights
+    | Save
+    | KeepAudio
+    | KeepWordConsent
+    | KeepWordExample
+    | End
+)

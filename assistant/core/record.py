@@ -129,6 +129,10 @@ class Answer(_Model):
     transcript: str = ""
     confidence: float | None = None
     engine: str | None = None
+    decided_by: str | None = Field(
+        None,
+        description="With taught words: personal (their words alone), both, general or none",
+    )
     audio_clip: str | None = Field(
         None, pattern=SHA256_PATTERN, description="sha256 of the WAV; only with consent"
     )

@@ -39,6 +39,10 @@ class Transcript:
     second_look: bool = False
     """The answer came from a second look (Whisper scoring the allowed phrases against the
     audio), not from the text alone."""
+    decided_by: str | None = None
+    """For a person with taught words (``assistant/stt/personal.py``): who decided the answer,
+    ``personal`` (their words alone, sure), ``both`` (agreed), ``general`` (the general
+    recogniser alone) or ``none``. None: no personal words were used."""
 
     @property
     def empty(self) -> bool:

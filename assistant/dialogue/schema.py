@@ -280,6 +280,23 @@ class Strengths(BaseStep):
     text: str
 
 
+TaughtWord = Literal["yes", "no", "next", "help", "repeat"]
+
+
+def _all_words() -> list[TaughtWord]:
+    return ["yes", "no", "next", "help", "repeat"]
+
+
+class TeachWords(BaseStep):
+    """Teach the device how the person says their short answers (``assistant/stt/personal.py``):
+    their own consent first (asked separately from keeping answers), then each word said
+    *examples* times, each example confirmed by button before it is kept."""
+
+    type: Literal["teach_words"]
+    words: list[TaughtWord] = Field(default_factory=_all_words)
+    examples: int = Field(3, ge=1, le=10)
+
+
 class RaiseFlag(BaseStep):
     type: Literal["flag"]
     kind: FlagKind
@@ -305,6 +322,7 @@ Step = Annotated[
     | ReviewGoal
     | Strengths
     | Agenda
+    | TeachWords
     | RaiseFlag,
     Field(discriminator="type"),
 ]
@@ -328,6 +346,7 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "strengths": Strengths,
     "agenda": Agenda,
     "flag": RaiseFlag,
+    "teach_words": TeachWords,
 }
 # Steps that keep an answer, so they need an id.
 ANSWER_STEPS = (

@@ -51,6 +51,8 @@ from assistant.dialogue.events import (
     End,
     Event,
     KeepAudio,
+    KeepWordConsent,
+    KeepWordExample,
     Listen,
     PlayEarcon,
     PromptFinished,
@@ -160,6 +162,8 @@ class QuietNarrator:
             transcript.confidence,
             transcript.engine,
         )
+        if transcript.decided_by:
+            log.info("decided by: %s", transcript.decided_by)
 
     def silent(self, who: str | None, seconds: float) -> None:
         log.info("silence for %.0f s", seconds)
@@ -276,6 +280,25 @@ class StoreSink:
         sha = self.store.keep_audio(record.id, answer_id, audio_path)
         return str(sha) if sha else None
 
+    def keep_words(self, action: KeepWordConsent | KeepWordExample) -> bool:
+        """A ``teach_words`` step's consent or example (``store.words``); False when the
+        example was not kept (the reason is logged: silent, clipped, a duplicate...)."""
+        from assistant.errors import BadAudioFile
+
+        words = self.store.words
+        if isinstance(action, KeepWordConsent):
+            if action.allowed:
+                words.set_consent(action.person_id, True, method=action.method)
+            else:
+                words.withdraw_consent(action.person_id, method=action.method)
+            return True
+        try:
+            words.add_example(action.person_id, action.word, action.audio_path, "taught")
+        except (RecordError, BadAudioFile) as exc:
+            log.warning("An example of %s was not kept: %s", action.word, exc)
+            return False
+        return True
+
 
 # ---------------------------------------------------------------- recognising
 
@@ -292,14 +315,20 @@ def recognise(
     listen: Listen,
     recognisers: Mapping[Role, Recognizer],
     audio_dir: Path,
+    personal: Any = None,
 ) -> SpeechHeard:
-    """Run the recogniser for the turn's role on 16 kHz audio; the answer's WAV is kept on disk."""
+    """Run the recogniser for the turn's role on 16 kHz audio; the answer's WAV is kept on disk.
+
+    *personal*: a :class:`~assistant.stt.personal_stream.PersonalWordsBook`; a short answer of
+    a person with taught words then uses them too."""
     from assistant.audio.wav import write_wav
 
     allowed = None
     if listen.role == "short":
         allowed = list(listen.allowed) if listen.allowed else list(SHORT_ANSWERS)
     recogniser = recognisers[listen.role]
+    if personal is not None and listen.role == "short":  # a taught person's own words
+        recogniser = personal.wrap(recogniser, listen.person_id)
     if listen.phrases:
         transcript = recogniser.transcribe(pcm, allowed=allowed, phrases=listen.phrases)
     else:
@@ -324,9 +353,13 @@ class MicrophoneEars(Ears):
         audio: AudioSettings,
         audio_dir: Path,
         detector: Any = None,
+        personal: Any = None,
     ) -> None:
         self.mic = mic
         self.detector = detector
+        self.personal = personal
+        """A :class:`~assistant.stt.personal_stream.PersonalWordsBook`, or None: a short answer
+        of a person with taught words is then decided with their words too."""
         """Speech detector for end of turn; None = the audio layer's default (Silero VAD)."""
         self.recognisers = recognisers
         self.inputs = inputs
@@ -359,6 +392,8 @@ class MicrophoneEars(Ears):
         short = listen.role == "short"
         allowed = (list(listen.allowed) or list(SHORT_ANSWERS)) if short else None
         recogniser = self.recognisers[listen.role]
+        if short and self.personal is not None:  # a taught person's own words
+            recogniser = self.personal.wrap(recogniser, listen.person_id)
         trailing = listen.trailing_silence_s or (
             self.audio.trailing_silence_short_s if short else self.audio.trailing_silence_free_s
         )
@@ -544,6 +579,9 @@ class SessionShell:
         if isinstance(action, KeepAudio):
             self._keep_audio(action)
             return None
+        if isinstance(action, KeepWordConsent | KeepWordExample):
+            self._keep_words(action)
+            return None
         if isinstance(action, SetLights):
             self._lights_asked = action
             self._show_lights()
@@ -681,6 +719,18 @@ class SessionShell:
         if self.lights is not None:
             asked = self._lights_asked
             self.lights.apply(replace(asked, status="error") if self.lost else asked)
+
+    def _keep_words(self, action: KeepWordConsent | KeepWordExample) -> None:
+        """Personal words (a ``teach_words`` step): the sink keeps them, if it can; the
+        ears' cache of the person's words is then read again."""
+        keep = getattr(self.sink, "keep_words", None)
+        if keep is None:
+            log.info("not kept (this record sink keeps no personal words): %s", action)
+            return
+        keep(action)
+        personal = getattr(self.ears, "personal", None)
+        if personal is not None:
+            personal.forget(action.person_id)
 
     def _keep_audio(self, action: KeepAudio) -> None:
         record = self.engine.record

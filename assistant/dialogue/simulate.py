@@ -477,12 +477,14 @@ class ConsoleNarrator:
         from rich.markup import escape
 
         answer = f" -> {transcript.answer}" if transcript.answer else ""
+        # which recogniser decided, for a person with taught words (stt/personal.py)
+        by = f", decided by {transcript.decided_by}" if transcript.decided_by else ""
         text = escape(transcript.text) if transcript.text.strip() else "[dim](nothing)[/dim]"
         self._line(
             who or "the group",
             "bold magenta",
             f'says "{text}"{answer} [dim]({transcript.engine}, '
-            f"confidence {transcript.confidence:.2f})[/dim]",
+            f"confidence {transcript.confidence:.2f}{by})[/dim]",
         )
 
     def silent(self, who: str | None, seconds: float) -> None:

@@ -117,4 +117,7 @@ def people_withdraw(
 
 def register(app: typer.Typer) -> None:
     """Add ``assistant people``."""
+    from assistant.records import words_cli
+
+    words_cli.register(people_app)  # teach / words / forget / words-consent
     app.add_typer(people_app, name="people")

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.records.model import Job, Person, SessionRecord
+
+if TYPE_CHECKING:
+    from assistant.records.words_repo import WordsRepo
 
 __all__ = ["DeviceStore", "RecordSink", "RosterSource", "SessionSource", "SessionWriter"]
 
@@ -34,6 +37,11 @@ class SessionWriter(Protocol):
 
     def keep_audio(self, session_id: str, answer_id: str, wav_path: Path | str) -> str | None:
         """Keep the clip if the person consented: its sha256, or None (the WAV goes either way)."""
+        ...
+
+    @property
+    def words(self) -> WordsRepo:
+        """Personal words: taught examples and their own consent (a teach_words step)."""
         ...
 
 

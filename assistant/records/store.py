@@ -67,6 +67,7 @@ from assistant.records.model import (
 from assistant.records.people import PeopleRepository
 from assistant.records.retention import Retention
 from assistant.records.sessions import RECORD_FLOOR_MB, SessionRepository
+from assistant.records.words_repo import WordsRepo
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -108,6 +109,7 @@ class RecordStore:
         self.retention = Retention(self.database, self.folder)
         self.audit = AccessLog(self.database)
         self.folder.sweep()
+        self.words = WordsRepo(self)  # personal words: taught examples and their own consent
 
     @classmethod
     def open(cls, settings: Settings) -> RecordStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated, Any, get_args
 
 import numpy as np
 import typer
@@ -77,6 +77,75 @@ def _listen_microphone(
     return turn.transcript, turn.duration_s
 
 
+NOT_CAUGHT = "none (Sorry, I didn't catch that)"
+
+
+def _person_matcher(settings: Settings, name: str) -> tuple[str, Any, list[str]]:
+    """The person's name, their personal-words matcher (None when nothing is taught) and a
+    line for each damaged example skipped."""
+    from assistant.records.cli import resolve_person
+    from assistant.records.store import RecordStore
+
+    with RecordStore.open(settings) as store:
+        person = resolve_person(store, name)
+        pw, problems = store.words.matcher(person.id)
+    return person.name, pw, problems
+
+
+def listen_personal(
+    pcm: np.ndarray,
+    name: str,
+    rec: Recognizer,
+    answers: tuple[ShortAnswer, ...],
+    settings: Settings,
+) -> None:
+    """``listen --person NAME``: the person's own words fused with the general recogniser,
+    as the device decides (the matcher alone when it is sure, without waiting for it)."""
+    from assistant.stt.personal import MIN_EXAMPLES, fuse
+
+    who, pw, problems = _person_matcher(settings, name)
+    for p in problems:
+        typer.echo(f"{p} It is skipped.", err=True)
+    if pw is None:
+        typer.echo(f"{who} has no words taught: the general recogniser decides.")
+        tr = rec.transcribe(pcm, answers)
+        typer.echo(f"engine: {rec.name}")
+        typer.echo(f"answer: {tr.answer or NOT_CAUGHT}")
+        typer.echo(f"decided by: general ({rec.name})")
+        return
+    few = [w for w in ALL_ANSWERS if pw.counts().get(w, 0) < MIN_EXAMPLES]
+    if few:
+        typer.echo(
+            f"{who}: too few examples of {', '.join(few)}: the general recogniser decides those.",
+            err=True,
+        )
+    for w in ALL_ANSWERS:
+        if w not in few and pw.why_not(w):
+            typer.echo(f"{who}: {w}: {pw.why_not(w)}; the general recogniser decides it.", err=True)
+    m = pw.match(pcm, answers)
+    general = None
+    is_plain = True
+    if m.answer is None and m.speech:  # not sure alone: ask the general recogniser too
+        from assistant.stt.personal_stream import plain
+
+        tr = rec.transcribe(pcm, answers)
+        general = tr.answer
+        is_plain = plain(tr, answers)
+        typer.echo(f"general ({rec.name}): {tr.text or '(nothing)'} -> {tr.answer or 'no answer'}")
+    d = fuse(m, general, is_plain)
+    near = ", ".join(f"{w} {v:.2f}" for w, v in sorted(m.distances.items(), key=lambda x: x[1]))
+    typer.echo(f"personal words of {who}: {m.why}; nearest {near or '-'}; margin {m.margin:.2f}")
+    typer.echo(f"answer: {d.answer or NOT_CAUGHT}")
+    by = {
+        "personal": f"personal words ({who}), sure alone; the general recogniser was not needed",
+        "both": f"personal words ({who}) and the general recogniser ({rec.name}) agreed",
+        "general": f"general recogniser ({rec.name}); the personal words had no candidate",
+        "none": f"nobody ({d.why})",
+    }[d.decided_by]
+    typer.echo(f"decided by: {by}")
+    typer.echo(f"matcher time: {1000 * m.compute_s:.1f} ms of processor time")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``listen`` and ``engines``."""
 
@@ -97,6 +166,10 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--allowed", help="Short answers allowed, e.g. yes,no (default: all)"),
         ] = None,
+        person: Annotated[
+            str | None,
+            typer.Option("--person", "-p", help="Use this person's taught words (with --file)"),
+        ] = None,
     ) -> None:
         """Hear one answer and print the transcript, confidence, short answer and engine."""
         from assistant.stt.select import choose_engines
@@ -110,6 +183,11 @@ def register(app: typer.Typer) -> None:
         if engine is not None:
             engine = engine.strip().lower()
         rec = choose_engines(s, short=engine, free=engine).for_role(the_role)
+        if person is not None:
+            if pcm is None or answers is None:
+                raise ConfigError("--person needs --file and the short role.")
+            listen_personal(pcm, person, rec, answers, s)
+            return
         if pcm is not None:
             tr: Transcript | None = rec.transcribe(pcm, answers)
             audio_s = len(pcm) / 16_000

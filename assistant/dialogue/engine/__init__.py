@@ -9,7 +9,7 @@ Importing this package loads no YAML parser, numpy, configuration loader, or any
 recogniser, voice, button, store, sync or hub module (a test checks it).
 """
 
-from assistant.dialogue.engine import agreement, flow, planning, questions, roster
+from assistant.dialogue.engine import agreement, flow, planning, questions, roster, words
 from assistant.dialogue.engine.base import HANDLERS, Ctx, Handler, Reply, Run, Turn, handles
 from assistant.dialogue.engine.kernel import MIN_WAIT_S, Engine
 from assistant.dialogue.engine.session import SessionLog
@@ -30,4 +30,4 @@ __all__ = [
     "understand",
 ]
 
-_FAMILIES = (agreement, flow, planning, questions, roster)  # imported so they register
+_FAMILIES = (agreement, flow, planning, questions, roster, words)  # imported so they register

@@ -94,6 +94,8 @@ class Turn:
     whole: bool = False
     """A read-back: an answer press before its words were all said does not count (the words
     are said again), so nothing is confirmed before it was heard."""
+    raw: bool = False
+    """Any speech is the reply, even "help" or "repeat" (a teaching example of that word)."""
 
     @property
     def lit(self) -> frozenset[Button]:

@@ -182,6 +182,7 @@ class SessionLog:
             transcript=tr.text if tr is not None else "",
             confidence=tr.confidence if tr is not None else None,
             engine=tr.engine if tr is not None else None,
+            decided_by=tr.decided_by if tr is not None else None,  # personal words
             confirmed_by=confirmed,
             attempts=attempts,
             passed=passed,

@@ -15,6 +15,8 @@ def understand(heard: SpeechHeard, t: Turn) -> Reply | str:
     "not_caught", "pick_one"). Never a guess: a phrase counts only when it is the whole utterance
     and the recogniser is sure enough."""
     tr = heard.transcript
+    if t.raw:  # a teaching example: the sound itself is the answer (engine/words.py)
+        return Reply("text", "voice", heard)
     if t.role == "free":
         control = match_short_answer(tr.text, ("help", "repeat", "next"))
         if control in ("help", "repeat"):

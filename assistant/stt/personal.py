@@ -1,0 +1,570 @@
+"""Personal words: a person's own way of saying yes, no, next, help and repeat.
+
+Many of the people this device is for speak in ways a general recogniser was never trained on
+(dysarthria, slow or unclear speech, a strong accent, a hum instead of a word). A person (with
+their supporter) teaches the device a few examples of each short answer; this module compares
+a new short answer with *that person's* examples and says which word it is, or that it is
+none of them.
+
+It recognises the WORDS of a person who is already identified (by name or by button, as
+everywhere on this device). It is never used, and must never be used, to find out *who* is
+speaking: examples are only ever compared with the examples of the person whose turn it is.
+
+How (chosen from measurements in ``bench/bench_stt.py --taught``; ``docs/personal-words.md``):
+
+* **Features.** The utterance is cut to its speech (an energy detector against the clip's own
+  noise floor), then 13 MFCCs from a 26-band mel filterbank (25 ms windows, 10 ms hop), plus
+  their first differences, normalised per utterance (mean and variance), all with numpy.
+* **Comparison.** Dynamic time warping between the utterance and every example of the person
+  (all examples at once, one numpy pass per frame of the utterance), the path cost divided by
+  the two lengths. A word's distance is that of its nearest example.
+* **Decision.** Accept the nearest word only when it is clearly near (an absolute bound from
+  the person's own examples: how far apart two examples of the same word were, leave-one-out)
+  and clearly nearer than every other word (a margin: the second-nearest word at least
+  :data:`SURE_MARGIN` times as far). Otherwise no answer: never a guess.
+* **Fusion** with the general recogniser (:func:`fuse`): the matcher alone when it is sure;
+  both agreeing; the general recogniser alone when the matcher has no candidate, but for a
+  word the person has taught only when its own text is that answer (not a second look); any
+  conflict is rejected. :attr:`Decision.decided_by` says which.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal, get_args
+
+import numpy as np
+
+from assistant.words import ShortAnswer
+
+RATE: Final = 16_000
+WORDS: Final[tuple[ShortAnswer, ...]] = get_args(ShortAnswer)
+
+MIN_EXAMPLES: Final = 2
+"""A word with fewer examples than this is not decided by the matcher (the general recogniser
+decides it, and ``assistant people words`` says so); its examples still count as competitors."""
+
+MIN_SEPARATION: Final = 0.8
+"""A word is decided by the matcher only when its examples are at least this much further from
+the person's other words than from each other (nearest other-word distance over the
+leave-one-out spread). Measured: 1.07 to 2.2 for every test speaker but one, 0.2 for speech in
+loud babble (taught there too), where the matcher cannot tell the words apart and the general
+recogniser is left to decide."""
+
+MAX_EXAMPLES: Final = 10
+"""At most this many examples are kept per word (confirmed answers may add to them)."""
+
+MAX_EXAMPLE_S: Final = 4.0
+"""A teaching example longer than this (after its quiet ends are cut) is refused."""
+
+SURE_MARGIN: Final = 1.15
+"""The second-nearest word must be at least this many times as far as the nearest."""
+
+CANDIDATE_MARGIN: Final = 1.08
+"""A weaker margin for a *candidate*: not enough alone, enough to agree with the general
+recogniser (or to conflict with it)."""
+
+ABS_FACTOR: Final = 1.35
+"""The absolute bound is this many times the largest leave-one-out distance between two
+examples of the same word (the person's own spread)."""
+
+CANDIDATE_ABS_FACTOR: Final = 1.6
+
+DEFAULT_WITHIN: Final = 0.55
+"""The same-word spread assumed for a word with a single example (no leave-one-out possible):
+the median measured in the benchmark."""
+
+# ----------------------------------------------------------------------------- features
+
+_N_FFT: Final = 512
+_WIN: Final = 400  # 25 ms
+_HOP: Final = 160  # 10 ms
+_N_MELS: Final = 26
+_N_MFCC: Final = 13
+
+
+def _mel_filterbank() -> np.ndarray:
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    mels = np.linspace(hz_to_mel(np.array(60.0)), hz_to_mel(np.array(7600.0)), _N_MELS + 2)
+    bins = np.floor((_N_FFT + 1) * mel_to_hz(mels) / RATE).astype(int)
+    fb = np.zeros((_N_MELS, _N_FFT // 2 + 1))
+    for i in range(_N_MELS):
+        lo, mid, hi = bins[i], bins[i + 1], bins[i + 2]
+        if mid > lo:
+            fb[i, lo:mid] = (np.arange(lo, mid) - lo) / (mid - lo)
+        if hi > mid:
+            fb[i, mid:hi] = (hi - np.arange(mid, hi)) / (hi - mid)
+    return fb
+
+
+_FB: Final = _mel_filterbank()
+_WINDOW: Final = np.hamming(_WIN)
+_DCT: Final = np.cos(
+    np.pi / _N_MELS * (np.arange(_N_MELS)[None, :] + 0.5) * np.arange(_N_MFCC)[:, None]
+)
+
+
+def _frames(x: np.ndarray) -> np.ndarray:
+    n = 1 + max(0, (len(x) - _WIN) // _HOP)
+    idx = np.arange(_WIN)[None, :] + _HOP * np.arange(n)[:, None]
+    return x[idx]
+
+
+MIN_PEAK: Final = 300.0
+"""A clip whose loudest 25 ms frame has an RMS under this (int16 units) holds no speech."""
+
+
+def _frame_db(x: np.ndarray) -> np.ndarray:
+    fr = _frames(x)
+    rms = np.sqrt(np.mean((fr - fr.mean(axis=1, keepdims=True)) ** 2, axis=1)) + 1e-3
+    out: np.ndarray = 20 * np.log10(rms)
+    return out
+
+
+SPAN_DB: Final = 35.0
+"""The utterance bar is at most this far below its loudest part (15 and 20 were measured: no
+better in babble, worse for hums)."""
+MAX_GAP_S: Final = 0.25
+"""Quiet inside one utterance up to this long is kept (a pause between "mm" and "hm")."""
+
+
+def speech_span(pcm: np.ndarray) -> tuple[int, int] | None:
+    """The first and last sample of the clip's main utterance, or None when nothing in it
+    stands out of its own background.
+
+    Frame energies (smoothed over 50 ms) against the clip's noise floor (its quietest tenth);
+    the utterance is the run of loud frames around the loudest one, pauses up to
+    :data:`MAX_GAP_S` bridged, so talk far before or after it is left out.
+    """
+    x = np.asarray(pcm, dtype=np.float64)
+    if len(x) < _WIN:
+        return None
+    db = _frame_db(x)
+    peak_raw = float(db.max())
+    if peak_raw < 20 * np.log10(MIN_PEAK):
+        return None
+    smooth = np.convolve(db, np.ones(5) / 5, mode="same")
+    peak = float(smooth.max())
+    floor = float(np.percentile(smooth, 10))
+    if peak - floor < 10.0:  # nothing stands out of the background: noise, not a word
+        return None
+    bar = max(floor + 0.45 * (peak - floor), peak - SPAN_DB)
+    loud = smooth > bar
+    centre = int(np.argmax(smooth))
+    gap = int(MAX_GAP_S * RATE / _HOP)
+    first = last = centre
+    quiet = 0
+    for j in range(centre + 1, len(loud)):
+        if loud[j]:
+            last, quiet = j, 0
+        else:
+            quiet += 1
+            if quiet > gap:
+                break
+    quiet = 0
+    for j in range(centre - 1, -1, -1):
+        if loud[j]:
+            first, quiet = j, 0
+        else:
+            quiet += 1
+            if quiet > gap:
+                break
+    first = max(0, first - 3)
+    last = min(len(db) - 1, last + 3)
+    return first * _HOP, min(len(x), last * _HOP + _WIN)
+
+
+def _mel_power(pcm: np.ndarray) -> np.ndarray:
+    x = np.asarray(pcm, dtype=np.float64) / 32768.0
+    x = np.append(x[:1], x[1:] - 0.97 * x[:-1])
+    fr = _frames(x) * _WINDOW
+    power = np.abs(np.fft.rfft(fr, _N_FFT)) ** 2
+    out: np.ndarray = power @ _FB.T
+    return out
+
+
+def mfcc(pcm: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+    """MFCCs (frames x 13) of the whole of *pcm* (16 kHz); *noise* (a mel power spectrum) is
+    subtracted first (spectral subtraction, floored at a tenth of it)."""
+    mel = _mel_power(pcm)
+    if noise is not None:
+        mel = np.maximum(mel - noise, 0.1 * noise)
+    logmel = np.log(mel + 1e-8)
+    out: np.ndarray = logmel @ _DCT.T
+    return out
+
+
+def features(pcm: np.ndarray) -> np.ndarray | None:
+    """The matcher's features of an utterance (frames x 26, float32), or None without speech.
+
+    (Spectral subtraction of the background, estimated from the quietest frames, was measured
+    and left out: it cost accuracy on clean and reverberant speech and did not rescue babble.)
+    """
+    span = speech_span(pcm)
+    if span is None:
+        return None
+    seg = np.asarray(pcm[span[0] : span[1]])
+    c = mfcc(seg)
+    if len(c) < 3:
+        return None
+    d = np.gradient(c, axis=0)
+    f = np.hstack([c, d])
+    f = (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-6)
+    return f.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def dtw_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+    """DTW distance from *query* (n x d) to each template (m_t x d), all in one pass.
+
+    Steps: (1,1), (1,0) (one template frame held over two query frames) and (1,2) (a template
+    frame skipped), so a template may be at most about twice as long as the query (longer: the
+    roles are swapped), and the recursion runs row by row over the query for every template
+    together. Frame cost: Euclidean distance over sqrt(d). The path cost is divided by n + m_t.
+    """
+    if not templates:
+        return np.zeros(0)
+    cost, lens = _costs(query, templates)
+    out = _constrained(cost, lens)
+    long = ~np.isfinite(out)
+    for i in map(int, np.flatnonzero(long)):  # a template over twice the query's length
+        c, ln = _costs(templates[i], [query])
+        out[i] = _constrained(c, ln)[0]
+    return out
+
+
+def _costs(query: np.ndarray, templates: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    d = query.shape[1]
+    lens = np.array([len(t) for t in templates])
+    m = int(lens.max())
+    stack = np.zeros((len(templates), m, d), dtype=np.float32)
+    for i, t in enumerate(templates):
+        stack[i, : len(t)] = t
+    # cost[t, i, j] = |q_i - t_j| / sqrt(d), from one matrix product
+    q2 = (query**2).sum(axis=1)
+    t2 = (stack**2).sum(axis=2)
+    cross = np.einsum("nd,tmd->tnm", query, stack)
+    cost = np.sqrt(np.maximum(q2[None, :, None] + t2[:, None, :] - 2 * cross, 0.0)) / np.sqrt(d)
+    return cost, lens
+
+
+def _constrained(cost: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    t, n, m = cost.shape
+    inf = np.float32(np.inf)
+    acc = np.full((t, m), inf, dtype=np.float32)
+    acc[:, 0] = cost[:, 0, 0]
+    for i in range(1, n):
+        c = cost[:, i, :]
+        best = acc.copy()  # (i-1, j)
+        best[:, 1:] = np.minimum(best[:, 1:], acc[:, :-1])  # (i-1, j-1)
+        best[:, 2:] = np.minimum(best[:, 2:], acc[:, :-2] + c[:, 1:-1])  # (i-1, j-2) via (i, j-1)
+        acc = best + c
+    end = acc[np.arange(t), lens - 1]
+    out: np.ndarray = (end / (n + lens)).astype(np.float64)
+    return out
+
+
+def dtw_sym_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+    """Symmetric DTW distance from *query* (n x d) to each template (m_t x d), all at once.
+
+    Steps (1,1) at twice the frame cost, (1,0) and (0,1) at once; the path cost divided by
+    n + m_t. Frame cost: Euclidean distance over sqrt(d). The recursion runs row by row over
+    the query for every template together; within a row, runs of (0,1) steps are a cumulative
+    minimum (``D[j] = S[j] + min_{j'<=j}(B[j'] - S[j'])``, S the row's cumulative cost).
+    """
+    if not templates:
+        return np.zeros(0)
+    n, d = query.shape
+    lens = np.array([len(t) for t in templates])
+    m = int(lens.max())
+    stack = np.zeros((len(templates), m, d), dtype=np.float32)
+    for i, t in enumerate(templates):
+        stack[i, : len(t)] = t
+    q2 = (query**2).sum(axis=1)
+    t2 = (stack**2).sum(axis=2)
+    cross = np.einsum("nd,tmd->tnm", query, stack)
+    cost = np.sqrt(np.maximum(q2[None, :, None] + t2[:, None, :] - 2 * cross, 0.0)) / np.sqrt(d)
+    cost = cost.astype(np.float64)
+    # first row: only (0,1) steps from (0,0)
+    acc = np.cumsum(cost[:, 0, :], axis=1)
+    for i in range(1, n):
+        c = cost[:, i, :]
+        b = acc + c  # (1,0)
+        b[:, 1:] = np.minimum(b[:, 1:], acc[:, :-1] + 2 * c[:, 1:])  # (1,1)
+        b[:, 0] = acc[:, 0] + c[:, 0]
+        s = np.cumsum(c, axis=1)
+        acc = s + np.minimum.accumulate(b - s, axis=1)
+    end = acc[np.arange(len(templates)), lens - 1]
+    out: np.ndarray = end / (n + lens)
+    return out
+
+
+def mean_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+    """The cheap alternative measured against DTW: each utterance resampled to 24 frames
+    (a fixed-length time-normalised template), Euclidean distance per frame."""
+    q = _resample_frames(query)
+    return np.array(
+        [float(np.linalg.norm(q - _resample_frames(t), axis=1).mean()) for t in templates]
+    )
+
+
+def _resample_frames(f: np.ndarray, n: int = 24) -> np.ndarray:
+    pos = np.linspace(0, len(f) - 1, n)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(f) - 1)
+    w = (pos - lo)[:, None]
+    out: np.ndarray = (1 - w) * f[lo] + w * f[hi]
+    return out / np.sqrt(f.shape[1])
+
+
+Method = Literal["dtw", "dtw-sym", "fixed"]
+
+# ----------------------------------------------------------------------------- the matcher
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the matcher made of one utterance."""
+
+    answer: ShortAnswer | None
+    """The word, only when the matcher is sure (near, and clearly nearer than the others)."""
+    candidate: ShortAnswer | None
+    """The nearest word when it passes the weaker bars (enough to agree, or conflict, with the
+    general recogniser); None when the utterance is far from every example."""
+    distances: dict[str, float] = field(default_factory=dict)
+    """Nearest-example distance per taught word."""
+    margin: float = 0.0
+    """Second-nearest distance over nearest (1.0 when only one word is taught)."""
+    speech: bool = True
+    """False when the utterance held no speech at all (then nothing else is set)."""
+    compute_s: float = 0.0
+    """Processor seconds this decision took (``time.process_time``)."""
+    why: str = ""
+    taught: tuple[str, ...] = ()
+    """The words the matcher decides for this person (enough examples): the general
+    recogniser alone is never taken for one of these."""
+
+
+@dataclass
+class PersonalWords:
+    """One person's taught examples (features), calibrated, ready to match."""
+
+    examples: dict[ShortAnswer, list[np.ndarray]] = field(default_factory=dict)
+    method: Method = "dtw"
+    sure_margin: float = SURE_MARGIN
+    candidate_margin: float = CANDIDATE_MARGIN
+    abs_factor: float = ABS_FACTOR
+    bounds: dict[ShortAnswer, float] = field(default_factory=dict)
+    """The absolute bound per word (calibrated by :meth:`calibrate`)."""
+    separation: dict[ShortAnswer, float] = field(default_factory=dict)
+    """Per word: nearest other-word distance over the same-word spread (:data:`MIN_SEPARATION`)."""
+
+    @classmethod
+    def from_audio(
+        cls, clips: Mapping[ShortAnswer, Iterable[np.ndarray]], method: Method = "dtw"
+    ) -> PersonalWords:
+        """From 16 kHz int16 clips per word (a clip with no speech is left out)."""
+        pw = cls(method=method)
+        for word, pcms in clips.items():
+            for pcm in pcms:
+                f = features(pcm)
+                if f is not None:
+                    pw.examples.setdefault(word, []).append(f)
+        pw.calibrate()
+        return pw
+
+    def counts(self) -> dict[ShortAnswer, int]:
+        return {w: len(self.examples.get(w, [])) for w in WORDS if self.examples.get(w)}
+
+    def usable(self) -> list[ShortAnswer]:
+        """The words the matcher may decide: at least :data:`MIN_EXAMPLES` examples, told apart
+        from the person's other words (:data:`MIN_SEPARATION`)."""
+        return [w for w in self.counts() if self.why_not(w) is None]
+
+    def why_not(self, word: ShortAnswer) -> str | None:
+        """Why the matcher does not decide *word* (a plain phrase), or None when it does."""
+        n = self.counts().get(word, 0)
+        if n < MIN_EXAMPLES:
+            return f"{n} example{'s' if n != 1 else ''}, at least {MIN_EXAMPLES} are needed"
+        if self.separation.get(word, np.inf) < MIN_SEPARATION:
+            return "its examples are too like those of their other words to tell apart"
+        return None
+
+    def _distances(self, query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+        if self.method == "fixed":
+            return mean_distances(query, templates)
+        if self.method == "dtw-sym":
+            return dtw_sym_distances(query, templates)
+        return dtw_distances(query, templates)
+
+    def calibrate(self) -> None:
+        """Absolute bounds from the person's own spread: for each word, the largest distance
+        from one of its examples to the nearest other example of it (leave-one-out)."""
+        self.bounds = {}
+        self.separation = {}
+        for word, exs in self.examples.items():
+            if len(exs) < 2:
+                self.bounds[word] = DEFAULT_WITHIN * self.abs_factor
+                continue
+            loo = []
+            for i, e in enumerate(exs):
+                others = [x for j, x in enumerate(exs) if j != i]
+                loo.append(float(self._distances(e, others).min()))
+            self.bounds[word] = max(loo) * self.abs_factor
+            rivals = [x for w, xs in self.examples.items() if w != word for x in xs]
+            if rivals:
+                between = min(float(self._distances(e, rivals).min()) for e in exs)
+                self.separation[word] = between / max(max(loo), 1e-6)
+
+    def nearest(self, feats: np.ndarray) -> dict[ShortAnswer, float]:
+        words = [w for w in WORDS if self.examples.get(w)]
+        flat = [e for w in words for e in self.examples[w]]
+        dist = self._distances(feats, flat)
+        out: dict[ShortAnswer, float] = {}
+        i = 0
+        for w in words:
+            k = len(self.examples[w])
+            out[w] = float(dist[i : i + k].min())
+            i += k
+        return out
+
+    def match(self, pcm: np.ndarray, allowed: Sequence[ShortAnswer] | None = None) -> Match:
+        """Which of the person's words *pcm* is, if the matcher is sure (:class:`Match`)."""
+        t0 = time.process_time()
+        feats = features(pcm)
+        taught = tuple(self.usable())
+        if feats is None:
+            return Match(None, None, speech=False, compute_s=time.process_time() - t0,
+                         why="no speech", taught=taught)  # fmt: skip
+        dist = self.nearest(feats)
+        m = self._decide(dist, allowed)
+        return Match(
+            m[0], m[1], {k: round(v, 4) for k, v in dist.items()}, m[2],
+            compute_s=time.process_time() - t0, why=m[3], taught=taught,
+        )  # fmt: skip
+
+    def _decide(
+        self, dist: Mapping[ShortAnswer, float], allowed: Sequence[ShortAnswer] | None
+    ) -> tuple[ShortAnswer | None, ShortAnswer | None, float, str]:
+        if not dist:
+            return None, None, 0.0, "nothing taught"
+        order = sorted(dist, key=lambda w: dist[w])
+        best = order[0]
+        d1 = dist[best]
+        d2 = dist[order[1]] if len(order) > 1 else np.inf
+        margin = float(d2 / d1) if d1 > 0 else float("inf")
+        shown_margin = round(min(margin, 99.0), 3)
+        bound = self.bounds.get(best, DEFAULT_WITHIN * self.abs_factor)
+        usable = best in self.usable()
+        open_ = allowed is None or best in allowed
+        cand_bound = bound * CANDIDATE_ABS_FACTOR / self.abs_factor
+        candidate = best if d1 <= cand_bound and margin >= self.candidate_margin else None
+        if candidate is None:
+            why = "far from every taught word" if d1 > cand_bound else "between two words"
+            return None, None, shown_margin, why
+        if not open_:
+            return None, candidate, shown_margin, f"nearest is {best}, not allowed here"
+        if not usable:
+            return (
+                None,
+                candidate,
+                shown_margin,
+                f"{best} is not decided alone: " + (self.why_not(best) or ""),
+            )
+        if d1 <= bound and margin >= self.sure_margin:
+            return best, best, shown_margin, "sure"
+        return None, candidate, shown_margin, "not sure"
+
+
+# ----------------------------------------------------------------------------- fusion
+
+DecidedBy = Literal["personal", "both", "general", "none"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    answer: ShortAnswer | None
+    decided_by: DecidedBy
+    """``personal``: the person's words alone (sure); ``both``: the two agreed; ``general``: the
+    general recogniser alone (the matcher had no candidate); ``none``: no answer."""
+    why: str = ""
+
+
+def fuse(match: Match | None, general: ShortAnswer | None, plain: bool = True) -> Decision:
+    """One short answer from the matcher and the general recogniser's answer (None = it
+    rejected). Never a guess: a conflict is no answer.
+
+    *plain*: the general recogniser's own text is a whole phrase of that answer ("Yes,
+    please."), not an answer found by a second look at the audio ("uh, holes." scored as
+    "yes"). For a word the person has taught, the general recogniser alone is taken only when
+    plain: the person said another way of it ("yes please" where they taught "yes")."""
+    if match is None:
+        return Decision(general, "general" if general else "none", "no personal words")
+    if not match.speech:
+        return Decision(None, "none", "no speech")
+    if match.answer is not None:
+        if general is not None and general != match.answer:
+            return Decision(None, "none", f"conflict: {match.answer} against {general}")
+        return Decision(match.answer, "both" if general == match.answer else "personal", "sure")
+    if match.candidate is not None:
+        if general == match.candidate:
+            return Decision(general, "both", "agree")
+        if general is not None:
+            return Decision(None, "none", f"conflict: {match.candidate} against {general}")
+        return Decision(None, "none", f"{match.why}; the general recogniser heard nothing sure")
+    if general is not None and general in match.taught and not plain:
+        # measured (bench_stt --taught): every non-answer Whisper took for a taught person, and
+        # its one swap, came from its second look ("uh, holes.", "Thank you.", "It's
+        # healthy." as "yes"); its plain "Yeah." and "No" were right
+        return Decision(None, "none", f"{match.why}; {general} was only a second look")
+    if general is not None:
+        return Decision(general, "general", f"{match.why}; {general} is not taught")
+    return Decision(None, "none", match.why)
+
+
+# ----------------------------------------------------------------------------- teaching
+
+CLIP_LEVEL: Final = 32_000
+"""A sample at or beyond this (int16) is at the top of the range: the sound was clipped."""
+
+
+def example_problem(pcm: np.ndarray) -> str | None:
+    """Why a teaching example cannot be kept, in a plain sentence, or None when it is fine:
+    silent, clipped, or too long."""
+    x = np.asarray(pcm)
+    span = speech_span(x)
+    if span is None:
+        return "Nothing could be heard in it: it is silent, or only background noise."
+    if np.count_nonzero(np.abs(x.astype(np.int32)) >= CLIP_LEVEL) > max(3, 0.001 * len(x)):
+        return (
+            "It is too loud: the sound was cut off at the top. Record it again a little "
+            "further from the microphone."
+        )
+    db = _frame_db(x.astype(np.float64))
+    floor = float(np.percentile(db, 10))
+    loud = np.flatnonzero(db > max(floor + 0.45 * (float(db.max()) - floor), db.max() - 35.0))
+    secs = (loud[-1] - loud[0]) * _HOP / RATE  # all of its sound, pauses included
+    if secs > MAX_EXAMPLE_S:
+        return (
+            f"It is too long ({secs:.1f} seconds of sound): one word or sound is wanted, "
+            f"at most {MAX_EXAMPLE_S:.0f} seconds."
+        )
+    return None
+
+
+def same_sound(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two examples are the same recording (the same features, e.g. one file copied
+    or saved again with another header)."""
+    fa, fb = features(a), features(b)
+    if fa is None or fb is None or fa.shape != fb.shape:
+        return False
+    return bool(np.abs(fa - fb).max() < 1e-3)

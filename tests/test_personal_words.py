@@ -1,0 +1,298 @@
+"""Personal words: the matcher, its fusion with the general recogniser, the store and the CLI.
+
+The clips are made at test time with espeak-ng (a voice and condition per example: speed and
+a little room noise vary, as one person never says a word twice alike)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import speech_samples as ss
+
+from assistant.cli import main
+from assistant.records.model import Consent
+from assistant.records.store import RecordStore
+from assistant.records.words_repo import WordProblem
+from assistant.stt.personal import (
+    MIN_EXAMPLES,
+    Match,
+    PersonalWords,
+    example_problem,
+    features,
+    fuse,
+)
+
+VOICE = "espeak:en-gb-x-gbcwmd"
+TAUGHT = ("yes", "no", "help")
+
+
+def say(word: str, i: int, voice: str = VOICE) -> np.ndarray:
+    """Example *i* of *word*: its own speed and its own room noise."""
+    speed = (105, 120, 135, 112, 128, 98, 140)[i % 7]
+    pcm = ss.pad(ss.speak(word, f"{voice}:{speed}"), before=0.3 + 0.05 * (i % 3), after=0.5)
+    return ss.mix_noise(pcm, snr_db=30, seed=i)
+
+
+@pytest.fixture(scope="module")
+def taught() -> PersonalWords:
+    return PersonalWords.from_audio({w: [say(w, i) for i in range(3)] for w in TAUGHT})
+
+
+def test_taught_words_are_heard_and_never_swapped(taught: PersonalWords) -> None:
+    for w in TAUGHT:
+        for i in (3, 4, 5):
+            m = taught.match(say(w, i))
+            assert m.answer in (w, None), (w, i, m)
+            assert m.candidate == w, (w, i, m)
+    right = sum(taught.match(say(w, i)).answer == w for w in TAUGHT for i in (3, 4, 5))
+    assert right >= 8  # of 9
+
+
+def test_other_sounds_are_not_taken(taught: PersonalWords) -> None:
+    for pcm in (
+        ss.pad(ss.speak("I like apples", f"{VOICE}:120")),
+        ss.pad(ss.speak("see you next time", f"{VOICE}:120")),
+        ss.noise(1.5, rms=2500, seed=9),
+    ):
+        assert taught.match(pcm).answer is None
+    quiet = taught.match(ss.silence(1.5))
+    assert not quiet.speech and quiet.answer is None
+
+
+def test_only_allowed_words_are_answers(taught: PersonalWords) -> None:
+    m = taught.match(say("yes", 4), allowed=["no", "help"])
+    assert m.answer is None
+    assert "not allowed" in m.why
+
+
+def test_a_word_with_too_few_examples_is_left_to_the_general_recogniser() -> None:
+    pw = PersonalWords.from_audio({"yes": [say("yes", 0)], "no": [say("no", i) for i in range(3)]})
+    assert pw.usable() == ["no"]
+    assert MIN_EXAMPLES == 2
+    m = pw.match(say("yes", 3))
+    assert m.answer is None  # never alone: only a candidate for the general recogniser
+    assert fuse(m, "yes").answer in ("yes", None)
+
+
+def test_hums_are_told_apart() -> None:
+    def hum(rise: bool, i: int) -> np.ndarray:
+        rng = np.random.default_rng(i)
+        n = int(rng.uniform(0.45, 0.6) * ss.RATE)
+        f0 = 150 * rng.uniform(0.95, 1.05) * (np.linspace(1.0, 1.5, n) if rise else
+                                              np.linspace(1.4, 0.8, n))  # fmt: skip
+        ph = np.cumsum(2 * np.pi * f0 / ss.RATE)
+        x = sum(np.sin(h * ph) / h for h in range(1, 8)) * 6000
+        return ss.mix_noise(ss.pad(x.astype(np.int16)), 30, seed=i)
+
+    pw = PersonalWords.from_audio({"yes": [hum(True, i) for i in range(3)],
+                                   "no": [hum(False, i) for i in range(3)]})  # fmt: skip
+    assert [pw.match(hum(True, i)).answer for i in (7, 8)] == ["yes", "yes"]
+    assert [pw.match(hum(False, i)).answer for i in (7, 8)] == ["no", "no"]
+
+
+def test_fusion_never_guesses() -> None:
+    sure = Match("yes", "yes", {"yes": 0.2, "no": 0.6}, 3.0)
+    maybe = Match(None, "yes", {"yes": 0.5, "no": 0.6}, 1.1, why="not sure")
+    far = Match(None, None, {"yes": 2.0}, 1.0, why="far from every taught word", taught=("yes",))
+    silent = Match(None, None, speech=False, why="no speech")
+    assert fuse(sure, None).decided_by == "personal"
+    assert fuse(sure, "yes").decided_by == "both"
+    assert fuse(sure, "no").answer is None  # conflict
+    assert fuse(maybe, "yes").answer == "yes" and fuse(maybe, "yes").decided_by == "both"
+    assert fuse(maybe, None).answer is None
+    assert fuse(maybe, "no").answer is None  # conflict
+    assert fuse(far, "no").answer == "no" and fuse(far, "no").decided_by == "general"
+    assert fuse(far, "yes", plain=False).answer is None  # a taught word, a second look only
+    assert fuse(far, "yes").decided_by == "general"  # "yes please" where they taught "yes"
+    assert fuse(silent, "yes").answer is None
+    assert fuse(None, "next").decided_by == "general"
+
+
+def test_bad_examples_get_a_plain_sentence() -> None:
+    assert "silent" in (example_problem(ss.silence(1.0)) or "")
+    loud = np.clip(say("yes", 0).astype(np.int32) * 40, -32768, 32767).astype(np.int16)
+    assert "too loud" in (example_problem(loud) or "")
+    long = ss.pad(
+        ss.speak("Yes. I would like to go swimming every week with my friends. Yes.", VOICE)
+    )
+    assert "too long" in (example_problem(long) or "")
+    assert example_problem(say("yes", 0)) is None
+    assert features(ss.silence(1.0)) is None
+
+
+# ------------------------------------------------------------------------ store and consent
+
+
+def _wav(folder: Path, name: str, pcm: np.ndarray) -> Path:
+    return ss.write_wav(folder / name, pcm)
+
+
+def test_examples_need_their_own_consent_and_withdrawal_deletes_them(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    sam = store.add_person("Sam", consent=Consent(audio=True))
+    w = store.words
+    with pytest.raises(WordProblem, match="not agreed"):
+        w.add_example(sam.id, "yes", _wav(tmp_path, "y0.wav", say("yes", 0)))
+    w.set_consent(sam.id, True, by="Kate")
+    shas = [w.add_example(sam.id, "yes", _wav(tmp_path, f"y{i}.wav", say("yes", i)))
+            for i in range(3)]  # fmt: skip
+    assert all(w.path(s).exists() for s in shas)
+    assert w.counts(sam.id) == {"yes": 3}
+    with pytest.raises(WordProblem, match="same recording"):
+        w.add_example(sam.id, "no", tmp_path / "y1.wav")
+    with pytest.raises(WordProblem, match="silent"):
+        w.add_example(sam.id, "no", _wav(tmp_path, "q.wav", ss.silence(1.0)))
+    pw, problems = w.matcher(sam.id)
+    assert pw is not None and pw.counts() == {"yes": 3} and not problems
+    assert w.forget(sam.id, "yes") == 3 and not any(w.path(s).exists() for s in shas)
+    sha = w.add_example(sam.id, "no", _wav(tmp_path, "n0.wav", say("no", 0)))
+    # answers' consent and words' consent are separate
+    store.withdraw_consent(sam.id, by="Kate")
+    assert w.path(sha).exists()
+    assert w.withdraw_consent(sam.id, by="Kate") == 1
+    assert not w.path(sha).exists() and w.consent(sam.id) is False
+    assert w.consent_history(sam.id)[-1]["withdrawal"] == 1
+    store.close()
+
+
+def test_a_damaged_example_is_named_and_skipped(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    sam = store.add_person("Sam")
+    store.words.set_consent(sam.id, True)
+    shas = [store.words.add_example(sam.id, "no", _wav(tmp_path, f"n{i}.wav", say("no", i)))
+            for i in range(3)]  # fmt: skip
+    store.words.path(shas[1]).write_bytes(b"RIFF....not a wav")
+    pw, problems = store.words.matcher(sam.id)
+    assert pw is not None and pw.counts() == {"no": 2}
+    assert len(problems) == 1 and shas[1][:12] in problems[0] and "damaged" in problems[0]
+    store.close()
+
+
+# ------------------------------------------------------------------------ command line
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[records]\ndata_dir = "{tmp_path / "data"}"\nmin_free_mb = 0\n')
+    return cfg
+
+
+def run(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--config", str(config), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_teach_words_forget_from_the_command_line(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, capsys, "people", "add", "Sam")[0] == 0
+    files = [str(_wav(tmp_path, f"yes{i}.wav", say("yes", i))) for i in range(3)]
+    code, _, err = run(config, capsys, "people", "teach", "Sam", "yes", *files)
+    assert code == 1 and "not agreed" in err
+    assert run(config, capsys, "people", "words-consent", "Sam", "yes", "--by", "Kate")[0] == 0
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio")
+    quiet = str(_wav(tmp_path, "quiet.wav", ss.silence(1.0)))
+    code, out, err = run(
+        config, capsys, "people", "teach", "Sam", "yes", files[0], str(broken), quiet, files[0]
+    )
+    assert code == 0
+    assert "broken.wav" in err and "skipped" in err
+    assert "quiet.wav was not kept" in err and "silent" in err
+    assert "same recording" in err
+    assert "1 new example of yes" in out and "the general recogniser decides yes" in out
+    code, out, _ = run(config, capsys, "people", "teach", "Sam", "yes", *files[1:])
+    assert code == 0 and "3 kept in all" in out
+    code, out, _ = run(config, capsys, "people", "words", "Sam")
+    assert "yes     3 examples" in out and "no      0 examples  (the general recogniser" in out
+    code, out, _ = run(config, capsys, "people", "forget", "Sam", "yes")
+    assert code == 0 and "3 examples of yes deleted" in out
+
+
+def test_listen_with_a_person_says_which_recogniser_decided(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(config, capsys, "people", "add", "Sam")
+    run(config, capsys, "people", "words-consent", "Sam", "yes")
+    for w in TAUGHT:
+        files = [str(_wav(tmp_path, f"{w}{i}.wav", say(w, i))) for i in range(3)]
+        assert run(config, capsys, "people", "teach", "Sam", w, *files)[0] == 0
+    test = str(_wav(tmp_path, "test.wav", say("help", 5)))
+    code, out, err = run(config, capsys, "listen", "--file", test, "--person", "Sam")
+    assert code == 0, err
+    assert "too few examples of next, repeat" in err
+    assert "answer: help" in out
+    assert "decided by: personal words (Sam)" in out
+
+
+# ------------------------------------------------------------------------ on the device
+
+
+def test_a_taught_short_answer_ends_the_turn_without_the_general_recogniser(
+    taught: PersonalWords,
+) -> None:
+    from assistant.audio.fake import ArrayMicrophone
+    from assistant.audio.turn import record_turn
+    from assistant.stt.fake import FakeRecognizer
+    from assistant.stt.personal_stream import PersonalWordsBook
+
+    general = FakeRecognizer(["something else"])  # would it be asked, it would not agree
+    book = PersonalWordsBook(lambda pid: taught if pid == "sam" else None, lambda pid: "Sam")
+    assert book.wrap(general, "kim") is general  # nothing taught: the general recogniser
+    rec = book.wrap(general, "sam")
+    speech = say("no", 6)
+    mic = ArrayMicrophone(speech, silence_s=2.0)
+    mic.start()
+    turn = record_turn(
+        mic, wait_for_speech_s=3.0, trailing_silence_s=0.7, max_answer_s=10.0,
+        stream=rec.start(["yes", "no", "help"]), allowed=["yes", "no", "help"],
+    )  # fmt: skip
+    tr = turn.transcript
+    assert tr is not None and tr.answer == "no" and tr.decided_by == "personal"
+    assert turn.ended_by == "early_stop"
+    assert "Sam" in tr.engine
+    assert general.heard == []  # the general recogniser's result was never waited for
+    end = (ss.sound_bounds(speech)[1] + 1) / ss.RATE
+    assert turn.listened_s - end < 0.45  # well before the 0.7 s window
+
+
+def test_when_not_sure_the_general_recogniser_decides_and_a_conflict_is_no_answer(
+    taught: PersonalWords,
+) -> None:
+    from assistant.stt.fake import FakeRecognizer
+    from assistant.stt.personal_stream import PersonalRecognizer
+
+    other = ss.pad(ss.speak("okay", f"{VOICE}:120"))
+    rec = PersonalRecognizer(FakeRecognizer(["okay"]), taught, "Sam")
+    tr = rec.transcribe(other, ["yes", "no", "help"])
+    assert tr.answer in ("yes", None) and tr.decided_by in ("general", "none")
+    rec = PersonalRecognizer(FakeRecognizer(["no"]), taught, "Sam")
+    m = taught.match(say("help", 6))
+    tr = rec.transcribe(say("help", 6), ["yes", "no", "help"])
+    if m.answer is None:  # not sure alone: the general said no, a conflict
+        assert tr.answer is None and tr.decided_by == "none"
+    else:
+        assert tr.answer == "help" and tr.decided_by == "personal"
+
+
+def test_the_store_sink_keeps_what_a_teach_words_step_asks(tmp_path: Path) -> None:
+    from assistant.dialogue.events import KeepWordConsent, KeepWordExample
+    from assistant.dialogue.shell import StoreSink
+
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    sam = store.add_person("Sam")
+    sink = StoreSink(store)
+    wav = str(_wav(tmp_path, "turn.wav", say("yes", 0)))
+    assert not sink.keep_words(KeepWordExample(sam.id, "yes", wav))  # no consent yet
+    assert sink.keep_words(KeepWordConsent(sam.id, True))
+    assert sink.keep_words(KeepWordExample(sam.id, "yes", wav))
+    quiet = str(_wav(tmp_path, "quiet.wav", ss.silence(1.0)))
+    assert not sink.keep_words(KeepWordExample(sam.id, "yes", quiet))
+    assert store.words.counts(sam.id) == {"yes": 1}
+    assert sink.keep_words(KeepWordConsent(sam.id, False))
+    assert store.words.counts(sam.id) == {}
+    store.close()
