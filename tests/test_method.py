@@ -431,8 +431,8 @@ def test_strengths_are_kept_read_back_and_offered_when_jobs_are_planned() -> Non
     talk.complete(policy)
     by_name = {talk.name_of(s.person_id): s.text for s in talk.record.strengths}
     assert by_name == {"Sam": "drawing", "Priya": "cooking"}
-    assert "Thank you, Sam. You are good at: drawing." in talk.said
-    offered = [s for s in talk.said if s.startswith("Sam, you said you are good at: drawing.")]
+    assert "Thank you, Sam. You said: drawing." in talk.said
+    offered = [s for s in talk.said if s.startswith("Sam, you told us: drawing.")]
     assert offered and "what job will you do" in offered[0]
     assert talk.record.strengths[0].answer_id in {a.id for a in talk.record.answers}
 

@@ -52,8 +52,8 @@ PEOPLE = [
         words={
             "why": "I want to meet new people",
             "want to do": "I want to go to the beach",
-            "good at": "I am good at drawing",
             "what job": "I will make the posters",
+            "good at": "I am good at drawing",
             "when": "next Tuesday",
         },
     ),
@@ -64,8 +64,8 @@ PEOPLE = [
         words={
             "why": "I like the people here",
             "want to do": "I want to cook a big lunch",
-            "good at": "I am good at cooking",
             "what job": "I will buy the food",
+            "good at": "I am good at cooking",
             "when": "on Friday",
         },
         leaning=1,
@@ -77,8 +77,8 @@ PEOPLE = [
         words={
             "why": "I want to have a say",
             "want to do": "I want to plan a trip",
-            "good at": "I am good at talking to people",
             "what job": "I will phone the bus company",
+            "good at": "I am good at talking to people",
             "when": "next week",
         },
         passes={"why"},
@@ -90,8 +90,8 @@ PEOPLE = [
         words={
             "why": "my friends come here",
             "want to do": "I want to go bowling",
-            "good at": "I am good at music",
             "what job": "I will choose the music",
+            "good at": "I am good at music",
             "when": "on Monday",
         },
     ),

@@ -201,8 +201,8 @@ WHEN_SAY = "When will you do it? Say a day or a date."
 NEW_JOB_SAID = "Thank you. That is a new job: {what}."
 
 # Strengths: what a person is good at, kept and offered at planning.
-STRENGTH_KEPT = "Thank you, {person}. You are good at: {strength}."
-STRENGTH_OFFER = "{person}, you said you are good at: {strength}."
+STRENGTH_KEPT = "Thank you, {person}. You said: {strength}."
+STRENGTH_OFFER = "{person}, you told us: {strength}."
 
 # The group's own agenda.
 AGENDA_INTRO = "Here is our agenda."

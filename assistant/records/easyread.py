@@ -441,7 +441,9 @@ def build_context(
             item.question = names.get(said.person_id, "We") if said.person_id else "We"
         celebrations.append(item)
     celebrated = [
-        c.text for c in record.celebrated if person_id is None or c.person_id in (None, person_id)
+        {"words": c.text, "picture": pics.img(pics.for_words(c.text, pics.FIXED["celebrate"]))}
+        for c in record.celebrated
+        if person_id is None or c.person_id in (None, person_id)
     ]
     plain = re.sub(r"[-_]+", " ", record.script).strip().lower()
     title = SCRIPT_TITLES.get(plain, plain.capitalize())
