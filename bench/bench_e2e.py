@@ -1233,7 +1233,8 @@ def child_cpu(quick: bool) -> None:
         cpu, wall, event = hear(clips[text], Listen(role="free", step_id="q"))
         series["free_cpu_s"].append(cpu)
         series["free_wall_s"].append(wall)
-        heard.append(f"{text} -> {event.transcript.text if isinstance(event, SpeechHeard) else event}")
+        said = event.transcript.text if isinstance(event, SpeechHeard) else event
+        heard.append(f"{text} -> {said}")
     idle_s = 2.0 if quick else CPU_IDLE_S
     cpu, wall, event = hear(
         np.zeros(0, np.int16), Listen(role="short", step_id="idle", timeout_s=idle_s)
@@ -1249,7 +1250,9 @@ def child_cpu(quick: bool) -> None:
         prompt_cpu.append(cpu_now() - c0)
         prompt_audio.append(len(pcm) / voice.sample_rate)
     series["prompt_cpu_s"] = prompt_cpu
-    series["prompt_cpu_per_audio_s"] = [c / a for c, a in zip(prompt_cpu, prompt_audio, strict=True)]
+    series["prompt_cpu_per_audio_s"] = [
+        c / a for c, a in zip(prompt_cpu, prompt_audio, strict=True)
+    ]
     out.update({k: summary(v) for k, v in series.items()})
     out["raw"] = series
     out["heard"] = heard
@@ -1288,9 +1291,7 @@ def print_cpu(cpu: dict[str, Any]) -> None:
     for label, key, wall in CPU_ROWS:
         s = cpu[key]
         w = cpu[wall]["median"] if wall else None
-        rows.append(
-            [label, ms(s["median"]), ms(s["p95"]), "-" if w is None else ms(w), s["n"]]
-        )
+        rows.append([label, ms(s["median"]), ms(s["p95"]), "-" if w is None else ms(w), s["n"]])
     idle = cpu.get("idle_listening_cpu_per_s")
     rows.append(["idle listening, per second", ms(idle), "-", "1000", 1])
     print_table(rows, ["processor time (ms, user+sys)", "median", "p95", "wall median", "n"])
