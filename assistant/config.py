@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.core.settings import DialogueSettings
 from assistant.errors import ConfigError
 
 EngineName = Literal["auto", "vosk", "whisper", "pocketsphinx"]
@@ -125,21 +126,6 @@ class ButtonSettings(_Section):
     hold_time_s: float = Field(2.0, gt=0, le=10)
     chatter_limit: int = Field(
         10, ge=2, description="Presses in one second after which a button is ignored"
-    )
-
-
-class DialogueSettings(_Section):
-    """Pace of the conversation (each can be set per person too)."""
-
-    repeat_after_s: float = Field(
-        10.0, ge=10, le=600, description="Silence before the question is repeated, same words"
-    )
-    repeats_before_waiting: int = Field(2, ge=0, le=10)
-    reminder_every_s: float = Field(
-        60.0, ge=10, le=3600, description="Gentle reminder while waiting for a button"
-    )
-    scripts_dir: Path | None = Field(
-        None, description="Staff's own scripts; none = <data_dir>/scripts"
     )
 
 

@@ -18,12 +18,13 @@ driver unless the next input barges in. ``talk.log`` holds the conversation as t
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from assistant.config import DialogueSettings
-from assistant.dialogue.engine import Engine
-from assistant.dialogue.events import (
+from assistant.core.clock import FakeClock
+from assistant.core.events import (
     Action,
     ButtonPressed,
     End,
@@ -40,23 +41,16 @@ from assistant.dialogue.events import (
     StopListening,
     Tick,
 )
+from assistant.core.ids import SeededIds
+from assistant.core.record import Consent, Job, Person, SessionRecord
+from assistant.core.settings import DialogueSettings
+from assistant.core.speech import Transcript
+from assistant.core.words import match_short_answer
+from assistant.dialogue.engine import Engine
 from assistant.dialogue.script import Script, load_script
-from assistant.records.model import Consent, Job, Person, SessionRecord
-from assistant.stt.base import Transcript
-from assistant.words import match_short_answer
 
 START = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self, t: float = START) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
+"""When every conversation starts (seconds since the epoch), on the core fake clock."""
 
 
 def make_people(
@@ -66,7 +60,11 @@ def make_people(
     for name in names:
         given = consent.get(name) if isinstance(consent, dict) else consent
         people.append(
-            Person(name=name, consent=Consent(audio=given) if given is not None else None)
+            Person(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"person:{name}")),  # the same each run
+                name=name,
+                consent=Consent(audio=given) if given is not None else None,
+            )
         )
     return people
 
@@ -99,7 +97,7 @@ class Conversation:
             else:
                 who, what = job
                 job_list.append(Job(person_id=by_name[who].id, what=what))
-        self.clock = FakeClock()
+        self.clock = FakeClock(datetime.fromtimestamp(START, UTC))
         self.settings = settings or DialogueSettings()
         self.engine = Engine(
             self.script,
@@ -107,6 +105,7 @@ class Conversation:
             settings=self.settings,
             clock=self.clock,
             rng=random.Random(seed),
+            ids=SeededIds(seed),
             jobs=job_list,
             record=record,
             engines={"short": "fake", "free": "fake"},

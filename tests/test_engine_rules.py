@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from dialogue_driver import Conversation, by_buttons, by_voice, make_people
 
-from assistant.config import DialogueSettings
-from assistant.dialogue import prompts as P
-from assistant.dialogue.engine import Engine
-from assistant.dialogue.events import (
+from assistant.core.clock import FakeClock
+from assistant.core.events import (
     End,
     Listen,
     PlayEarcon,
@@ -20,9 +19,13 @@ from assistant.dialogue.events import (
     SpeechHeard,
     StopListening,
 )
+from assistant.core.ids import SeededIds
+from assistant.core.record import Person
+from assistant.core.settings import DialogueSettings
+from assistant.core.speech import Transcript
+from assistant.dialogue import prompts as P
+from assistant.dialogue.engine import Engine
 from assistant.dialogue.script import load_script, parse_script
-from assistant.records.model import Person
-from assistant.stt.base import Transcript
 
 GROUP = ["Ann", "Ben", "Cal", "Dee"]
 
@@ -746,13 +749,36 @@ def test_engine_interface_names() -> None:
         script,
         make_people(["Sam"]),
         settings=DialogueSettings(),
-        clock=lambda: 0.0,
+        clock=FakeClock(),
         rng=random.Random(1),
     )
     actions = engine.start()
     assert any(isinstance(a, Say) for a in actions)
     assert engine.current_step_id is not None and engine.record.script == "daily-checkin"
     assert not engine.finished and engine.current_person_id is None
+
+
+def test_the_engine_reads_the_time_from_its_clock_or_a_bare_callable() -> None:
+    """A core Clock (its ``time()``), or a callable giving the time (the shell's older clocks)."""
+    script = load_script("daily-checkin")
+    for clock in (FakeClock(datetime.fromtimestamp(1_000_000.0, UTC)), lambda: 1_000_000.0):
+        engine = Engine(script, make_people(["Sam"]), settings=DialogueSettings(), clock=clock)
+        assert engine.record.started_at == datetime.fromtimestamp(1_000_000.0, UTC)
+
+
+def test_every_id_comes_from_the_id_maker() -> None:
+    """Seeded ids and a seeded rng: the same session is the same record, ids and all."""
+
+    def record(seed: int) -> dict[str, object]:
+        talk = Conversation("coproduction-group", GROUP, seed=seed)
+        talk.complete(by_buttons)
+        return talk.engine.record.model_dump(mode="json")
+
+    first = record(3)
+    assert record(3) == first
+    made = SeededIds(3)
+    assert first["id"] == made()  # the session's id is the first one made
+    assert first != record(4)
 
 
 # ---------------------------------------------------------------- templates

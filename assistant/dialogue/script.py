@@ -6,66 +6,105 @@ and checks it fully before anything is said: every problem is one :class:`Script
 naming the file, the step (its number, counted from 1, and its id) and what is wrong, e.g.
 ``scripts/x.yaml, step 3 "goal": a choose step has 5 options; the most is 4.``
 Nested steps are numbered through their parents: ``step 4.2`` is the second step inside step 4.
+
+The step models themselves (the schema) are in :mod:`assistant.dialogue.schema`; this module
+reads YAML and checks meaning, and re-exports the schema's names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from assistant.dialogue.schema import (
+    ANSWER_STEPS,
+    IDEA_FIELDS,
+    JOB_FIELDS,
+    MAX_OPTIONS,
+    SCALE_SYNONYMS,
+    SCALES,
+    STEP_TYPES,
+    AgreeGoal,
+    AnyStep,
+    Ask,
+    BaseStep,
+    Branch,
+    Celebrate,
+    Choose,
+    Confirm,
+    Consent,
+    FlagKind,
+    ForEachPerson,
+    KeepAs,
+    Kind,
+    Option,
+    PlanItem,
+    RaiseFlag,
+    ReadBack,
+    Review,
+    ReviewItems,
+    Say,
+    Scale,
+    ScaleName,
+    ScaleSets,
+    Script,
+    Step,
+    WhoIsHere,
+    _children,
+    _texts,
+    _values,
+)
 from assistant.errors import ScriptError
 
-Kind = Literal["group", "one_person", "checkin", "review"]
-ScaleName = Literal["like", "feeling", "job", "review", "support"]
-ScaleSets = Literal["nothing", "rating", "mood", "job_status", "job_support", "help_needed"]
-KeepAs = Literal["answer", "idea", "goal", "next_meeting", "note", "celebration", "lesson"]
-ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well"]
-FlagKind = Literal["mood_not_good", "asked_for_help", "needs_a_person", "other"]
+__all__ = [
+    "ANSWER_STEPS",
+    "IDEA_FIELDS",
+    "JOB_FIELDS",
+    "MAX_OPTIONS",
+    "SCALES",
+    "SCALE_SYNONYMS",
+    "STEP_TYPES",
+    "AgreeGoal",
+    "AnyStep",
+    "Ask",
+    "BaseStep",
+    "Branch",
+    "Celebrate",
+    "Choose",
+    "Confirm",
+    "Consent",
+    "FlagKind",
+    "ForEachPerson",
+    "KeepAs",
+    "Kind",
+    "Option",
+    "PlanItem",
+    "RaiseFlag",
+    "ReadBack",
+    "Review",
+    "ReviewItems",
+    "Say",
+    "Scale",
+    "ScaleName",
+    "ScaleSets",
+    "Script",
+    "Step",
+    "WhoIsHere",
+    "builtin_dir",
+    "builtin_scripts",
+    "find_script",
+    "load_script",
+    "parse_script",
+    "validate_script_file",
+]
 
-MAX_OPTIONS = 4
-
-# Each scale: (value, the words said and heard) from the green end to the red end.
-# Green = the yes button, yellow = next, red = no. The same button means the same end everywhere.
-SCALES: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] = {
-    "like": (("like", "like"), ("not_sure", "not sure"), ("dont_like", "don't like")),
-    "feeling": (("good", "good"), ("okay", "okay"), ("not_good", "not good")),
-    "job": (("done", "done"), ("partly", "partly done"), ("not_yet", "not yet")),
-    "review": (
-        ("going_well", "going well"),
-        ("sometimes", "sometimes"),
-        ("not_going_well", "not going well"),
-    ),
-    "support": (
-        ("myself", "by myself"),
-        ("a_little_help", "a little help"),
-        ("a_lot_of_help", "a lot of help"),
-    ),
-}
-
-# Extra ways people say a scale point (whole utterance only; never a guess).
-SCALE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "like": ("i like it", "i like that", "like it"),
-    "not_sure": ("not sure", "i'm not sure", "maybe", "don't know"),
-    "dont_like": ("don't like", "i don't like it", "don't like it", "do not like"),
-    "good": ("good", "i'm good", "i feel good", "great", "fine", "happy"),
-    "okay": ("okay", "ok", "alright", "all right", "i'm okay", "so so"),
-    "not_good": ("not good", "bad", "i'm not good", "sad", "not great", "not very good"),
-    "done": ("done", "i did it", "finished", "all done"),
-    "partly": ("partly", "partly done", "a bit", "some of it", "half"),
-    "not_yet": ("not yet", "not done", "no not yet"),
-    "going_well": ("going well", "well", "good"),
-    "sometimes": ("sometimes", "okay"),
-    "not_going_well": ("not going well", "not well", "badly", "bad"),
-    "myself": ("by myself", "myself", "on my own", "i can do it myself"),
-    "a_little_help": ("a little help", "little help", "a bit of help"),
-    "a_lot_of_help": ("a lot of help", "lots of help", "lot of help"),
-}
+_Step = BaseStep  # the old private name, for code written against it
 
 # What each "sets" needs around the scale step.
 _SETS_NEED: dict[str, tuple[str, ...]] = {
@@ -85,219 +124,6 @@ _PREFERENCE_WORDS = re.compile(
 
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-
-# ------------------------------------------------------------------------------ models
-
-
-class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str
-    id: str = Field("", description="Unique in the script; answers are kept under it")
-    help: str | None = Field(None, description="Extra words said when help is pressed here")
-    only_if: str | None = Field(
-        None, description="Run this step only when this reference has a value, e.g. next_meeting"
-    )
-    where: str = Field("", exclude=True, description="Filled in on load: file and step number")
-
-
-class Say(_Step):
-    type: Literal["say"]
-    text: str
-
-
-class Celebrate(_Step):
-    type: Literal["celebrate"]
-    text: str
-
-
-class Ask(_Step):
-    """A free answer in the person's own words; the recording is kept with consent."""
-
-    type: Literal["ask"]
-    text: str
-    read_back: bool = Field(True, description='"I heard: ... Is that right?"')
-    keep_as: KeepAs = "answer"
-
-
-class Confirm(_Step):
-    """A yes/no question: only to confirm or check a fact, never to find a preference."""
-
-    type: Literal["confirm"]
-    text: str
-
-
-class Option(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    value: str
-    label: str
-    also: tuple[str, ...] = Field((), description="Other ways of saying it")
-
-
-class Choose(_Step):
-    type: Literal["choose"]
-    text: str
-    options: tuple[Option, ...]
-    shuffle: bool = True
-
-
-class Scale(_Step):
-    type: Literal["scale"]
-    text: str
-    scale: ScaleName
-    sets: ScaleSets = "nothing"
-    shuffle: bool = Field(True, description="Vary the order the points are read in")
-
-
-class Consent(_Step):
-    """Ask each person present whether their voice may be kept."""
-
-    type: Literal["consent"]
-    text: str | None = None
-
-
-class WhoIsHere(_Step):
-    """Read the roster's names one at a time; each person presses yes at their name."""
-
-    type: Literal["who_is_here"]
-    mode: Literal["group", "one"] = "group"
-    new_person: bool = True
-
-
-class ForEachPerson(_Step):
-    type: Literal["for_each_person"]
-    steps: tuple[Step, ...]
-    rotate: bool = Field(True, description="Start with a different person each round")
-    ask_passes_again: bool = True
-
-
-class Branch(_Step):
-    type: Literal["branch"]
-    on_answer: str = Field(description="The id of an earlier question with fixed answers")
-    cases: dict[str, tuple[Step, ...]]
-    otherwise: tuple[Step, ...] = ()
-
-
-class PlanItem(_Step):
-    """Who will do what, when, with how much support: makes a job."""
-
-    type: Literal["plan_item"]
-    what: str
-    when: str | None = None
-    support: str | None = None
-    more: str | None = Field(None, description="Asked after each job: is there another one?")
-    max_items: int = Field(1, ge=1, le=5)
-
-
-class Review(_Step):
-    """Go through earlier items (jobs or ideas) one at a time."""
-
-    type: Literal["review"]
-    items: ReviewItems
-    steps: tuple[Step, ...]
-    intro: str | None = None
-    empty: str | None = None
-
-
-class ReadBack(_Step):
-    type: Literal["read_back"]
-    of: Literal["ideas", "goal", "plan", "my_plan"]
-    text: str | None = None
-    confirm: bool = True
-
-
-class AgreeGoal(_Step):
-    """The most liked idea is read back; the group confirms it as its goal."""
-
-    type: Literal["agree_goal"]
-
-
-class RaiseFlag(_Step):
-    type: Literal["flag"]
-    kind: FlagKind
-    reason: str
-    text: str | None = None
-
-
-Step = Annotated[
-    Say
-    | Celebrate
-    | Ask
-    | Confirm
-    | Choose
-    | Scale
-    | Consent
-    | WhoIsHere
-    | ForEachPerson
-    | Branch
-    | PlanItem
-    | Review
-    | ReadBack
-    | AgreeGoal
-    | RaiseFlag,
-    Field(discriminator="type"),
-]
-
-STEP_TYPES: dict[str, type[_Step]] = {
-    "say": Say,
-    "celebrate": Celebrate,
-    "ask": Ask,
-    "confirm": Confirm,
-    "choose": Choose,
-    "scale": Scale,
-    "consent": Consent,
-    "who_is_here": WhoIsHere,
-    "for_each_person": ForEachPerson,
-    "branch": Branch,
-    "plan_item": PlanItem,
-    "review": Review,
-    "read_back": ReadBack,
-    "agree_goal": AgreeGoal,
-    "flag": RaiseFlag,
-}
-# Steps that keep an answer, so they need an id.
-ANSWER_STEPS = ("ask", "confirm", "choose", "scale", "consent", "who_is_here", "plan_item")
-for _model in (ForEachPerson, Branch, Review):
-    _model.model_rebuild()
-
-
-class Script(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    version: str = "1"
-    title: str
-    description: str = ""
-    kind: Kind
-    steps: tuple[Step, ...]
-    source: str = Field("", exclude=True, description="Where it was loaded from")
-
-    @property
-    def one_person(self) -> bool:
-        """One person at a time (my goals, a check-in), rather than a group sharing the device."""
-        return self.kind in ("one_person", "checkin")
-
-    def walk(self) -> Iterator[_Step]:
-        """Every step, parents before children, in file order."""
-        yield from _walk(self.steps)
-
-    def step(self, step_id: str) -> _Step | None:
-        return next((s for s in self.walk() if s.id == step_id), None)
-
-
-def _children(step: _Step) -> list[tuple[Step, ...]]:
-    if isinstance(step, ForEachPerson | Review):
-        return [step.steps]
-    if isinstance(step, Branch):
-        return [*step.cases.values(), step.otherwise]
-    return []
-
-
-def _walk(steps: Sequence[_Step]) -> Iterator[_Step]:
-    for s in steps:
-        yield s
-        for group in _children(s):
-            yield from _walk(group)
 
 
 # ------------------------------------------------------------------------------ loading
@@ -414,12 +240,12 @@ class _Checker:
         _Semantics(self, script).check()
         return script
 
-    def steps(self, raw: Any, prefix: str) -> tuple[_Step, ...]:
+    def steps(self, raw: Any, prefix: str) -> tuple[BaseStep, ...]:
         if not isinstance(raw, list):
             raise self.fail(f", step {prefix.rstrip('.')}", '"steps" must be a list of steps.')
         return tuple(self.step(item, f"{prefix}{i + 1}") for i, item in enumerate(raw))
 
-    def step(self, raw: Any, number: str) -> _Step:
+    def step(self, raw: Any, number: str) -> BaseStep:
         if not isinstance(raw, dict):
             raise self.fail(f", step {number}", "a step must be a set of fields (type, id, ...).")
         sid = raw.get("id")
@@ -471,7 +297,7 @@ class _Checker:
                     where, 'a branch step needs "cases": answer values and their steps.'
                 )
             n = 0
-            built: dict[str, tuple[_Step, ...]] = {}
+            built: dict[str, tuple[BaseStep, ...]] = {}
             for value, sub in cases.items():
                 # YAML 1.1 reads a bare yes / no as true / false.
                 key = ("yes" if value else "no") if isinstance(value, bool) else str(value)
@@ -521,19 +347,19 @@ class _Semantics:
     def __init__(self, checker: _Checker, script: Script) -> None:
         self.checker = checker
         self.script = script
-        self.seen: dict[str, _Step] = {}
+        self.seen: dict[str, BaseStep] = {}
 
-    def fail(self, step: _Step, problem: str) -> ScriptError:
+    def fail(self, step: BaseStep, problem: str) -> ScriptError:
         return ScriptError(f"{step.where}: {problem}")
 
     def check(self) -> None:
         self.visit(self.script.steps, person=self.script.one_person, job=False, idea=False)
 
-    def visit(self, steps: Sequence[_Step], *, person: bool, job: bool, idea: bool) -> None:
+    def visit(self, steps: Sequence[BaseStep], *, person: bool, job: bool, idea: bool) -> None:
         for step in steps:
             self.one(step, person=person, job=job, idea=idea)
 
-    def one(self, step: _Step, *, person: bool, job: bool, idea: bool) -> None:
+    def one(self, step: BaseStep, *, person: bool, job: bool, idea: bool) -> None:
         for text in _texts(step):
             self.templates(step, text, person=person, job=job, idea=idea)
         if step.only_if is not None:
@@ -605,14 +431,14 @@ class _Semantics:
             return
         self.seen[step.id] = step
 
-    def templates(self, step: _Step, text: str, *, person: bool, job: bool, idea: bool) -> None:
+    def templates(self, step: BaseStep, text: str, *, person: bool, job: bool, idea: bool) -> None:
         stripped = text.replace("{{", "").replace("}}", "")
         if stripped.count("{") != stripped.count("}"):
             raise self.fail(step, f'a "{{" or "}}" is not matched in: {text}')
         for ref in _TEMPLATE.findall(stripped):
             self.reference(step, ref.strip(), person=person, job=job, idea=idea)
 
-    def reference(self, step: _Step, ref: str, *, person: bool, job: bool, idea: bool) -> None:
+    def reference(self, step: BaseStep, ref: str, *, person: bool, job: bool, idea: bool) -> None:
         head, _, tail = ref.partition(".")
         if head in ("staff", "goal", "next_meeting", "group") and not tail:
             return
@@ -641,28 +467,3 @@ class _Semantics:
             "{job.what}, {job.when}, {job.person}, {idea.text}, {goal}, {next_meeting} "
             "or {staff}.",
         )
-
-
-JOB_FIELDS = ("what", "when", "person", "support")
-IDEA_FIELDS = ("text", "person")
-
-
-def _texts(step: _Step) -> list[str]:
-    out: list[str] = []
-    for name in ("text", "help", "what", "when", "support", "more", "intro", "empty", "reason"):
-        value = getattr(step, name, None)
-        if isinstance(value, str):
-            out.append(value)
-    if isinstance(step, Choose):
-        out += [o.label for o in step.options]
-    return out
-
-
-def _values(step: _Step) -> list[str] | None:
-    if isinstance(step, Scale):
-        return [v for v, _ in SCALES[step.scale]]
-    if isinstance(step, Choose):
-        return [o.value for o in step.options]
-    if isinstance(step, Confirm | Consent):
-        return ["yes", "no"]
-    return None

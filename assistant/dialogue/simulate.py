@@ -358,6 +358,7 @@ def build_engine(
     engines: dict[str, str],
 ) -> Any:
     """The real engine for the scenario's script, roster and jobs."""
+    from assistant.core.ids import SeededIds
     from assistant.dialogue.engine import Engine
     from assistant.dialogue.script import load_script
 
@@ -369,6 +370,7 @@ def build_engine(
         settings=settings.dialogue,
         clock=clock,
         rng=random.Random(scenario.seed),
+        ids=SeededIds(scenario.seed),
         jobs=jobs,
         record=None,
         engines=engines,

@@ -11,43 +11,16 @@ Audio in is always 16 kHz mono int16 (the audio layer resamples). Two roles:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from assistant.words import ShortAnswer
+from assistant.core.speech import Role, Transcript, Word
+from assistant.core.words import ShortAnswer
+
+__all__ = ["SAMPLE_RATE", "Recognizer", "RecognizerStream", "Role", "Transcript", "Word"]
 
 SAMPLE_RATE = 16_000
-Role = Literal["short", "free"]
-
-
-@dataclass(frozen=True)
-class Word:
-    word: str
-    confidence: float
-    start_s: float | None = None
-    end_s: float | None = None
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """What a recogniser heard."""
-
-    text: str
-    confidence: float
-    engine: str
-    words: tuple[Word, ...] = field(default_factory=tuple)
-    answer: ShortAnswer | None = None
-    audio_s: float = 0.0
-    compute_s: float = 0.0
-    second_look: bool = False
-    """The answer came from a second look (Whisper scoring the allowed phrases against the
-    audio), not from the text alone."""
-
-    @property
-    def empty(self) -> bool:
-        return not self.text.strip()
 
 
 @runtime_checkable

@@ -1,0 +1,344 @@
+"""The script schema: the step models a session script is made of (format in ``docs/scripts.md``).
+
+Only the shape lives here (pydantic models, the scales and their words); reading a script from
+YAML and checking its meaning is :mod:`assistant.dialogue.script`. The engine imports this module,
+never the loader, so running a session needs no YAML parser.
+
+A new step kind is a model here (added to :data:`Step` and :data:`STEP_TYPES`, and to
+:data:`ANSWER_STEPS` if it keeps answers) plus a handler registered with
+:func:`assistant.dialogue.engine.handles`; see ``docs/scripts.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ANSWER_STEPS",
+    "IDEA_FIELDS",
+    "JOB_FIELDS",
+    "MAX_OPTIONS",
+    "SCALES",
+    "SCALE_SYNONYMS",
+    "STEP_TYPES",
+    "AgreeGoal",
+    "AnyStep",
+    "Ask",
+    "BaseStep",
+    "Branch",
+    "Celebrate",
+    "Choose",
+    "Confirm",
+    "Consent",
+    "FlagKind",
+    "ForEachPerson",
+    "KeepAs",
+    "Kind",
+    "Option",
+    "PlanItem",
+    "RaiseFlag",
+    "ReadBack",
+    "Review",
+    "ReviewItems",
+    "Say",
+    "Scale",
+    "ScaleName",
+    "ScaleSets",
+    "Script",
+    "Step",
+    "WhoIsHere",
+]
+
+Kind = Literal["group", "one_person", "checkin", "review"]
+ScaleName = Literal["like", "feeling", "job", "review", "support"]
+ScaleSets = Literal["nothing", "rating", "mood", "job_status", "job_support", "help_needed"]
+KeepAs = Literal["answer", "idea", "goal", "next_meeting", "note", "celebration", "lesson"]
+ReviewItems = Literal["jobs", "my_jobs", "ideas", "jobs_not_going_well"]
+FlagKind = Literal["mood_not_good", "asked_for_help", "needs_a_person", "other"]
+
+MAX_OPTIONS = 4
+
+# Each scale: (value, the words said and heard) from the green end to the red end.
+# Green = the yes button, yellow = next, red = no. The same button means the same end everywhere.
+SCALES: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] = {
+    "like": (("like", "like"), ("not_sure", "not sure"), ("dont_like", "don't like")),
+    "feeling": (("good", "good"), ("okay", "okay"), ("not_good", "not good")),
+    "job": (("done", "done"), ("partly", "partly done"), ("not_yet", "not yet")),
+    "review": (
+        ("going_well", "going well"),
+        ("sometimes", "sometimes"),
+        ("not_going_well", "not going well"),
+    ),
+    "support": (
+        ("myself", "by myself"),
+        ("a_little_help", "a little help"),
+        ("a_lot_of_help", "a lot of help"),
+    ),
+}
+
+# Extra ways people say a scale point (whole utterance only; never a guess).
+SCALE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "like": ("i like it", "i like that", "like it"),
+    "not_sure": ("not sure", "i'm not sure", "maybe", "don't know"),
+    "dont_like": ("don't like", "i don't like it", "don't like it", "do not like"),
+    "good": ("good", "i'm good", "i feel good", "great", "fine", "happy"),
+    "okay": ("okay", "ok", "alright", "all right", "i'm okay", "so so"),
+    "not_good": ("not good", "bad", "i'm not good", "sad", "not great", "not very good"),
+    "done": ("done", "i did it", "finished", "all done"),
+    "partly": ("partly", "partly done", "a bit", "some of it", "half"),
+    "not_yet": ("not yet", "not done", "no not yet"),
+    "going_well": ("going well", "well", "good"),
+    "sometimes": ("sometimes", "okay"),
+    "not_going_well": ("not going well", "not well", "badly", "bad"),
+    "myself": ("by myself", "myself", "on my own", "i can do it myself"),
+    "a_little_help": ("a little help", "little help", "a bit of help"),
+    "a_lot_of_help": ("a lot of help", "lots of help", "lot of help"),
+}
+
+# ------------------------------------------------------------------------------ models
+
+
+class BaseStep(BaseModel):
+    """What every step has; each kind of step adds its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    id: str = Field("", description="Unique in the script; answers are kept under it")
+    help: str | None = Field(None, description="Extra words said when help is pressed here")
+    only_if: str | None = Field(
+        None, description="Run this step only when this reference has a value, e.g. next_meeting"
+    )
+    where: str = Field("", exclude=True, description="Filled in on load: file and step number")
+
+
+class Say(BaseStep):
+    type: Literal["say"]
+    text: str
+
+
+class Celebrate(BaseStep):
+    type: Literal["celebrate"]
+    text: str
+
+
+class Ask(BaseStep):
+    """A free answer in the person's own words; the recording is kept with consent."""
+
+    type: Literal["ask"]
+    text: str
+    read_back: bool = Field(True, description='"I heard: ... Is that right?"')
+    keep_as: KeepAs = "answer"
+
+
+class Confirm(BaseStep):
+    """A yes/no question: only to confirm or check a fact, never to find a preference."""
+
+    type: Literal["confirm"]
+    text: str
+
+
+class Option(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: str
+    label: str
+    also: tuple[str, ...] = Field((), description="Other ways of saying it")
+
+
+class Choose(BaseStep):
+    type: Literal["choose"]
+    text: str
+    options: tuple[Option, ...]
+    shuffle: bool = True
+
+
+class Scale(BaseStep):
+    type: Literal["scale"]
+    text: str
+    scale: ScaleName
+    sets: ScaleSets = "nothing"
+    shuffle: bool = Field(True, description="Vary the order the points are read in")
+
+
+class Consent(BaseStep):
+    """Ask each person present whether their voice may be kept."""
+
+    type: Literal["consent"]
+    text: str | None = None
+
+
+class WhoIsHere(BaseStep):
+    """Read the roster's names one at a time; each person presses yes at their name."""
+
+    type: Literal["who_is_here"]
+    mode: Literal["group", "one"] = "group"
+    new_person: bool = True
+
+
+class ForEachPerson(BaseStep):
+    type: Literal["for_each_person"]
+    steps: tuple[Step, ...]
+    rotate: bool = Field(True, description="Start with a different person each round")
+    ask_passes_again: bool = True
+
+
+class Branch(BaseStep):
+    type: Literal["branch"]
+    on_answer: str = Field(description="The id of an earlier question with fixed answers")
+    cases: dict[str, tuple[Step, ...]]
+    otherwise: tuple[Step, ...] = ()
+
+
+class PlanItem(BaseStep):
+    """Who will do what, when, with how much support: makes a job."""
+
+    type: Literal["plan_item"]
+    what: str
+    when: str | None = None
+    support: str | None = None
+    more: str | None = Field(None, description="Asked after each job: is there another one?")
+    max_items: int = Field(1, ge=1, le=5)
+
+
+class Review(BaseStep):
+    """Go through earlier items (jobs or ideas) one at a time."""
+
+    type: Literal["review"]
+    items: ReviewItems
+    steps: tuple[Step, ...]
+    intro: str | None = None
+    empty: str | None = None
+
+
+class ReadBack(BaseStep):
+    type: Literal["read_back"]
+    of: Literal["ideas", "goal", "plan", "my_plan"]
+    text: str | None = None
+    confirm: bool = True
+
+
+class AgreeGoal(BaseStep):
+    """The most liked idea is read back; the group confirms it as its goal."""
+
+    type: Literal["agree_goal"]
+
+
+class RaiseFlag(BaseStep):
+    type: Literal["flag"]
+    kind: FlagKind
+    reason: str
+    text: str | None = None
+
+
+Step = Annotated[
+    Say
+    | Celebrate
+    | Ask
+    | Confirm
+    | Choose
+    | Scale
+    | Consent
+    | WhoIsHere
+    | ForEachPerson
+    | Branch
+    | PlanItem
+    | Review
+    | ReadBack
+    | AgreeGoal
+    | RaiseFlag,
+    Field(discriminator="type"),
+]
+
+STEP_TYPES: dict[str, type[BaseStep]] = {
+    "say": Say,
+    "celebrate": Celebrate,
+    "ask": Ask,
+    "confirm": Confirm,
+    "choose": Choose,
+    "scale": Scale,
+    "consent": Consent,
+    "who_is_here": WhoIsHere,
+    "for_each_person": ForEachPerson,
+    "branch": Branch,
+    "plan_item": PlanItem,
+    "review": Review,
+    "read_back": ReadBack,
+    "agree_goal": AgreeGoal,
+    "flag": RaiseFlag,
+}
+# Steps that keep an answer, so they need an id.
+ANSWER_STEPS = ("ask", "confirm", "choose", "scale", "consent", "who_is_here", "plan_item")
+for _model in (ForEachPerson, Branch, Review):
+    _model.model_rebuild()
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str = "1"
+    title: str
+    description: str = ""
+    kind: Kind
+    steps: tuple[Step, ...]
+    source: str = Field("", exclude=True, description="Where it was loaded from")
+
+    @property
+    def one_person(self) -> bool:
+        """One person at a time (my goals, a check-in), rather than a group sharing the device."""
+        return self.kind in ("one_person", "checkin")
+
+    def walk(self) -> Iterator[BaseStep]:
+        """Every step, parents before children, in file order."""
+        yield from _walk(self.steps)
+
+    def step(self, step_id: str) -> BaseStep | None:
+        return next((s for s in self.walk() if s.id == step_id), None)
+
+
+def _children(step: BaseStep) -> list[tuple[Step, ...]]:
+    if isinstance(step, ForEachPerson | Review):
+        return [step.steps]
+    if isinstance(step, Branch):
+        return [*step.cases.values(), step.otherwise]
+    return []
+
+
+def _walk(steps: Sequence[BaseStep]) -> Iterator[BaseStep]:
+    for s in steps:
+        yield s
+        for group in _children(s):
+            yield from _walk(group)
+
+
+AnyStep = BaseStep
+"""Any step model (the base class), for code that handles steps of every kind."""
+
+JOB_FIELDS = ("what", "when", "person", "support")
+IDEA_FIELDS = ("text", "person")
+
+
+def _texts(step: BaseStep) -> list[str]:
+    """Every piece of a step's words that is said (and may hold {references})."""
+    out: list[str] = []
+    for name in ("text", "help", "what", "when", "support", "more", "intro", "empty", "reason"):
+        value = getattr(step, name, None)
+        if isinstance(value, str):
+            out.append(value)
+    if isinstance(step, Choose):
+        out += [o.label for o in step.options]
+    return out
+
+
+def _values(step: BaseStep) -> list[str] | None:
+    """The fixed answers a step can have (what a branch may test), or None."""
+    if isinstance(step, Scale):
+        return [v for v, _ in SCALES[step.scale]]
+    if isinstance(step, Choose):
+        return [o.value for o in step.options]
+    if isinstance(step, Confirm | Consent):
+        return ["yes", "no"]
+    return None
