@@ -445,8 +445,12 @@ def service_running() -> bool:
     import subprocess
 
     try:
-        result = subprocess.run(
-            ["systemctl", "is-active", "--quiet", "assistant.service"], timeout=5, check=False
+        result = subprocess.run(  # quiet: "System has not been booted with systemd" is not news
+            ["systemctl", "is-active", "--quiet", "assistant.service"],
+            timeout=5,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError):
         return False

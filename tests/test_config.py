@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 
 from assistant.cli import main
 from assistant.config import Settings, example_toml, load_settings
@@ -48,11 +49,12 @@ def test_partial_file_keeps_other_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("[voice]\nwords_per_minute = 400\n", "voice.words_per_minute"),
-        ("[voice]\nspeed = 1\n", "voice.speed"),
-        ("[dialogue]\nrepeat_after_s = 3\n", "dialogue.repeat_after_s"),
+        ("[voice]\nwords_per_minute = 400\n", "'words_per_minute' in [voice] must be at most 250"),
+        ("[voice]\nspeed = 1\n", "unknown setting 'speed' in [voice]"),
+        ("[dialogue]\nrepeat_after_s = 3\n", "'repeat_after_s' in [dialogue] must be at least 10"),
         ("[audio\n", "not valid TOML"),
-        ("[stt]\nshort_engine = 'siri'\n", "stt.short_engine"),
+        ("[stt]\nshort_engine = 'siri'\n", "'short_engine' in [stt] must be one of"),
+        ("[voice]\nvolume = 'loud'\n", "'volume' in [voice] must be a number (it is 'loud')"),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path: Path, text: str, fragment: str) -> None:
@@ -86,8 +88,6 @@ def test_cli_reports_bad_config_in_one_line(
 
 
 def test_cli_exit_code_from_a_command_is_kept() -> None:
-    import typer
-
     from assistant.cli import app
 
     @app.command("exit-three", hidden=True)
@@ -108,3 +108,90 @@ def test_data_folder_follows_the_environment_when_settings_are_made(
     assert Settings().data_dir == tmp_path / "one"
     monkeypatch.setenv("ASSISTANT_DATA", str(tmp_path / "two"))
     assert Settings().data_dir == tmp_path / "two"
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        (
+            "[audio]\ninput_devic = 'USB'\n",
+            "unknown setting 'input_devic' in [audio] (did you mean 'input_device'?).",
+        ),
+        ("[audoi]\nkeep_wav = true\n", "unknown section [audoi] (did you mean [audio]?)."),
+        (
+            "words_per_minute = 130\n",
+            "the setting 'words_per_minute' must be under a section, such as [audio] or [voice].",
+        ),
+    ],
+)
+def test_unknown_settings_suggest_the_near_one(tmp_path: Path, text: str, sentence: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == f"Config file {cfg}: {sentence}"
+    assert "Extra inputs" not in str(err.value)
+
+
+def test_an_unknown_setting_with_no_near_one_lists_the_section(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[voice]\nspeed = 1\n")
+    with pytest.raises(ConfigError, match=r"in \[voice\] \(the settings there are: voice, "):
+        load_settings(cfg)
+
+
+def test_config_prints_valid_toml_and_the_file_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    monkeypatch.setenv("ASSISTANT_DATA", str(tmp_path / "data"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[voice]\nwords_per_minute = 130\n[dialogue]\nscripts_dir = "~/s"\n')
+    assert main(["--config", str(cfg), "config"]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and "PosixPath" not in out
+    assert out.splitlines()[0] == f"# Settings in force, read from {cfg}."
+    printed = tmp_path / "printed.toml"
+    printed.write_text(out)
+    again = load_settings(printed)
+    assert again == load_settings(cfg)
+    assert tomllib.loads(out)["voice"]["words_per_minute"] == 130
+    assert "# input_device is not set" in out
+
+
+def test_config_says_when_no_file_was_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Settings in force: no config file was found (")
+    assert tomllib.loads(out)["voice"]["words_per_minute"] == 150
+
+
+def test_settings_come_from_the_context_put_there_by_the_root(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.config import SettingsSource, settings_of
+
+    seen: list[float] = []
+
+    @app.command("show-rate", hidden=True)
+    def _show_rate(ctx: typer.Context) -> None:
+        assert isinstance(ctx.obj, SettingsSource)
+        seen.append(settings_of(ctx).voice.words_per_minute)
+        seen.append(settings_of().voice.words_per_minute)  # the current context, the same
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[voice]\nwords_per_minute = 120\n")
+    try:
+        result = CliRunner().invoke(app, ["--config", str(cfg), "show-rate"])
+        assert result.exit_code == 0, result.output
+    finally:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name != "show-rate"]
+    assert seen == [120, 120]

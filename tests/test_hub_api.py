@@ -316,7 +316,7 @@ def test_hostile_transcripts_are_escaped_in_pages_and_csv(client: TestClient, hu
     sealed = dev.seal("session", record.id, bundle.record_payload(record))
     r = client.put(f"/v1/sessions/{record.id}", content=sealed, headers=dev.auth)
     assert r.status_code == 201
-    hub.add_staff("Kim", "kim's long password")
+    hub.add_staff("Kim", "kim's long password", role="admin")  # only admins export
     assert _login(client, "Kim", "kim's long password") == 303
     page = client.get(f"/sessions/{record.id}").text
     assert "<script>x()</script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page

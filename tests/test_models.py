@@ -297,6 +297,11 @@ def test_shipped_manifest(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert main(["models", "list", "--models-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "en_GB-alba-medium" in out and "vosk-model-small-en-us-0.15" in out
+    # The models in use that are not in the manifest: the bundled voice, the embedded Whisper
+    # model (loaded, as no int8 copy is in this folder) and where its int8 copy would go.
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│" in line}
+    assert "speech (Whisper)" in rows["whisper tiny.en"] and "embedded" in rows["whisper tiny.en"]
+    assert "whisper-tiny.en-int8" in rows and "voice" in rows["en_US-joe-medium"]
 
 
 def test_bad_manifest_is_a_clear_error(tmp_path: Path) -> None:

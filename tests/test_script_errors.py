@@ -116,9 +116,51 @@ def test_duplicate_step_id(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     msg = error(tmp_path, "  - type: say\n    text: [unclosed\n  - type: say\n")
-    assert re.search(r"x\.yaml, line \d+: this is not valid YAML", msg)
+    assert re.search(r"x\.yaml, line \d+: a bracket \[ or \{ is opened but not closed", msg)
     line = int(re.search(r"line (\d+)", msg).group(1))  # type: ignore[union-attr]
     assert 5 <= line <= 8
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "advice"),
+    [
+        (
+            "  - type: say\n    text: Note: bring a coat.\n",
+            6,
+            "put the words in quotes when they contain a colon",
+        ),
+        ("  - type: say\n    text: Hi.\n     id: q\n", 7, "indented differently"),
+        (
+            "  - type: say\n    text: Hi.\n  - id: q\n      type: ask\n    text: Why?\n",
+            8,
+            "indented differently",
+        ),
+        ("  - type: say\n\ttext: Hi.\n", 6, "use spaces, not tabs"),
+        (
+            '  - type: say\n    text: "Hello there.\n  - type: say\n',
+            6,
+            "a quote mark is opened but not closed",
+        ),
+        ('  - type: say\n    text: "Hello" there.\n', 6, "put all the words inside the quotes"),
+        ("  - type: say\n    text: 'It's fine.'\n", 6, "in double quotes"),
+        ("  - type: say\n    text: @home\n", 6, "put the words in quotes when they start with @"),
+        ("  - type: say\n    text: *note\n", 6, "put the words in quotes when they start with *"),
+        ("  - type: say\n    text: Hello\n    there is more\n    id: x\n", 7, "needs a colon"),
+        (
+            "  - type: say\n    text: Hi.\n - type: say\n   text: Hi.\n",
+            7,
+            "the dashes of one list line up",
+        ),
+    ],
+)
+def test_yaml_mistakes_are_plain_advice_with_the_line(
+    tmp_path: Path, body: str, line: int, advice: str
+) -> None:
+    msg = error(tmp_path, body)
+    assert f"x.yaml, line {line}: " in msg
+    assert advice in msg
+    for jargon in ("<block", "mapping values", "scalar", "expected", "token", "YAML"):
+        assert jargon not in msg.split(f"line {line}: ")[1], msg
 
 
 def test_unknown_field_and_bad_values(tmp_path: Path) -> None:

@@ -187,9 +187,18 @@ class ThreadHub:
 class ProcessHub:
     """``assistant hub serve`` in a subprocess, so it can be killed with SIGKILL."""
 
-    def __init__(self, home: Path, db_url: str | None, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        home: Path,
+        db_url: str | None,
+        port: int | None = None,
+        *,
+        args: list[str] | None = None,
+        **env: str,
+    ) -> None:
         self.home = home
         self.db_url = db_url
+        self.args = list(args or [])
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -201,6 +210,7 @@ class ProcessHub:
         args += ["--port", str(self.port)]
         if self.db_url:
             args += ["--db", self.db_url]
+        args += self.args
         env = {**os.environ, "ASSISTANT_HUB_PASSPHRASE": PASSPHRASE, **self.extra_env}
         self.proc = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -7,6 +7,7 @@ import os
 import typer
 
 from assistant.audio.devices import DeviceInfo, find_device, list_devices
+from assistant.config import settings_of
 from assistant.errors import AudioError
 
 
@@ -19,9 +20,7 @@ def _configured(spec: str | int | None, kind: str) -> DeviceInfo | None:
 
 def devices() -> None:
     """List the microphones and speakers, marking the ones the assistant will use."""
-    from assistant.cli import settings
-
-    audio = settings().audio
+    audio = settings_of().audio
     found = list_devices()
     if not found:
         raise AudioError(

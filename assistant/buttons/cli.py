@@ -6,14 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assistant.config import settings_of
+
 if TYPE_CHECKING:
     from assistant.config import Settings
 
 
 def _settings() -> Settings:
-    from assistant.cli import settings
-
-    return settings()
+    """The settings in force, from the command's context (put there by the root)."""
+    return settings_of()
 
 
 def check(

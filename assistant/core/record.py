@@ -47,7 +47,9 @@ __all__ = [
 ]
 
 RECORD_FORMAT_VERSION = 1
+# whole-string patterns (pydantic's Rust regex: "$" is the very end, so no trailing newline)
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 ConfirmedBy = Literal["voice", "button", "staff", "not_confirmed"]
 Support = Literal["myself", "a_little_help", "a_lot_of_help"]
@@ -90,7 +92,7 @@ class Consent(_Model):
 
 
 class Person(_Model):
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
     name: str
     name_clip: str | None = Field(
         None, pattern=SHA256_PATTERN, description="sha256 of a recording of their name"
@@ -104,7 +106,7 @@ class Person(_Model):
 class Answer(_Model):
     """One person's answer to one question, in their words."""
 
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
     person_id: str | None = Field(None, description="None for a whole-group answer")
     step_id: str
     question: str
@@ -124,14 +126,14 @@ class Answer(_Model):
 
 
 class Idea(_Model):
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
     text: str
     from_answer: str | None = None
     ratings: dict[str, Rating] = Field(default_factory=dict, description="person id -> rating")
 
 
 class Goal(_Model):
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
     text: str
     from_idea: str | None = None
     agreed: bool = False
@@ -148,8 +150,8 @@ class JobEvent(_Model):
 class Job(_Model):
     """Who will do what, when, with how much support."""
 
-    id: str = Field(default_factory=new_id)
-    person_id: str
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
+    person_id: str = Field(pattern=UUID_PATTERN)
     what: str
     when: str | None = None
     support: Support | None = None
@@ -162,8 +164,8 @@ class Job(_Model):
 
 
 class CheckIn(_Model):
-    id: str = Field(default_factory=new_id)
-    person_id: str
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
+    person_id: str = Field(pattern=UUID_PATTERN)
     mood: Mood | None = None
     jobs: dict[str, JobStatus] = Field(default_factory=dict, description="job id -> status")
     notes: list[str] = Field(default_factory=list, description="Answer ids of voice notes")
@@ -173,7 +175,7 @@ class CheckIn(_Model):
 class Flag(_Model):
     """Something a named member of staff should look at."""
 
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
     person_id: str | None = None
     kind: Literal["mood_not_good", "asked_for_help", "needs_a_person", "hold_help", "other"]
     reason: str
@@ -186,7 +188,7 @@ class SessionRecord(_Model):
     """Everything one session produced."""
 
     format_version: int = RECORD_FORMAT_VERSION
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_id, pattern=UUID_PATTERN)
     device_id: str | None = None
     script: str
     script_version: str = "1"

@@ -1,4 +1,5 @@
-"""Commands for guided sessions: ``demo``, ``simulate``, ``run`` and ``scripts list|check``."""
+"""Commands for guided sessions: ``demo``, ``simulate`` and ``run`` (``scripts`` is in
+:mod:`assistant.cli.scripts`)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from assistant.config import Settings
+from assistant.config import Settings, settings_of
 from assistant.records.model import SessionRecord
-
-scripts_app = typer.Typer(help="The session scripts: list them, check a staff script.")
 
 
 def _settings() -> Settings:
-    from assistant.cli import settings
-
-    return settings()
+    """The settings in force, from the command's context (put there by the root)."""
+    return settings_of()
 
 
 def simulate(
@@ -219,38 +217,8 @@ def run_on_device(
     return shell.run()
 
 
-@scripts_app.command("list")
-def scripts_list() -> None:
-    """List the built-in scripts and the staff's own."""
-    from assistant.dialogue.script import builtin_scripts, load_script
-
-    settings = _settings()
-    names = [(n, "built in") for n in builtin_scripts()]
-    folder = settings.scripts_dir
-    if folder.is_dir():
-        names += [(p.stem, str(p)) for p in sorted(folder.glob("*.yaml"))]
-    for name, where in names:
-        try:
-            title = getattr(load_script(name, [folder]), "title", "") or ""
-        except Exception as exc:  # a broken staff script is listed with its problem
-            title = f"(cannot be used: {exc})"
-        typer.echo(f"{name:22} {title}  [{where}]")
-
-
-@scripts_app.command("check")
-def scripts_check(
-    path: Annotated[Path, typer.Argument(help="Script file (YAML)", dir_okay=False)],
-) -> None:
-    """Check a staff script: prints "ok" or the one problem found."""
-    from assistant.dialogue.script import validate_script_file
-
-    validate_script_file(path)
-    typer.echo("ok")
-
-
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the ``assistant`` command."""
     app.command("demo")(demo)
     app.command("simulate")(simulate)
     app.command("run")(run)
-    app.add_typer(scripts_app, name="scripts")

@@ -219,8 +219,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"Scenario file {path} does not exist.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"Cannot read scenario file {path}: {exc}.") from exc
+    if len(text) > 1024 * 1024:
+        raise ScenarioError(f"{path}: the file is too large for a scenario (over 1 MB).")
     try:
         data = yaml.safe_load(text)
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}: it is nested too deeply to be a scenario.") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from assistant.dialogue import yaml_errors
 from assistant.dialogue.schema import (
     ANSWER_STEPS,
     IDEA_FIELDS,
@@ -191,20 +192,23 @@ def _label(path: Path) -> str:
 
 def parse_script(text: str, label: str = "<script>") -> Script:
     """Check a script given as YAML text; *label* names it in error messages."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ScriptError(f"{label}: the file is too large for a script (over 1 MB).")
     try:
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        if exc.context_mark is not None and "stream end" in str(exc.problem):
-            mark = exc.context_mark  # an unclosed bracket: point at where it was opened
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        problem = (exc.problem or exc.context or "not valid YAML").strip()
-        raise ScriptError(f"{label}{line}: this is not valid YAML ({problem}).") from exc
-    except yaml.YAMLError as exc:
-        raise ScriptError(f"{label}: this is not valid YAML ({exc}).") from exc
+    except RecursionError as exc:
+        raise ScriptError(f"{label}: it is nested too deeply to be a script.") from exc
+    except yaml.YAMLError as exc:  # plain advice with the line, not the parser's words
+        raise ScriptError(yaml_errors.message(exc, text, label)) from exc
     if not isinstance(data, dict):
         raise ScriptError(f"{label}: a script must be a set of fields (name, title, kind, steps).")
-    return _Checker(label).script(data)
+    try:
+        return _Checker(label).script(data)
+    except RecursionError as exc:
+        raise ScriptError(f"{label}: it is nested too deeply to be a script.") from exc
+
+
+MAX_TEXT_CHARS = 1024 * 1024  # scripts, scenarios and the config file are far smaller
 
 
 class _Checker:

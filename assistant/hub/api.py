@@ -7,19 +7,25 @@ that is altered, damaged or has the wrong hash, 424 a session whose clips are no
 
 from __future__ import annotations
 
+import tempfile
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assistant.errors import BundleError, SyncError
 from assistant.hub.keys import KeyLocked
+from assistant.hub.limits import client_address
 from assistant.hub.service import (
     Conflict,
     Forbidden,
     Hub,
+    HubFull,
     MissingClips,
+    NotYours,
     TooLarge,
+    TooManyTries,
     Unauthorised,
 )
 from assistant.sync import bundle
@@ -40,6 +46,12 @@ def error_response(exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 403)
     if isinstance(exc, Conflict):
         return JSONResponse({"detail": str(exc)}, 409)
+    if isinstance(exc, TooManyTries):
+        return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": "900"})
+    if isinstance(exc, HubFull):
+        return JSONResponse({"detail": str(exc)}, 507)
+    if isinstance(exc, NotYours):
+        return JSONResponse({"detail": str(exc)}, 422)
     if isinstance(exc, TooLarge):
         return JSONResponse({"detail": str(exc)}, 413)
     if isinstance(exc, MissingClips):
@@ -67,8 +79,14 @@ async def device_id(request: Request) -> str:
         ) from exc
 
 
+SPOOL_BYTES = 1024 * 1024
+
+
 async def read_capped(request: Request, cap: int) -> bytes:
-    """The request body, refusing (413) anything larger than *cap* bytes before reading it all."""
+    """The request body, refusing (413) anything larger than *cap* bytes before reading it all.
+
+    The body goes to a private temporary file as it arrives (in memory only up to 1 MB), then is
+    read back once: an upload costs its own size in memory, not twice that."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -76,21 +94,23 @@ async def read_capped(request: Request, cap: int) -> bytes:
                 raise HTTPException(413, f"Uploads are limited to {cap} bytes.")
         except ValueError as exc:
             raise HTTPException(400, "Bad Content-Length.") from exc
-    chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise HTTPException(413, f"Uploads are limited to {cap} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES, dir=str(hub_of(request).home)) as spool:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise HTTPException(413, f"Uploads are limited to {cap} bytes.")
+            spool.write(chunk)
+            del chunk
+        spool.seek(0)
+        return spool.read()
 
 
 class EnrolRequest(BaseModel):
-    code: str
-    device_id: str
-    name: str = "device"
-    verify_key: str
+    code: str = Field(max_length=64)
+    device_id: str = Field(max_length=36)
+    name: str = Field("device", max_length=200)
+    verify_key: str = Field(max_length=100)
 
 
 @router.post("/enrol")
@@ -98,7 +118,13 @@ async def enrol(body: EnrolRequest, request: Request) -> JSONResponse:
     hub = hub_of(request)
     try:
         token, key = await run_in_threadpool(
-            hub.enrol, body.code, body.device_id, body.name, body.verify_key
+            lambda: hub.enrol(
+                body.code,
+                body.device_id,
+                body.name,
+                body.verify_key,
+                address=client_address(request),
+            )
         )
     except SyncError as exc:
         return error_response(exc)
@@ -116,7 +142,8 @@ async def ping(device: str = Depends(device_id)) -> dict[str, str]:
 async def head_blob(sha256: str, request: Request, device: str = Depends(device_id)) -> Response:
     if not bundle.is_sha256(sha256):
         return Response(status_code=400)
-    have = await run_in_threadpool(hub_of(request).has_blob, sha256)
+    # "here" means sent by this device: a session may name only clips its own device sent
+    have = await run_in_threadpool(hub_of(request).has_blob, sha256, device)
     return Response(status_code=200 if have else 404)
 
 

@@ -13,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from assistant import __version__
 from assistant.hub import api, web
+from assistant.hub.limits import BodyLimit, parse_proxies
 from assistant.hub.service import Hub
 from assistant.sync.device import write_private
 
@@ -28,10 +29,14 @@ def session_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
-def create_app(hub: Hub, *, secure_cookies: bool = False) -> FastAPI:
+def create_app(
+    hub: Hub, *, secure_cookies: bool = False, trusted_proxies: list[str] | None = None
+) -> FastAPI:
+    """The hub's app. Run it with uvicorn's ``proxy_headers=False``: the client address is taken
+    from ``X-Forwarded-For`` only when the connection comes from one of *trusted_proxies*."""
     app = FastAPI(title="assistant hub", version=__version__, docs_url=None, redoc_url=None)
     app.state.hub = hub
-    app.state.throttle = web.LoginThrottle()
+    app.state.trusted_proxies = parse_proxies(trusted_proxies or [])
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(hub.home),
@@ -40,6 +45,8 @@ def create_app(hub: Hub, *, secure_cookies: bool = False) -> FastAPI:
         same_site="strict",
         https_only=secure_cookies,
     )
+    # outermost of ours: every body is capped before anything (sessions, forms, JSON) reads it
+    app.add_middleware(BodyLimit, upload_cap=lambda: hub.max_upload_bytes)
     app.include_router(api.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -9,11 +9,13 @@ hub's private key comes from ``$ASSISTANT_HUB_PASSPHRASE`` or is asked for.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import AssistantError, SyncError
 
 if TYPE_CHECKING:
@@ -39,9 +41,7 @@ def _home(home: Path | None) -> Path:
     env = os.environ.get("ASSISTANT_HUB_HOME")
     if env:
         return Path(env).expanduser()
-    from assistant.cli import settings
-
-    return settings().data_dir / "hub"
+    return settings_of().data_dir / "hub"
 
 
 def _db(db: str | None) -> str | None:
@@ -62,6 +62,7 @@ def _open(home: Path | None, db: str | None, *, unlock: bool = False, **kw: obje
     except ImportError as exc:
         raise SyncError("The hub needs its extra packages: pip install 'assistant[hub]'.") from exc
     passphrase = _secret(PASSPHRASE_ENV, "Hub passphrase") if unlock else None
+    os.umask(0o077)  # everything the hub writes (clips, database, temporary files) is private
     try:
         return Hub(_home(home), _db(db), passphrase=passphrase, **kw)  # type: ignore[arg-type]
     except AssistantError:
@@ -81,7 +82,8 @@ def init(
     from assistant.hub.keys import KEY_FILE, PASSPHRASE_ENV, create_keys
 
     where = _home(home)
-    where.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)
+    where.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (where / KEY_FILE).exists():
         passphrase = _secret(PASSPHRASE_ENV, "New hub passphrase", confirm=True)
         create_keys(where, passphrase, kdf=kdf)
@@ -89,6 +91,12 @@ def init(
     else:
         typer.echo(f"The hub already has a key in {where / KEY_FILE}.")
     hub = _open(home, db)
+    if hub.permissions_fixed:
+        typer.echo(
+            f"Made {hub.permissions_fixed} files or folders in {where} private to this user "
+            "(they were readable by others)."
+        )
+    typer.echo(f"The hub's folder {where} is 0700 and every file in it 0600 (owner only).")
     try:
         from sqlalchemy import select
 
@@ -117,6 +125,14 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Send staff cookies over HTTPS only (behind a TLS proxy)")
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+            "(repeat for more); from anyone else the header is ignored",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: the device API and the staff pages (migrates the database first)."""
     hub = _open(home, db, unlock=True, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
@@ -128,12 +144,21 @@ def serve(
         f"Hub listening on http://{host}:{port}/ (database {hub.engine.url.render_as_string()})"
     )
     try:
+        app = create_app(hub, secure_cookies=secure_cookies, trusted_proxies=trusted_proxy or [])
+    except ValueError as exc:
+        hub.close()
+        raise SyncError(str(exc)) from exc
+    try:
         uvicorn.run(
-            create_app(hub, secure_cookies=secure_cookies),
+            app,
             host=host,
             port=port,
             log_level="warning",
             access_log=False,
+            # the app itself reads X-Forwarded-For, and only from --trusted-proxy
+            proxy_headers=False,
+            forwarded_allow_ips="",
+            h11_max_incomplete_event_size=16 * 1024,
         )
     finally:
         hub.close()
@@ -145,11 +170,19 @@ def code(
     db: DbOpt = None,
     hours: Annotated[float, typer.Option(help="How long the code works")] = 24.0,
     by: Annotated[str, typer.Option(help="Who made it (for the audit log)")] = "hub admin",
+    replace: Annotated[
+        str | None,
+        typer.Option(
+            "--replace",
+            help="Device id (or its start) or name of a lost device: the code lets a device "
+            "take over that id, and the old one stops working",
+        ),
+    ] = None,
 ) -> None:
-    """Make a one-time enrolment code for a new device."""
+    """Make a one-time enrolment code for a new device (or to replace one)."""
     hub = _open(home, db)
     try:
-        made = hub.new_code(by, hours)
+        made = hub.new_code(by, hours, replaces=replace)
     finally:
         hub.close()
     typer.echo(made)
@@ -215,7 +248,12 @@ def import_(
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Argument(help="Their name (used to log in)")],
-    admin: Annotated[bool, typer.Option(help="Can manage the hub")] = False,
+    admin: Annotated[
+        bool, typer.Option(help="Can manage the hub (the same as --role admin)")
+    ] = False,
+    role: Annotated[
+        str | None, typer.Option(help="admin, staff (the default) or read-only")
+    ] = None,
     home: HomeOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -223,10 +261,94 @@ def staff_add(
     password = _secret("ASSISTANT_HUB_STAFF_PASSWORD", f"Password for {name}", confirm=True)
     hub = _open(home, db)
     try:
-        hub.add_staff(name, password, admin=admin, by="hub admin")
+        hub.add_staff(name, password, admin=admin, role=role, by="hub admin")
     finally:
         hub.close()
     typer.echo(f"Added staff member {name}.")
+
+
+@staff_app.command("list")
+def staff_list(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """List staff members, their roles, and whether they are disabled."""
+    hub = _open(home, db)
+    try:
+        rows = hub.staff_list()
+    finally:
+        hub.close()
+    if not rows:
+        typer.echo("There are no staff members.")
+    for row in rows:
+        state = "disabled" if row.disabled else "active"
+        typer.echo(f"{row.name}  {row.role}  {state}  added {row.created_at:%Y-%m-%d}")
+
+
+def _staff_change(home: Path | None, db: str | None, change: Callable[[Hub], str]) -> None:
+    hub = _open(home, db)
+    try:
+        message = change(hub)
+    finally:
+        hub.close()
+    typer.echo(message)
+
+
+@staff_app.command("disable")
+def staff_disable(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Stop a staff member logging in; every log-in of theirs ends at once."""
+    _staff_change(
+        home,
+        db,
+        lambda hub: (
+            f"Disabled {hub.set_disabled(name, True, by='hub admin').name}: "
+            "they were logged out everywhere."
+        ),
+    )
+
+
+@staff_app.command("enable")
+def staff_enable(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Let a disabled staff member log in again."""
+    _staff_change(
+        home, db, lambda hub: f"Enabled {hub.set_disabled(name, False, by='hub admin').name}."
+    )
+
+
+@staff_app.command("password")
+def staff_password(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Set a new password (from $ASSISTANT_HUB_STAFF_PASSWORD or asked for); they log in again."""
+    password = _secret("ASSISTANT_HUB_STAFF_PASSWORD", f"New password for {name}", confirm=True)
+
+    def change(hub: Hub) -> str:
+        hub.set_password(name, password, by="hub admin")
+        return f"Changed the password of {name}: they were logged out everywhere."
+
+    _staff_change(home, db, change)
+
+
+@staff_app.command("role")
+def staff_role(
+    name: Annotated[str, typer.Argument(help="Their name")],
+    role: Annotated[str, typer.Argument(help="admin, staff or read-only")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Change a staff member's role; they log in again."""
+    _staff_change(
+        home,
+        db,
+        lambda hub: f"{name} is now {hub.set_role(name, role, by='hub admin').role}.",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -54,6 +54,8 @@ class EnrolCode(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     used_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # a code made to replace a lost device: enrolling with it re-keys that device id
+    replaces: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Blob(Base):
@@ -62,6 +64,14 @@ class Blob(Base):
     size: Mapped[int] = mapped_column(Integer)
     device_id: Mapped[str] = mapped_column(String(36))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BlobDevice(Base):
+    """Which devices have sent a clip's bytes: a session may name only clips its device sent."""
+
+    __tablename__ = "blob_devices"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
 
 
 class Session(Base):
@@ -81,6 +91,8 @@ class Person(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the device that first named this person: only it may write about them
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class SessionPerson(Base):
@@ -128,6 +140,32 @@ class Staff(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str] = mapped_column(String(20), default="staff")  # admin, staff, read-only
+
+
+class StaffSession(Base):
+    """One log-in: the cookie carries only its random id; log-out or disabling ends it."""
+
+    __tablename__ = "staff_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+
+
+class FailedTry(Base):
+    """A failed log-in or enrolment try, kept for the limits (pruned after their window)."""
+
+    __tablename__ = "failed_tries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "login" or "enrol"
+    account: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class Audit(Base):
@@ -143,6 +181,8 @@ class Audit(Base):
 
 
 Index("ix_flags_open", Flag.resolved_at, Flag.at)
+Index("ix_failed_tries_kind_account", FailedTry.kind, FailedTry.account, FailedTry.at)
+Index("ix_failed_tries_kind_address", FailedTry.kind, FailedTry.address, FailedTry.at)
 
 
 def make_engine(url: str) -> Engine:

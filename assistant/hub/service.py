@@ -12,11 +12,14 @@ push go through exactly the same checks and the same "exactly once" rules:
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
+import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,8 +28,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
@@ -41,9 +44,26 @@ from assistant.sync.faults import crash_point
 DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 SESSION_NAME_RE = re.compile(
-    r"^sessions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle$"
-)
-CLIP_NAME_RE = re.compile(r"^clips/[0-9a-f]{64}\.bundle$")
+    r"sessions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
+)  # used with fullmatch only
+CLIP_NAME_RE = re.compile(r"clips/[0-9a-f]{64}\.bundle")
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+ROLES = ("admin", "staff", "read-only")
+# what each role may do besides reading: change (correct transcripts, resolve flags), export
+ROLE_RIGHTS = {
+    "admin": {"change", "export", "manage"},
+    "staff": {"change"},
+    "read-only": set(),
+}
+STAFF_SESSION_HOURS = 8.0
+
+# failed tries allowed in TRY_WINDOW: per account (name or code), per address, and overall
+TRY_WINDOW = timedelta(minutes=15)
+TRY_LIMITS = {
+    "login": {"account": 5, "address": 20, "overall": 500},
+    "enrol": {"account": 1_000_000, "address": 10, "overall": 100},
+}
 
 _hasher = PasswordHasher()
 
@@ -62,6 +82,18 @@ class Conflict(SyncError):
 
 class TooLarge(SyncError):
     """An upload is larger than the hub accepts."""
+
+
+class NotYours(SyncError):
+    """A device wrote about a person, or named a clip, that belongs to another device."""
+
+
+class TooManyTries(SyncError, PermissionError):
+    """Too many failed log-in or enrolment tries; wait before trying again."""
+
+
+class HubFull(SyncError, OSError):
+    """The hub could not store something: its disk (or database) is full."""
 
 
 class MissingClips(SyncError):
@@ -104,8 +136,10 @@ class Hub:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     ) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.permissions_fixed = secure_home(home)
         self.db_url = db_url or f"sqlite:///{home / 'hub.sqlite'}"
+        if db_url is None:  # made owner-only before SQLite opens it (its -wal and -shm follow)
+            os.close(os.open(home / "hub.sqlite", os.O_RDWR | os.O_CREAT, 0o600))
         self.engine = db.make_engine(self.db_url)
         db.migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -136,9 +170,25 @@ class Hub:
         with self.tx() as s:
             s.add(db.Audit(actor=actor, action=action, target=target, detail=detail))
 
+    def audit_once(self, actor: str, action: str, target: str, within: timedelta) -> None:
+        """Audit, unless the same actor and action were audited within *within* (so that a
+        flood of refused tries cannot fill the log)."""
+        since = datetime.now(UTC) - within
+        with self.tx() as s:
+            seen = s.scalar(
+                select(db.Audit.id)
+                .where(db.Audit.actor == actor, db.Audit.action == action, db.Audit.at >= since)
+                .limit(1)
+            )
+            if seen is None:
+                s.add(db.Audit(actor=actor, action=action, target=target, detail=""))
+
     # -- enrolment -----------------------------------------------------------------------------
 
-    def new_code(self, by: str, hours: float = 24.0) -> str:
+    def new_code(self, by: str, hours: float = 24.0, *, replaces: str | None = None) -> str:
+        """A one-time enrolment code. With *replaces* (a device id or name), the code lets the
+        device that uses it take over that id: the old device's token stops working."""
+        replaced = self.find_device(replaces).id if replaces else None
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
         with self.tx() as s:
             s.add(
@@ -146,13 +196,62 @@ class Hub:
                     code_hash=_hash(raw),
                     created_by=by,
                     expires_at=datetime.now(UTC) + timedelta(hours=hours),
+                    replaces=replaced,
                 )
             )
-            s.add(db.Audit(actor=by, action="made enrolment code", target="-", detail=""))
+            s.add(
+                db.Audit(
+                    actor=by,
+                    action="made enrolment code",
+                    target=replaced or "-",
+                    detail=f"to replace device {replaced}" if replaced else "",
+                )
+            )
         return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
 
-    def enrol(self, code: str, device_id: str, name: str, verify_key: str) -> tuple[str, bytes]:
-        """Use up a one-time code; return the new device token and the hub's public key."""
+    # -- failed tries (log-in and enrolment limits, kept in the database) -----------------------
+
+    def tries_blocked(self, kind: str, account: str, address: str) -> bool:
+        """True when *account* or *address* (or everyone) has too many recent failed tries."""
+        limits = TRY_LIMITS[kind]
+        since = datetime.now(UTC) - TRY_WINDOW
+        base = select(func.count()).select_from(db.FailedTry)
+        base = base.where(db.FailedTry.kind == kind, db.FailedTry.at >= since)
+        with self.tx() as s:
+            if (s.scalar(base) or 0) >= limits["overall"]:
+                return True
+            if (s.scalar(base.where(db.FailedTry.address == address[:64])) or 0) >= limits[
+                "address"
+            ]:
+                return True
+            by_account = s.scalar(base.where(db.FailedTry.account == account[:200])) or 0
+            return by_account >= limits["account"]
+
+    def failed_try(self, kind: str, account: str, address: str) -> None:
+        now = datetime.now(UTC)
+        with self.tx() as s:
+            s.execute(delete(db.FailedTry).where(db.FailedTry.at < now - TRY_WINDOW))
+            s.add(db.FailedTry(kind=kind, account=account[:200], address=address[:64], at=now))
+
+    def clear_tries(self, kind: str, account: str) -> None:
+        with self.tx() as s:
+            s.execute(
+                delete(db.FailedTry).where(
+                    db.FailedTry.kind == kind, db.FailedTry.account == account[:200]
+                )
+            )
+
+    def enrol(
+        self, code: str, device_id: str, name: str, verify_key: str, *, address: str = "-"
+    ) -> tuple[str, bytes]:
+        """Use up a one-time code; return the new device token and the hub's public key.
+
+        An enrolled device id is never taken over, except with a code staff made to replace
+        that device (``assistant hub code --replace``). Codes can be tried only a few times per
+        address, and a bounded number of times overall, in each quarter of an hour.
+        """
+        if self.tries_blocked("enrol", "-", address):
+            raise TooManyTries("Too many wrong enrolment codes: wait 15 minutes and try again.")
         if not bundle.is_uuid(device_id):
             raise SyncError("The device id must be a UUID.")
         try:
@@ -164,24 +263,57 @@ class Hub:
         name = (name or "device").strip()[:200] or "device"
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
+        code_hash = _hash(normalise_code(code)[:64])
         with self.tx() as s:
-            row = s.get(db.EnrolCode, _hash(normalise_code(code)), with_for_update=True)
+            row = s.get(db.EnrolCode, code_hash, with_for_update=True)
+            valid = row is not None and row.used_at is None and _aware(row.expires_at) >= now
+        if not valid:
+            self.failed_try("enrol", "-", address)
+            raise Unauthorised("That code is not valid: it may be used up or too old.")
+        with self.tx() as s:
+            row = s.get(db.EnrolCode, code_hash, with_for_update=True)
             if row is None or row.used_at is not None or _aware(row.expires_at) < now:
                 raise Unauthorised("That code is not valid: it may be used up or too old.")
-            row.used_at = now
-            row.used_by = device_id
             existing = s.get(db.Device, device_id)
             if existing is not None and existing.revoked_at is not None:
                 raise Forbidden("This device was revoked; it cannot enrol again under that id.")
+            if existing is not None and row.replaces != device_id:
+                raise Conflict(
+                    f"A device with id {device_id[:8]} is already enrolled here. A reinstalled "
+                    "device gets a new id; to replace a lost one, staff make a replacement code "
+                    "(assistant hub code --replace DEVICE)."
+                )
+            row.used_at = now
+            row.used_by = device_id
+            if row.replaces and row.replaces != device_id:  # the replaced device stops here
+                old = s.get(db.Device, row.replaces)
+                if old is not None and old.revoked_at is None:
+                    old.revoked_at = now
+                    s.add(
+                        db.Audit(
+                            actor=f"device:{device_id}",
+                            action="revoked device",
+                            target=old.id,
+                            detail=f"replaced by {device_id}",
+                        )
+                    )
             if existing is None:
                 s.add(
                     db.Device(id=device_id, name=name, token_hash=_hash(token), verify_key=b64(key))
                 )
-            else:  # re-enrolment (e.g. a new SD card image): new token and key
+                s.add(db.Audit(actor=f"device:{device_id}", action="enrolled", target=name))
+            else:  # staff asked for this device to be replaced: new token and key
                 existing.token_hash = _hash(token)
                 existing.verify_key = b64(key)
                 existing.name = name
-            s.add(db.Audit(actor=f"device:{device_id}", action="enrolled", target=name))
+                s.add(
+                    db.Audit(
+                        actor=f"device:{device_id}",
+                        action="replaced device",
+                        target=device_id,
+                        detail=f"by code of {row.created_by}"[:200],
+                    )
+                )
         return token, self.public_key
 
     def authenticate(self, token: str | None) -> str:
@@ -266,28 +398,38 @@ class Hub:
             raise BundleError("A clip name must be a sha256 (64 hex digits).")
         return self.blob_dir / sha256[:2] / f"{sha256}.wav"
 
-    def has_blob(self, sha256: str) -> bool:
+    def has_blob(self, sha256: str, device_id: str | None = None) -> bool:
+        """Whether the hub has this clip (with *device_id*: one that device sent itself)."""
         if not bundle.is_sha256(sha256):
             raise BundleError("A clip name must be a sha256 (64 hex digits).")
         with self.tx() as s:
-            return s.get(db.Blob, sha256) is not None
+            if s.get(db.Blob, sha256) is None:
+                return False
+            return device_id is None or s.get(db.BlobDevice, (sha256, device_id)) is not None
 
     def put_blob(self, sha256: str, data: bytes, *, device_id: str | None) -> bool:
-        """Store a sealed clip. True if new, False if the hub had it already."""
+        """Store a sealed clip. True if new (for its device), False if it had it already."""
         path = self.blob_path(sha256)
         opened = self._open(data, "clip", sha256, device_id)
-        if self.has_blob(sha256):
+        sender = opened.header.device_id
+        if self.has_blob(sha256, sender):
             return False
-        write_private(path, opened.payload)  # decrypted audio: owner only
+        if not self.has_blob(sha256) or not path.is_file():
+            try:
+                write_private(path, opened.payload)  # decrypted audio: owner only
+            except OSError as exc:
+                raise _full_or(exc) from exc
         try:
             with self.tx() as s:
-                s.add(
-                    db.Blob(
-                        sha256=sha256, size=len(opened.payload), device_id=opened.header.device_id
-                    )
-                )
+                if s.get(db.Blob, sha256) is None:
+                    s.add(db.Blob(sha256=sha256, size=len(opened.payload), device_id=sender))
+                    s.flush()
+                if s.get(db.BlobDevice, (sha256, sender)) is None:
+                    s.add(db.BlobDevice(sha256=sha256, device_id=sender))
         except IntegrityError:
             return False
+        except OperationalError as exc:
+            raise _full_or(exc) from exc
         return True
 
     def put_session(self, session_id: str, data: bytes, *, device_id: str | None, via: str) -> bool:
@@ -307,16 +449,27 @@ class Hub:
                         f"The hub already has session {session_id[:8]} with different content."
                     )
             clips = bundle.clips_of(record)
-            if clips:
+            sender = opened.header.device_id
+            if clips:  # only clips this device sent itself (it proves it has their bytes)
                 with self.tx() as s:
-                    have = set(s.scalars(select(db.Blob.sha256).where(db.Blob.sha256.in_(clips))))
+                    have = set(
+                        s.scalars(
+                            select(db.BlobDevice.sha256)
+                            .join(db.Blob, db.Blob.sha256 == db.BlobDevice.sha256)
+                            .where(
+                                db.BlobDevice.sha256.in_(clips), db.BlobDevice.device_id == sender
+                            )
+                        )
+                    )
                 missing = [c for c in clips if c not in have]
                 if missing:
                     raise MissingClips(missing)
             try:
-                self._insert_session(record, digest, opened.payload, opened.header.device_id, via)
+                self._insert_session(record, digest, opened.payload, sender, via)
             except IntegrityError:
                 continue  # someone stored it (or a person) at the same moment: look again
+            except OperationalError as exc:
+                raise _full_or(exc) from exc
             crash_point("hub_after_session_commit")
             return True
         raise SyncError(f"Session {session_id[:8]} could not be stored: the database is too busy.")
@@ -339,13 +492,32 @@ class Hub:
             s.flush()
             for person in record.people:
                 row = s.get(db.Person, person.id)
+                if row is not None and row.device_id not in (None, device_id):
+                    raise NotYours(
+                        f"Session {record.id[:8]} names person {person.id[:8]}, who belongs to "
+                        "another device, so it was not stored."
+                    )
                 if row is None:
-                    s.add(db.Person(id=person.id, name=person.name, last_seen_at=record.started_at))
-                elif _aware(row.last_seen_at) <= _aware(record.started_at):
-                    row.name = person.name
-                    row.last_seen_at = record.started_at
+                    s.add(
+                        db.Person(
+                            id=person.id,
+                            name=person.name[:200],
+                            last_seen_at=record.started_at,
+                            device_id=device_id,
+                        )
+                    )
+                else:
+                    row.device_id = device_id
+                    if _aware(row.last_seen_at) <= _aware(record.started_at):
+                        row.name = person.name[:200]
+                        row.last_seen_at = record.started_at
                 s.add(db.SessionPerson(session_id=record.id, person_id=person.id))
             for flag in record.flags:
+                if s.get(db.Flag, flag.id) is not None:
+                    raise Conflict(
+                        f"Session {record.id[:8]} has flag {flag.id[:8]}, an id the hub has "
+                        "already, so it was not stored."
+                    )
                 s.add(
                     db.Flag(
                         id=flag.id,
@@ -366,8 +538,13 @@ class Hub:
         report = ImportReport()
         if not path.is_dir():
             raise SyncError(f"{path} is not a folder.")
-        manifests = [path / "manifest.json"] if (path / "manifest.json").exists() else []
-        manifests += sorted(p for p in path.glob("assistant-*/manifest.json") if p.is_file())
+        manifests = [path / "manifest.json"] if os.path.lexists(path / "manifest.json") else []
+        manifests += sorted(
+            p / "manifest.json"
+            for p in path.glob("assistant-*")
+            if _kind(p) == "folder" and os.path.lexists(p / "manifest.json")
+        )
+        manifests += sorted(p for p in path.glob("assistant-*") if _kind(p) == "link")
         if not manifests:
             raise SyncError(f"No assistant export was found in {path}.")
         for manifest in manifests:
@@ -384,27 +561,35 @@ class Hub:
     def _import_one(self, manifest: Path, report: ImportReport) -> None:
         folder = manifest.parent.resolve()
         try:
-            doc = json.loads(manifest.read_text())
+            raw = read_regular(manifest, MAX_MANIFEST_BYTES)
+        except SyncError as exc:
+            report.refused.append(str(exc))
+            return
+        try:
+            doc = json.loads(raw)
             files = list(doc["files"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError):
             report.refused.append(f"{manifest}: the manifest is not readable.")
-            del exc
             return
         entries = [e for e in files if isinstance(e, dict)]
         entries.sort(key=lambda e: 0 if str(e.get("name", "")).startswith("clips/") else 1)
         for entry in entries:
             name = str(entry.get("name", ""))
-            if not (CLIP_NAME_RE.match(name) or SESSION_NAME_RE.match(name)):
-                report.refused.append(f"{name!r}: not a bundle name this hub accepts.")
+            if not (CLIP_NAME_RE.fullmatch(name) or SESSION_NAME_RE.fullmatch(name)):
+                report.refused.append(f"{name[:80]!r}: not a bundle name this hub accepts.")
                 continue
-            file = (folder / name).resolve()
-            if not file.is_relative_to(folder) or not file.is_file():
+            file = folder / name
+            if _kind(file.parent) != "folder":
+                report.refused.append(f"{name}: its folder on the stick is a link, so not read.")
+                continue
+            if not os.path.lexists(file):
                 report.refused.append(f"{name}: missing from the stick.")
                 continue
-            if file.stat().st_size > self.max_upload_bytes:
-                report.refused.append(f"{name}: larger than this hub accepts.")
+            try:
+                data = read_regular(file, self.max_upload_bytes)
+            except SyncError as exc:
+                report.refused.append(str(exc))
                 continue
-            data = file.read_bytes()
             if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
                 report.refused.append(
                     f"{name}: it was changed or damaged after export, so it was not imported."
@@ -427,20 +612,152 @@ class Hub:
 
     # -- staff ---------------------------------------------------------------------------------
 
-    def add_staff(self, name: str, password: str, *, admin: bool = False, by: str = "hub") -> None:
+    def add_staff(
+        self,
+        name: str,
+        password: str,
+        *,
+        admin: bool = False,
+        role: str | None = None,
+        by: str = "hub",
+    ) -> None:
         name = name.strip()
+        role = role or ("admin" if admin else "staff")
         if not name or len(name) > 200:
             raise SyncError("A staff name must be 1 to 200 characters.")
-        if len(password) < 10:
-            raise SyncError("A staff password must be at least 10 characters long.")
+        _check_role(role)
+        _check_password(password)
         try:
             with self.tx() as s:
                 if s.scalar(select(db.Staff).where(db.Staff.name == name)) is not None:
                     raise SyncError(f"There is already a staff member called {name!r}.")
-                s.add(db.Staff(name=name, password_hash=_hasher.hash(password), is_admin=admin))
-                s.add(db.Audit(actor=by, action="added staff", target=name, detail=""))
+                s.add(
+                    db.Staff(
+                        name=name,
+                        password_hash=_hasher.hash(password),
+                        is_admin=role == "admin",
+                        role=role,
+                    )
+                )
+                s.add(db.Audit(actor=by, action="added staff", target=name, detail=role))
         except IntegrityError as exc:
             raise SyncError(f"There is already a staff member called {name!r}.") from exc
+
+    def staff_list(self) -> list[db.Staff]:
+        with self.tx() as s:
+            return list(s.scalars(select(db.Staff).order_by(db.Staff.name)))
+
+    def _staff_row(self, s: DBSession, name: str) -> db.Staff:
+        row = s.scalar(select(db.Staff).where(db.Staff.name == name.strip()))
+        if row is None:
+            raise SyncError(f"There is no staff member called {name.strip()!r}.")
+        return row
+
+    @staticmethod
+    def _end_sessions(s: DBSession, staff_id: int) -> None:
+        s.execute(
+            update(db.StaffSession)
+            .where(db.StaffSession.staff_id == staff_id, db.StaffSession.ended_at.is_(None))
+            .values(ended_at=datetime.now(UTC))
+        )
+
+    @staticmethod
+    def _other_admins(s: DBSession, staff_id: int) -> int:
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(db.Staff)
+                .where(db.Staff.role == "admin", ~db.Staff.disabled, db.Staff.id != staff_id)
+            )
+            or 0
+        )
+
+    def set_disabled(self, name: str, disabled: bool, *, by: str) -> db.Staff:
+        """Disable (ending every log-in of theirs at once) or enable a staff member."""
+        with self.tx() as s:
+            row = self._staff_row(s, name)
+            if disabled and row.role == "admin" and not self._other_admins(s, row.id):
+                raise SyncError(f"{row.name} is the only admin left, so they cannot be disabled.")
+            row.disabled = disabled
+            if disabled:
+                self._end_sessions(s, row.id)
+            s.add(
+                db.Audit(
+                    actor=by,
+                    action="disabled staff" if disabled else "enabled staff",
+                    target=row.name,
+                )
+            )
+            return row
+
+    def set_password(self, name: str, password: str, *, by: str) -> None:
+        """A new password; every log-in of theirs ends."""
+        _check_password(password)
+        with self.tx() as s:
+            row = self._staff_row(s, name)
+            row.password_hash = _hasher.hash(password)
+            self._end_sessions(s, row.id)
+            s.add(db.Audit(actor=by, action="changed password", target=row.name))
+
+    def set_role(self, name: str, role: str, *, by: str) -> db.Staff:
+        _check_role(role)
+        with self.tx() as s:
+            row = self._staff_row(s, name)
+            if row.role == "admin" and role != "admin" and not self._other_admins(s, row.id):
+                raise SyncError(f"{row.name} is the only admin left, so they stay an admin.")
+            before = row.role
+            row.role = role
+            row.is_admin = role == "admin"
+            self._end_sessions(s, row.id)  # their pages change: they log in again
+            s.add(
+                db.Audit(
+                    actor=by, action="changed role", target=row.name, detail=f"{before} -> {role}"
+                )
+            )
+            return row
+
+    def start_session(self, staff: db.Staff, hours: float = STAFF_SESSION_HOURS) -> tuple[str, str]:
+        """A new log-in: (the cookie's random id, its CSRF token). Only the id's hash is kept."""
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        now = datetime.now(UTC)
+        with self.tx() as s:
+            s.execute(
+                delete(db.StaffSession).where(db.StaffSession.expires_at < now - timedelta(days=1))
+            )
+            s.add(
+                db.StaffSession(
+                    id_hash=_hash(token),
+                    staff_id=staff.id,
+                    expires_at=now + timedelta(hours=hours),
+                    csrf=csrf,
+                )
+            )
+        return token, csrf
+
+    def session_of(self, token: str | None) -> tuple[db.Staff, str] | None:
+        """The staff member and CSRF token of a live log-in, or None (ended, expired, disabled)."""
+        if not token or len(token) > 100:
+            return None
+        now = datetime.now(UTC)
+        with self.tx() as s:
+            row = s.get(db.StaffSession, _hash(token))
+            if row is None or row.ended_at is not None or _aware(row.expires_at) < now:
+                return None
+            staff = s.get(db.Staff, row.staff_id)
+            if staff is None or staff.disabled:
+                return None
+            return staff, row.csrf
+
+    def end_session(self, token: str | None) -> None:
+        if not token:
+            return
+        with self.tx() as s:
+            s.execute(
+                update(db.StaffSession)
+                .where(db.StaffSession.id_hash == _hash(token), db.StaffSession.ended_at.is_(None))
+                .values(ended_at=datetime.now(UTC))
+            )
 
     def check_login(self, name: str, password: str) -> db.Staff | None:
         with self.tx() as s:
@@ -464,6 +781,98 @@ class Hub:
                 "clips": s.scalar(select(func.count()).select_from(db.Blob)) or 0,
                 "devices": s.scalar(select(func.count()).select_from(db.Device)) or 0,
             }
+
+
+def can(staff: db.Staff, right: str) -> bool:
+    """Whether *staff*'s role allows *right* ("change", "export" or "manage")."""
+    return right in ROLE_RIGHTS.get(staff.role or "staff", set())
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise SyncError(f"A role must be one of {', '.join(ROLES)}, not {role!r}.")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise SyncError("A staff password must be at least 10 characters long.")
+    if len(password) > 1000:
+        raise SyncError("A staff password must be at most 1000 characters long.")
+
+
+def _full_or(exc: Exception) -> Exception:
+    """A full disk or database as :class:`HubFull`; anything else as it was."""
+    text = str(exc).lower()
+    if getattr(exc, "errno", None) == errno.ENOSPC or "full" in text or "no space" in text:
+        return HubFull("The hub could not store it: its disk may be full.")
+    return exc
+
+
+def secure_home(home: Path) -> int:
+    """Make the hub's home 0700 and everything in it owner-only (0600), whatever the umask.
+    Returns how many modes had to be fixed."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fixed = 0
+    for folder, dirs, files in os.walk(home):
+        for name, want in (
+            [(folder, 0o700)]
+            + [(os.path.join(folder, d), 0o700) for d in dirs]
+            + [(os.path.join(folder, f), 0o600) for f in files]
+        ):
+            try:
+                st = os.lstat(name)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(name, stat.S_IMODE(st.st_mode) & want)
+                fixed += 1
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return fixed
+
+
+def _kind(path: Path) -> str:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(st.st_mode):
+        return "link"
+    if stat.S_ISDIR(st.st_mode):
+        return "folder"
+    return "file" if stat.S_ISREG(st.st_mode) else "special"
+
+
+def read_regular(path: Path, cap: int) -> bytes:
+    """The bytes of *path* if it is a regular file (not a link, FIFO or device) of at most *cap*
+    bytes; else one plain :class:`SyncError` sentence. Checked with lstat, then again on the
+    opened file, so nothing is read from anything else."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        raise SyncError(f"{path}: cannot be read ({exc.strerror}).") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise SyncError(f"{path}: is a link, not a file, so it was not read.")
+    if not stat.S_ISREG(st.st_mode):
+        raise SyncError(f"{path}: is not a regular file (a device or pipe?), so it was not read.")
+    if st.st_size > cap:
+        raise SyncError(f"{path}: is larger than this hub accepts ({cap} bytes).")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SyncError(f"{path}: cannot be read ({exc.strerror}).") from exc
+    try:
+        st2 = os.fstat(fd)
+        if not stat.S_ISREG(st2.st_mode) or (st2.st_dev, st2.st_ino) != (st.st_dev, st.st_ino):
+            raise SyncError(f"{path}: changed while it was being read, so it was not read.")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(cap + 1)
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise SyncError(f"{path}: is larger than this hub accepts ({cap} bytes).")
+    return data
 
 
 @functools.cache

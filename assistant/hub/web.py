@@ -13,8 +13,6 @@ import io
 import json
 import os
 import secrets
-import time
-from collections import deque
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from assistant.errors import SyncError
 from assistant.hub import db
-from assistant.hub.service import Hub
+from assistant.hub.limits import client_address
+from assistant.hub.service import ROLES, TRY_WINDOW, Hub, can
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
 
@@ -48,35 +48,8 @@ SUPPORT_WORDS = {
 }
 
 
-MAX_FAILED_LOGINS = 5
-FAILED_LOGIN_WINDOW_S = 15 * 60
-
-
 class NotLoggedIn(Exception):
     pass
-
-
-class LoginThrottle:
-    """At most MAX_FAILED_LOGINS failed tries per name and address in FAILED_LOGIN_WINDOW_S."""
-
-    def __init__(self) -> None:
-        self.failures: dict[tuple[str, str], deque[float]] = {}
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        now = time.monotonic()
-        times = self.failures.setdefault(key, deque())
-        while times and now - times[0] > FAILED_LOGIN_WINDOW_S:
-            times.popleft()
-        return times
-
-    def blocked(self, key: tuple[str, str]) -> bool:
-        return len(self._recent(key)) >= MAX_FAILED_LOGINS
-
-    def failed(self, key: tuple[str, str]) -> None:
-        self._recent(key).append(time.monotonic())
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        self.failures.pop(key, None)
 
 
 def _hub(request: Request) -> Hub:
@@ -84,15 +57,35 @@ def _hub(request: Request) -> Hub:
     return hub
 
 
-def staff_name(request: Request) -> str:
-    name = request.session.get("staff")
-    if not isinstance(name, str) or not name:
+async def current_staff(request: Request) -> db.Staff:
+    """The logged-in staff member, looked up in the hub's sessions table on every request: a
+    log-in that was ended (log-out, disabled, new password or role) is refused at once."""
+    found = await run_in_threadpool(_hub(request).session_of, request.session.get("sid"))
+    if found is None:
+        request.session.pop("sid", None)
         raise NotLoggedIn()
-    return name
+    staff, csrf = found
+    request.state.staff = staff
+    request.state.csrf = csrf
+    return staff
+
+
+async def staff_name(request: Request) -> str:
+    return (await current_staff(request)).name
+
+
+async def _needs(request: Request, right: str, what: str) -> str:
+    staff = await current_staff(request)
+    if not can(staff, right):
+        raise HTTPException(403, f"Your role ({staff.role}) does not allow you to {what}.")
+    return staff.name
 
 
 def _csrf(request: Request) -> str:
-    token = request.session.get("csrf")
+    token = getattr(request.state, "csrf", None)
+    if isinstance(token, str):
+        return token
+    token = request.session.get("csrf")  # before logging in: kept in the signed cookie
     if not isinstance(token, str):
         token = secrets.token_urlsafe(24)
         request.session["csrf"] = token
@@ -100,7 +93,7 @@ def _csrf(request: Request) -> str:
 
 
 def _check_csrf(request: Request, token: str) -> None:
-    expected = request.session.get("csrf")
+    expected = getattr(request.state, "csrf", None) or request.session.get("csrf")
     if not isinstance(expected, str) or not hmac.compare_digest(expected, token):
         raise HTTPException(
             403, "This form is out of date. Go back, reload the page and try again."
@@ -108,8 +101,11 @@ def _check_csrf(request: Request, token: str) -> None:
 
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    context.setdefault("staff", request.session.get("staff"))
-    context.setdefault("is_admin", bool(request.session.get("admin")))
+    staff = getattr(request.state, "staff", None)
+    context.setdefault("staff", staff.name if staff is not None else None)
+    context.setdefault("is_admin", staff is not None and can(staff, "manage"))
+    context.setdefault("can_export", staff is not None and can(staff, "export"))
+    context.setdefault("can_change", staff is not None and can(staff, "change"))
     context["csrf"] = _csrf(request)
     context["kind_words"] = KIND_WORDS
     context["support_words"] = SUPPORT_WORDS
@@ -160,36 +156,40 @@ async def login(
 ) -> Response:
     _check_csrf(request, csrf)
     hub = _hub(request)
-    key = (name.strip().lower(), request.client.host if request.client else "-")
-    throttle: LoginThrottle = request.app.state.throttle
-    if throttle.blocked(key):
-        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "log in blocked", key[1])
+    account = name.strip().lower()[:200]
+    address = client_address(request)
+    if await run_in_threadpool(hub.tries_blocked, "login", account, address):
+        await run_in_threadpool(
+            hub.audit_once, name.strip()[:200] or "?", "log in blocked", address, TRY_WINDOW
+        )
         return _render(
             request,
             "login.html",
             error="Too many wrong tries. Wait 15 minutes, or ask an admin to help.",
         )
-    staff = await run_in_threadpool(hub.check_login, name.strip(), password)
+    staff = await run_in_threadpool(hub.check_login, name.strip()[:200], password[:1000])
     if staff is None:
-        throttle.failed(key)
-        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "failed log in", key[1])
+        await run_in_threadpool(hub.failed_try, "login", account, address)
+        await run_in_threadpool(hub.audit, name.strip()[:200] or "?", "failed log in", address)
         return _render(request, "login.html", error="That name or password is not right.")
-    throttle.succeeded(key)
+    await run_in_threadpool(hub.clear_tries, "login", account)
+    token, _csrf_token = await run_in_threadpool(hub.start_session, staff)
     request.session.clear()
-    request.session["staff"] = staff.name
-    request.session["admin"] = staff.is_admin
-    request.session["csrf"] = secrets.token_urlsafe(24)
-    await run_in_threadpool(hub.audit, staff.name, "logged in", "-")
+    request.session["sid"] = token
+    await run_in_threadpool(hub.audit, staff.name, "logged in", address)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request, csrf: str = Form("")) -> Response:
+    try:
+        staff = await current_staff(request)
+    except NotLoggedIn:
+        return RedirectResponse("/login", status_code=303)
     _check_csrf(request, csrf)
-    name = request.session.get("staff")
+    await run_in_threadpool(_hub(request).end_session, request.session.get("sid"))
     request.session.clear()
-    if isinstance(name, str):
-        await run_in_threadpool(_hub(request).audit, name, "logged out", "-")
+    await run_in_threadpool(_hub(request).audit, staff.name, "logged out", "-")
     return RedirectResponse("/login", status_code=303)
 
 
@@ -241,7 +241,7 @@ def _dashboard(hub: Hub) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> HTMLResponse:
-    staff_name(request)
+    await staff_name(request)
     data = await run_in_threadpool(_dashboard, _hub(request))
     return _render(request, "home.html", **data)
 
@@ -290,7 +290,7 @@ def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 async def session_page(session_id: str, request: Request) -> HTMLResponse:
-    who = staff_name(request)
+    who = await staff_name(request)
     hub = _hub(request)
     if not bundle.is_uuid(session_id):
         raise HTTPException(404, "There is no such session.")
@@ -360,7 +360,7 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
 async def person_page(person_id: str, request: Request) -> HTMLResponse:
-    who = staff_name(request)
+    who = await staff_name(request)
     hub = _hub(request)
     view = await run_in_threadpool(_person_view, hub, person_id[:36])
     if view is None:
@@ -371,7 +371,7 @@ async def person_page(person_id: str, request: Request) -> HTMLResponse:
 
 @router.get("/audio/{sha256}")
 async def audio(sha256: str, request: Request) -> Response:
-    who = staff_name(request)
+    who = await staff_name(request)
     hub = _hub(request)
     if not bundle.is_sha256(sha256):
         raise HTTPException(404, "There is no such clip.")
@@ -433,7 +433,7 @@ async def correct_transcript(
     text: str = Form(...),
     csrf: str = Form(""),
 ) -> Response:
-    who = staff_name(request)
+    who = await _needs(request, "change", "correct transcripts")
     _check_csrf(request, csrf)
     text = text.strip()
     if not text or len(text) > 5000:
@@ -458,7 +458,7 @@ def _resolve(hub: Hub, who: str, flag_id: str) -> str | None:
 
 @router.post("/flags/{flag_id}/resolve")
 async def resolve_flag(flag_id: str, request: Request, csrf: str = Form("")) -> Response:
-    who = staff_name(request)
+    who = await _needs(request, "change", "resolve flags")
     _check_csrf(request, csrf)
     session_id = await run_in_threadpool(_resolve, _hub(request), who, flag_id[:36])
     if session_id is None:
@@ -482,7 +482,7 @@ def _cell(value: str) -> str:
 
 @router.get("/export.csv")
 async def export_csv(request: Request) -> Response:
-    who = staff_name(request)
+    who = await _needs(request, "export", "export records")
     hub = _hub(request)
     data = await run_in_threadpool(_all_sessions, hub)
     out = io.StringIO()
@@ -528,7 +528,7 @@ async def export_csv(request: Request) -> Response:
 
 @router.get("/export.json")
 async def export_json(request: Request) -> Response:
-    who = staff_name(request)
+    who = await _needs(request, "export", "export records")
     hub = _hub(request)
     data = await run_in_threadpool(_all_sessions, hub)
     doc = []
@@ -557,10 +557,8 @@ async def export_json(request: Request) -> Response:
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_page(request: Request) -> HTMLResponse:
-    who = staff_name(request)
+    who = await _needs(request, "manage", "read the audit log")
     hub = _hub(request)
-    if not request.session.get("admin"):
-        raise HTTPException(403, "Only an admin can read the audit log.")
 
     def rows() -> list[db.Audit]:
         with hub.tx() as s:
@@ -573,16 +571,13 @@ async def audit_page(request: Request) -> HTMLResponse:
 # -- devices (admins) ----------------------------------------------------------------------------
 
 
-def _admin(request: Request) -> str:
-    who = staff_name(request)
-    if not request.session.get("admin"):
-        raise HTTPException(403, "Only an admin can manage devices.")
-    return who
+async def _admin(request: Request) -> str:
+    return await _needs(request, "manage", "manage the hub")
 
 
 @router.get("/devices", response_class=HTMLResponse)
 async def devices_page(request: Request) -> HTMLResponse:
-    _admin(request)
+    await _admin(request)
     hub = _hub(request)
     code = request.session.pop("new_code", None)
     rows = await run_in_threadpool(hub.devices)
@@ -593,7 +588,7 @@ async def devices_page(request: Request) -> HTMLResponse:
 
 @router.post("/devices/code")
 async def make_code(request: Request, csrf: str = Form("")) -> Response:
-    who = _admin(request)
+    who = await _admin(request)
     _check_csrf(request, csrf)
     request.session["new_code"] = await run_in_threadpool(_hub(request).new_code, who)
     return RedirectResponse("/devices", status_code=303)
@@ -601,9 +596,107 @@ async def make_code(request: Request, csrf: str = Form("")) -> Response:
 
 @router.post("/devices/{device_id}/revoke")
 async def revoke_device(device_id: str, request: Request, csrf: str = Form("")) -> Response:
-    who = _admin(request)
+    who = await _admin(request)
     _check_csrf(request, csrf)
     if not bundle.is_uuid(device_id):
         raise HTTPException(404, "There is no such device.")
     await run_in_threadpool(_hub(request).revoke, device_id, who)
     return RedirectResponse("/devices", status_code=303)
+
+
+# -- staff (admins) ------------------------------------------------------------------------------
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def staff_page(request: Request) -> HTMLResponse:
+    await _admin(request)
+    hub = _hub(request)
+    rows = await run_in_threadpool(hub.staff_list)
+    message = request.session.pop("staff_message", None)
+    return _render(request, "staff.html", members=rows, roles=ROLES, message=message)
+
+
+async def _staff_change(request: Request, csrf: str, change: Any) -> Response:
+    who = await _admin(request)
+    _check_csrf(request, csrf)
+    try:
+        message = await run_in_threadpool(change, who)
+    except SyncError as exc:
+        message = str(exc)
+    request.session["staff_message"] = message
+    return RedirectResponse("/staff", status_code=303)
+
+
+@router.post("/staff/add")
+async def staff_add(
+    request: Request,
+    name: str = Form(..., max_length=200),
+    password: str = Form(..., max_length=1000),
+    role: str = Form("staff"),
+    csrf: str = Form(""),
+) -> Response:
+    hub = _hub(request)
+
+    def change(who: str) -> str:
+        hub.add_staff(name, password, role=role, by=who)
+        return f"Added {name.strip()} ({role})."
+
+    return await _staff_change(request, csrf, change)
+
+
+@router.post("/staff/disable")
+async def staff_disable(
+    request: Request, name: str = Form(..., max_length=200), csrf: str = Form("")
+) -> Response:
+    hub = _hub(request)
+
+    def change(who: str) -> str:
+        row = hub.set_disabled(name, True, by=who)
+        return f"Disabled {row.name}: they were logged out everywhere."
+
+    return await _staff_change(request, csrf, change)
+
+
+@router.post("/staff/enable")
+async def staff_enable(
+    request: Request, name: str = Form(..., max_length=200), csrf: str = Form("")
+) -> Response:
+    hub = _hub(request)
+
+    def change(who: str) -> str:
+        row = hub.set_disabled(name, False, by=who)
+        return f"Enabled {row.name}."
+
+    return await _staff_change(request, csrf, change)
+
+
+@router.post("/staff/password")
+async def staff_password(
+    request: Request,
+    name: str = Form(..., max_length=200),
+    password: str = Form(..., max_length=1000),
+    csrf: str = Form(""),
+) -> Response:
+    hub = _hub(request)
+
+    def change(who: str) -> str:
+        hub.set_password(name, password, by=who)
+        return f"Changed the password of {name.strip()}: they were logged out everywhere."
+
+    return await _staff_change(request, csrf, change)
+
+
+@router.post("/staff/role")
+async def staff_role(
+    request: Request,
+    name: str = Form(..., max_length=200),
+    role: str = Form(...),
+    csrf: str = Form(""),
+) -> Response:
+    hub = _hub(request)
+
+    def change(who: str) -> str:
+        row = hub.set_role(name, role, by=who)
+        return f"{row.name} is now {row.role}."
+
+    return await _staff_change(request, csrf, change)

@@ -1,9 +1,6 @@
-"""``assistant people`` and ``assistant records``: the roster, consent, and the session records.
+"""``assistant records``: the session records (``assistant people`` is in
+:mod:`assistant.records.people_cli`; both open the store and find people with the helpers here).
 
-assistant people add Sam --consent yes --witness "Kate (support worker)"
-assistant people list
-assistant people consent Sam no
-assistant people withdraw Sam --by Kate
 assistant records list
 assistant records show 3f2a
 assistant records export --format csv --out records.csv
@@ -23,33 +20,19 @@ from typing import Annotated
 
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import RecordError
-from assistant.records.model import Consent, ConsentMethod, Person, SessionRecord, SessionState
+from assistant.records.model import Consent, Person, SessionRecord, SessionState
 from assistant.records.store import RecordStore
 
-people_app = typer.Typer(
-    help="The people who use this device, and their consent.", no_args_is_help=True
-)
 records_app = typer.Typer(
     help="Session records: list, show, export, easy-read summaries.", no_args_is_help=True
 )
 
 
-class YesNo(StrEnum):
-    yes = "yes"
-    no = "no"
-
-
 class Format(StrEnum):
     json = "json"
     csv = "csv"
-
-
-class Method(StrEnum):
-    voice = "voice"
-    button = "button"
-    staff_recorded = "staff_recorded"
-    easy_read_form = "easy_read_form"
 
 
 class StateOpt(StrEnum):
@@ -58,10 +41,9 @@ class StateOpt(StrEnum):
     sent = "sent"
 
 
-def _store() -> RecordStore:
-    from assistant.cli import settings
-
-    return RecordStore.open(settings())
+def open_store() -> RecordStore:
+    """The record store of the settings in force (from the command's context)."""
+    return RecordStore.open(settings_of())
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -112,7 +94,8 @@ def resolve_session(store: RecordStore, id_or_prefix: str) -> SessionRecord:
     return store.get_session(matches[0])
 
 
-def _consent_text(consent: Consent | None) -> str:
+def consent_text(consent: Consent | None) -> str:
+    """A person's consent about their voice, in a few words (for lists and records)."""
     if consent is None:
         return "not asked"
     if consent.withdrawn:
@@ -123,87 +106,6 @@ def _consent_text(consent: Consent | None) -> str:
     return f"{word} ({consent.at:%Y-%m-%d}, {consent.method}{extra})"
 
 
-# ------------------------------------------------------------------------ people
-
-
-@people_app.command("add")
-def people_add(
-    name: Annotated[str, typer.Argument(help="Their name, as it will be spoken")],
-    consent: Annotated[
-        YesNo | None, typer.Option(help="May the device keep recordings of their voice?")
-    ] = None,
-    witness: Annotated[str | None, typer.Option(help="Who saw them give consent")] = None,
-    method: Annotated[Method, typer.Option(help="How consent was given")] = Method.staff_recorded,
-    needs: Annotated[str | None, typer.Option(help="Communication needs, in a few words")] = None,
-) -> None:
-    """Add someone to the roster."""
-    with _store() as store:
-        given = None
-        if consent is not None:
-            m: ConsentMethod = method.value
-            given = Consent(audio=consent is YesNo.yes, method=m, witnessed_by=witness)
-        person = store.add_person(name, consent=given, communication_needs=needs)
-    typer.echo(f"Added {person.name} ({person.id}); keep their voice: {_consent_text(given)}.")
-
-
-@people_app.command("list")
-def people_list(
-    all_: Annotated[
-        bool, typer.Option("--all", help="Include people taken off the roster")
-    ] = False,
-) -> None:
-    """List the roster with each person's consent."""
-    with _store() as store:
-        people = store.people(include_removed=all_)
-        active = {p.id for p in store.people()}
-    if not people:
-        typer.echo("No one is on the roster yet. Add someone with: assistant people add NAME")
-        return
-    width = max(len(p.name) for p in people)
-    for p in people:
-        off = "" if p.id in active else "  (off the roster)"
-        typer.echo(f"{p.name:<{width}}  voice: {_consent_text(p.consent):<40}  {p.id}{off}")
-
-
-@people_app.command("remove")
-def people_remove(
-    name_or_id: Annotated[str, typer.Argument(help="Their name or id")],
-) -> None:
-    """Take someone off the roster (their past answers are kept)."""
-    with _store() as store:
-        person = resolve_person(store, name_or_id)
-        store.remove_person(person.id)
-    typer.echo(f"{person.name} is off the roster; their past answers are kept.")
-
-
-@people_app.command("consent")
-def people_consent(
-    name: Annotated[str, typer.Argument(help="Their name or id")],
-    answer: Annotated[YesNo, typer.Argument(help="yes: keep their voice; no: words only")],
-    witness: Annotated[str | None, typer.Option(help="Who saw them decide")] = None,
-    method: Annotated[Method, typer.Option(help="How they decided")] = Method.staff_recorded,
-) -> None:
-    """Record a consent decision about keeping their voice (no does not delete past clips)."""
-    with _store() as store:
-        person = resolve_person(store, name)
-        m: ConsentMethod = method.value
-        given = Consent(audio=answer is YesNo.yes, method=m, witnessed_by=witness)
-        store.set_consent(person.id, given)
-    typer.echo(f"{person.name}: keep their voice: {_consent_text(given)}.")
-
-
-@people_app.command("withdraw")
-def people_withdraw(
-    name: Annotated[str, typer.Argument(help="Their name or id")],
-    by: Annotated[str | None, typer.Option(help="Who recorded the withdrawal")] = None,
-) -> None:
-    """Withdraw consent: delete every recording of their voice, and record that."""
-    with _store() as store:
-        person = resolve_person(store, name)
-        deleted = store.withdraw_consent(person.id, by=by)
-    typer.echo(f"{person.name} withdrew consent; {deleted} recording(s) deleted, words kept.")
-
-
 # ------------------------------------------------------------------------ records
 
 
@@ -212,7 +114,7 @@ def records_list(
     state: Annotated[StateOpt | None, typer.Option(help="Only sessions in this state")] = None,
 ) -> None:
     """List the sessions on this device."""
-    with _store() as store:
+    with open_store() as store:
         st: SessionState | None = state.value if state else None
         sessions = store.session_list(st)
     if not sessions:
@@ -240,7 +142,7 @@ def _show(s: SessionRecord) -> list[str]:
         lines.append(f"  facilitator: {s.facilitator}")
     lines.append("  people:")
     for p in s.people:
-        lines.append(f"    {p.name}: keep their voice: {_consent_text(p.consent)}")
+        lines.append(f"    {p.name}: keep their voice: {consent_text(p.consent)}")
     lines.append("  answers:")
     for a in s.answers:
         who = names.get(a.person_id, a.person_id or "") if a.person_id else "the group"
@@ -279,7 +181,7 @@ def records_show(
     session: Annotated[str, typer.Argument(help="Session id (the first 8 characters will do)")],
 ) -> None:
     """Show one session: who was there, every answer, goals, jobs and flags."""
-    with _store() as store:
+    with open_store() as store:
         rec = resolve_session(store, session)
         store.log_access("show", rec.id)
     typer.echo("\n".join(_show(rec)))
@@ -296,7 +198,7 @@ def records_export(
     answer)."""
     from assistant.records.export import export_csv, export_json
 
-    with _store() as store:
+    with open_store() as store:
         if session:
             sessions = [resolve_session(store, session)]
         else:
@@ -348,7 +250,7 @@ def records_summary(
     """Write an easy-read summary of a session (one HTML file that prints to A4)."""
     from assistant.records.easyread import render_summary
 
-    with _store() as store:
+    with open_store() as store:
         rec = resolve_session(store, session)
         pid = resolve_person(store, person).id if person else None
         target = (out or Path(f"summary-{rec.id[:8]}.html")).expanduser()
@@ -370,9 +272,7 @@ def records_retention(
     ] = None,
 ) -> None:
     """Delete audio older than the retention period from sessions already sent to the hub."""
-    from assistant.cli import settings
-
-    s = settings()
+    s = settings_of()
     keep = s.records.keep_synced_audio_days if days is None else days
     if keep < 0:
         raise RecordError("Days must be 0 or more.")
@@ -386,7 +286,7 @@ def records_flags(
     all_: Annotated[bool, typer.Option("--all", help="Resolved flags too")] = False,
 ) -> None:
     """List flags for staff (mood not good, asked for help, needs a person)."""
-    with _store() as store:
+    with open_store() as store:
         flags = store.flags(unresolved_only=not all_)
         names = {p.id: p.name for p in store.people(include_removed=True)}
     if not flags:
@@ -398,6 +298,5 @@ def records_flags(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``assistant people`` and ``assistant records``."""
-    app.add_typer(people_app, name="people")
+    """Add ``assistant records``."""
     app.add_typer(records_app, name="records")

@@ -1017,6 +1017,30 @@ class RecordStore:
         self._delete_unreferenced({sha for _, sha in rows})
         return len(rows)
 
+    def forget_transcripts(self, now: datetime | None = None, keep_days: int = 30) -> int:
+        """Blank the transcripts of sessions the hub confirmed more than *keep_days* ago (the
+        hub keeps them; the device does not need them). Returns how many sessions changed."""
+        now = now or self._now()
+        cutoff = _iso(now - timedelta(days=keep_days))
+        changed = 0
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, data FROM sessions WHERE state = 'sent' AND sent_at <= ?", (cutoff,)
+            ).fetchall()
+            for session_id, data in rows:
+                record = SessionRecord.model_validate_json(data)
+                if not any(a.transcript for a in record.answers):
+                    continue
+                for answer in record.answers:
+                    answer.transcript = ""
+                db.execute(
+                    "UPDATE sessions SET data = ? WHERE id = ?",
+                    (record.model_dump_json(), session_id),
+                )
+                db.execute("UPDATE answers SET transcript = '' WHERE session_id = ?", (session_id,))
+                changed += 1
+        return changed
+
     # ------------------------------------------------------------------ jobs and flags
 
     def _jobs(self, where: str, args: tuple[Any, ...]) -> list[Job]:

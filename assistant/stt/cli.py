@@ -9,7 +9,7 @@ from typing import Annotated, get_args
 import numpy as np
 import typer
 
-from assistant.config import Settings
+from assistant.config import Settings, settings_of
 from assistant.errors import BadAudioFile, ConfigError
 from assistant.stt.base import Recognizer, Role, Transcript
 from assistant.words import ShortAnswer
@@ -20,9 +20,8 @@ ALL_ANSWERS: tuple[ShortAnswer, ...] = get_args(ShortAnswer)
 
 
 def _settings() -> Settings:
-    from assistant.cli import settings
-
-    return settings()
+    """The settings in force, from the command's context (put there by the root)."""
+    return settings_of()
 
 
 def read_audio(path: Path) -> np.ndarray:
@@ -133,5 +132,6 @@ def register(app: typer.Typer) -> None:
         from assistant.stt.select import choose_engines
 
         chosen = choose_engines(_settings())
-        typer.echo(f"short answers: {chosen.short.name}: {chosen.short_reason}")
-        typer.echo(f"free answers: {chosen.free.name}: {chosen.free_reason}")
+        # One sentence a role: the reason names the engine ("Whisper tiny.en (embedded), ...").
+        typer.echo(f"Short answers: {chosen.short_reason.rstrip('.')}.")
+        typer.echo(f"Free answers: {chosen.free_reason.rstrip('.')}.")

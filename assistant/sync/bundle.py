@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,6 +35,7 @@ import nacl.secret
 import nacl.signing
 import nacl.utils
 
+from assistant.core import ids_check
 from assistant.errors import BundleError
 from assistant.records.model import SessionRecord
 
@@ -45,8 +45,8 @@ SEALED_KEY_BYTES = 32 + 48  # a SecretBox key, plus SealedBox overhead (ephemera
 MAX_HEADER_BYTES = 4096
 BundleKind = Literal["session", "clip"]
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SHA256_RE = ids_check.SHA256_RE
+UUID_RE = ids_check.UUID_RE
 
 
 def sha256_hex(data: bytes) -> str:
@@ -54,11 +54,13 @@ def sha256_hex(data: bytes) -> str:
 
 
 def is_sha256(text: str) -> bool:
-    return bool(SHA256_RE.match(text))
+    """Exactly 64 lower-case hex digits (a whole-string match: no trailing newline)."""
+    return ids_check.is_sha256(text)
 
 
 def is_uuid(text: str) -> bool:
-    return bool(UUID_RE.match(text))
+    """Exactly a lower-case UUID (a whole-string match: no trailing newline)."""
+    return ids_check.is_uuid(text)
 
 
 def _canonical(obj: Any) -> bytes:
@@ -212,4 +214,35 @@ def parse_record(payload: bytes, expected_id: str) -> SessionRecord:
         raise BundleError(f"Session {expected_id[:12]} is not a valid session record.") from exc
     if record.id != expected_id:
         raise BundleError(f"Session {expected_id[:12]} holds a record with a different id.")
+    bad = record_id_problems(record)
+    if bad:
+        raise BundleError(
+            f"Session {expected_id[:12]} has ids that are not UUIDs: {', '.join(bad[:5])}."
+        )
     return record
+
+
+def record_id_problems(record: SessionRecord) -> list[str]:
+    """Where a record holds an id that is not exactly a UUID (or a clip that is not a sha256)."""
+    pairs: list[tuple[str, object]] = [("session", record.id)]
+    refs: list[tuple[str, object]] = []
+    pairs += [(f"person {i}", p.id) for i, p in enumerate(record.people)]
+    pairs += [(f"answer {i}", a.id) for i, a in enumerate(record.answers)]
+    refs += [(f"answer {i} person", a.person_id) for i, a in enumerate(record.answers)]
+    refs += [(f"answer {i} supersedes", a.supersedes) for i, a in enumerate(record.answers)]
+    pairs += [(f"flag {i}", f.id) for i, f in enumerate(record.flags)]
+    refs += [(f"flag {i} person", f.person_id) for i, f in enumerate(record.flags)]
+    refs += [(f"flag {i} answer", f.answer_id) for i, f in enumerate(record.flags)]
+    pairs += [(f"job {i}", j.id) for i, j in enumerate(record.jobs)]
+    pairs += [(f"job {i} person", j.person_id) for i, j in enumerate(record.jobs)]
+    pairs += [(f"check-in {i}", c.id) for i, c in enumerate(record.checkins)]
+    pairs += [(f"check-in {i} person", c.person_id) for i, c in enumerate(record.checkins)]
+    pairs += [(f"idea {i}", d.id) for i, d in enumerate(record.ideas)]
+    pairs += [(f"goal {i}", g.id) for i, g in enumerate(record.goals)]
+    refs += [(f"goal {i} person", g.person_id) for i, g in enumerate(record.goals)]
+    if record.device_id is not None:
+        pairs.append(("device", record.device_id))
+    bad = ids_check.bad_ids(pairs) + ids_check.bad_ids(refs, optional=True)
+    clips = [("clip", c) for c in clips_of(record)]
+    bad += [f"clip {str(v)[:12]!r}" for _n, v in clips if not ids_check.is_sha256(v)]
+    return bad

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from assistant.config import Settings
-from assistant.errors import HubUnreachable, SyncError
+from assistant.config import Settings, settings_of
+from assistant.errors import EnrolmentError, HubUnreachable, SyncError
 
 EXIT_NO_NETWORK = 3
 
@@ -22,19 +22,45 @@ sync_app = typer.Typer(help="Send finished sessions to the charity's hub.", no_a
 
 
 def _settings() -> Settings:
-    from assistant.cli import settings
+    """The settings in force, from the command's context (put there by the root)."""
+    return settings_of()
 
-    return settings()
+
+def enrolment_code(parts: list[str]) -> str:
+    """The code as the hub writes it (``KMQY-SZFN-7KD7``), however it was typed: in one piece
+    or in several, with spaces or hyphens or neither, in any case."""
+    letters = "".join(ch for ch in "".join(parts).upper() if ch.isalnum())
+    if not letters:
+        raise EnrolmentError("Give the one-time code staff made on the hub, e.g. KMQY-SZFN-7KD7.")
+    return "-".join(letters[i : i + 4] for i in range(0, len(letters), 4))
 
 
 @sync_app.command("enrol")
 def enrol_cmd(
     url: Annotated[str, typer.Argument(help="The hub's address, e.g. https://hub.example.org")],
-    code: Annotated[str, typer.Argument(help="The one-time code staff made on the hub")],
+    code: Annotated[
+        list[str],
+        typer.Argument(
+            help="The one-time code staff made on the hub; spaces, hyphens and case do not matter"
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="A name for this device")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure", help="Allow a plain http:// hub that is not this machine (not advised)"
+        ),
+    ] = False,
 ) -> None:
     """Join a hub: swap a one-time code for this device's token and the hub's public key."""
-    from assistant.sync.client import enrol
+    from assistant.sync.client import enrol, is_loopback_url
+
+    if insecure and url.startswith("http://") and not is_loopback_url(url):
+        typer.echo(
+            "Warning: enrolling over plain http://, so this device's token crosses the network "
+            "unprotected.",
+            err=True,
+        )
     from assistant.sync.source import open_store
 
     s = _settings()
@@ -47,11 +73,12 @@ def enrol_cmd(
             close()
     enrolment = enrol(
         url,
-        code,
+        enrolment_code(code),
         s.data_dir,
         device_id=device_id,
         name=name or socket.gethostname(),
         timeout_s=s.sync.timeout_s,
+        insecure=insecure,
     )
     typer.echo(f"Enrolled with {enrolment.hub_url} as device {enrolment.device_id}.")
 
@@ -77,6 +104,10 @@ def push_cmd() -> None:
             f"No network: {waiting} session{'s' if waiting != 1 else ''} will wait. {exc}", err=True
         )
         raise typer.Exit(EXIT_NO_NETWORK) from exc
+        if not report.busy:
+            from assistant.sync.retention import forget_sent
+
+            forget_sent(store, s)  # the hub has them: the device keeps no more than it needs
     finally:
         close = getattr(store, "close", None)
         if callable(close):

@@ -10,6 +10,7 @@ a second push sends nothing twice.
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import logging
 import os
 import random
@@ -25,7 +26,7 @@ import httpx
 import nacl.signing
 
 from assistant import __version__
-from assistant.errors import EnrolmentError, HubUnreachable, RecordError, SyncError
+from assistant.errors import EnrolmentError, HubFailed, HubUnreachable, RecordError, SyncError
 from assistant.sync.device import Enrolment, b64, sync_dir, unb64
 from assistant.sync.faults import crash_point
 from assistant.sync.outbox import Outbox
@@ -34,6 +35,8 @@ from assistant.sync.source import SessionSource
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+# a proxy's answers when the hub behind it is down: the same as no network
+PROXY_DOWN_STATUS = {502, 504}
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 
@@ -77,23 +80,44 @@ class HubClient:
         tries = attempts or self.max_attempts
         delays = backoff_delays(tries)
         last: str = ""
+        answered: httpx.Response | None = None
         for i in range(tries):
             try:
                 response = self.http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                answered = None
             else:
                 if response.status_code not in RETRY_STATUS:
                     return response
                 last = f"the hub answered {response.status_code}"
+                answered = response if response.status_code not in PROXY_DOWN_STATUS else None
             if i < len(delays):
                 log.info(
                     "hub %s %s failed (%s); trying again in %.1f s", method, path, last, delays[i]
                 )
                 self.sleep(delays[i])
+        if answered is not None:  # the hub is there, but failed: say what it said
+            raise HubFailed(hub_failure(answered))
         raise HubUnreachable(
             f"The hub at {self.base_url} did not answer after {tries} tries ({last})."
         )
+
+
+def hub_failure(response: httpx.Response) -> str:
+    """One sentence for a hub that answered but could not do it."""
+    code = response.status_code
+    detail = _detail(response)
+    if code == 507 or "full" in detail.lower():
+        return f"The hub could not store it: its disk may be full ({code}: {detail})."
+    if code == 429:
+        return f"The hub is refusing for now: {detail}"
+    if code == 503:
+        return f"The hub is not ready: {detail}"
+    return (
+        f"The hub could not store it: it answered {code} (an error on the hub; its disk may be "
+        "full). Ask whoever runs the hub to look at its log."
+    )
 
 
 def _check_auth(response: httpx.Response) -> None:
@@ -121,10 +145,20 @@ def enrol(
     name: str,
     timeout_s: float = 30.0,
     transport: httpx.BaseTransport | None = None,
+    insecure: bool = False,
 ) -> Enrolment:
-    """Swap a one-time code for a device token and the hub's public key; save them (0600)."""
+    """Swap a one-time code for a device token and the hub's public key; save them (0600).
+
+    Plain ``http://`` is refused (the token would cross the network in the clear), except to
+    this machine itself or with *insecure*."""
     if not url.startswith(("http://", "https://")):
         raise EnrolmentError(f"The hub address {url!r} must start with http:// or https://.")
+    if url.startswith("http://") and not insecure and not is_loopback_url(url):
+        raise EnrolmentError(
+            f"The hub address {url} is plain http://, which would send this device's token "
+            "across the network unprotected: use https://, or add --insecure only on a "
+            "private network you trust."
+        )
     signing = nacl.signing.SigningKey.generate()
     client = HubClient(url, timeout_s=timeout_s, max_attempts=3, transport=transport)
     try:
@@ -144,6 +178,8 @@ def enrol(
         ) from exc
     finally:
         client.close()
+    if response.status_code >= 500:
+        raise EnrolmentError(hub_failure(response))
     if response.status_code != 200:
         raise EnrolmentError(f"The hub refused the code: {_detail(response)}")
     body = response.json()
@@ -173,6 +209,17 @@ def enrol(
                 )
     enrolment.save(data_dir)
     return enrolment
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether *url* points at this machine (localhost, 127.0.0.0/8 or ::1)."""
+    host = httpx.URL(url).host
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass

@@ -7,6 +7,7 @@ Everything lives in ``<data_dir>/sync/`` and the enrolment file is readable by i
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -23,28 +24,36 @@ def sync_dir(data_dir: Path) -> Path:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write *data* atomically to *path*, readable and writable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    _write(path, data, private=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write *data* to *path* so a crash leaves either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write *data* to *path* so a crash leaves either the old file or the whole new one.
+
+    On any failure (a full disk, say) the temporary file is removed and the old file, if any,
+    is left as it was."""
+    _write(path, data, private=False)
+
+
+def _write(path: Path, data: bytes, *, private: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
+    try:
+        try:
+            if private:
+                os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     _fsync_dir(path.parent)
 
 

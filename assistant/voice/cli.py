@@ -14,6 +14,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from assistant.config import settings_of
 from assistant.errors import AudioError
 
 
@@ -76,13 +77,12 @@ def say(
     ),
 ) -> None:
     """Say TEXT with the configured voice (to the speaker, or --to-file out.wav)."""
-    from assistant.cli import settings
     from assistant.voice import open_voice
     from assistant.voice.piper import PiperVoice
 
     if not text.strip():
         raise typer.BadParameter("Give some words to say.", param_hint="TEXT")
-    s = settings()
+    s = settings_of()
     active = open_voice(s, voice=voice, words_per_minute=wpm, volume=volume, cache=not no_cache)
     inner = getattr(active, "voice", active)
     about = inner.describe() if isinstance(inner, PiperVoice) else inner.name
