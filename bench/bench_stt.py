@@ -9,7 +9,11 @@ Test speech is synthesised (the Piper voice and espeak-ng variants, some with ba
 mixed in) by tests/speech_samples.py. Each engine runs in its own process, one after the other,
 so its peak resident memory is its own and engines don't compete for the CPU. Every clip is
 streamed in 100 ms blocks, as from the microphone; "finalisation latency" is the time
-``result()`` takes after the last block, "RTF" is compute time over audio time.
+``result()`` takes after the last block, "RTF" is compute time over audio time. "cpu ms
+s/f/idle" is processor time (user + system, every thread, ``getrusage``) of the whole stream:
+median per short answer, per free answer, and per second of silence streamed (JSON:
+``cpu_short_answer_s``, ``cpu_free_answer_s``, ``cpu_idle_per_audio_s``); unlike the wall-clock
+figures it holds on a loaded machine.
 
 Short answers are scored with every allowed answer open (the hardest case): "right", "swapped"
 (heard as a *different* allowed answer: the error that matters), "rejected" ("Sorry, I didn't
@@ -184,14 +188,27 @@ def make_engine(name: str) -> Any:
     raise SystemExit(f"unknown engine {name}")
 
 
+def cpu_now() -> float:
+    """User plus system processor seconds of this process so far (every thread)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+LAST_CPU: list[float] = [0.0]
+"""Processor seconds (user + system) of the last :func:`stream`, from start() to result()."""
+
+
 def stream(rec: Any, pcm: np.ndarray, allowed: Sequence[str] | None) -> tuple[Any, float]:
+    c0 = cpu_now()
     s = rec.start(allowed)
     block = ss.RATE // 10
     for i in range(0, len(pcm), block):
         s.accept(pcm[i : i + block])
     t0 = time.perf_counter()
     tr = s.result()
-    return tr, time.perf_counter() - t0
+    lat = time.perf_counter() - t0
+    LAST_CPU[0] = cpu_now() - c0
+    return tr, lat
 
 
 def speech_end_s(text: str, voice: str) -> float:
@@ -262,12 +279,15 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
     conditions = CONDITIONS[:2] if quick else CONDITIONS
     short: list[dict[str, Any]] = []
     latencies: list[float] = []
+    short_cpu: list[float] = []
     compute = audio = 0.0
     for voice, snr in conditions:
         for i, text in enumerate(SHORT_PHRASES + NON_ANSWERS):
             pcm = clip(text, voice, snr, seed=i)
             tr, lat = stream(rec, pcm, allowed)
             latencies.append(lat)
+            if match_short_answer(text) is not None:
+                short_cpu.append(LAST_CPU[0])
             compute += tr.compute_s
             audio += tr.audio_s
             extra = (
@@ -289,12 +309,14 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
                     "compute_s": round(tr.compute_s, 4),
                 }
             )
+    idle_cpu_per_s: dict[str, float] = {}
     for kind, pcm in (
         ("silence", ss.silence(2.0)),
         ("noise", ss.noise(2.0, rms=800, seed=3)),
         ("loud noise", ss.noise(2.0, rms=4000, seed=4)),
     ):
         tr, lat = stream(rec, pcm, allowed)
+        idle_cpu_per_s[kind] = LAST_CPU[0] / 2.0
         short.append(
             {
                 "voice": kind,
@@ -308,6 +330,7 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
         )
     free: list[dict[str, Any]] = []
     free_lat: list[float] = []
+    free_cpu: list[float] = []
     free_compute = free_audio = 0.0
     free_voices = ["piper"] if quick else ["piper", "espeak:en-gb:150"]
     for voice in free_voices:
@@ -315,6 +338,7 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
             pcm = clip(text, voice, None)
             tr, lat = stream(rec, pcm, None)
             free_lat.append(lat)
+            free_cpu.append(LAST_CPU[0])
             free_compute += tr.compute_s
             free_audio += tr.audio_s
             edits, n = wer(text, tr.text)
@@ -330,6 +354,12 @@ def worker(name: str, quick: bool) -> dict[str, Any]:
         "short_latency_p90_s": float(np.percentile(latencies, 90)),
         "free_rtf": free_compute / free_audio if free_audio else None,
         "free_latency_median_s": float(np.median(free_lat)),
+        # processor seconds (user + system, every thread) of the whole stream per clip
+        "cpu_short_answer_s": float(np.median(short_cpu)),
+        "cpu_short_answer_p95_s": float(np.percentile(short_cpu, 95)),
+        "cpu_free_answer_s": float(np.median(free_cpu)),
+        "cpu_free_answer_p95_s": float(np.percentile(free_cpu, 95)),
+        "cpu_idle_per_audio_s": idle_cpu_per_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -598,7 +628,8 @@ def main() -> None:
 def print_table(results: dict[str, Any]) -> None:
     head = (
         f"{'engine':24} {'thr':>4} {'right%':>7} {'swap%':>6} {'rej%':>6} {'nonans-acc%':>11} "
-        f"{'WER%':>6} {'RTF s/f':>11} {'final ms':>9} {'load s':>7} {'RSS MB':>7}"
+        f"{'WER%':>6} {'RTF s/f':>11} {'final ms':>9} {'load s':>7} {'RSS MB':>7} "
+        f"{'cpu ms s/f/idle':>16}"
     )
     print(head)
     print("-" * len(head))
@@ -610,7 +641,9 @@ def print_table(results: dict[str, Any]) -> None:
             f"{sh['rejected_pct']:6.1f} {sh['false_accept_pct']:11.1f} {s['free_wer_pct']:6.1f} "
             f"{r['short_rtf']:5.2f}/{r['free_rtf']:<5.2f} "
             f"{1000 * r['short_latency_median_s']:9.0f} {r['load_s']:7.2f} "
-            f"{r['peak_rss_mb']:7.0f}"
+            f"{r['peak_rss_mb']:7.0f} "
+            f"{1000 * r['cpu_short_answer_s']:5.0f}/{1000 * r['cpu_free_answer_s']:<5.0f}/"
+            f"{1000 * r['cpu_idle_per_audio_s']['silence']:<4.0f}"
         )
     from assistant.stt.select import EMBEDDED_DEFAULTS
 

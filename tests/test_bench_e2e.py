@@ -123,6 +123,24 @@ def test_ready_and_memory_are_measured(quick: tuple[dict[str, Any], Path, str | 
 
 
 @pytest.mark.slow
+def test_processor_time_per_turn_is_measured(
+    quick: tuple[dict[str, Any], Path, str | None],
+) -> None:
+    data, _, _ = quick
+    cpu = data["cpu"]
+    assert "skipped" not in cpu, cpu
+    for key in ("cpu_short_s", "cpu_free_s", "cpu_prompt_s"):
+        check_summary(key, data[key], hi=60.0)
+        assert data[key]["n"] >= 2, key
+        assert data[key]["median"] > 0.005, key  # a decoding or a synthesis costs something
+    idle = data["cpu_idle_listening_per_s"]
+    assert idle is not None and 0 < idle < 2.0  # at most both cores, all the time
+    # a quiet second of listening costs far less than deciding one answer
+    assert idle < data["cpu_short_s"]["median"]
+    assert any(h.startswith("yes -> yes") for h in cpu["heard"]), cpu["heard"]
+
+
+@pytest.mark.slow
 def test_targets_are_judged_and_plot_written(
     quick: tuple[dict[str, Any], Path, str | None],
 ) -> None:

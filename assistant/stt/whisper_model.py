@@ -24,6 +24,14 @@ there and renamed into place in one step, with a sha256 record of its files
 source model file (size, modification time, sha256) and the CTranslate2 version that checked it.
 :func:`resolve_model` uses the copy only when that record still matches the embedded model file
 and the installed CTranslate2; otherwise it uses the embedded model and logs why.
+
+The embedded model is judged by its content, not by where it lies or when it was written: a
+second install (another virtual environment sharing the data folder) or a reinstall of the same
+package version has the same ``model.bin`` at another path or with another modification time,
+and its int8 copy is still the right one. The file's sha256 is computed once per (path, size,
+modification time) and kept in ``.source-sha256.json`` beside the copy (and in memory), so only
+the first load after an install reads the 75 MB file (about 0.2 s); a file of another size is
+stale without reading it.
 """
 
 from __future__ import annotations
@@ -50,6 +58,10 @@ PREPARED_NAME = "whisper-tiny.en-int8"
 """The int8 copy's folder in the models folder."""
 
 PREPARED_RECORD = "prepared.json"
+
+DIGESTS_NAME = ".source-sha256.json"
+"""Beside the copy (in the models folder): the sha256 of each embedded model file seen, by path,
+size and modification time."""
 
 _BINARY_VERSION = 6
 """The CTranslate2 model file layout this reader knows (``model_spec.CURRENT_BINARY_VERSION``)."""
@@ -255,9 +267,51 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_digests: dict[tuple[str, int, int], str] = {}
+"""In this process: (path, size, mtime_ns) to sha256, of the embedded model files hashed."""
+
+
+def source_digest(model_bin: Path, models_dir: Path | None = None) -> str:
+    """The sha256 of *model_bin*, computed once per (path, size, modification time): remembered
+    in this process and in *models_dir*'s ``.source-sha256.json`` (when it can be written)."""
+    st = model_bin.stat()
+    key = (str(model_bin), st.st_size, st.st_mtime_ns)
+    if key in _digests:
+        return _digests[key]
+    store = models_dir / DIGESTS_NAME if models_dir is not None else None
+    known: dict[str, Any] = {}
+    if store is not None:
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(store.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                known = loaded
+    entry = known.get(key[0])
+    if (
+        isinstance(entry, dict)
+        and (entry.get("size"), entry.get("mtime_ns")) == key[1:]
+        and isinstance(entry.get("sha256"), str)
+    ):
+        digest: str = entry["sha256"]
+    else:
+        digest = _sha256(model_bin)
+        log.info("Whisper: hashed the embedded model file %s (once for this install)", model_bin)
+        if store is not None:
+            known[key[0]] = {"size": key[1], "mtime_ns": key[2], "sha256": digest}
+            try:
+                tmp = store.with_name(f"{store.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(known, indent=1) + "\n", encoding="utf-8")
+                os.replace(tmp, store)
+            except OSError as exc:  # a read-only models folder: hashed again next start
+                log.info("Whisper: cannot keep the model file's hash in %s (%s)", store, exc)
+    _digests[key] = digest
+    return digest
+
+
 def check_prepared(folder: Path, source: Path) -> tuple[str, str]:
-    """("ok" | "missing" | "stale" | "corrupt", why) for the copy in *folder*, cheaply (no
-    hashing: ``assistant models verify`` does that)."""
+    """("ok" | "missing" | "stale" | "corrupt", why) for the copy in *folder*, cheaply: the
+    embedded model file is compared by content, through its sha256 computed once per install
+    (:func:`source_digest`); the copy's own files are checked for size only (``assistant models
+    verify`` hashes them)."""
     import ctranslate2
 
     record_path = folder / PREPARED_RECORD
@@ -265,14 +319,25 @@ def check_prepared(folder: Path, source: Path) -> tuple[str, str]:
         return "missing", f"there is no {folder}"
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        st = (source / "model.bin").stat()
+        model_bin = source / "model.bin"
+        st = model_bin.stat()
         if record["ctranslate2"] != ctranslate2.__version__:
             return "stale", (
                 f"it was checked with CTranslate2 {record['ctranslate2']}, "
                 f"not {ctranslate2.__version__}"
             )
-        if (record["source_size"], record["source_mtime_ns"]) != (st.st_size, st.st_mtime_ns):
-            return "stale", "the embedded model has changed since it was made"
+        if st.st_size != record["source_size"]:
+            return "stale", "the embedded model has changed since it was made (another size)"
+        same_file = (record.get("source"), record["source_mtime_ns"]) == (
+            str(source),
+            st.st_mtime_ns,
+        )
+        if not same_file:
+            want = record.get("source_sha256")
+            if not isinstance(want, str):
+                return "stale", "the embedded model file has moved or changed since it was made"
+            if source_digest(model_bin, folder.parent) != want:
+                return "stale", "the embedded model has changed since it was made (its content)"
         if (folder / "model.bin").stat().st_size != record["model_size"]:
             return "corrupt", "its model.bin is not the size it was written at"
     except FileNotFoundError as exc:
@@ -354,7 +419,7 @@ def prepare_int8(
             "source": str(source),
             "source_size": st.st_size,
             "source_mtime_ns": st.st_mtime_ns,
-            "source_sha256": _sha256(source / "model.bin"),
+            "source_sha256": source_digest(source / "model.bin", models_dir),
             "model_size": (out / "model.bin").stat().st_size,
             "ctranslate2": ctranslate2.__version__,
             "quantization": "int8",
