@@ -262,7 +262,11 @@ def test_the_wrapper_runs_as_the_service_user_with_its_settings():
         os.chown(data / "exports", pwd.getpwnam("nobody").pw_uid, -1)
         wrapper = _wrapper_copy(tmp, venv, "nobody", tmp / "config.toml", data)
         mine = tmp / "mine"
-        mine.mkdir(mode=0o755)  # nobody may not write here
+        mine.mkdir()  # nobody may not write here
+        # modes set outright: an earlier test in this process may have left a tight umask
+        # (the hub commands set 077 for themselves)
+        for folder in (venv, venv / "bin", data, data / "exports", mine):
+            folder.chmod(0o755)
         result = subprocess.run(
             [str(wrapper), "people", "add", "Sam Smith", "--consent", "yes"],
             cwd=mine,
