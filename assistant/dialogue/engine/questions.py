@@ -72,19 +72,10 @@ def free(
             continue
         if not read_back:
             return answer
-        check = Turn(
-            f"{P.I_HEARD.format(text=answer.transcript)} {P.YES_NO}",
-            key,
-            ctx.person,
-            P.HELP["read_back"],
-            buttons=YES_NO_NEXT,
-            whole=True,
+        sure = yield from _checked_back(
+            engine, P.I_HEARD.format(text=answer.transcript), key, ctx, answer
         )
-        sure = yield from engine.turn(check)
-        if sure.value == "yes":
-            log.confirm(answer, "voice" if sure.by == "voice" else "button")
-            return answer
-        if sure.value == "next":
+        if sure in ("yes", "next"):
             return answer
         # "No": this is not what they said. It is kept only as a rejected try, never the answer.
         log.reject(answer)
@@ -253,20 +244,9 @@ def scale(engine: Engine, step: S.Scale, ctx: Ctx) -> Run:
             break
         # An answer that raises a flag is checked back first: a mis-press can be undone.
         words = dict(S.SCALES[step.scale])[value]
-        check = Turn(
-            f"{P.YOU_SAID.format(words=words)} {P.YES_NO}",
-            key,
-            ctx.person,
-            P.HELP["read_back"],
-            buttons=YES_NO_NEXT,
-            whole=True,
-        )
-        sure = yield from engine.turn(check)
-        if sure.value == "yes":
-            log.confirm(answer, "voice" if sure.by == "voice" else "button")
-            break
-        if sure.value == "next":
-            break  # not a no: kept as given
+        sure = yield from _checked_back(engine, P.YOU_SAID.format(words=words), key, ctx, answer)
+        if sure in ("yes", "next"):
+            break  # a yes confirms it; next is not a no: kept as given
         log.reject(answer)
         first = P.TRY_AGAIN
     else:
@@ -334,3 +314,17 @@ def choose(engine: Engine, step: S.Choose, ctx: Ctx) -> Run:
     engine.log.answer(key, t, "choice", Reply("next", "button"), passed=True)
     yield from engine.say_turn(passed_words(ctx), key, ctx.person)
     return "passed"
+
+
+def _checked_back(
+    engine: Engine, said: str, key: str, ctx: Ctx, answer: Answer
+) -> Generator[None, Event, str]:
+    """Say *said* back as a yes/no question, counted only once heard whole; a yes confirms
+    *answer* (by voice or button). The reply's value: yes, no or next."""
+    check = Turn(
+        f"{said} {P.YES_NO}", key, ctx.person, P.HELP["read_back"], buttons=YES_NO_NEXT, whole=True
+    )
+    sure = yield from engine.turn(check)
+    if sure.value == "yes":
+        engine.log.confirm(answer, "voice" if sure.by == "voice" else "button")
+    return sure.value
