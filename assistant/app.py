@@ -24,6 +24,7 @@ calibrated once per voice file (remembered on disk) on every path that uses the 
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -275,7 +276,7 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
     import random
 
     from assistant.dialogue.engine import Engine
-    from assistant.dialogue.script import load_script
+    from assistant.dialogue.published import load_device_script
     from assistant.dialogue.shell import (
         MicrophoneEars,
         SessionShell,
@@ -283,6 +284,7 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
         ask_yes_no,
         choose_script,
         engines_line,
+        wait_for_press,
     )
     from assistant.dialogue.simulate import _earcons
 
@@ -309,6 +311,12 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
     dirs = [settings.scripts_dir]
     record = None
     unfinished = store.unfinished_session()
+    stopped = settings.data_dir / STOPPED_FOR_TODAY
+    if unfinished is not None and _stopped_for_today(stopped) == unfinished.id:
+        # Stopped for today on purpose (red in a break): quiet, green lit, until someone presses
+        # a button; only then "carry on?" (never straight after "We will stop for today").
+        wait_for_press(inputs, settings.dialogue.repeat_after_s, lights=device.lights)
+        stopped.unlink(missing_ok=True)
     if unfinished is not None and (script_name is None or script_name == unfinished.script):
         question = "A session stopped before the end. Shall we carry on with it?"
         if ask_yes_no(
@@ -316,8 +324,16 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
         ):
             record, script_name = unfinished, unfinished.script
     if script_name is None:
-        script_name = choose_script(voice, speaker, inputs, dirs, settings, lights=device.lights)
-    script = load_script(script_name, dirs)
+        script_name = choose_script(
+            voice,
+            speaker,
+            inputs,
+            dirs,
+            settings,
+            lights=device.lights,
+            flagged=store.has_open_flags,
+        )
+    script = load_device_script(script_name, settings)  # a good published version first
     engines: dict[str, str] = {role: rec.name for role, rec in device.recognisers.items()}
     engines["voice"] = voice.name
     log.info("engines: %s", engines_line(engines))
@@ -349,7 +365,49 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
         earcons=_earcons(),
         lights=device.lights,
     )
-    return shell.run()
+    SESSION_UNDER_WAY.set()  # the prompt cache's warming waits (assistant/voice/warm.py)
+    try:
+        done = shell.run()
+    finally:
+        SESSION_UNDER_WAY.clear()
+    if done.flags:
+        ask_to_sync_now(settings.data_dir)
+    if engine.stopped:
+        try:
+            stopped.write_text(done.id)
+        except OSError as exc:  # the draft is kept either way; only the quiet start is lost
+            log.warning("Could not note the session stopped for today: %s", exc)
+    return done
+
+
+STOPPED_FOR_TODAY = "stopped-for-today"
+"""In the data folder: the id of the session stopped for today (red in a break). The next start
+waits quietly for a press before offering to carry on with it."""
+
+
+def _stopped_for_today(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+SYNC_NOW = "sync-now"
+"""Touched in the data folder after a session that raised a flag: ``assistant-sync.path``
+(systemd) then starts a sync at once, rather than at the next 15-minute timer."""
+
+
+def ask_to_sync_now(data_dir: Path) -> None:
+    """Ask for a sync at once (a flag for staff should not wait); never fails the session."""
+    try:
+        (data_dir / SYNC_NOW).touch()
+        log.info("a flag was raised: asked for a sync now (%s)", data_dir / SYNC_NOW)
+    except OSError as exc:
+        log.warning("Could not ask for a sync now (%s): the next timed sync sends the flag", exc)
+
+
+SESSION_UNDER_WAY = threading.Event()
+"""Set while a session runs on this device (past choosing its script)."""
 
 
 def run_device(

@@ -2,9 +2,9 @@
 
 It speaks each step, lights each light in turn, asks for each button in turn (with a time
 limit), records three seconds and plays them back, reports the microphone level, names the
-speech engines and models (and why they were chosen), and checks free disk space and the
-clock. At the end it says and prints a summary, and exits non-zero if anything failed, naming
-each failure in one sentence.
+speech engines and models (and why they were chosen), checks free disk space, which key locks
+the records at rest (and what that protects against), and the clock. At the end it says and
+prints a summary, and exits non-zero if anything failed, naming each failure in one sentence.
 
 Everything it uses is passed in (:class:`CheckKit`), so tests run it with MockFactory buttons
 and fake audio; :func:`open_kit` builds the real one, turning each device that cannot be
@@ -179,7 +179,9 @@ class SelfTest:
         self.check_microphone()
         self.check_engines()
         self.check_disk()
+        self.check_records_locked()
         self.check_clock()
+        self.check_published_scripts()
         self.summary()
         return self.items
 
@@ -343,6 +345,17 @@ class SelfTest:
         else:
             self.add("disk", True, f"{free_mb:.0f} MB free on {path}")
 
+    def check_records_locked(self) -> None:
+        """Which key locks the records at rest, and what it protects against (plainly)."""
+        from assistant.records.keys import describe
+
+        try:
+            detail = describe(self.settings.data_dir, self.settings.records.key_file)
+        except AssistantError as exc:
+            self.add("records at rest", False, str(exc))
+            return
+        self.add("records at rest", True, detail)
+
     def check_clock(self) -> None:
         now = self.clock.now()
         if now.year in SANE_YEARS:
@@ -354,6 +367,21 @@ class SelfTest:
                 f"the clock says {now:%d %B %Y}, which is wrong; connect to a network once "
                 "or set the date",
             )
+
+    def check_published_scripts(self) -> None:
+        """Each script the hub published here must carry the hub's good signature."""
+        from assistant.dialogue.published import PublishedScripts
+
+        published = PublishedScripts.of(self.settings)
+        names = published.names()
+        if not names:
+            return
+        problems = published.problems()
+        for name, problem in problems.items():
+            self.add("published script", False, f"{problem} The built-in {name!r} is used.")
+        good = [n for n in names if n not in problems]
+        if good:
+            self.add("published scripts", True, f"signed by the hub and used: {', '.join(good)}")
 
     def summary(self) -> None:
         failed = [i for i in self.items if not i.ok]

@@ -109,6 +109,13 @@ class SttSettings(_Section):
     min_short_confidence: float = Field(
         0.6, ge=0, le=1, description="Below this a short answer is rejected, not guessed"
     )
+    whisper_window_s: int = Field(
+        30,
+        ge=15,
+        le=30,
+        description="Whisper's encoder window in seconds: 30 is Whisper's own; 15 about halves"
+        " a decoding, a little less accurate (the Pi 4 profile's)",
+    )
 
 
 class ButtonSettings(_Section):
@@ -159,6 +166,12 @@ class RecordSettings(_Section):
         "after this many days (the hub keeps them)",
     )
     min_free_mb: int = Field(100, ge=0, description="Refuse to record below this free space")
+    key_file: Path | None = Field(
+        None,
+        description="Key file that locks the records (e.g. on a key stick kept apart); "
+        "$ASSISTANT_KEY_FILE wins; none = a systemd credential, the board's OTP key, "
+        "else <data_dir>/records.key (docs/security.md)",
+    )
 
 
 class SyncSettings(_Section):
@@ -240,7 +253,7 @@ def load_settings(path: Path | None = None) -> Settings:
     """Settings from *path*, or from the first config file found, or the defaults."""
     path = find_config_file(path)
     if path is None:
-        return Settings()
+        return _profiled(Settings(), {})
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -254,9 +267,25 @@ def load_settings(path: Path | None = None) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"Config file {path}: {_plain_problem(exc.errors()[0])}.") from exc
+    return _profiled(settings, data)
+
+
+def _profiled(settings: Settings, data: dict[str, Any]) -> Settings:
+    """*settings* with the board profile's choices (``assistant/pi.py``) for every setting
+    the file (*data*) does not set itself."""
+    from assistant.pi import apply_profile
+
+    explicit = {
+        f"{section}.{key}"
+        for section, values in data.items()
+        if isinstance(values, dict)
+        for key in values
+    }
+    apply_profile(settings, explicit)
+    return settings
 
 
 def _did_you_mean(word: str, choices: list[str], quote: str = "'") -> str:

@@ -68,6 +68,10 @@ class DiskFull(RecordError, OSError):
     """There is not enough free disk space to save safely."""
 
 
+class KeyProblem(RecordError, PermissionError):
+    """The key that locks the records on this device is missing or is not the right one."""
+
+
 class ConsentError(RecordError, PermissionError):
     """An operation would keep audio for someone who has not consented."""
 

@@ -27,6 +27,7 @@ import signal
 from collections.abc import Callable, Iterator
 
 __all__ = [
+    "AT_REST_POINTS",
     "ENV_VAR",
     "HUB_POINTS",
     "POINTS",
@@ -66,7 +67,16 @@ SYNC_POINTS = (
 
 HUB_POINTS = ("hub_after_session_commit",)
 
-POINTS = frozenset(STORE_POINTS + SYNC_POINTS + HUB_POINTS)
+AT_REST_POINTS = (
+    "encrypt_after_export",
+    "encrypt_after_link",
+    "encrypt_after_swap",
+    "encrypt_mid_wipe",
+    "seal_clip_after_write",
+)
+"""Locking a plaintext device's records the first time (:mod:`assistant.records.encrypt`)."""
+
+POINTS = frozenset(STORE_POINTS + SYNC_POINTS + HUB_POINTS + AT_REST_POINTS)
 
 Handler = Callable[[str], None]
 

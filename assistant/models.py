@@ -683,6 +683,32 @@ def prepare_cmd(
         typer.echo(f"The Whisper int8 copy is already in {where} (use --force to make it again).")
 
 
+@models_app.command("warm")
+def warm_cmd() -> None:
+    """Synthesise every prompt of the installed scripts into the prompt cache, ahead.
+
+    Run at install and after a script is published or changed (``script/setup`` does): then no
+    prompt is synthesised while a person waits (on a Raspberry Pi 4 the medium voice takes
+    about a second for its first sentence). Only prompts not cached yet are made. Read-backs
+    of a person's own words cannot be made ahead.
+    """
+    import time
+
+    from assistant.config import settings_of
+    from assistant.voice import open_voice
+    from assistant.voice.warm import installed_prompts, warm_prompts
+
+    settings = settings_of()
+    voice = open_voice(settings)
+    started = time.process_time()
+    texts = installed_prompts(settings)
+    made = warm_prompts(voice, texts)
+    typer.echo(
+        f"Prompt cache: {len(texts)} prompts in the installed scripts, {made} synthesised now, "
+        f"{len(texts) - made} already cached ({time.process_time() - started:.1f} processor s)."
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``models`` commands."""
     app.add_typer(models_app, name="models")

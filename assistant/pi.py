@@ -8,7 +8,10 @@ settings ``docs/performance.md`` projects to meet the targets on that board (or 
 them, where it says so): which voice quality, which recogniser for each role, the microphone
 block size, and whether the prompt cache is filled at install. ``assistant check`` reports the
 model and the profile in force, and each setting in force that differs from the profile's.
-The profile does not change the settings by itself: a setting in the configuration file wins.
+:func:`apply_profile` (called by :func:`assistant.config.load_settings`) sets the microphone
+block size, the Whisper window and (where its low-quality copy is installed) the voice from the
+profile; a setting in the configuration file wins. The service fills the prompt cache at start
+when the profile says so (``warm_prompt_cache``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class Profile:
     is installed) is the only one projected near the yes/no target on a Pi; Whisper is not."""
     free_engine: str
     input_block_ms: int
+    whisper_window_s: int
+    """Whisper's encoder window (``stt.whisper_window_s``): 30 s is Whisper's own; 15 s about
+    halves a decoding (246 -> 134 ms measured on x86) at some cost in accuracy (short answers
+    88.6 -> 84.1% right, free-answer WER 6.6 -> 7.5%; ``assistant/stt/whisper.py``)."""
     warm_prompt_cache: bool
     """Synthesise every prompt of the installed scripts into the cache at install and after a
     script is published, so that no prompt is synthesised while a person waits."""
@@ -46,32 +53,33 @@ class Profile:
 
 PROFILES: dict[ProfileName, Profile] = {
     "pi5": Profile(
-        "pi5", "Raspberry Pi 5", "medium", "vosk", "whisper", 10, True,
+        "pi5", "Raspberry Pi 5", "medium", "vosk", "whisper", 10, 30, True,
         "Whisper tiny decodes in about 0.6-0.8 s: fine for free answers, too slow for yes/no",
     ),
     "pi4": Profile(
-        "pi4", "Raspberry Pi 4, Pi 400, Compute Module 4", "medium", "vosk", "whisper", 10, True,
-        "Whisper tiny takes 3-4 s per answer: free answers only; medium voice only from the "
-        "cache (synthesis at about half real time)",
+        "pi4", "Raspberry Pi 4, Pi 400, Compute Module 4", "medium", "vosk", "whisper", 10, 15,
+        True,
+        "Whisper tiny takes 3-4 s per answer: free answers only, with the 15 s window; medium "
+        "voice only from the cache (synthesis at about half real time)",
     ),
     "pi3": Profile(
-        "pi3", "Raspberry Pi 3B/3B+", "low", "vosk", "vosk", 20, True,
+        "pi3", "Raspberry Pi 3B/3B+", "low", "vosk", "vosk", 20, 15, True,
         "Whisper takes about 8 s per answer here: Vosk for both roles, the low voice",
     ),
     "zero2w": Profile(
-        "zero2w", "Raspberry Pi Zero 2 W (512 MB)", "low", "vosk", "vosk", 20, True,
+        "zero2w", "Raspberry Pi Zero 2 W (512 MB)", "low", "vosk", "vosk", 20, 15, True,
         "512 MB: one recogniser (Vosk small) loaded, no Whisper, the low voice",
     ),
     "pc": Profile(
-        "pc", "not a Raspberry Pi", "medium", "auto", "auto", 10, False,
+        "pc", "not a Raspberry Pi", "medium", "auto", "auto", 10, 30, False,
         "the defaults",
     ),
 }  # fmt: skip
 
 
-def board_model(files: tuple[Path, ...] = MODEL_FILES) -> str | None:
+def board_model(files: tuple[Path, ...] | None = None) -> str | None:
     """The board's model from the device tree, or None (not a board with one: a PC)."""
-    for path in files:
+    for path in MODEL_FILES if files is None else files:
         try:
             raw = path.read_bytes()
         except OSError:
@@ -99,7 +107,7 @@ def profile_for(model: str | None) -> ProfileName:
 
 
 def profile_in_force(
-    settings: Settings, files: tuple[Path, ...] = MODEL_FILES
+    settings: Settings, files: tuple[Path, ...] | None = None
 ) -> tuple[Profile, str | None, bool]:
     """(the profile, the board's model or None, whether the profile was detected)."""
     model = board_model(files)
@@ -107,6 +115,49 @@ def profile_in_force(
     if chosen == "auto":
         return PROFILES[profile_for(model)], model, True
     return PROFILES[chosen], model, False
+
+
+def low_voice(voice: str) -> str:
+    """The low-quality Piper voice of the same speaker (``en_GB-alan-medium`` ->
+    ``en_GB-alan-low``); a path or a name without a quality is kept."""
+    for quality in ("-medium", "-high", "-x_low"):
+        if voice.endswith(quality) and "/" not in voice:
+            return voice.removesuffix(quality) + "-low"
+    return voice
+
+
+def profile_values(profile: Profile, settings: Settings) -> dict[str, object]:
+    """The settings *profile* chooses (dotted keys), given the rest of *settings*: the voice
+    only where its low-quality copy is installed (else it is reported, not changed)."""
+    out: dict[str, object] = {
+        "audio.input_block_ms": profile.input_block_ms,
+        "stt.whisper_window_s": profile.whisper_window_s,
+    }
+    if profile.voice_quality == "low":
+        low = low_voice(settings.voice.voice)
+        if low != settings.voice.voice and (settings.models_dir / f"{low}.onnx").is_file():
+            out["voice.voice"] = low
+    return out
+
+
+def apply_profile(
+    settings: Settings, explicit: set[str], files: tuple[Path, ...] | None = None
+) -> list[str]:
+    """Set each setting the profile in force chooses, except those in *explicit* (dotted keys
+    the configuration file sets: the file wins). Returns the keys set. The recognisers are not
+    set: ``auto`` already prefers the Vosk grammar wherever its model is installed, and naming
+    an engine that is not installed would stop the device."""
+    profile, _model, _detected = profile_in_force(settings, files)
+    done = []
+    for key, value in profile_values(profile, settings).items():
+        if key in explicit:
+            continue
+        section, name = key.split(".")
+        part = getattr(settings, section)
+        if getattr(part, name) != value:
+            setattr(part, name, value)
+            done.append(key)
+    return done
 
 
 def differences(settings: Settings, profile: Profile) -> list[str]:
@@ -121,13 +172,18 @@ def differences(settings: Settings, profile: Profile) -> list[str]:
             out.append(f"stt.{role}_engine is {have!r}; this profile uses {want!r}")
     if settings.audio.input_block_ms != profile.input_block_ms:
         out.append(
-            f"audio.input_block_ms is {settings.audio.input_block_ms}; "
+            f"audio.input_block_ms is {settings.audio.input_block_ms} (set in the config); "
             f"this profile uses {profile.input_block_ms}"
+        )
+    if settings.stt.whisper_window_s != profile.whisper_window_s:
+        out.append(
+            f"stt.whisper_window_s is {settings.stt.whisper_window_s} (set in the config); "
+            f"this profile uses {profile.whisper_window_s}"
         )
     return out
 
 
-def board_report(settings: Settings, files: tuple[Path, ...] = MODEL_FILES) -> list[str]:
+def board_report(settings: Settings, files: tuple[Path, ...] | None = None) -> list[str]:
     """Lines for ``assistant check``: the board, the profile in force, and how the settings
     differ from it."""
     profile, model, detected = profile_in_force(settings, files)
@@ -136,8 +192,11 @@ def board_report(settings: Settings, files: tuple[Path, ...] = MODEL_FILES) -> l
         f"board: {model or 'no device-tree model (not a Raspberry Pi)'}",
         f"profile: {profile.name} ({how}; for {profile.boards}): {profile.note}",
         f"  voice {profile.voice_quality}, short answers {profile.short_engine}, free answers "
-        f"{profile.free_engine}, {profile.input_block_ms} ms microphone blocks, prompt cache "
-        f"{'filled at install' if profile.warm_prompt_cache else 'filled as prompts are said'}",
+        f"{profile.free_engine}, {profile.input_block_ms} ms microphone blocks, Whisper window "
+        f"{profile.whisper_window_s} s, prompt cache "
+        f"{'filled at install and at start' if profile.warm_prompt_cache else 'as said'}",
+        f"  in force: voice {settings.voice.voice}, {settings.audio.input_block_ms} ms "
+        f"microphone blocks, Whisper window {settings.stt.whisper_window_s} s",
     ]
     lines += [f"  differs: {d}" for d in differences(settings, profile)]
     return lines

@@ -130,6 +130,28 @@ def device_session_loop(settings: Settings, script: str | None = None) -> Sessio
     return loop
 
 
+def warm_missing_prompts(settings: Settings) -> threading.Thread | None:
+    """At start, on a board whose profile says so (every Raspberry Pi), synthesise into the
+    prompt cache the installed scripts' prompts not there yet (a script published since
+    install), on a lowest-priority thread that waits while a session is under way
+    (``assistant/voice/warm.py``); None when the cache is off or the voice cannot be opened
+    (the session says why)."""
+    from assistant.app import SESSION_UNDER_WAY
+    from assistant.errors import AssistantError
+    from assistant.pi import profile_in_force
+    from assistant.voice import open_voice
+    from assistant.voice.warm import installed_prompts, warm_in_background
+
+    if settings.voice.cache_max_mb == 0 or not profile_in_force(settings)[0].warm_prompt_cache:
+        return None  # (``assistant models warm`` fills it on any board)
+    try:
+        voice = open_voice(settings)
+    except AssistantError as exc:
+        log.warning("The prompt cache is not warmed: %s", exc)
+        return None
+    return warm_in_background(voice, lambda: installed_prompts(settings), SESSION_UNDER_WAY.is_set)
+
+
 def _status_hook(text: str) -> None:
     if _current_service is not None:
         _current_service.status(text)
@@ -248,6 +270,7 @@ def run_service(settings: Settings, *, idle: bool = False, script: str | None = 
         loop, name = idle_loop(settings), "idle loop (buttons only)"
     else:
         loop = device_session_loop(settings, script)
+        warm_missing_prompts(settings)  # in the background, waiting while a session runs
     from assistant.buttons.base import set_shutdown_handler
 
     set_shutdown_handler(request_shutdown)  # yes + no held 5 s, whoever opens the buttons

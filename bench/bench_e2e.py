@@ -613,6 +613,10 @@ class TimedStream(RecognizerStream):
     def wake_with(self, wake: Any) -> bool:
         return self.inner.wake_with(wake)
 
+    @property
+    def early_silence_s(self) -> float | None:
+        return self.inner.early_silence_s
+
     def result(self) -> Any:
         self.marks["decision"] = time.time()
         self.marks["trace"] = dict(getattr(self.inner, "trace", {}))

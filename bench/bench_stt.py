@@ -423,7 +423,8 @@ def default_threshold(variant: str) -> float:
 
 
 TAUGHT_K = (1, 2, 3, 5)
-TAUGHT_METHODS = ("dtw", "fixed", "dtw-sym")
+TAUGHT_METHODS = ("dtw", "dtw-ref", "fixed", "dtw-sym")
+"""dtw-ref: the first DTW implementation (no early abandoning, einsum), for before/after."""
 
 
 def _whisper_answers(clips: list[tuple[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
@@ -450,7 +451,7 @@ def _whisper_answers(clips: list[tuple[str, np.ndarray]]) -> dict[str, dict[str,
     return out
 
 
-def taught(quick: bool, out_path: Path) -> None:
+def taught(quick: bool, out_path: Path, only: Sequence[str] = ()) -> None:
     """The taught mode: for each test speaker (``bench/taught_voices.py``) teach the first k
     examples of each word, test on the last five and on non-answers; the matcher alone, the
     device's fusion (matcher alone when sure, else with Whisper) and untaught Whisper."""
@@ -463,6 +464,8 @@ def taught(quick: bool, out_path: Path) -> None:
     speakers = tv.SPEAKERS[::4] if quick else tv.SPEAKERS
     ks = (3,) if quick else TAUGHT_K
     methods = ("dtw",) if quick else TAUGHT_METHODS
+    if only:
+        methods = tuple(m for m in TAUGHT_METHODS if m in only)
     tests: list[tuple[str, str | None, str, np.ndarray]] = []  # speaker, expected, label, pcm
     for sp in speakers:
         for w in tv.WORDS:
@@ -475,16 +478,18 @@ def taught(quick: bool, out_path: Path) -> None:
     # the matcher's processor time is measured with the machine's benchmark lock held
     with open("/tmp/bench.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for method in methods:
-            for k in ks:
-                for sp in speakers:
-                    pw = PersonalWords.from_audio(
-                        {w: [tv.example(sp, w, i) for i in range(k)] for w in tv.WORDS},
-                        method=method,  # type: ignore[arg-type]
-                    )
-                    for name, expected, label, pcm in tests:
-                        if name != sp.name:
-                            continue
+        # the methods take turns clip by clip, so that each meets the same load
+        for k in ks:
+            for sp in speakers:
+                taught_clips = {w: [tv.example(sp, w, i) for i in range(k)] for w in tv.WORDS}
+                pws = {
+                    method: PersonalWords.from_audio(taught_clips, method=method)  # type: ignore[arg-type]
+                    for method in methods
+                }
+                for name, expected, label, pcm in tests:
+                    if name != sp.name:
+                        continue
+                    for method, pw in pws.items():
                         m = pw.match(pcm)
                         gr = general[f"{name}|{label}"]
                         g = gr["answer"]
@@ -584,6 +589,9 @@ def main() -> None:
     parser.add_argument("--engines", default="auto", help="comma-separated, or auto")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--taught", action="store_true", help="personal words (taught mode)")
+    parser.add_argument(
+        "--methods", default="", help="taught mode: comma-separated matcher methods (all)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
     args = parser.parse_args()
@@ -591,7 +599,7 @@ def main() -> None:
     if args.taught:
         out = RESULTS / "stt-taught.json" if args.out == RESULTS / "stt.json" else args.out
         ss.set_cache_dir(CACHE)
-        taught(args.quick, out)
+        taught(args.quick, out, [m for m in args.methods.split(",") if m])
         return
     if args.worker:
         result = worker(args.worker, args.quick)

@@ -146,12 +146,15 @@ class RestlessGroup:
         self.decisions = 0
 
     def decide(self, listen: Any, said: str, name_of: Any) -> Any:
+        from assistant.dialogue import prompts as P
         from assistant.dialogue.scenario import Turn
         from assistant.errors import ScenarioError
 
         self.decisions += 1
         if self.decisions > MAX_DECISIONS:
             raise ScenarioError(f"a soak session took more than {MAX_DECISIONS} turns")
+        if said == P.BREAK:  # help twice in a row: a break; they come back (green)
+            return Turn(press="yes")
         roll = self.rng.random()
         if listen is not None and roll < 0.04:
             return Turn(press="repeat")

@@ -18,7 +18,8 @@
 #      the service user with the service's settings, for whoever types it.
 #   5. The speech models, with `assistant models download`, if there is a network.
 #   6. A polkit rule so holding yes + no for 5 s can power the device off safely.
-#   7. The systemd units: assistant.service (enabled, started) and assistant-sync.timer.
+#   7. The systemd units: assistant.service (enabled, started), assistant-sync.timer and
+#      assistant-sync.path (a flag is sent at once).
 set -euo pipefail
 
 DRY_RUN=0
@@ -206,18 +207,18 @@ fi
 
 echo "== 7. systemd units"
 run install -d -m 0755 "$UNIT_DIR"
-for unit in assistant.service assistant-sync.service assistant-sync.timer; do
+for unit in assistant.service assistant-sync.service assistant-sync.timer assistant-sync.path; do
   run install -m 0644 "$SRC/systemd/$unit" "$UNIT_DIR/$unit"
 done
 if [ -z "$ROOT" ]; then
   run systemctl daemon-reload
-  run systemctl enable assistant.service assistant-sync.timer
+  run systemctl enable assistant.service assistant-sync.timer assistant-sync.path
   if [ "$START" -eq 1 ]; then
     run systemctl restart assistant.service
-    run systemctl start assistant-sync.timer
+    run systemctl start assistant-sync.timer assistant-sync.path
   fi
 else
-  echo "(not enabled: --root; on the device: systemctl enable assistant.service assistant-sync.timer)"
+  echo "(not enabled: --root; on the device: systemctl enable assistant.service assistant-sync.timer assistant-sync.path)"
 fi
 
 echo

@@ -46,6 +46,7 @@ from assistant.core.record import Consent, Goal, Job, Person, SessionRecord
 from assistant.core.settings import DialogueSettings
 from assistant.core.speech import Transcript
 from assistant.core.words import match_short_answer
+from assistant.dialogue import prompts as P
 from assistant.dialogue.engine import Engine
 from assistant.dialogue.script import Script, load_script
 
@@ -172,9 +173,10 @@ class Conversation:
     def press(self, button: str, held: bool = False) -> None:
         self.settle()
         self.clock.advance(1.0)
-        self.listen = None
+        listen, self.listen = self.listen, None
         self.log.append(f"person: presses {button}" + (" (held)" if held else ""))
-        self.send(ButtonPressed(button, held=held))  # type: ignore[arg-type]
+        if not self.send(ButtonPressed(button, held=held)):  # type: ignore[arg-type]
+            self.listen = listen  # a press that means nothing here: still listening
 
     def barge(self, button: str) -> None:
         assert self.pending is not None, "nothing is being said to interrupt"
@@ -183,7 +185,13 @@ class Conversation:
         self.log.append(f"person: presses {button} while the device speaks")
         self.send(ButtonPressed(button, while_speaking=True))  # type: ignore[arg-type]
 
-    def say(self, text: str, confidence: float = 0.9, audio: bool = True) -> None:
+    def say(
+        self,
+        text: str,
+        confidence: float = 0.9,
+        audio: bool = True,
+        decided_by: str | None = None,
+    ) -> None:
         self.settle()
         listen = self.listen
         assert listen is not None, f"the device is not listening (last said: {self.last_said})"
@@ -192,7 +200,13 @@ class Conversation:
             answer = match_short_answer(text, listen.allowed)
         self.clips += 1
         heard = SpeechHeard(
-            Transcript(text=text, confidence=confidence, engine="fake", answer=answer),
+            Transcript(
+                text=text,
+                confidence=confidence,
+                engine="fake",
+                answer=answer,
+                decided_by=decided_by,
+            ),  # fmt: skip
             audio_path=f"/tmp/answer-{self.clips}.wav" if audio else None,
         )
         self.clock.advance(1.0 + len(text.split()) / 2.0)
@@ -225,6 +239,21 @@ class Conversation:
                 self.listen = None
                 self.send(SilenceTimedOut(listen.timeout_s))
 
+    def pass_(self) -> None:
+        """Pass by buttons alone: yellow, and yellow again at each choice offered, until the
+        device says the question was passed ("pass" in :meth:`run`)."""
+        passed = (P.PASSED, P.PASSED_FINAL, P.PASSED_SCALE)
+        start = len(self.said)
+        self.press("next")
+        for _ in range(20):
+            self.settle()
+            if self.ended or any(s.startswith(passed) for s in self.said[start:]):
+                return
+            if self.listen is None and not self.said[start:]:
+                return
+            self.press("next")
+        raise AssertionError("yellow never passed: " + " | ".join(self.said[start:]))
+
     def run(self, inputs: Sequence[str]) -> Conversation:
         for item in inputs:
             self.do(item)
@@ -246,6 +275,8 @@ class Conversation:
             self.barge(item.split()[1])
         elif item in ("yes", "no", "next", "help", "repeat"):
             self.press(item)
+        elif item == "pass":
+            self.pass_()
         else:
             raise ValueError(f"unknown input {item!r}")
 
@@ -328,7 +359,7 @@ def by_buttons(talk: Conversation) -> str:
     if listen is None:
         return "yes"
     if listen.role == "free":
-        return "next"
+        return "pass"
     return "yes"
 
 

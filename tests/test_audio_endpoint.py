@@ -213,6 +213,28 @@ def test_record_turn_feeds_the_stream_and_ends_early_on_a_short_answer() -> None
     assert turn.transcript.text == "yeah"
 
 
+class QuickStream(FakeStream):
+    """A stream that asks for its own, shorter pause (as a taught person's words do)."""
+
+    @property
+    def early_silence_s(self) -> float | None:
+        return 0.1
+
+
+def test_a_stream_may_ask_for_a_shorter_pause_before_the_early_stop() -> None:
+    assert FakeStream([], final="").early_silence_s is None  # the base class's default
+    pcm = audio(quiet(1.0), voice(0.4), quiet(3))
+    mic = ArrayMicrophone(pcm)
+    mic.start()
+    stream = QuickStream([(0.5, "yeah")], final="yeah")
+    turn = record_turn(
+        mic, wait_for_speech_s=10, trailing_silence_s=0.7, max_answer_s=60,
+        detector=E(), stream=stream, allowed=("yes", "no"),
+    )  # fmt: skip
+    assert turn.ended_by == "early_stop" and turn.early_answer == "yes"
+    assert turn.listened_s == pytest.approx(1.0 + 0.4 + 0.1, abs=0.06)
+
+
 def test_a_partial_that_is_not_allowed_does_not_end_early() -> None:
     pcm = audio(quiet(1.0), voice(0.4), quiet(3))
     mic = ArrayMicrophone(pcm)

@@ -152,7 +152,8 @@ def test_passes_when_all_is_well(factory, tmp_path):
     for button in BUTTON_PINS:
         assert f"{button} button" in names
     assert {"voice", "speaker", "lights", "microphone", "speech in", "disk", "clock"} <= set(names)
-    assert "All 13 checks passed." in lines
+    assert "records at rest" in names
+    assert "All 14 checks passed." in lines
     assert test.spoken[-1] == "The self-test is finished. Everything works."
     # the recording was played back: three seconds' worth at the microphone rate
     speaker = kit.speaker
@@ -178,7 +179,7 @@ def test_names_each_failure(factory, tmp_path):
     assert "silence" in failed["microphone"]
     assert failed["disk"].startswith("only 20 MB free")
     assert "1970" in failed["clock"]
-    assert "4 of 13 checks failed:" in lines
+    assert "4 of 14 checks failed:" in lines
     assert "The self-test is finished. I found 4 problems." in test.spoken
     assert "The no button failed." in test.spoken
     assert "The microphone failed." in test.spoken
@@ -339,3 +340,28 @@ def test_assistant_check_exits_non_zero_naming_failures(tmp_path, monkeypatch):
     assert "FAIL speaker: no speaker:" in proc.stdout
     assert "ok   speech in:" in proc.stdout  # the recognisers are named
     assert "checks failed:" in proc.stdout
+
+
+def test_check_says_which_key_locks_the_records(factory, tmp_path, monkeypatch):
+    from assistant.records import keys
+    from assistant.records.store import RecordStore
+
+    monkeypatch.delenv(keys.ENV_KEY_FILE, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    RecordStore(tmp_path, min_free_mb=0).close()  # no key stick, no board key: the data folder
+    test, kit, lines = make_test(factory, tmp_path)
+    try:
+        test.check_records_locked()
+    finally:
+        kit.close()
+    item = test.items[-1]
+    assert item.name == "records at rest" and item.ok
+    assert str(tmp_path / "records.key") in item.detail
+    assert "protects nothing against theft of the card" in item.detail
+    (tmp_path / "records.key").unlink()  # the key gone: a failure, in one sentence
+    test, kit, lines = make_test(factory, tmp_path)
+    try:
+        test.check_records_locked()
+    finally:
+        kit.close()
+    assert not test.items[-1].ok and "is not there" in test.items[-1].detail

@@ -39,7 +39,9 @@ def test_list_shows_where_each_script_is_and_whose(
     for name in builtin_scripts():
         assert "built-in" in out and str(builtin_dir() / f"{name}.yaml") in out
     assert f"staff's: {staff / 'daily-checkin.yaml'}" in out
+    # a bare YAML file in the published folder is listed, but never used: it is not signed
     assert f"published: {published / 'garden.yaml'}" in out
+    assert "must come signed from the hub, so this file is never run" in " ".join(out.split())
     assert "built-in; not used: the staff's copy is used instead" in out
     assert "(cannot be used: " in out and "broken.yaml" in out
     assert f"Staff's scripts folder: {staff}" in out

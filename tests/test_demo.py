@@ -33,11 +33,22 @@ def _check_record(data: dict[str, Any]) -> None:
         mine = [a for a in data["answers"] if a["person_id"] == pid]
         why = [a for a in mine if a["step_id"] == "why_here" and not a["passed"]]
         assert len(why) == 1 and why[0]["transcript"].strip(), name
-        assert any(a["audio_clip"] for a in mine) == consent[name], name
+        # Priya and Aisha said no: in a group nobody's voice is kept (one microphone hears the
+        # room), the words only
+        assert not any(a["audio_clip"] for a in mine), name
     tom = [a for a in data["answers"] if names.get(a["person_id"]) == "Tom"]
     assert [a["passed"] for a in tom if a["step_id"] == "why_here"] == [True, False]
     assert len(data["goals"]) == 1 and len(data["jobs"]) == 4 and data["next_meeting"]
     assert {names[j["person_id"]] for j in data["jobs"]} == set(names.values())
+    # Aisha uses the buttons only (issue 13): nothing she said was heard, every open question
+    # was answered by a choice, and she ends with a job she confirmed at the plan read-back.
+    aisha = [a for a in data["answers"] if names.get(a["person_id"]) == "Aisha"]
+    assert aisha and all(a["engine"] is None and a["confirmed_by"] != "voice" for a in aisha)
+    assert any(a["kind"] == "choice" and a["step_id"] == "why_here" for a in aisha)
+    job = next(j for j in data["jobs"] if names[j["person_id"]] == "Aisha")
+    assert job["what"] == "Buy what we need" and job["support"]
+    plan = [a for a in aisha if a["step_id"] == f"plan/{job['id']}"]
+    assert [(a["value"], a["confirmed_by"]) for a in plan] == [("yes", "button")]
 
 
 def test_demo_with_fake_speech_writes_a_valid_record_in_the_data_folder(tmp_path, capsys):

@@ -46,8 +46,10 @@ def test_builtin_script_completes(name: str, policy: Callable[[Conversation], st
     assert sum(1 for s in talk.saves if not s.finished) >= len(final.record.answers)
     # Sessions stay short (spoken at ~150 words a minute, answers included). A group of four
     # that needs a second try at its goal (each person saying if they can go along with it,
-    # issue 14) takes a little longer: at most 22 minutes.
-    assert talk.clock.elapsed < 22 * 60
+    # issue 14) takes a little longer. Passing by buttons alone walks through each question's
+    # choices first (issue 13: every open question answerable without speaking), so a group of
+    # four passing every question by buttons takes longer still: at most 30 minutes.
+    assert talk.clock.elapsed < 30 * 60
     # Every answer belongs to someone present, or to the group.
     present = {p.id for p in final.record.people}
     assert all(a.person_id in present | {None} for a in final.record.answers)

@@ -140,3 +140,24 @@ def test_open_lights_auto_follows_the_board(factory, monkeypatch):
     mock = open_lights(ButtonSettings(backend="mock"))
     assert isinstance(mock, GpioLights)
     mock.close()
+
+
+def test_an_open_flag_blinks_purple_slowly_then_the_light_goes_back(factory):
+    lights = GpioLights(ButtonSettings(), pin_factory=factory)
+    try:
+        lights.apply(SetLights(frozenset({"yes"}), "flagged"))
+        seen = set()
+        for _ in range(40):  # 3.2 s: at least one whole blink (1 s on, 2 s off)
+            seen.add(rgb(factory))
+            time.sleep(0.08)
+        # purple, then off: blinking (three pins are read one by one, so a read can fall
+        # between two of them as the light changes)
+        assert {(0.6, 0.0, 1.0), (0.0, 0.0, 0.0)} <= seen
+        assert all(g == 0.0 and r in (0.0, 0.6) and b in (0.0, 1.0) for r, g, b in seen)
+        lights.apply(SetLights(frozenset({"yes"}), "idle"))
+        time.sleep(0.1)
+        assert rgb(factory) == (0.0, 0.0, 0.0)
+        time.sleep(1.2)
+        assert rgb(factory) == (0.0, 0.0, 0.0)  # the blinking stopped
+    finally:
+        lights.close()

@@ -296,3 +296,22 @@ def test_the_store_sink_keeps_what_a_teach_words_step_asks(tmp_path: Path) -> No
     assert sink.keep_words(KeepWordConsent(sam.id, False))
     assert store.words.counts(sam.id) == {}
     store.close()
+
+
+def test_the_quicker_dtw_decides_as_the_first_one(taught: PersonalWords) -> None:
+    """Early abandoning and the BLAS frame costs change no decision and no distance that can
+    matter (one within the abandoning bound)."""
+    from dataclasses import replace
+
+    ref = replace(taught, method="dtw-ref")
+    bound = taught.abandon_bound()
+    clips = [say(w, i) for w in TAUGHT for i in (3, 4, 5, 6)]
+    clips += [ss.pad(ss.speak("I like apples very much", f"{VOICE}:90")), say("no", 1)[::2]]
+    for pcm in clips:
+        a, b = ref.match(pcm), taught.match(pcm)
+        assert (a.answer, a.candidate) == (b.answer, b.candidate)
+        for w, d in a.distances.items():
+            if d <= bound:
+                assert b.distances[w] == pytest.approx(d, abs=1e-3)
+            else:
+                assert b.distances[w] > bound

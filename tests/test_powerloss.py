@@ -18,7 +18,6 @@ import hashlib
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from assistant.records import clips as clips_mod
+from assistant.records.encrypt import connect_raw
+from assistant.records.keys import resolve
 from assistant.records.store import RecordStore
 
 CHILD = r"""
@@ -159,12 +160,14 @@ def check_survivors(data: Path, out: Outcome) -> RecordStore | None:
     if not db.exists():
         assert not out.saved
         return None
-    raw = sqlite3.connect(db)
+    raw = connect_raw(data)
     assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     raw.close()
     # No half-written clip is visible under a final name: every *.wav is whole.
-    for path in (data / "clips").glob("*.wav"):
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.stem, path
+    key = resolve(data)
+    for path in (data / "clips").glob("*.sealed"):
+        whole = key.open("clips", path.read_bytes(), str(path))
+        assert hashlib.sha256(whole).hexdigest() == path.stem, path
     store = RecordStore(data, min_free_mb=0)
     if not out.session_id or not out.saved:
         return store
@@ -232,12 +235,12 @@ def test_kill_at_write_boundary(
     if target == "clip_mid_write":
         assert list((data / "clips").glob(".incoming-*.part")), "the half file is a temp file"
     if target in ("clip_after_rename", "clip_before_commit"):
-        orphans = {p.stem for p in (data / "clips").glob("*.wav")} - set(out.clips.values())
+        orphans = {p.stem for p in (data / "clips").glob("*.sealed")} - set(out.clips.values())
         assert len(orphans) == 1  # renamed but not recorded: swept after the grace period
         store.close()
         monkeypatch.setattr(clips_mod, "ORPHAN_GRACE_S", -1.0)
         store = RecordStore(data, min_free_mb=0)
-        assert {p.stem for p in (data / "clips").glob("*.wav")} == set(out.clips.values())
+        assert {p.stem for p in (data / "clips").glob("*.sealed")} == set(out.clips.values())
         assert not list((data / "clips").glob(".incoming-*"))
     if target == "finish_before_commit":
         assert len(rec.answers) == 6 and len(out.clips) == 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from test_records_support import GROUP, T0, FakeClock, group_session, make_wav, 
 from assistant.errors import BadAudioFile, ConsentError, DiskFull, RecordError
 from assistant.records import clips as clips_mod
 from assistant.records.db import Database
+from assistant.records.encrypt import connect_raw
 from assistant.records.model import (
     Answer,
     CheckIn,
@@ -40,7 +40,7 @@ def store(tmp_path: Path, clock: FakeClock) -> Iterator[RecordStore]:
 
 
 def clip_files(store: RecordStore) -> list[Path]:
-    return sorted(p for p in store.clips_dir.iterdir() if p.suffix == ".wav")
+    return sorted(p for p in store.clips_dir.iterdir() if p.suffix == ".sealed")
 
 
 def one_answer_session(store: RecordStore, consent: bool) -> tuple[SessionRecord, Answer]:
@@ -97,7 +97,7 @@ def test_damaged_page_is_reported(tmp_path: Path) -> None:
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:
     RecordStore(tmp_path, min_free_mb=0).close()
-    conn = sqlite3.connect(tmp_path / "records.sqlite")
+    conn = connect_raw(tmp_path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(RecordError, match="newer"):
@@ -138,7 +138,7 @@ def test_keep_audio_with_consent(store: RecordStore, tmp_path: Path) -> None:
     assert sha == expected
     assert not wav.exists()  # the temporary WAV is gone
     assert store.clip_path(sha).read_bytes() and clip_files(store) == [store.clip_path(sha)]
-    assert hashlib.sha256(store.clip_path(sha).read_bytes()).hexdigest() == sha
+    assert hashlib.sha256(store.clip_bytes(sha)).hexdigest() == sha
     assert store.get_session(rec.id).answers[0].audio_clip == sha
     # The shell saves its own copy again (audio_clip None there): the clip stays.
     store.save_session(rec)
@@ -597,9 +597,9 @@ def test_sweep_removes_leftovers_after_the_grace_period(tmp_path: Path) -> None:
     old = time.time() - 3600
     part = s.clips_dir / ".incoming-abc.part"
     part.write_bytes(b"half")
-    orphan = s.clips_dir / ("b" * 64 + ".wav")
+    orphan = s.clips_dir / ("b" * 64 + ".sealed")
     orphan.write_bytes(b"renamed but never committed")
-    fresh = s.clips_dir / ("c" * 64 + ".wav")
+    fresh = s.clips_dir / ("c" * 64 + ".sealed")
     fresh.write_bytes(b"another process is about to commit this")
     for p in (part, orphan):
         os.utime(p, (old, old))
@@ -616,9 +616,11 @@ def test_sweep_spares_clips_older_than_the_database(
     import os
     import time
 
+    RecordStore(tmp_path, min_free_mb=0).close()  # the device's key and its note stay
+    for f in tmp_path.glob("records.sqlite*"):
+        f.rename(tmp_path / "moved-aside" if f.name == "records.sqlite" else f.with_suffix(".x"))
     clips = tmp_path / "clips"
-    clips.mkdir()
-    old_clip = clips / ("d" * 64 + ".wav")
+    old_clip = clips / ("d" * 64 + ".sealed")
     old_clip.write_bytes(b"kept by the database that was moved aside")
     old = time.time() - 7 * 86400
     os.utime(old_clip, (old, old))
@@ -631,7 +633,7 @@ def test_sweep_spares_clips_older_than_the_database(
 def test_clip_path_checks_its_name(store: RecordStore) -> None:
     with pytest.raises(RecordError):
         store.clip_path("../../etc/passwd")
-    assert store.clip_path("0" * 64).name == "0" * 64 + ".wav"
+    assert store.clip_path("0" * 64).name == "0" * 64 + ".sealed"
 
 
 def test_audit_log(store: RecordStore) -> None:

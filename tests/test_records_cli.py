@@ -87,6 +87,8 @@ def test_records_list_and_show(
     assert code == 0
     assert '"to see my friends"' in out and "Priya" in out and "FLAG (asked_for_help)" in out
     assert "audio kept" in out
+    assert "not sure" in out and "not_sure" not in out and "dont_like" not in out  # plain words
+    assert "don't like" in out
     code, _, err = run(config, capsys, "records", "show", "zz")
     assert code == 2 and "at least 4 characters" in err
     store = RecordStore(tmp_path / "data", min_free_mb=0)
@@ -201,6 +203,17 @@ def test_summary_and_retention_commands(
     assert code == 0 and "Deleted 0 recording(s)" in out  # finalised, not sent: kept
     code, out, _ = run(config, capsys, "records", "flags")
     assert "asked_for_help" in out and "Priya" in out
+    flag_id = out.split()[0]
+    code, _, err = run(config, capsys, "records", "clear-flag", "zzzz", "--by", "Kate")
+    assert code != 0 and "no flag with an id starting 'zzzz'" in err
+    code, out, _ = run(config, capsys, "records", "clear-flag", flag_id, "--by", "Kate")
+    assert code == 0 and f"Flag {flag_id} cleared by Kate. Flags still open: 0." in out
+    code, out, _ = run(config, capsys, "records", "clear-flag", flag_id, "--by", "Kate")
+    assert code == 0 and "already cleared" in out
+    code, out, _ = run(config, capsys, "records", "flags")
+    assert out.strip() == "No flags."
+    code, out, _ = run(config, capsys, "records", "flags", "--all")
+    assert "Priya" in out and "(resolved)" in out  # kept, marked resolved
 
 
 def test_csv_cells_never_run_as_formulas(tmp_path: Path) -> None:

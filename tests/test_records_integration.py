@@ -74,5 +74,6 @@ def test_engine_record_through_the_store(engine_record: SessionRecord, tmp_path:
         if not consent[person.id]:
             assert "<audio" not in mine
         said = [a.transcript for a in back.answers_for(person.id) if a.kind == "free"]
-        assert any(t and t in mine for t in said)
+        if any(said):  # the buttons-only person answers by choices: no free words
+            assert any(t and t in mine for t in said)
     store.close()

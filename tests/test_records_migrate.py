@@ -11,6 +11,7 @@ from test_records_support import T0, make_wav
 
 from assistant.errors import RecordError
 from assistant.records import migrate as migrate_mod
+from assistant.records.encrypt import connect_raw
 from assistant.records.migrate import Migration, latest_version, migrate, migrations
 from assistant.records.model import Answer, Consent, Person, SessionRecord
 from assistant.records.store import RecordStore
@@ -23,6 +24,7 @@ RELEASED = {
     3: "217fed6cbe4b160b8500fc92067de29e449d156c7acc5aaa169cc0a00970baab",
     4: "710e512c198dc415c6354c7ae93c3bd5df26a7f14884ce31200c4a31c40edec2",
     5: "6a442b16153cd071880fab36b041bcfc469ee4496d3d69e592f5a521c8472aa4",
+    6: "ce81b5b1fe770f8bb4aea2ae2a6d0c3fb48d899d493bf11c40e9d62596c399a8",
 }
 
 
@@ -95,7 +97,7 @@ def test_upgrade_from_the_first_schema_keeps_everything(tmp_path: Path) -> None:
     (tmp_path / "clips").mkdir()
     make_wav(tmp_path / "clips" / f"{sha}.wav")
     store = RecordStore(tmp_path, min_free_mb=0)
-    assert store.schema_version() == latest_version() == 5
+    assert store.schema_version() == latest_version() == 6
     assert store.device_id() == "dev-1"
     back = store.get_session(rec.id)
     assert back.state == "finalised"
@@ -116,7 +118,7 @@ def test_upgrade_from_the_first_schema_keeps_everything(tmp_path: Path) -> None:
     store.mark_sent(rec.id)
     assert store.get_session(rec.id).state == "sent"
     store.close()
-    conn = sqlite3.connect(tmp_path / "records.sqlite")
+    conn = connect_raw(tmp_path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
 
@@ -151,6 +153,6 @@ def test_store_reports_a_failed_upgrade_clearly(
     monkeypatch.setattr(migrate_mod, "migrations", lambda: [*real, bad])
     with pytest.raises(RecordError, match="records.sqlite"):
         RecordStore(tmp_path, min_free_mb=0)
-    conn = sqlite3.connect(tmp_path / "records.sqlite")
+    conn = connect_raw(tmp_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(real)
     conn.close()

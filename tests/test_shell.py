@@ -216,7 +216,7 @@ def test_simple_inputs_barge_in_calls_back_and_marks_the_press():
         ),
         (
             "script: x\nroster: [{name: A, consent: yes}]\nturns:\n  - {say: hi, held: true}\n",
-            r"turn 1: during_prompt and held go only with press",
+            r"turn 1: during_prompt, held and times go only with press",
         ),
         (
             "script: x\nroster: [{name: A, consent: yes}]\nturns:\n  - audio: nothere.wav\n",

@@ -98,6 +98,12 @@ class UntilPowerCut(SimpleInputs):
         return event
 
 
+# Yellow at "Is there anything you want to tell me?" offers its three choices and "My supporter
+# will answer with me" one at a time; yellow at each, then yellow at "To hear them again, press
+# green. To pass, press yellow." passes: six presses.
+NEWS_PASS = ["next"] * 6
+
+
 def _run(device, presses, script=None, inputs=None):
     settings, store, kit = device
     inputs = inputs or SimpleInputs()
@@ -121,7 +127,7 @@ def _run(device, presses, script=None, inputs=None):
 def test_scripts_are_offered_by_voice_and_chosen_with_the_buttons(device):
     # a press wakes it; next at the first offer, yes at the second: daily-checkin; then Sam
     # checks in by buttons.
-    record, voice = _run(device, ["next", "next", "yes", "yes", "yes", "yes", "next"])
+    record, voice = _run(device, ["next", "next", "yes", "yes", "yes", "yes", *NEWS_PASS])
     assert record.script == "daily-checkin"
     assert voice.calls[0] == P.IDLE_INVITE
     assert voice.calls[1].startswith("Which session would you like?")
@@ -183,7 +189,7 @@ def test_carry_on_is_never_decided_by_silence(device):
     assert len(calls) == 1 and calls[0].startswith("A session stopped before the end.")
     assert store.unfinished_session() is not None
     before = len(kit.voice.calls)
-    record, _ = _run(device, ["repeat", "yes", "yes", "next"])  # repeat asks again; yes
+    record, _ = _run(device, ["repeat", "yes", "yes", *NEWS_PASS])  # repeat asks again; yes
     asked = [c for c in kit.voice.calls[before:] if c.startswith("A session stopped")]
     assert len(asked) == 2
     assert store.session_state(record.id) == "finalised"
@@ -200,9 +206,60 @@ def test_an_unfinished_session_is_offered_and_carried_on(device):
     draft = store.unfinished_session()
     assert draft is not None and draft.script == "daily-checkin"
     before = len(kit.voice.calls)
-    record, voice = _run(device, ["yes", "yes", "next"])  # yes: carry on; mood; news
+    record, voice = _run(device, ["yes", "yes", *NEWS_PASS])  # yes: carry on; mood; news
     assert voice.calls[before].startswith("A session stopped before the end.")
     assert record.id == draft.id
     assert store.session_state(record.id) == "finalised"
     steps = [a.step_id for a in store.get_session(record.id).answers]
     assert steps.count("consent") == 1 and steps.count("mood") == 1  # nothing asked twice
+
+
+def test_a_flag_blinks_the_idle_light_until_staff_clear_it(device):
+    from assistant.buttons.lights import ConsoleLights
+    from assistant.dialogue.shell import choose_script
+
+    settings, store, kit = device
+
+    def idle_status() -> str:
+        lights = ConsoleLights()
+        inputs = SimpleInputs()
+        for button in ("yes", "yes"):  # wake; the first session offered
+            inputs.put(ButtonPressed(button))
+        choose_script(
+            kit.voice, MemorySpeaker(clock=FakeClock()), inputs, [settings.scripts_dir],
+            settings, wait_s=0.01, lights=lights, flagged=store.has_open_flags,
+        )  # fmt: skip
+        return lights.history[0].status
+
+    assert idle_status() == "idle"
+    sync_now = settings.data_dir / "sync-now"  # watched by systemd/assistant-sync.path
+    _run(device, ["yes", "yes", "yes", *NEWS_PASS], "daily-checkin")  # feeling good: no flag
+    assert not sync_now.exists()
+    # Sam checks in: red at "How are you feeling?", checked back ("You said: not good"), yes
+    record, voice = _run(device, ["yes", "yes", "no", "yes", *NEWS_PASS], "daily-checkin")
+    assert [f.kind for f in record.flags] == ["mood_not_good"]
+    assert sync_now.exists()  # a sync is asked for at once, not at the next timer
+    said = " ".join(voice.calls)
+    assert "Someone will talk with you" not in said  # it promises only what it can do
+    assert "I will keep it for" in said
+    assert store.has_open_flags() and idle_status() == "flagged"
+    store.resolve_flag(record.flags[0].id, "Kate")
+    assert not store.has_open_flags() and idle_status() == "idle"
+
+
+def test_stopped_for_today_the_next_start_is_quiet_until_a_press(device):
+    settings, store, kit = device
+    # Sam: who, consent; at the mood question help, help again (a break), red: stop for today
+    record, voice = _run(device, ["yes", "yes", "help", "help", "no"], "daily-checkin")
+    assert voice.calls[-1] == P.STOPPED_FOR_TODAY
+    assert store.session_state(record.id) != "finalised"
+    assert (settings.data_dir / "stopped-for-today").read_text() == record.id
+    before = len(kit.voice.calls)
+    # The next start: yellow wakes it (a press that is not an answer), then "carry on?" once,
+    # yes, then the mood question goes on where it stopped.
+    again, _ = _run(device, ["next", "yes", "yes", *NEWS_PASS])
+    said = kit.voice.calls[before:]
+    assert said[0].startswith("A session stopped before the end.")  # nothing before the press
+    assert sum(s.startswith("A session stopped before the end.") for s in said) == 1
+    assert again.id == record.id and store.session_state(record.id) == "finalised"
+    assert not (settings.data_dir / "stopped-for-today").exists()

@@ -308,7 +308,9 @@ def test_speaker_unplugged_mid_prompt_the_session_goes_on_and_speaks_again(tmp_p
     # played (the speaker refuses to open); then it plays again.
     speaker = FlakySpeaker(lose_at=2, back_after=2)
     inputs = SimpleInputs()
-    for button in ("yes", "yes", "yes", "next"):  # who, consent, mood, news
+    # who, consent, mood; then the news step passed: yellow offers its three choices and "My
+    # supporter will answer with me" one at a time, then yellow at "To pass, press yellow."
+    for button in ("yes", "yes", "yes", *["next"] * 6):
         inputs.put(ButtonPressed(button))
     shell, lights, voice = checkin(tmp_path, speaker, ArrayMicrophone(SILENCE), inputs)
     with caplog.at_level(logging.INFO, logger="assistant.dialogue.shell"):

@@ -53,7 +53,7 @@ def assert_all_on_hub_once(hub: Hub, store: RecordStore, made: list[SessionRecor
     clips = {a.audio_clip for r in made for a in r.answers if a.audio_clip}
     assert clips and got.clips == clips
     for sha in clips:
-        assert hub.blob_path(sha).read_bytes() == store.clip_path(sha).read_bytes()
+        assert hub.blob_path(sha).read_bytes() == store.clip_bytes(sha)
     assert {s.state for s in store.sessions()} == {"sent"}
 
 

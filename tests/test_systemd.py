@@ -23,7 +23,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
-UNITS = ["assistant.service", "assistant-sync.service", "assistant-sync.timer"]
+UNITS = [
+    "assistant.service",
+    "assistant-sync.service",
+    "assistant-sync.timer",
+    "assistant-sync.path",
+]
 EXEC = "/opt/assistant/venv/bin/assistant"
 
 
@@ -141,7 +146,7 @@ def test_install_script_dry_run():
     assert "--groups audio,gpio" in out
     assert "python3 -m venv /opt/assistant/venv" in out or "/opt/assistant/venv/bin/pip" in out
     assert "/opt/assistant/src[pi]" in out
-    assert "systemctl enable assistant.service assistant-sync.timer" in out
+    assert "systemctl enable assistant.service assistant-sync.timer assistant-sync.path" in out
     assert "systemctl restart" not in out  # --no-start
     for name in UNITS:
         assert f"/etc/systemd/system/{name}" in out

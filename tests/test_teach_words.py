@@ -17,7 +17,7 @@ def _short(examples: int = 2, words: tuple[str, ...] = ("yes", "help")) -> Scrip
 
 
 def _to_consent(talk: Conversation) -> None:
-    assert "I can learn how you say" in talk.last_said
+    assert "I can learn how you say" in talk.said[-2] and "shall I keep" in talk.last_said
 
 
 def test_examples_are_kept_only_when_confirmed_by_button() -> None:

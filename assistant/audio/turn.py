@@ -207,7 +207,8 @@ def record_turn(
                 whole = hit is not None or normalise(partial) in phrases_n
                 # a stream may ask for a shorter pause while it is sure (a taught person's
                 # own words: assistant/stt/personal_stream.py)
-                quiet_needed = getattr(stream, "early_silence_s", None) or early_silence_s
+                own = stream.early_silence_s if stream is not None else None
+                quiet_needed = early_silence_s if own is None else own
                 if whole and ep.silence_s >= quiet_needed:
                     early = hit
                     ep.early_stop()

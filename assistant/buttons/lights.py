@@ -6,7 +6,8 @@ class, :class:`~assistant.buttons.base.Lights`, is re-exported here):
 
 * a button's LED is on only when that button does something now;
 * the status light: **green** listening, **blue** speaking, **amber, pulsing** thinking,
-  **red** error, **off** idle.
+  **red** error, **off** idle, **purple, blinking slowly** idle with a flag staff have not
+  cleared yet (``assistant records clear-flag``).
 
 :class:`GpioLights` drives real LEDs through gpiozero (or MockFactory pins in tests);
 :class:`ConsoleLights` logs the state (and prints it, for development and the demo).
@@ -35,8 +36,9 @@ COLOURS: dict[Status, tuple[float, float, float]] = {
     "speaking": (0.0, 0.0, 1.0),
     "thinking": (1.0, 0.5, 0.0),
     "error": (1.0, 0.0, 0.0),
+    "flagged": (0.6, 0.0, 1.0),
 }
-"""Status colour as (red, green, blue), 0 to 1. Thinking pulses."""
+"""Status colour as (red, green, blue), 0 to 1. Thinking pulses; flagged blinks slowly."""
 
 COLOUR_NAMES: dict[Status, str] = {
     "idle": "off",
@@ -44,6 +46,7 @@ COLOUR_NAMES: dict[Status, str] = {
     "speaking": "blue",
     "thinking": "amber, pulsing",
     "error": "red",
+    "flagged": "purple, blinking slowly (a flag for staff)",
 }
 
 
@@ -99,6 +102,9 @@ class GpioLights(Lights):
             colour = (float(colour[0] > 0), float(colour[1] > 0), float(colour[2] > 0))
         if status == "thinking" and self.pwm:
             led.pulse(fade_in_time=0.6, fade_out_time=0.6, on_color=colour, off_color=(0, 0, 0))
+        elif status == "flagged":
+            # slow and distinct from the thinking pulse; with or without PWM
+            led.blink(on_time=1.0, off_time=2.0, on_color=colour, off_color=(0, 0, 0))
         else:
             led.color = colour
 

@@ -28,6 +28,7 @@ import typer
 
 from assistant.config import Settings, settings_of
 from assistant.dialogue import wording
+from assistant.dialogue.schema import Script
 from assistant.dialogue.script import builtin_dir, find_script, validate_script_file
 from assistant.errors import ScriptError
 
@@ -62,17 +63,40 @@ def catalogue(settings: Settings) -> list[ScriptFile]:
     found: list[ScriptFile] = []
     for origin, folder in _folders(settings):
         if folder.is_dir():
-            files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+            # published scripts are signed JSON documents (assistant/dialogue/published.py); a
+            # bare YAML file in that folder is listed too, as never used (it is not signed)
+            kinds = (".json", ".yaml", ".yml") if origin == "published" else (".yaml", ".yml")
+            files = sorted(p for p in folder.iterdir() if p.suffix in kinds)
             found += [ScriptFile(p.stem, p, origin) for p in files if p.is_file()]
     return found
+
+
+def _load(settings: Settings, entry: ScriptFile) -> Script:
+    """The script in *entry*; a published one only when its hub signature checks out."""
+    if entry.origin == "published":
+        from assistant.dialogue.published import PublicationRefused, PublishedScripts
+
+        if entry.path.suffix != ".json":
+            raise PublicationRefused(
+                f"{entry.path}: a script in the published folder must come signed from the "
+                "hub, so this file is never run"
+            )
+        published = PublishedScripts.of(settings)
+        return published.script(published.check(entry.name))
+    return validate_script_file(entry.path)
 
 
 def _lookup(settings: Settings, name: str) -> ScriptFile:
     """The script a name means (staff's first, then published, then built-in), or a file."""
     for entry in catalogue(settings):
         if entry.name == name:
+            try:
+                _load(settings, entry)
+            except ScriptError:
+                if entry.origin == "published":  # never used: the one it would replace is
+                    continue
             return entry
-    path = find_script(name, [settings.scripts_dir, settings.published_scripts_dir])
+    path = find_script(name, [settings.scripts_dir])
     return ScriptFile(path.stem, path, "a file")
 
 
@@ -82,13 +106,22 @@ def scripts_list(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     entries = catalogue(settings)
     used: dict[str, ScriptFile] = {}
+    titles: dict[Path, str] = {}
+    for entry in entries:
+        try:
+            loaded = _load(settings, entry)
+            titles[entry.path] = loaded.title
+            if loaded.publication is not None:
+                titles[entry.path] += f" (published version {loaded.publication})"
+        except ScriptError as exc:  # a broken script is listed with its problem
+            titles[entry.path] = f"(cannot be used: {exc})"
+            if entry.origin == "published":
+                continue  # a damaged publication is never used: the next one in line is
+        used.setdefault(entry.name, entry)
     for entry in entries:
         used.setdefault(entry.name, entry)
     for entry in sorted(entries, key=lambda e: (e.name, e.origin != used[e.name].origin)):
-        try:
-            title = validate_script_file(entry.path).title
-        except ScriptError as exc:  # a broken script is listed with its problem
-            title = f"(cannot be used: {exc})"
+        title = titles[entry.path]
         winner = used[entry.name]
         note = "" if winner is entry else f"; not used: the {winner.origin} copy is used instead"
         typer.echo(f"{entry.name:22} {title}")
@@ -104,7 +137,16 @@ def scripts_show(
     name: Annotated[str, typer.Argument(help="Script name (or file)")],
 ) -> None:
     """Print a script's file, with where it is."""
-    entry = _lookup(settings_of(ctx), name)
+    settings = settings_of(ctx)
+    entry = _lookup(settings, name)
+    if entry.origin == "published":
+        loaded = _load(settings, entry)
+        typer.echo(f"# {entry.name} (published version {loaded.publication}): {entry.path}")
+        from assistant.dialogue.published import PublishedScripts
+
+        text = PublishedScripts.of(settings).check(entry.name).yaml
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
     try:
         text = entry.path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -138,7 +180,12 @@ def scripts_copy(
             f"(assistant scripts copy {name} NEW) or edit that one."
         )
     try:
-        text = source.path.read_text(encoding="utf-8")
+        if source.origin == "published":
+            from assistant.dialogue.published import PublishedScripts
+
+            text = PublishedScripts.of(settings).check(source.name).yaml
+        else:
+            text = source.path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScriptError(f"Cannot read {source.path}: {exc}.") from exc
     text = _NAME_LINE.sub(f"name: {new_name}", text, count=1)
@@ -178,8 +225,9 @@ def scripts_check(
     script: Annotated[str, typer.Argument(help="Script name or file (YAML)")],
 ) -> None:
     """Check a script: the file first, then the wording rules; prints "ok" or each problem."""
-    entry = _lookup(settings_of(ctx), script)
-    loaded = validate_script_file(entry.path)
+    settings = settings_of(ctx)
+    entry = _lookup(settings, script)
+    loaded = _load(settings, entry)
     problems = wording.check_script(loaded)
     for problem in problems:
         typer.echo(str(problem))

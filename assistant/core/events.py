@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 Button = Literal["yes", "no", "next", "help", "repeat"]
-Status = Literal["idle", "speaking", "listening", "thinking", "error"]
+Status = Literal["idle", "speaking", "listening", "thinking", "error", "flagged"]
+"""``flagged``: idle, with a flag (a person is not feeling good, asked for help) that staff have
+not cleared yet: the status light blinks purple, slowly, until they do."""
 
 # ---------------------------------------------------------------- events (shell -> engine)
 
@@ -87,6 +89,8 @@ class Say:
     text: str
     prompt_id: int
     interruptible: bool = True
+    words_per_minute: float | None = None
+    """The speaking rate of the person being asked (None: the voice's own)."""
 
 
 @dataclass(frozen=True)
@@ -150,12 +154,17 @@ class KeepWordConsent:
 
 @dataclass(frozen=True)
 class KeepWordExample:
-    """Keep this turn's audio as an example of how the person says *word* (confirmed by
-    button; the store checks the word consent and the sound again)."""
+    """Keep this turn's audio as an example of how the person says *word* (the store checks
+    the word consent and the sound again).
+
+    *source*: ``taught`` (a ``teach_words`` example, confirmed by button) or ``confirmed`` (a
+    short answer of a taught person that stood: confirmed at a read-back, or decided by the
+    general recogniser and not undone; bounded per word, the oldest such dropped first)."""
 
     person_id: str
     word: ShortAnswer
     audio_path: str
+    source: Literal["taught", "confirmed"] = "taught"
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,14 @@ class _Model(BaseModel):
 
 
 class Consent(_Model):
-    """Consent to keep a person's own voice. Asked again at the start of each session."""
+    """Consent to keep a person's own voice, and their words. Asked again at each session."""
 
     audio: bool
+    words: bool | None = Field(
+        None,
+        description="May their words be written down (transcripts)? None: not asked (older "
+        "records, kept as before). False: only what they chose or confirmed is kept",
+    )
     at: datetime = Field(default_factory=now_utc)
     method: ConsentMethod = "button"
     witnessed_by: str | None = None
@@ -115,6 +120,18 @@ class Person(_Model):
     communication_needs: str | None = None
     repeat_after_s: float | None = Field(None, description="Their own wait before a repeat")
     words_per_minute: float | None = Field(None, description="Their own speaking rate")
+    end_pause_s: float | None = Field(
+        None, description="Their own pause that ends a spoken answer (none: the device's)"
+    )
+    buttons_only: bool = Field(
+        False, description="They answer with the buttons: the microphone stays closed for them"
+    )
+    scale_points: Literal[2, 3] | None = Field(
+        None, description="2: a two-point scale (like / don't like) for them; none: three"
+    )
+    supporter: str | None = Field(
+        None, description="Their named supporter, told of a flag (none: the facilitator)"
+    )
 
 
 class Answer(_Model):
@@ -127,6 +144,10 @@ class Answer(_Model):
     kind: Literal["free", "short", "choice", "scale", "button"] = "free"
     value: str | None = Field(None, description="Chosen option, scale point or short answer")
     transcript: str = ""
+    raw_transcript: str | None = Field(
+        None,
+        description="What the recogniser wrote, when British spelling changed it (transcript)",
+    )
     confidence: float | None = None
     engine: str | None = None
     decided_by: str | None = Field(
@@ -142,6 +163,11 @@ class Answer(_Model):
     rejected: bool = Field(
         False,
         description="The person said no at the read-back: not their answer, kept only as a try",
+    )
+    with_support: bool = Field(
+        False,
+        description="Given with the person's supporter (they chose \"My supporter will answer "
+        'with me")',
     )
     at: datetime = Field(default_factory=now_utc)
     supersedes: str | None = Field(None, description="Id of the answer this one replaces")
@@ -259,6 +285,12 @@ class SessionRecord(_Model):
     device_id: str | None = None
     script: str
     script_version: str = "1"
+    script_sha256: str | None = Field(
+        None, description="sha256 of the script's YAML text that ran (records from 2026-12)"
+    )
+    script_publication: int | None = Field(
+        None, description="The hub's publication version of the script, when it was published"
+    )
     state: SessionState = "draft"
     started_at: datetime = Field(default_factory=now_utc)
     ended_at: datetime | None = None

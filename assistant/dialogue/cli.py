@@ -12,6 +12,7 @@ from assistant.config import Settings, settings_of
 
 if TYPE_CHECKING:
     from assistant.dialogue.simulate import SpeechKit
+    from assistant.records.store import RecordStore
 
 
 def _settings() -> Settings:
@@ -29,8 +30,15 @@ def simulate(
         typer.Option("--fake-speech", help="Fast fake voice and recogniser instead of the models"),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary")] = False,
+    save: Annotated[
+        bool,
+        typer.Option("--save", help="Save the finished session into this device's record store"),
+    ] = False,
 ) -> None:
-    """Run a scenario through the real engine on a virtual clock; write the session record."""
+    """Run a scenario through the real engine on a virtual clock; write the session record.
+
+    A scenario without roster: or jobs: takes the people and open jobs of this device's
+    record store (as a session on the device does)."""
     from rich.console import Console
 
     from assistant.dialogue.scenario import load_scenario
@@ -39,17 +47,24 @@ def simulate(
     console = Console(highlight=False)
     loaded = load_scenario(scenario)
     settings = loaded.apply_settings(_settings())
-    kit = _speech_kit(settings, fake_speech)
-    console.print(f"[bold]Scenario[/bold] {scenario} (script {loaded.script})")
-    for reason in kit.reasons:
-        console.print(f"  [dim]{reason}[/dim]")
-    result = run_scenario(
-        loaded,
-        settings,
-        kit,
-        record_out=record_out,
-        narrator=None if quiet else ConsoleNarrator(console),
-    )
+    store = _open_store(settings, save or not loaded.has_roster or not loaded.has_jobs)
+    try:
+        kit = _speech_kit(settings, fake_speech)
+        console.print(f"[bold]Scenario[/bold] {scenario} (script {loaded.script})")
+        for reason in kit.reasons:
+            console.print(f"  [dim]{reason}[/dim]")
+        result = run_scenario(
+            loaded,
+            settings,
+            kit,
+            record_out=record_out,
+            narrator=None if quiet else ConsoleNarrator(console),
+            store=store,
+            save_to=store if save else None,
+        )
+    finally:
+        if store is not None:
+            store.close()
     state = "finished" if result.finished else "not finished"
     console.print(
         f"\nSession {state}: {result.turns_used} of {result.turns_total} turns used, "
@@ -57,6 +72,10 @@ def simulate(
         f"{result.virtual_s / 60:.1f} min on the virtual clock, {result.wall_s:.1f} s to run."
     )
     console.print(f"Record: {result.record_path}")
+    if save:
+        from assistant.dialogue.simulate import saved_line
+
+        console.print(saved_line(result.saved, settings))
     if result.failures:
         for failure in result.failures:
             console.print(f"[bold red]expectation not met:[/bold red] {failure}")
@@ -73,16 +92,37 @@ def demo(
     record_out: Annotated[
         Path | None, typer.Option("--record-out", "-o", help="Write the session record here")
     ] = None,
+    save: Annotated[
+        bool,
+        typer.Option("--save", help="Save the finished session into this device's record store"),
+    ] = False,
 ) -> None:
     """A co-production group session with four virtual people, no audio hardware needed."""
     from assistant.dialogue.demo import run_demo
 
     settings = _settings()
-    failures = run_demo(
-        settings, kit=lambda: _speech_kit(settings, fake_speech), record_out=record_out
-    )
+    store = _open_store(settings, save)
+    try:
+        failures = run_demo(
+            settings,
+            kit=lambda: _speech_kit(settings, fake_speech),
+            record_out=record_out,
+            save_to=store,
+        )
+    finally:
+        if store is not None:
+            store.close()
     if failures:
         raise typer.Exit(1)
+
+
+def _open_store(settings: Settings, wanted: bool) -> RecordStore | None:
+    """The device's record store, when the command needs it."""
+    if not wanted:
+        return None
+    from assistant.records.store import RecordStore
+
+    return RecordStore.open(settings)
 
 
 def run(

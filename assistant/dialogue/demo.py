@@ -3,10 +3,11 @@
 The engine runs the built-in ``coproduction-group`` script for real. The people are virtual:
 each decides at every listening turn what a real person might do (press a button, or say
 their answer, which the Piper voice speaks and the recogniser hears), so nothing here knows the
-script's steps by heart. Sam and Tom like to talk; Priya and Aisha mostly use the buttons.
-Priya and Aisha do not want their voice kept; Tom passes on the first question and is asked
-again at the end. The conversation is printed as it goes and the session record is written
-into the data folder.
+script's steps by heart. Sam and Tom like to talk; Priya mostly uses the buttons; Aisha
+uses the buttons only (she never speaks: at each open question she presses yellow and chooses
+from its choices, and she ends with a confirmed job). Priya and Aisha do not want their voice
+kept; Tom passes on the first question and is asked again at the end. The conversation is
+printed as it goes and the session record is written into the data folder.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from assistant.dialogue.scenario import RosterEntry, Scenario, Turn
 
 if TYPE_CHECKING:
     from assistant.dialogue.simulate import SpeechKit
+    from assistant.records.protocols import DeviceStore
 
 SCRIPT = "coproduction-group"
 
@@ -42,6 +44,10 @@ class Persona:
     """Keywords of steps they pass on the first time (next), to be asked again."""
     leaning: int = 0
     """Which end of a scale they lean to: 0 green, 1 yellow."""
+    buttons_only: bool = False
+    """Never speaks: open questions are answered by choosing (yellow, then green)."""
+    picks: dict[str, str] = field(default_factory=dict)
+    """Words in the question -> the choice they press green at (else the first one)."""
 
 
 PEOPLE = [
@@ -87,6 +93,8 @@ PEOPLE = [
         "Aisha",
         consent=False,
         talks=False,
+        buttons_only=True,
+        picks={"what job": "Buy what we need", "good at": "Cooking", "when": "Next week"},
         words={
             "why": "my friends come here",
             "want to do": "I want to go bowling",
@@ -103,7 +111,15 @@ _ROSTER_PARTS = P.ROSTER_NAME.split("{name}")  # "{name}. If you are {name}, pre
 _ROSTER_NAME = re.compile(
     re.escape(_ROSTER_PARTS[1].strip()) + r" ([\w' -]+?)" + re.escape(_ROSTER_PARTS[2][:14])
 )
-_CHOOSE_OPTION = P.CHOOSE_OPTION.split("{label}")[-1].split(".")[-2].strip()
+_CHOICE = re.compile(r"^(.+?)\. For (.+?), press green\.")
+
+
+def _choice(said: str) -> str | None:
+    """The choice being offered ("Today. For today, press green. ..."), or None."""
+    m = _CHOICE.match(said)
+    if m and m.group(1).lower() == m.group(2).lower():
+        return m.group(1)
+    return None
 
 
 class VirtualGroup:
@@ -112,6 +128,8 @@ class VirtualGroup:
     def __init__(self, people: list[Persona]) -> None:
         self.people = {p.name: p for p in people}
         self.passed: set[tuple[str, str]] = set()
+        self.asked: dict[str, str] = {}
+        """Person -> the open question they were last asked (for their pick)."""
 
     def _short(self, persona: Persona | None, answer: str, button: str) -> Turn:
         if persona is not None and persona.talks:
@@ -126,12 +144,18 @@ class VirtualGroup:
         who = name_of(listen.person_id)
         persona = self.people.get(who or "")
         step = listen.step_id.lower()
+        if persona is not None and persona.buttons_only:
+            chosen = self._buttons_only(persona, listen, said)
+            if chosen is not None:
+                return chosen
         if listen.role == "free":
             persona = persona or next(iter(self.people.values()))
             for key in persona.passes:
                 if key in step and (persona.name, key) not in self.passed:
                     self.passed.add((persona.name, key))
-                    return Turn(press="next")
+                    # yellow at the question, at its three choices and the supporter's, and at
+                    # "To pass, press yellow."
+                    return Turn(press="next", times=6)
             if "meet" in said.lower():
                 return Turn(say="next Tuesday at two")
             where = f"{step} {said.lower()}"
@@ -156,7 +180,9 @@ class VirtualGroup:
             if persona is not None and persona.leaning == 1:
                 return self._short(persona, "not sure", "next") if not retry else Turn(press="next")
             return self._short(persona, "yes", "yes") if not retry else Turn(press="yes")
-        if listen.phrases and _CHOOSE_OPTION not in said:
+        if said.startswith(P.CHOOSE_ROUND.split(".")[0]):
+            return Turn(press="next")
+        if listen.phrases and _choice(said) is None:
             # a three-point scale: lean one way, vary a little by step
             lean = persona.leaning if persona else 0
             idea = said.split(". ")[0]  # "The idea is: ..." names what is being rated
@@ -172,6 +198,23 @@ class VirtualGroup:
         if retry:
             return Turn(press="yes")
         return self._short(persona, "yes", "yes")
+
+    def _buttons_only(self, persona: Persona, listen: Listen, said: str) -> Turn | None:
+        """Someone who never speaks: yellow at an open question, then green at the choice
+        they want (their pick for the question, else the first one)."""
+        if listen.role == "free":
+            self.asked[persona.name] = said
+            return Turn(press="next")
+        label = _choice(said)
+        if label is None or listen.phrases and not said.endswith(f"{P.YELLOW_NEXT} {P.LISTENING}"):
+            return None if label is None else Turn(press="yes")  # a scale's middle point
+        question = self.asked.get(persona.name, "").lower()
+        pick = next((w for k, w in persona.picks.items() if k in question), None)
+        if label == P.WITH_SUPPORTER:
+            return Turn(press="next")
+        if pick is None or pick.lower() == label.lower():
+            return Turn(press="yes")
+        return Turn(press="next")
 
 
 def _green_words(phrases: tuple[str, ...]) -> str | None:
@@ -200,6 +243,7 @@ def run_demo(
     *,
     kit: Callable[[], SpeechKit],
     record_out: Path | None = None,
+    save_to: DeviceStore | None = None,
 ) -> list[str]:
     """Run the demo session, printing it; the problems found (none when it went well).
 
@@ -218,8 +262,15 @@ def run_demo(
     )
     for p in PEOPLE:
         how = "talks" if p.talks else "uses the buttons"
-        keep = "keeps their voice" if p.consent else "does not want their voice kept"
+        if p.buttons_only:
+            how = "uses the buttons only (never speaks)"
+        keep = "agrees to keep their voice" if p.consent else "does not want their voice kept"
         console.print(f"  [dim]{p.name}: {how}, {keep}[/dim]")
+    if len({p.consent for p in PEOPLE}) > 1:
+        console.print(
+            "  [dim]One microphone hears the whole room, so in a group voices are kept only "
+            "when everyone agrees: today the words only.[/dim]"
+        )
     console.print("[bold]Engines[/bold] (and why):")
     speech = kit()
     for reason in speech.reasons:
@@ -235,6 +286,8 @@ def run_demo(
         narrator=narrator,
         people=VirtualGroup(PEOPLE),
         audio_dir=out.with_suffix(".turns"),
+        store=save_to,
+        save_to=save_to,
     )
     record = result.record
     console.print(
@@ -244,6 +297,10 @@ def run_demo(
         f"cut short; {result.virtual_s / 60:.1f} min of conversation in {result.wall_s:.0f} s."
     )
     console.print(f"Session record: [bold]{result.record_path}[/bold]")
+    if save_to is not None:
+        from assistant.dialogue.simulate import saved_line
+
+        console.print(saved_line(result.saved, settings))
     problems = list(result.failures)
     if not result.finished:
         problems.append("the session did not finish")

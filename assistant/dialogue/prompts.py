@@ -19,17 +19,41 @@ FINISHED = "That's the end of this session. Thank you."
 # Idle: choosing a session (outside a session).
 IDLE_INVITE = "Hello. To start a session, press green."
 WHICH_SESSION = "Which session would you like?"
-SESSIONS_EXPLAIN = "I will say the sessions one at a time. Press green for the one you want."
-SESSIONS_NEXT = "Press yellow to hear the next one."
+SESSIONS_EXPLAIN = "I will say the sessions one at a time. Press green at the one you want."
+SESSIONS_NEXT = "For the next one, press yellow."
 
 # Buttons: colour first, the same words everywhere.
 PRESS = {"yes": "press green", "next": "press yellow", "no": "press red"}
 YES_NO = "For yes, press green. For no, press red."
+# Yellow has one meaning everywhere: "next", go on without choosing this. It is said in one of
+# these four sentences, always the same words: at a choice ("the next one"), at an open
+# question (its choices come next), at a scale (its middle point comes next) and where nothing
+# more is offered ("pass").
+YELLOW_NEXT = "For the next one, press yellow."
+YELLOW_CHOICES = "For choices, press yellow."
 TO_PASS = "To pass, press yellow."
-TO_MOVE_ON = "To move on, press yellow."
+TO_MOVE_ON = TO_PASS
+"""The old name: at something said, yellow goes on (the same words as passing)."""
+YELLOW_MORE = "For more, press yellow."
+"""At a scale: the next one is its middle point, offered alone."""
+YELLOW_WORDS = (YELLOW_NEXT, YELLOW_CHOICES, YELLOW_MORE, TO_PASS)
+"""Every sentence that says what yellow does (a test checks no other is said)."""
 ALWAYS_HELP = (
-    "To hear it again, press the repeat button. To ask for a person, hold down the help button."
+    "To hear it again, press the repeat button. For a break, press help again. "
+    "For a person, hold the help button."
 )
+# A break: help pressed again straight after the help. The session waits, quietly, as long as
+# it takes; red stops for today (the session is kept, and offered again at the next start).
+BREAK = (
+    "Okay. Let's have a break. I will wait here. "
+    "When you are ready, press green. To stop for today, press red."
+)
+BACK_FROM_BREAK = "Welcome back. Here is the question again."
+STOPPED_FOR_TODAY = "Okay. We will stop for today. Thank you. Next time, we can carry on from here."
+BREAK_PROMPTS = (BREAK, BACK_FROM_BREAK, STOPPED_FOR_TODAY)
+MAX_UTTERANCE_WORDS = 25
+"""The most words in one thing said before the person can answer (issue 13)."""
+PRESS_A_BUTTON = "Please press a button."
 HELD_HELP = "I will tell a member of staff that you would like a person to help."
 NEED_PERSON_REASON = "Held the help button: would like a person to help."
 
@@ -37,11 +61,11 @@ NEED_PERSON_REASON = "Held the help button: would like a person to help."
 HELP = {
     "say": "I am telling you something. You don't need to answer.",
     "celebrate": "We are celebrating. You don't need to answer.",
-    "ask": "Answer in your own words. Start speaking after the sound.",
+    "ask": "Answer in your own words. Start speaking after the sound. Nothing to say? Press red.",
     "read_back": "I want to check that I heard you right.",
     "confirm": "I want to check something with you.",
-    "choose": "I say the choices one at a time. Press green when you hear the one you want.",
-    "scale": "Choose the answer that fits best. You can press a button or say it.",
+    "choose": "I say the choices one at a time. Press green at the one you want.",
+    "scale": "Choose the answer that fits best. Press a button or say it.",
     "consent": "You choose if I keep your voice. Yes and no are both fine.",
     "who_is_here": "I want to know who is here. Press green when you hear your name.",
     "name": "Please say your name after the sound.",
@@ -55,31 +79,40 @@ YOU_SAID = "You said: {words}. Is that right?"
 """A scale answer that raises a flag is checked back with this first."""
 TRY_AGAIN = "Okay. Let's try again."
 KEPT_RECORDING = "Thank you. I have kept your recording. Staff will listen to it."
-KEPT_WORDS = "Thank you. I will keep what I heard. Staff will check it with you."
+NO_RECORDING = "Sorry, I still didn't catch that."
+"""Said when nothing was heard twice and no recording is kept: the choices come next."""
 NOT_KEPT = "Sorry, I got it wrong again. I will not keep it."
 NOT_KEPT_AGAIN = "We can come back to it."
 NOT_KEPT_ON = "You can tell staff later."
 PASSED = "That's fine. We can come back to it."
+PASSED_SCALE = "That's fine. You passed."
 PASSED_FINAL = "That's fine. Let's move on."
-ASKED_AGAIN = (
-    "{person}, you passed before. Here is the question again. To pass again, press yellow."
-)
+ASKED_AGAIN = "{person}, you passed before. Here is the question again."
 TELL_LATER = "{person}, you can tell your supporter later. That's fine."
 NOTHING_YET = "nothing yet"
 
 # Choose.
 CHOOSE_INTRO = "I will say the choices one at a time. Press green at the one you want."
 CHOOSE_OPTION = "{label}. For {label}, press green. For the next one, press yellow."
-CHOOSE_AGAIN = "That was all of them. Here they are again."
+CHOOSE_LAST = "{label}. For {label}, press green. To pass, press yellow."
+"""The last choice at a scale (its middle point): nothing comes after it but passing."""
+CHOOSE_ROUND = "That was all of them. To hear them again, press green. To pass, press yellow."
+CHOOSE_AGAIN = "Here they are again."
 CHOSE = "You chose: {label}."
+WITH_SUPPORTER = "My supporter will answer with me"
+"""The choice at every open question: the answer is then given with support."""
+SUPPORTER_GO = "Okay. {person}, please answer with your supporter."
+SUPPORTER_GO_NONAME = "Okay. Please answer with your supporter."
+SCALE_NEXT = "For more, press yellow."
+SCALE_MIDDLE = "{point}. For {label}, press green. To pass, press yellow."
+"""A scale's middle point, offered alone after yellow; yellow here passes."""
 
 # Who is here.
 ROSTER_INTRO_GROUP = (
-    "Let's see who is here. I will say each name. "
-    "When you hear your name, press green. If someone is not here, press yellow."
+    "Let's see who is here. I will say each name. When you hear your name, press green."
 )
 ROSTER_INTRO_ONE = "Who are you? I will say each name. When you hear your name, press green."
-ROSTER_NAME = "{name}. If you are {name}, press green. If not, press yellow."
+ROSTER_NAME = "{name}. If you are {name}, press green. For the next one, press yellow."
 ROSTER_HELLO = "Hello, {name}."
 YOU_ARE = "You are {name}. Is that right?"
 ANYONE_ELSE = "Is anyone else here who wants to join in? For yes, press green. For no, press red."
@@ -91,14 +124,21 @@ NEW_PERSON = "the new person"
 
 # Consent.
 CONSENT = (
-    "{person}, can I keep a recording of your voice today? "
-    "It helps staff remember your own words. "
-    "It's fine to say no. You can change your mind at any time. "
+    "{person}, can I keep a recording of your voice today? No is fine too. "
     "For yes, press green. For no, press red."
+)
+CONSENT_HELP = (
+    "A recording helps staff remember your own words. You can change your mind at any time."
 )
 CONSENT_YES = "Thank you, {person}. I will keep your voice."
 CONSENT_NO = "That's fine, {person}. I will not keep your voice."
-CONSENT_WITHDRAW = "You said no. I will stop keeping your voice from now on. Is that right?"
+# In a group one microphone hears the room: voices are kept only when everyone present agreed.
+CONSENT_YES_WORDS_ONLY = (
+    "Thank you, {person}. Not everyone wants their voice kept. So today I will keep the words only."
+)
+CONSENT_NO_WORDS_ONLY = (
+    "That's fine, {person}. I will not keep your voice. So today I will keep everyone's words only."
+)
 
 # Goal.
 GOAL_CHOICE = "Most people liked this idea: {idea}. Is this our group's goal?"
@@ -115,13 +155,15 @@ NO_IDEAS = "There are no ideas yet."
 PLAN_INTRO = "Here is the plan."
 GOAL_LINE = "The goal is: {goal}."
 MY_GOAL_LINE = "Your goal is: {goal}."
-JOB_LINE = "{person} will do this: {what}."
-MY_JOB_LINE = "You will do this: {what}."
+JOB_LINE = "{person} said: {what}."
+MY_JOB_LINE = "You said: {what}."
+JOB_CHECK = "{person}, is that right?"
+"""Each person confirms their own part of the plan read-back."""
 WHEN_LINE = "When: {when}."
 SUPPORT_LINE = {
     "myself": "By myself.",
-    "a_little_help": "With a little help.",
-    "a_lot_of_help": "With a lot of help.",
+    "a_little_help": "A little help.",
+    "a_lot_of_help": "A lot of help.",
 }
 NEXT_MEETING_LINE = "We meet next: {when}."
 IS_THAT_RIGHT = "Is that right? For yes, press green. For no, press red."
@@ -131,6 +173,9 @@ PLAN_WRONG_REASON = "A read-back of the {what} was not right; please go through 
 
 # Plan items.
 ANOTHER = "Is there another one? For yes, press green. For no, press red."
+
+# How far through (said now and then before a question).
+PROGRESS = {2: "Two more questions.", 1: "One more question."}
 
 STAFF = "a member of staff"
 

@@ -62,6 +62,9 @@ class Turn(_Strict):
     silence: float | None = Field(None, gt=0, le=3600)
     during_prompt: bool = False
     held: bool = False
+    times: int = Field(
+        1, ge=1, le=20, description="Press the button this many times (e.g. to pass by yellow)"
+    )
     who: str | None = Field(None, description="Check: the engine is listening to this person")
     step: str | None = Field(None, description="Check: the engine is at this step")
 
@@ -81,8 +84,8 @@ class Turn(_Strict):
                 "needs exactly one of press, say, audio or silence"
                 + (f" (has {', '.join(given)})" if given else "")
             )
-        if (self.during_prompt or self.held) and self.press is None:
-            raise ValueError("during_prompt and held go only with press")
+        if (self.during_prompt or self.held or self.times > 1) and self.press is None:
+            raise ValueError("during_prompt, held and times go only with press")
         if self.say is not None and not self.say.strip():
             raise ValueError("say needs some words")
         return self
@@ -119,9 +122,16 @@ class Expect(_Strict):
 
 class Scenario(_Strict):
     script: str
-    roster: list[RosterEntry] = Field(min_length=1)
+    roster: list[RosterEntry] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Who may take part; left out: the people in the device's record store",
+    )
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    jobs: list[JobEntry] = Field(default_factory=list)
+    jobs: list[JobEntry] = Field(
+        default_factory=list,
+        description="Open jobs from earlier sessions; left out: the record store's open jobs",
+    )
     facilitator: str | None = None
     next_meeting: str | None = None
     seed: int = 0
@@ -137,10 +147,22 @@ class Scenario(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"the roster names {', '.join(dupes)} more than once")
+        if not self.has_roster:
+            return self  # the jobs' people are looked up in the record store when it runs
         for job in self.jobs:
             if job.person not in names:
                 raise ValueError(f"job {job.what!r} is for {job.person}, who is not in the roster")
         return self
+
+    @property
+    def has_roster(self) -> bool:
+        """The scenario names its people (else they come from the device's record store)."""
+        return "roster" in self.model_fields_set
+
+    @property
+    def has_jobs(self) -> bool:
+        """The scenario lists its open jobs, even none (else the record store's open jobs)."""
+        return "jobs" in self.model_fields_set
 
     @property
     def folder(self) -> Path:

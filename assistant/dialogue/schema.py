@@ -22,6 +22,8 @@ __all__ = [
     "ANSWER_STEPS",
     "IDEA_FIELDS",
     "JOB_FIELDS",
+    "CHOICES_FROM",
+    "MAX_CHOICES",
     "MAX_OPTIONS",
     "SCALES",
     "SCALE_SYNONYMS",
@@ -40,6 +42,7 @@ __all__ = [
     "ForEachPerson",
     "KeepAs",
     "Kind",
+    "OpenQuestion",
     "Option",
     "PlanItem",
     "RaiseFlag",
@@ -123,6 +126,13 @@ class BaseStep(BaseModel):
     where: str = Field("", exclude=True, description="Filled in on load: file and step number")
 
 
+class Option(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: str
+    label: str
+    also: tuple[str, ...] = Field((), description="Other ways of saying it")
+
+
 class Say(BaseStep):
     type: Literal["say"]
     text: str
@@ -140,7 +150,27 @@ class Celebrate(BaseStep):
     kind: CelebrationKind = Field("other", description="What is celebrated, for the record")
 
 
-class Ask(BaseStep):
+MAX_CHOICES = MAX_OPTIONS - 1
+"""Choices an open question offers at most; "My supporter will answer with me" is the last."""
+
+CHOICES_FROM = ("ideas", "jobs", "strengths")
+"""What ``choices_from`` can name besides an earlier open question's id."""
+
+
+class OpenQuestion(BaseStep):
+    """A question answered in the person's own words, or, without speaking, by a choice."""
+
+    choices: tuple[Option, ...] = Field(
+        (), description="Offered one at a time after yellow (at most 3; strings or options)"
+    )
+    choices_from: str | None = Field(
+        None,
+        description="Earlier answers of this session offered as choices: ideas, jobs, "
+        "strengths, or the id of an earlier question",
+    )
+
+
+class Ask(OpenQuestion):
     """A free answer in the person's own words; the recording is kept with consent."""
 
     type: Literal["ask"]
@@ -154,13 +184,6 @@ class Confirm(BaseStep):
 
     type: Literal["confirm"]
     text: str
-
-
-class Option(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    value: str
-    label: str
-    also: tuple[str, ...] = Field((), description="Other ways of saying it")
 
 
 class Choose(BaseStep):
@@ -207,7 +230,7 @@ class Branch(BaseStep):
     otherwise: tuple[Step, ...] = ()
 
 
-class PlanItem(BaseStep):
+class PlanItem(OpenQuestion):
     """Who will do what, when, with how much support: makes a job."""
 
     type: Literal["plan_item"]
@@ -263,7 +286,7 @@ class ReviewGoal(BaseStep):
     rule: Literal["majority", "everyone", "staff"] = "majority"
 
 
-class Agenda(BaseStep):
+class Agenda(OpenQuestion):
     """The group's own agenda: each person present adds what they want to talk about (own
     words, or pass); it is read back and kept. A ``review`` of ``agenda`` goes through it."""
 
@@ -272,7 +295,7 @@ class Agenda(BaseStep):
     intro: str | None = None
 
 
-class Strengths(BaseStep):
+class Strengths(OpenQuestion):
     """Asks what a person is good at (own words); kept as their strengths, read back, and
     offered when jobs are planned (``plan_item`` with ``offer_strengths``)."""
 
@@ -376,6 +399,10 @@ class Script(BaseModel):
     kind: Kind
     steps: tuple[Step, ...]
     source: str = Field("", exclude=True, description="Where it was loaded from")
+    sha256: str | None = Field(None, exclude=True, description="sha256 of its YAML text")
+    publication: int | None = Field(
+        None, exclude=True, description="Its publication version, when the hub published it"
+    )
 
     @property
     def one_person(self) -> bool:
@@ -432,6 +459,8 @@ def _texts(step: BaseStep) -> list[str]:
             out.append(value)
     if isinstance(step, Choose):
         out += [o.label for o in step.options]
+    if isinstance(step, OpenQuestion):
+        out += [o.label for o in step.choices]
     return out
 
 

@@ -13,6 +13,7 @@ reads YAML and checks meaning, and re-exports the schema's names.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from importlib import resources
@@ -25,8 +26,10 @@ from pydantic import ValidationError
 from assistant.dialogue import yaml_errors
 from assistant.dialogue.schema import (
     ANSWER_STEPS,
+    CHOICES_FROM,
     IDEA_FIELDS,
     JOB_FIELDS,
+    MAX_CHOICES,
     MAX_OPTIONS,
     SCALE_SYNONYMS,
     SCALES,
@@ -45,6 +48,7 @@ from assistant.dialogue.schema import (
     ForEachPerson,
     KeepAs,
     Kind,
+    OpenQuestion,
     Option,
     PlanItem,
     RaiseFlag,
@@ -209,9 +213,11 @@ def parse_script(text: str, label: str = "<script>") -> Script:
     if not isinstance(data, dict):
         raise ScriptError(f"{label}: a script must be a set of fields (name, title, kind, steps).")
     try:
-        return _Checker(label).script(data)
+        script = _Checker(label).script(data)
     except RecursionError as exc:
         raise ScriptError(f"{label}: it is nested too deeply to be a script.") from exc
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return script.model_copy(update={"sha256": sha})
 
 
 MAX_TEXT_CHARS = 1024 * 1024  # scripts, scenarios and the config file are far smaller
@@ -228,7 +234,7 @@ class _Checker:
     # -- structure -------------------------------------------------------------------------
 
     def script(self, data: dict[str, Any]) -> Script:
-        known = set(Script.model_fields) - {"source"}
+        known = set(Script.model_fields) - {"source", "sha256", "publication"}
         for key in data:
             if key not in known:
                 raise self.fail("", f'unknown field "{key}"; the fields are: {_list(known)}.')
@@ -316,6 +322,8 @@ class _Checker:
             values["cases"] = built
             if "otherwise" in raw:
                 values["otherwise"] = self.steps(raw["otherwise"], f"{number}.{n + 1}.")
+        if "choices" in raw and kind in _OPEN_STEPS:
+            values["choices"] = _choices(self, raw["choices"], where)
         if kind == "choose" and isinstance(raw.get("options"), list):
             count = len(raw["options"])
             if count > MAX_OPTIONS:
@@ -332,6 +340,39 @@ class _Checker:
             if err["type"] == "missing" and len(loc) == 1:
                 raise self.fail(where, f'{_a(kind)} step needs "{loc[0]}".') from exc
             raise self.fail(where, f'"{".".join(loc)}": {_plain(err)}.') from exc
+
+
+_OPEN_STEPS = ("ask", "plan_item", "strengths", "agenda")
+"""Steps whose question is open (own words) and can offer ``choices``."""
+
+
+def _choices(self: _Checker, raw: Any, where: str) -> list[dict[str, Any]]:
+    """``choices:``: a list of words ("Today") or options ({value, label}); at most three."""
+    if not isinstance(raw, list) or not raw:
+        raise self.fail(
+            where,
+            '"choices" must be a list of short words, e.g. choices: ["Make posters", '
+            '"Buy the food"].',
+        )
+    if len(raw) > MAX_CHOICES:
+        raise self.fail(
+            where,
+            f'"choices" has {len(raw)}; the most is {MAX_CHOICES} (the device adds "My '
+            'supporter will answer with me" as the last one): keep the three most likely.',
+        )
+    out: list[dict[str, Any]] = []
+    for n, item in enumerate(raw, 1):
+        if isinstance(item, bool | int | float):
+            item = ("yes" if item else "no") if isinstance(item, bool) else str(item)
+        if isinstance(item, str):
+            if not item.strip():
+                raise self.fail(where, f"choice {n} is empty: give it some words.")
+            out.append({"value": item.strip(), "label": item.strip()})
+        elif isinstance(item, dict):
+            out.append(item)
+        else:
+            raise self.fail(where, f"choice {n} must be words in quotes, or a value and a label.")
+    return out
 
 
 def _a(kind: str) -> str:
@@ -383,6 +424,26 @@ class _Semantics:
                     f'a confirm step asks for a preference ("{found.group(0)}"); yes/no is only '
                     "for checking. Use a scale step (like / not sure / don't like).",
                 )
+        if isinstance(step, OpenQuestion) and step.choices_from is not None:
+            source = step.choices_from
+            target = self.seen.get(source)
+            if source not in CHOICES_FROM and (
+                target is None or target.type not in ("ask", "strengths", "agenda")
+            ):
+                raise self.fail(
+                    step,
+                    f'choices_from: "{source}" is not ideas, jobs, strengths or the id of an '
+                    "earlier open question (ask); give one of those, e.g. choices_from: ideas.",
+                )
+            if source == "strengths" and not person:
+                raise self.fail(
+                    step,
+                    "choices_from: strengths is a person's own: put it inside for_each_person.",
+                )
+        if isinstance(step, OpenQuestion) and step.choices:
+            labels = [o.label.strip().lower() for o in step.choices]
+            if len(set(labels)) != len(labels):
+                raise self.fail(step, "two choices have the same words: give each its own.")
         if isinstance(step, Choose):
             values = [o.value for o in step.options]
             if len(set(values)) != len(values):

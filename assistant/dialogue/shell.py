@@ -64,7 +64,7 @@ from assistant.dialogue.events import (
     StopListening,
     Tick,
 )
-from assistant.errors import AudioError, ConsentError, RecordError
+from assistant.errors import AssistantError, AudioError, ConsentError, RecordError
 from assistant.records.belongs import jobs_that_belong
 from assistant.records.model import SessionRecord
 from assistant.records.protocols import RecordSink, SessionWriter
@@ -281,8 +281,9 @@ class StoreSink:
         return str(sha) if sha else None
 
     def keep_words(self, action: KeepWordConsent | KeepWordExample) -> bool:
-        """A ``teach_words`` step's consent or example (``store.words``); False when the
-        example was not kept (the reason is logged: silent, clipped, a duplicate...)."""
+        """A ``teach_words`` step's consent or example, or a confirmed short answer kept as an
+        example (``store.words``); False when the example was not kept (the reason is logged:
+        no consent, silent, clipped, a duplicate...)."""
         from assistant.errors import BadAudioFile
 
         words = self.store.words
@@ -293,7 +294,7 @@ class StoreSink:
                 words.withdraw_consent(action.person_id, method=action.method)
             return True
         try:
-            words.add_example(action.person_id, action.word, action.audio_path, "taught")
+            words.add_example(action.person_id, action.word, action.audio_path, action.source)
         except (RecordError, BadAudioFile) as exc:
             log.warning("An example of %s was not kept: %s", action.word, exc)
             return False
@@ -497,6 +498,7 @@ class SessionShell:
         self.outages = 0
         self.retry_every_s = RETRY_EVERY_S
         self._lights_asked = SetLights()
+        self._rates: dict[float, Voice] = {}
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -533,7 +535,11 @@ class SessionShell:
             else:
                 # The person did something: what the engine had queued before is out of date,
                 # except saving, which is never dropped.
-                keep = [a for a in pending if isinstance(a, Save | KeepAudio)]
+                keep = [
+                    a
+                    for a in pending
+                    if isinstance(a, Save | KeepAudio | KeepWordConsent | KeepWordExample)
+                ]
                 pending = deque([*keep, *actions])
 
     def _forget_turns(self) -> None:
@@ -622,7 +628,7 @@ class SessionShell:
         interrupted = False
         can_stop = say.interruptible
         with self.inputs.prompt(can_stop):
-            for chunk in self.voice.speak(say.text):
+            for chunk in self._voice_at(say.words_per_minute).speak(say.text):
                 self.speaker.play_chunk(chunk)
                 self._back("speaker")
                 self.speech_s += chunk.seconds
@@ -634,6 +640,20 @@ class SessionShell:
             while not interrupted and not self.speaker.wait(timeout=0.05):
                 interrupted = can_stop and not self.inputs.speaking
             return interrupted or (can_stop and not self.inputs.speaking)
+
+    def _voice_at(self, words_per_minute: float | None) -> Voice:
+        """The voice at the rate of the person being asked (one voice per rate, kept)."""
+        if words_per_minute is None:
+            return self.voice
+        voice = self._rates.get(words_per_minute)
+        if voice is None:
+            try:
+                voice = self.voice.at_rate(words_per_minute)
+            except AssistantError as exc:  # a rate the voice cannot use: its own rate
+                log.warning("%s Speaking at the voice's own rate.", exc)
+                voice = self.voice
+            self._rates[words_per_minute] = voice
+        return voice
 
     def _earcon(self, name: str) -> None:
         sound = self.earcons.get(name)
@@ -802,6 +822,14 @@ def _wait_for_press(inputs: Inputs, wait_s: float) -> ButtonPressed:
             return event
 
 
+def wait_for_press(
+    inputs: Inputs, wait_s: float, lights: Any = None, status: str = "idle"
+) -> ButtonPressed:
+    """Idle and quiet, green lit, until any button is pressed."""
+    _light(lights, frozenset({"yes"}), status)
+    return _wait_for_press(inputs, wait_s)
+
+
 def ask_yes_no(
     voice: Voice,
     speaker: Speaker,
@@ -830,6 +858,7 @@ def choose_script(
     *,
     wait_s: float | None = None,
     lights: Any = None,
+    flagged: Callable[[], bool] | None = None,
 ) -> str:
     """Offer the scripts by voice, three at a time; the one chosen with the green button.
 
@@ -837,27 +866,40 @@ def choose_script(
     any press wakes it. Then each session is said, and the device waits (at least
     ``dialogue.repeat_after_s``) for a button: green chooses it, red or yellow go on, repeat
     says it again, help explains. If nobody pressed anything all the way through, it is quiet
-    again until a press; it never reads its list to an empty room.
+    again until a press; it never reads its list to an empty room. While it waits, the status
+    light blinks purple when *flagged()* is true: a flag (a person is not feeling good, asked
+    for help) that staff have not cleared yet (``assistant records clear-flag``).
     """
+    from assistant.dialogue.published import PublishedScripts, load_device_script
     from assistant.dialogue.script import builtin_scripts, load_script
 
     names = list(builtin_scripts())
     for folder in dirs:
         if Path(folder).is_dir():
             names += [p.stem for p in sorted(Path(folder).glob("*.yaml")) if p.stem not in names]
+    has_published = hasattr(settings, "published_scripts_dir")
+    published = PublishedScripts.of(settings) if has_published else None
+    if published is not None:
+        names += [n for n in published.names() if n not in names]
     titles: dict[str, str] = {}
     for name in names:
         try:
-            titles[name] = load_script(name, dirs).title
+            if published is not None:
+                titles[name] = load_device_script(name, settings, published).title
+            else:
+                titles[name] = load_script(name, dirs).title
         except Exception as exc:  # a broken staff script is not offered
             log.warning("not offering script %s: %s", name, exc)
     if not titles:
         raise RecordError("There are no scripts to offer.")
     wait = wait_s if wait_s is not None else settings.dialogue.repeat_after_s
     explain = P.SESSIONS_EXPLAIN
+
+    def idle() -> str:
+        return "flagged" if flagged is not None and flagged() else "idle"
+
     speak(voice, speaker, P.IDLE_INVITE)
-    _light(lights, frozenset({"yes"}))
-    _wait_for_press(inputs, wait)
+    wait_for_press(inputs, wait, lights, idle())
     speak(voice, speaker, f"{P.WHICH_SESSION} {explain}")
     items = list(titles.items())
     while True:
@@ -882,8 +924,7 @@ def choose_script(
                 speak(voice, speaker, "Here are some more.")
         if not pressed:
             # Nobody is there: quiet, green lit, until someone presses.
-            _light(lights, frozenset({"yes"}))
-            _wait_for_press(inputs, wait)
+            wait_for_press(inputs, wait, lights, idle())
             speak(voice, speaker, f"{P.WHICH_SESSION} {explain}")
             continue
         speak(voice, speaker, P.CHOOSE_AGAIN)

@@ -38,12 +38,14 @@ from assistant.dialogue.shell import (
     PromptState,
     RecordSink,
     SessionShell,
+    StoreSink,
     VirtualClock,
     recognise,
     to_mic_rate,
 )
 from assistant.errors import ScenarioError
 from assistant.records.model import Job, Person, SessionRecord
+from assistant.records.protocols import RosterSource, SessionWriter
 from assistant.stt.base import Recognizer, RecognizerStream, Role, Transcript
 from assistant.voice.base import Voice
 from assistant.words import ShortAnswer, match_short_answer
@@ -96,9 +98,12 @@ class ScenarioDriver(PromptState, Ears):
         self.more = more
         """When the turns run out, ask this for the next one (the demo's virtual people)."""
         self.index = 0
+        self._pressed = 0
+        """Presses made of the current turn (a turn with ``times`` is pressed that often)."""
         self.listens = 0
         self._silence_left: float | None = None
         self._queue: deque[Event] = deque()
+        self._recordings: set[str] = set()
 
     @property
     def where(self) -> str:
@@ -186,7 +191,15 @@ class ScenarioDriver(PromptState, Ears):
             from assistant.audio.wav import read_wav
 
             pcm = read_wav(self.scenario.audio_path(turn))
-            return self._speech(pcm, listen, said=None)
+            heard = self._speech(pcm, listen, said=None)
+            if isinstance(heard, SpeechHeard) and heard.audio_path:
+                self._recordings.add(str(heard.audio_path))
+            return heard
+
+    def is_recording(self, audio_path: str) -> bool:
+        """The answer's audio is a recording the scenario gave (``audio:``), not text said
+        by the TTS voice (which is nobody's voice, so never kept as theirs)."""
+        return str(audio_path) in self._recordings
 
     def _next(self, listen: Listen) -> Turn:
         if self.done and self.more is not None:
@@ -229,6 +242,12 @@ class ScenarioDriver(PromptState, Ears):
             )
 
     def _advance(self) -> None:
+        if not self.done:
+            turn = self.turns[self.index]
+            self._pressed += 1
+            if turn.press is not None and self._pressed < turn.times:
+                return  # pressed again at the next turn
+        self._pressed = 0
         self.index += 1
         self._silence_left = None
 
@@ -288,6 +307,8 @@ class SimulationResult:
     engines: dict[str, str] = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
     """The turns taken (with virtual people, the ones they chose)."""
+    saved: str | None = None
+    """With ``save_to``: the id of the session saved in the record store (None: not saved)."""
 
 
 @dataclass
@@ -316,13 +337,42 @@ def fake_speech_kit() -> SpeechKit:
     )
 
 
-def _people_and_jobs(scenario: Scenario) -> tuple[list[Person], list[Job]]:
-    people = scenario.people()
+def _people_and_jobs(
+    scenario: Scenario, store: RosterSource | None = None, where: str = "the record store"
+) -> tuple[list[Person], list[Job]]:
+    """The session's people and open jobs: the scenario's own, or (where it leaves out
+    ``roster:`` or ``jobs:``) the device's, from *store*, as a session on the device takes them.
+
+    A roster name that is a person in *store* is that person (same id), so a saved session
+    never makes a second Sam.
+    """
+    known = {" ".join(p.name.split()).casefold(): p for p in (store.people() if store else [])}
+    if scenario.has_roster:
+        people = []
+        for p in scenario.people():
+            same = known.get(" ".join(p.name.split()).casefold())
+            people.append(p if same is None else p.model_copy(update={"id": same.id}))
+    else:
+        people = list(known.values())
+        if not people:
+            raise ScenarioError(
+                f"{scenario.path or 'The scenario'}: there is no roster: in the scenario and "
+                f"no one in {where}; add a roster: to the scenario, or add people to the "
+                "device with `assistant people add NAME`."
+            )
     ids = {p.name: p.id for p in people}
-    jobs = [
-        Job(person_id=ids[j.person], what=j.what, when=j.when, support=j.support)
-        for j in scenario.jobs
-    ]
+    if scenario.has_jobs:
+        jobs = []
+        for j in scenario.jobs:
+            if j.person not in ids:
+                raise ScenarioError(
+                    f"{scenario.path or 'The scenario'}: job {j.what!r} is for {j.person}, "
+                    f"who is not in {where}."
+                )
+            jobs.append(Job(person_id=ids[j.person], what=j.what, when=j.when, support=j.support))
+    else:
+        taking_part = set(ids.values())
+        jobs = [j for j in (store.open_jobs() if store else []) if j.person_id in taking_part]
     return people, jobs
 
 
@@ -331,21 +381,28 @@ def build_engine(
     settings: Settings,
     clock: VirtualClock,
     engines: dict[str, str],
+    store: RosterSource | None = None,
+    *,
+    device_ids: bool = False,
 ) -> Any:
-    """The real engine for the scenario's script, roster and jobs."""
-    from assistant.core.ids import SeededIds
+    """The real engine for the scenario's script, roster and jobs (those it leaves out from
+    *store*, the device's record store). *device_ids*: random ids, as on the device (for a
+    session saved in the store, which must not meet another saved run's ids), instead of
+    ids repeatable from the scenario's seed."""
+    from assistant.core.ids import RandomIds, SeededIds
     from assistant.dialogue.engine import Engine
-    from assistant.dialogue.script import load_script
+    from assistant.dialogue.published import load_device_script
 
-    script = load_script(scenario.script_ref(), [settings.scripts_dir])
-    people, jobs = _people_and_jobs(scenario)
+    script = load_device_script(scenario.script_ref(), settings)
+    where = f"the record store in {settings.data_dir}"
+    people, jobs = _people_and_jobs(scenario, store, where)
     return Engine(
         script,
         people,
         settings=settings.dialogue,
         clock=clock,
         rng=random.Random(scenario.seed),
-        ids=SeededIds(scenario.seed),
+        ids=RandomIds() if device_ids else SeededIds(scenario.seed),
         jobs=jobs,
         record=None,
         engines=engines,
@@ -364,8 +421,15 @@ def run_scenario(
     sink: RecordSink | None = None,
     audio_dir: Path | None = None,
     people: Any = None,
+    store: RosterSource | None = None,
+    save_to: SessionWriter | None = None,
 ) -> SimulationResult:
-    """Run *scenario* to the end of the session (or until its turns run out: an error)."""
+    """Run *scenario* to the end of the session (or until its turns run out: an error).
+
+    *store*: the device's record store, for the people and jobs a scenario leaves out.
+    *save_to*: save the finished session there (``--save``), as a session on the device
+    would be saved; a session that does not finish is not saved there.
+    """
     from assistant.audio.fake import MemorySpeaker
 
     started = time.perf_counter()
@@ -373,11 +437,14 @@ def run_scenario(
     clock = VirtualClock()
     engines: dict[str, str] = {role: rec.name for role, rec in kit.recognisers.items()}
     engines["voice"] = kit.voice.name
-    engine = build_engine(scenario, settings, clock, engines)
+    engine = build_engine(scenario, settings, clock, engines, store, device_ids=save_to is not None)
     audio_dir = audio_dir or Path(tempfile.mkdtemp(prefix="assistant-sim-"))
     if sink is None:
         out = record_out or audio_dir / "record.json"
         sink = JsonRecordSink(out)
+    saving: SaveWhenFinished | None = None
+    if save_to is not None:
+        sink = saving = SaveWhenFinished(save_to, sink, audio_dir / "kept")
     driver = ScenarioDriver(
         scenario,
         speech_voice=kit.speech_voice,
@@ -397,6 +464,8 @@ def run_scenario(
         narrator=narrator,
     )
     driver.person_name = shell.person_name
+    if saving is not None:
+        saving.is_recording = driver.is_recording
     if people is not None:  # virtual people decide each turn as it comes
         driver.more = lambda listen: people.decide(listen, shell.last_said, shell.person_name)
     driver.step_now = lambda: getattr(engine, "current_step_id", None)
@@ -428,6 +497,65 @@ def run_scenario(
         wall_s=time.perf_counter() - started,
         engines=engines,
         turns=driver.turns[: driver.index],
+        saved=saving.saved if saving is not None else None,
+    )
+
+
+class SaveWhenFinished:
+    """``--save``: the session goes into the device's record store when it finishes, exactly
+    as the device saves one (people and their consent, answers, jobs and check-ins, flags,
+    finalised), with the clips of answers whose audio the scenario gave as a recording and
+    whose person consents. Until then it is kept aside, so a scenario that stops part way
+    leaves no draft for the device to offer to carry on. The JSON copy is written as ever."""
+
+    def __init__(self, store: SessionWriter, inner: RecordSink, kept_dir: Path) -> None:
+        self.store = store
+        self.inner = inner
+        self.path = getattr(inner, "path", None)
+        self.kept_dir = kept_dir
+        self.is_recording: Callable[[str], bool] = lambda _path: False
+        self._clips: dict[str, Path] = {}
+        self._words: list[Any] = []
+        self.saved: str | None = None
+
+    def save(self, record: SessionRecord, finished: bool) -> None:
+        self.inner.save(record, finished)
+        if not finished or self.saved is not None:
+            return
+        self.store.save_session(record)
+        for answer_id, wav in self._clips.items():
+            self.store.keep_audio(record.id, answer_id, wav)  # consent is checked again here
+        for action in self._words:
+            StoreSink(self.store).keep_words(action)
+        self.store.finish_session(record.id)
+        self.saved = record.id
+
+    def keep_audio(self, record: SessionRecord, answer_id: str, audio_path: str) -> str | None:
+        sha = self.inner.keep_audio(record, answer_id, audio_path)
+        if sha is not None and self.is_recording(audio_path):
+            import shutil
+
+            self.kept_dir.mkdir(parents=True, exist_ok=True)
+            copy = self.kept_dir / f"{answer_id}.wav"
+            shutil.copyfile(audio_path, copy)
+            self._clips[answer_id] = copy
+        return sha
+
+    def keep_words(self, action: Any) -> bool:
+        self._words.append(action)
+        return True
+
+
+def saved_line(saved: str | None, settings: Settings) -> str:
+    """What ``--save`` did, in one sentence."""
+    if saved is None:
+        return (
+            "Not saved in the record store: the session did not finish "
+            "(a session is saved there only when it finishes)."
+        )
+    return (
+        f"Saved in the record store in {settings.data_dir} as session {saved} "
+        f"(see `assistant records show {saved[:8]}`)."
     )
 
 

@@ -113,6 +113,7 @@ def spoken(step: Any) -> list[str]:
     """Everything a step says aloud, option labels included."""
     out = [v for name in SPOKEN_FIELDS if isinstance(v := getattr(step, name, None), str)]
     out += [o.label for o in getattr(step, "options", ()) or ()]
+    out += [o.label for o in getattr(step, "choices", ()) or ()]
     return out
 
 
@@ -125,7 +126,7 @@ def check_step(step: Any, where: str | None = None) -> list[WordingProblem]:
         if isinstance(value, str):
             problems += check_text(value, place)
     kind = _step_type(step)
-    options = list(getattr(step, "options", ()) or ())
+    options = list(getattr(step, "options", ()) or ()) + list(getattr(step, "choices", ()) or ())
     labels: dict[str, str] = {}
     for option in options:
         label = str(option.label).strip()

@@ -15,12 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from assistant.errors import BundleError, SyncError
-from assistant.hub.keys import KeyLocked
-from assistant.hub.limits import client_address
-from assistant.hub.service import (
+from assistant.hub.errors import (
     Conflict,
     Forbidden,
-    Hub,
     HubFull,
     MissingClips,
     NotYours,
@@ -28,6 +25,9 @@ from assistant.hub.service import (
     TooManyTries,
     Unauthorised,
 )
+from assistant.hub.keys import KeyLocked
+from assistant.hub.limits import client_address
+from assistant.hub.service import Hub
 from assistant.sync import bundle
 from assistant.sync.device import b64
 
@@ -128,14 +128,53 @@ async def enrol(body: EnrolRequest, request: Request) -> JSONResponse:
         )
     except SyncError as exc:
         return error_response(exc)
+    verify = hub.verify_key
     return JSONResponse(
-        {"device_id": body.device_id, "token": token, "hub_public_key": b64(key)}, 200
+        {
+            "device_id": body.device_id,
+            "token": token,
+            "hub_public_key": b64(key),
+            "hub_verify_key": verify.hex() if verify else None,
+        },
+        200,
     )
 
 
 @router.get("/ping")
-async def ping(device: str = Depends(device_id)) -> dict[str, str]:
-    return {"device_id": device, "status": "ok"}
+async def ping(request: Request, device: str = Depends(device_id)) -> dict[str, str | None]:
+    # a device enrolled before the hub had a signing key learns it here (over its token's
+    # authenticated channel) the first time it pulls
+    verify = hub_of(request).verify_key
+    return {"device_id": device, "status": "ok", "hub_verify_key": verify.hex() if verify else None}
+
+
+@router.get("/scripts")
+async def scripts(request: Request, have: str = "", device: str = Depends(device_id)) -> Response:
+    """The scripts published to this device that it does not have yet, and the names it should
+    hold: sealed to the device and signed by the hub (``assistant/hub/publish.py``). *have*:
+    ``name:version:sha256`` of what the device holds, comma-separated."""
+    from assistant.hub.publish import update_for
+
+    held = [h for h in have.split(",") if h][:500]
+    try:
+        blob = await run_in_threadpool(update_for, hub_of(request), device, held)
+    except (SyncError, BundleError) as exc:
+        return error_response(exc)
+    return Response(blob, 200, media_type="application/octet-stream")
+
+
+@router.get("/updates")
+async def updates(request: Request, device: str = Depends(device_id)) -> Response:
+    """This device's people (assigned to it, or first seen on it) with their consent in force,
+    and their jobs: sealed to the device and signed by the hub (``assistant/hub/people.py``).
+    A revoked device gets 403 from :func:`device_id`."""
+    from assistant.hub.people import updates_for
+
+    try:
+        blob = await run_in_threadpool(updates_for, hub_of(request), device)
+    except (SyncError, BundleError) as exc:
+        return error_response(exc)
+    return Response(blob, 200, media_type="application/octet-stream")
 
 
 @router.head("/blobs/{sha256}")

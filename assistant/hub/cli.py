@@ -26,6 +26,14 @@ hub_app = typer.Typer(
 )
 staff_app = typer.Typer(help="Staff who can log in to the hub.", no_args_is_help=True)
 hub_app.add_typer(staff_app, name="staff")
+scripts_app = typer.Typer(
+    help="Scripts published to devices: publish, list, withdraw.", no_args_is_help=True
+)
+hub_app.add_typer(scripts_app, name="scripts")
+people_app = typer.Typer(
+    help="People of the charity: list, assign to a device, unassign.", no_args_is_help=True
+)
+hub_app.add_typer(people_app, name="people")
 
 HomeOpt = Annotated[
     Path | None, typer.Option("--home", help="Hub folder (key, clips, default database)")
@@ -124,6 +132,11 @@ def init(
         typer.echo(f"Made the hub's key in {where / KEY_FILE} (locked by your passphrase).")
     else:
         typer.echo(f"The hub already has a key in {where / KEY_FILE}.")
+        from assistant.hub.keys import has_signing_key, unlock
+
+        if not has_signing_key(where):
+            unlock(where, _secret(PASSPHRASE_ENV, "Hub passphrase"))
+            typer.echo("Gave the hub a signing key for what it sends devices.")
     hub = _open(home, db)
     if hub.permissions_fixed:
         typer.echo(
@@ -445,6 +458,150 @@ def staff_role(
         db,
         lambda hub: f"{name} is now {hub.set_role(name, role, by='hub admin').role}.",
     )
+
+
+# -- published scripts ---------------------------------------------------------------------------
+
+
+@scripts_app.command("publish")
+def scripts_publish(
+    file: Annotated[Path, typer.Argument(help="The script (YAML)", dir_okay=False)],
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="A device (id, or its start, or name); again for more"),
+    ] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Every device")] = False,
+    by: Annotated[str, typer.Option("--by", help="Who is publishing it")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Check a script as `assistant scripts check` does, then publish it, signed by the hub, to
+    some devices or all (they receive it at their next contact)."""
+    from assistant.errors import ScriptError
+    from assistant.hub.publish import publish
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScriptError(f"Script file {file} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptError(f"Cannot read {file}: {exc}.") from exc
+    hub = _open(home, db, unlock=True)
+    try:
+        row = publish(hub, text, to=list(to or []), everyone=everyone, by=by, label=str(file))
+    finally:
+        hub.close()
+    typer.echo(
+        f"Published {row.name} version {row.version} (sha256 {row.sha256[:12]}) to "
+        f"{row.targets_text}: each device receives it at its next sync."
+    )
+
+
+@scripts_app.command("list")
+def scripts_list(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """Every publication: name, version, sha256, to whom, who and when, withdrawn or not."""
+    from assistant.hub.publish import publications
+
+    hub = _open(home, db)
+    try:
+        rows = publications(hub)
+    finally:
+        hub.close()
+    if not rows:
+        typer.echo("No scripts are published.")
+    for row in rows:
+        state = (
+            f"withdrawn {row.withdrawn_at:%Y-%m-%d %H:%M} by {row.withdrawn_by}"
+            if row.withdrawn_at
+            else "live"
+        )
+        typer.echo(
+            f"{row.name:22} v{row.version:<3} {row.sha256[:12]}  to {row.targets_text}  "
+            f"published {row.published_at:%Y-%m-%d %H:%M} by {row.published_by}  {state}"
+        )
+
+
+@scripts_app.command("withdraw")
+def scripts_withdraw(
+    name: Annotated[str, typer.Argument(help="The published script's name")],
+    by: Annotated[str, typer.Option("--by", help="Who is withdrawing it")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Withdraw a published script: devices remove it at their next contact and use their
+    own script of that name again."""
+    from assistant.hub.publish import withdraw
+
+    hub = _open(home, db)
+    try:
+        versions = withdraw(hub, name, by=by)
+    finally:
+        hub.close()
+    typer.echo(
+        f"Withdrew {name} (version {', '.join(str(v) for v in versions)}): devices remove it "
+        "at their next sync."
+    )
+
+
+@people_app.command("list")
+def people_list(home: HomeOpt = None, db: DbOpt = None) -> None:
+    """Every person on the hub: id, name, the device that first named them, the devices they
+    are assigned to, and any name a device uses that differs from the hub's (a conflict)."""
+    from assistant.hub.people import people_rows
+
+    hub = _open(home, db)
+    try:
+        rows = people_rows(hub)
+    finally:
+        hub.close()
+    if not rows:
+        typer.echo("No people on the hub yet.")
+    for row in rows:
+        assigned = ", ".join(row["assigned"]) or "nobody"
+        typer.echo(
+            f"{row['id'][:8]}  {row['name']:20} first seen on {row['first_seen']}; "
+            f"assigned to {assigned}"
+        )
+        for device, name in row["conflicts"]:
+            typer.echo(f"          conflict: {device} calls them {name!r}")
+
+
+@people_app.command("assign")
+def people_assign(
+    person: Annotated[str, typer.Argument(help="The person (id, or its start, or name)")],
+    device: Annotated[str, typer.Argument(help="The device (id, or its start, or name)")],
+    by: Annotated[str, typer.Option("--by", help="Who is assigning")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Assign a person to a device: it receives them and their jobs at its next sync."""
+    from assistant.hub.people import assign
+
+    hub = _open(home, db)
+    try:
+        who, where = assign(hub, person, device, by)
+    finally:
+        hub.close()
+    typer.echo(f"Assigned {who.name} to {where.name}: it receives them at its next sync.")
+
+
+@people_app.command("unassign")
+def people_unassign(
+    person: Annotated[str, typer.Argument(help="The person (id, or its start, or name)")],
+    device: Annotated[str, typer.Argument(help="The device (id, or its start, or name)")],
+    by: Annotated[str, typer.Option("--by", help="Who is unassigning")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Stop sending a person to a device (the device keeps what it has: see docs/sync.md)."""
+    from assistant.hub.people import unassign
+
+    hub = _open(home, db)
+    try:
+        who, where = unassign(hub, person, device, by)
+    finally:
+        hub.close()
+    typer.echo(f"{who.name} is no longer assigned to {where.name}.")
 
 
 def register(app: typer.Typer) -> None:

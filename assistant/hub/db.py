@@ -93,6 +93,52 @@ class Person(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # the device that first named this person: only it may write about them
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    consent_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PersonLink(Base):
+    """Which hub person a device's local person id means, and the name that device uses."""
+
+    __tablename__ = "person_links"
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36), index=True)
+    local_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PersonDevice(Base):
+    """A person staff assigned to a device: the device receives them and their jobs."""
+
+    __tablename__ = "person_devices"
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    assigned_by: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HubJob(Base):
+    """A job received in a session, keyed by its id; only the device that made it changes its
+    words (``data``); any device adds to its status history."""
+
+    __tablename__ = "hub_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36), index=True)  # the hub person
+    device_id: Mapped[str] = mapped_column(String(36))  # the device that made it
+    session_id: Mapped[str] = mapped_column(String(36))
+    data: Mapped[str] = mapped_column(Text)  # the Job as JSON, without history
+    status: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HubJobEvent(Base):
+    __tablename__ = "hub_job_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[str] = mapped_column(String(40))  # ISO 8601, as the device wrote it
+    help_needed: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    note_answer: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    session_id: Mapped[str] = mapped_column(String(36))
 
 
 class SessionPerson(Base):
@@ -180,7 +226,28 @@ class Audit(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class ScriptPublication(Base):
+    """One version of a script published to devices, signed by the hub (never changed; a
+    withdrawal is a date on it)."""
+
+    __tablename__ = "script_publications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    yaml_text: Mapped[str] = mapped_column(Text)
+    targets: Mapped[str] = mapped_column(Text)  # "all", or a JSON list of device ids
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(200))
+    signature: Mapped[str] = mapped_column(String(128))  # hex, over the canonical document
+    document: Mapped[str] = mapped_column(Text)  # the canonical JSON that was signed
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
 Index("ix_flags_open", Flag.resolved_at, Flag.at)
+Index("ux_hub_job_events", HubJobEvent.job_id, HubJobEvent.at, HubJobEvent.status, unique=True)
+Index("ux_script_publications", ScriptPublication.name, ScriptPublication.version, unique=True)
 Index("ix_failed_tries_kind_account", FailedTry.kind, FailedTry.account, FailedTry.at)
 Index("ix_failed_tries_kind_address", FailedTry.kind, FailedTry.address, FailedTry.at)
 

@@ -1,7 +1,10 @@
-"""The hub's key pair. The private key lives only on the hub, locked by a passphrase.
+"""The hub's keys. The private halves live only on the hub, locked by a passphrase.
 
-``hub.key`` holds the public key in the clear and the private key encrypted with a SecretBox key
-derived from the passphrase by Argon2id (``nacl.pwhash``). Devices get only the public key.
+``hub.key`` holds two key pairs: an X25519 box key (devices seal their bundles to it) and an
+Ed25519 signing key (the hub signs what it sends devices: :mod:`assistant.sync.downstream`). The
+public halves are in the clear; the private halves are encrypted with one SecretBox key derived
+from the passphrase by Argon2id (``nacl.pwhash``). Devices get only the public halves. A key file
+made before the signing key existed gains one the next time it is unlocked.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import nacl.exceptions
 import nacl.public
 import nacl.pwhash
 import nacl.secret
+import nacl.signing
 import nacl.utils
 
 from assistant.errors import SyncError
@@ -43,6 +47,8 @@ class KeyLocked(SyncError, PermissionError):
 class HubKeys:
     public_key: bytes
     private_key: bytes | None  # None while locked
+    verify_key: bytes | None = None  # the public half of the hub's Ed25519 signing key
+    signing_key: bytes | None = None  # its 32-byte seed; None while locked
 
 
 def create_keys(home: Path, passphrase: str, *, kdf: str = "moderate") -> bytes:
@@ -59,7 +65,7 @@ def create_keys(home: Path, passphrase: str, *, kdf: str = "moderate") -> bytes:
         nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem
     )
     locked = nacl.secret.SecretBox(key).encrypt(bytes(private))
-    doc = {
+    doc: dict[str, object] = {
         "format": 1,
         "public_key": b64(bytes(private.public_key)),
         "kdf": "argon2id",
@@ -68,8 +74,17 @@ def create_keys(home: Path, passphrase: str, *, kdf: str = "moderate") -> bytes:
         "memlimit": mem,
         "private_key_locked": b64(bytes(locked)),
     }
+    _add_signing_key(doc, key)
     write_private(path, json.dumps(doc, indent=2).encode())
     return bytes(private.public_key)
+
+
+def _add_signing_key(doc: dict[str, object], box_key: bytes) -> bytes:
+    """Give *doc* a new Ed25519 signing key, its seed locked by *box_key*. Returns the seed."""
+    signing = nacl.signing.SigningKey.generate()
+    doc["verify_key"] = b64(bytes(signing.verify_key))
+    doc["signing_key_locked"] = b64(bytes(nacl.secret.SecretBox(box_key).encrypt(bytes(signing))))
+    return bytes(signing)
 
 
 def _read(home: Path) -> dict[str, object]:
@@ -87,6 +102,17 @@ def _read(home: Path) -> dict[str, object]:
 
 def public_key(home: Path) -> bytes:
     return unb64(str(_read(home)["public_key"]))
+
+
+def verify_key(home: Path) -> bytes | None:
+    """The public half of the hub's signing key (None for a key file not unlocked since the
+    signing key was added: it gains one at the next unlock)."""
+    raw = _read(home).get("verify_key")
+    return unb64(str(raw)) if raw else None
+
+
+def has_signing_key(home: Path) -> bool:
+    return verify_key(home) is not None
 
 
 def unlock(home: Path, passphrase: str) -> HubKeys:
@@ -108,7 +134,18 @@ def unlock(home: Path, passphrase: str) -> HubKeys:
     public = unb64(str(doc["public_key"]))
     if bytes(nacl.public.PrivateKey(private).public_key) != public:
         raise KeyLocked("The hub key file is damaged: the two halves do not match.")
-    return HubKeys(public_key=public, private_key=private)
+    if not doc.get("signing_key_locked"):  # a key file from before the signing key: add one
+        seed = _add_signing_key(doc, key)
+        write_private(home / KEY_FILE, json.dumps(doc, indent=2).encode())
+    else:
+        try:
+            seed = nacl.secret.SecretBox(key).decrypt(unb64(str(doc["signing_key_locked"])))
+        except (nacl.exceptions.CryptoError, ValueError) as exc:
+            raise KeyLocked("The hub key file is damaged: its signing key does not open.") from exc
+    verify = unb64(str(doc["verify_key"]))
+    if bytes(nacl.signing.SigningKey(seed).verify_key) != verify:
+        raise KeyLocked("The hub key file is damaged: the signing key's halves do not match.")
+    return HubKeys(public_key=public, private_key=private, verify_key=verify, signing_key=seed)
 
 
 def passphrase_from_env() -> str | None:

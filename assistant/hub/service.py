@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -32,7 +32,17 @@ from sqlalchemy.orm import sessionmaker
 from assistant.errors import BundleError, SyncError
 from assistant.faults import fault_point
 from assistant.hub import db
+from assistant.hub.errors import (
+    Conflict,
+    Forbidden,
+    HubFull,
+    MissingClips,
+    TooLarge,
+    TooManyTries,
+    Unauthorised,
+)
 from assistant.hub.keys import HubKeys, KeyLocked, public_key, unlock
+from assistant.hub.keys import verify_key as stored_verify_key
 from assistant.hub.staff import (  # noqa: F401  (ROLES and ROLE_RIGHTS are read from here)
     ROLE_RIGHTS,
     ROLES,
@@ -41,6 +51,7 @@ from assistant.hub.staff import (  # noqa: F401  (ROLES and ROLE_RIGHTS are read
     _aware,
     _hash,
 )
+from assistant.hub.tries import FailedTries
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
 from assistant.sync.device import b64, unb64, write_private
@@ -52,50 +63,6 @@ SESSION_NAME_RE = re.compile(
 )  # used with fullmatch only
 CLIP_NAME_RE = re.compile(r"clips/[0-9a-f]{64}\.bundle")
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-
-
-# failed tries allowed in TRY_WINDOW: per account (name or code), per address, and overall
-TRY_WINDOW = timedelta(minutes=15)
-TRY_LIMITS = {
-    "login": {"account": 5, "address": 20, "overall": 500},
-    "enrol": {"account": 1_000_000, "address": 10, "overall": 100},
-}
-
-
-class Unauthorised(SyncError, PermissionError):
-    """No token, or a token the hub does not know."""
-
-
-class Forbidden(SyncError, PermissionError):
-    """The device was revoked."""
-
-
-class Conflict(SyncError):
-    """A different record already has this id."""
-
-
-class TooLarge(SyncError):
-    """An upload is larger than the hub accepts."""
-
-
-class NotYours(SyncError):
-    """A device wrote about a person, or named a clip, that belongs to another device."""
-
-
-class TooManyTries(SyncError, PermissionError):
-    """Too many failed log-in or enrolment tries; wait before trying again."""
-
-
-class HubFull(SyncError, OSError):
-    """The hub could not store something: its disk (or database) is full."""
-
-
-class MissingClips(SyncError):
-    """A session arrived before some of its clips."""
-
-    def __init__(self, missing: list[str]) -> None:
-        super().__init__(f"The hub does not have {len(missing)} of this session's clips yet.")
-        self.missing = missing
 
 
 def normalise_code(code: str) -> str:
@@ -110,7 +77,7 @@ class ImportReport:
     refused: list[str] = field(default_factory=list)
 
 
-class Hub(StaffAccounts):
+class Hub(StaffAccounts, FailedTries):
     """One hub: its home folder (keys, clips), its database, and its unlocked key."""
 
     def __init__(
@@ -144,6 +111,19 @@ class Hub(StaffAccounts):
     @property
     def public_key(self) -> bytes:
         return self._keys.public_key if self._keys else public_key(self.home)
+
+    @property
+    def verify_key(self) -> bytes | None:
+        """The public half of the hub's signing key (devices check downstream blobs with it)."""
+        if self._keys and self._keys.verify_key:
+            return self._keys.verify_key
+        return stored_verify_key(self.home)
+
+    def signing_key(self) -> bytes:
+        """The hub's Ed25519 signing seed (only while unlocked)."""
+        if self._keys is None or self._keys.signing_key is None:
+            raise KeyLocked("The hub's key is locked: start the hub with its passphrase.")
+        return self._keys.signing_key
 
     def _private_key(self) -> bytes:
         if self._keys is None or self._keys.private_key is None:
@@ -194,38 +174,6 @@ class Hub(StaffAccounts):
                 )
             )
         return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
-
-    # -- failed tries (log-in and enrolment limits, kept in the database) -----------------------
-
-    def tries_blocked(self, kind: str, account: str, address: str) -> bool:
-        """True when *account* or *address* (or everyone) has too many recent failed tries."""
-        limits = TRY_LIMITS[kind]
-        since = datetime.now(UTC) - TRY_WINDOW
-        base = select(func.count()).select_from(db.FailedTry)
-        base = base.where(db.FailedTry.kind == kind, db.FailedTry.at >= since)
-        with self.tx() as s:
-            if (s.scalar(base) or 0) >= limits["overall"]:
-                return True
-            if (s.scalar(base.where(db.FailedTry.address == address[:64])) or 0) >= limits[
-                "address"
-            ]:
-                return True
-            by_account = s.scalar(base.where(db.FailedTry.account == account[:200])) or 0
-            return by_account >= limits["account"]
-
-    def failed_try(self, kind: str, account: str, address: str) -> None:
-        now = datetime.now(UTC)
-        with self.tx() as s:
-            s.execute(delete(db.FailedTry).where(db.FailedTry.at < now - TRY_WINDOW))
-            s.add(db.FailedTry(kind=kind, account=account[:200], address=address[:64], at=now))
-
-    def clear_tries(self, kind: str, account: str) -> None:
-        with self.tx() as s:
-            s.execute(
-                delete(db.FailedTry).where(
-                    db.FailedTry.kind == kind, db.FailedTry.account == account[:200]
-                )
-            )
 
     def enrol(
         self, code: str, device_id: str, name: str, verify_key: str, *, address: str = "-"
@@ -478,28 +426,10 @@ class Hub(StaffAccounts):
                 )
             )
             s.flush()
-            for person in record.people:
-                row = s.get(db.Person, person.id)
-                if row is not None and row.device_id not in (None, device_id):
-                    raise NotYours(
-                        f"Session {record.id[:8]} names person {person.id[:8]}, who belongs to "
-                        "another device, so it was not stored."
-                    )
-                if row is None:
-                    s.add(
-                        db.Person(
-                            id=person.id,
-                            name=person.name[:200],
-                            last_seen_at=record.started_at,
-                            device_id=device_id,
-                        )
-                    )
-                else:
-                    row.device_id = device_id
-                    if _aware(row.last_seen_at) <= _aware(record.started_at):
-                        row.name = person.name[:200]
-                        row.last_seen_at = record.started_at
-                s.add(db.SessionPerson(session_id=record.id, person_id=person.id))
+            from assistant.hub.people import store_jobs, store_people
+
+            store_people(s, record, device_id)
+            store_jobs(s, record, device_id)
             for flag in record.flags:
                 if s.get(db.Flag, flag.id) is not None:
                     raise Conflict(

@@ -28,7 +28,8 @@ from assistant.errors import SyncError
 from assistant.hub import db
 from assistant.hub import names as hub_names
 from assistant.hub.limits import client_address
-from assistant.hub.service import ROLES, TRY_WINDOW, Hub, can
+from assistant.hub.service import ROLES, Hub, can
+from assistant.hub.tries import TRY_WINDOW
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
 
@@ -702,3 +703,73 @@ async def staff_role(
         return f"{row.name} is now {row.role}."
 
     return await _staff_change(request, csrf, change)
+
+
+# -- published scripts (reading: every role; publishing and withdrawing: the "change" right) ----
+
+
+@router.get("/scripts", response_class=HTMLResponse)
+async def scripts_page(request: Request) -> HTMLResponse:
+    from assistant.hub.publish import publications
+
+    who = await staff_name(request)
+    hub = _hub(request)
+    rows = await run_in_threadpool(publications, hub)
+    devices = await run_in_threadpool(hub.devices)
+    await run_in_threadpool(hub.audit, who, "viewed published scripts", "-")
+    message = request.session.pop("scripts_message", None)
+    return _render(
+        request,
+        "scripts.html",
+        rows=rows,
+        devices=[d for d in devices if d.revoked_at is None],
+        names={d.id: d.name for d in devices},
+        message=message,
+    )
+
+
+@router.post("/scripts/publish")
+async def scripts_publish(
+    request: Request,
+    yaml_text: str = Form(..., max_length=256 * 1024),
+    to: list[str] = Form([]),
+    everyone: str = Form(""),
+    csrf: str = Form(""),
+) -> Response:
+    from assistant.errors import ScriptError
+    from assistant.hub.publish import publish
+
+    who = await _needs(request, "change", "publish scripts")
+    _check_csrf(request, csrf)
+    hub = _hub(request)
+    text = yaml_text.replace("\r\n", "\n")
+    try:
+        row = await run_in_threadpool(
+            lambda: publish(hub, text, to=to, everyone=bool(everyone), by=who, label="The script")
+        )
+        message = (
+            f"Published {row.name} version {row.version} to {row.targets_text}: each device "
+            "receives it at its next sync."
+        )
+    except (ScriptError, SyncError) as exc:
+        message = f"Not published. {exc}"
+    request.session["scripts_message"] = message
+    return RedirectResponse("/scripts", status_code=303)
+
+
+@router.post("/scripts/{name}/withdraw")
+async def scripts_withdraw(name: str, request: Request, csrf: str = Form("")) -> Response:
+    from assistant.hub.publish import withdraw
+
+    who = await _needs(request, "change", "withdraw scripts")
+    _check_csrf(request, csrf)
+    try:
+        versions = await run_in_threadpool(lambda: withdraw(_hub(request), name[:64], by=who))
+        message = (
+            f"Withdrew {name} (version {', '.join(str(v) for v in versions)}): devices remove "
+            "it at their next sync."
+        )
+    except SyncError as exc:
+        message = str(exc)
+    request.session["scripts_message"] = message
+    return RedirectResponse("/scripts", status_code=303)

@@ -132,7 +132,10 @@ def _show(s: SessionRecord) -> list[str]:
     names = {p.id: p.name for p in s.people}
     lines = [
         f"Session {s.id}",
-        f"  script: {s.script} (version {s.script_version})   state: {s.state}",
+        f"  script: {s.script} (version {s.script_version}"
+        + (f", published version {s.script_publication}" if s.script_publication else "")
+        + (f", sha256 {s.script_sha256[:12]}" if s.script_sha256 else "")
+        + f")   state: {s.state}",
         f"  started: {s.started_at:%Y-%m-%d %H:%M} UTC"
         + (f"   ended: {s.ended_at:%H:%M}" if s.ended_at else ""),
     ]
@@ -146,11 +149,19 @@ def _show(s: SessionRecord) -> list[str]:
     lines.append("  answers:")
     for a in s.answers:
         who = names.get(a.person_id, a.person_id or "") if a.person_id else "the group"
-        said = f'"{a.transcript}"' if a.transcript else (a.value or "(no words)")
+        # plain words: "a little help", "don't like", not a_little_help
+        value = a.value.replace("dont_", "don't_").replace("_", " ") if a.value else None
+        said = f'"{a.transcript}"' if a.transcript else (value or "(no words)")
+        if a.raw_transcript and a.transcript and not a.passed:
+            said += f' (British spelling; the recogniser wrote "{a.raw_transcript}")'
         if a.passed:
             said = "(passed)"
         if a.rejected:
             said += " (rejected: the person said this was not right)"
+        if a.kind == "choice" and not a.passed:
+            said += " (chosen with the buttons)"
+        if a.with_support:
+            said += " (answered with their supporter)"
         conf = f", confidence {a.confidence:.2f}" if a.confidence is not None else ""
         audio = ", audio kept" if a.audio_clip else ""
         lines.append(f"    [{a.step_id}] {a.question}")
@@ -297,6 +308,40 @@ def records_flags(
         who = names.get(f.person_id, "") if f.person_id else "group"
         done = " (resolved)" if f.resolved else ""
         typer.echo(f"{f.id[:8]}  {f.at:%Y-%m-%d %H:%M}  {f.kind:<15} {who}: {f.reason}{done}")
+
+
+@records_app.command("clear-flag")
+def records_clear_flag(
+    flag_id: Annotated[str, typer.Argument(help="The flag's id, or its first characters")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who dealt with it (default: the login name of who runs this)"),
+    ] = None,
+) -> None:
+    """Clear a flag staff have dealt with: it is kept, marked resolved (who and when), and
+    the device's status light stops blinking purple once no flag is open."""
+    if by is None:
+        import getpass
+        import os
+
+        by = os.environ.get("SUDO_USER") or getpass.getuser()
+    if not by.strip():
+        raise RecordError("Say who dealt with the flag: --by NAME.")
+    with open_store() as store:
+        matches = [f for f in store.flags(unresolved_only=False) if f.id.startswith(flag_id)]
+        if not flag_id.strip() or not matches:
+            raise RecordError(f"There is no flag with an id starting {flag_id!r}.")
+        if len(matches) > 1:
+            raise RecordError(
+                f"{len(matches)} flags have ids starting {flag_id!r}: give more characters."
+            )
+        flag = matches[0]
+        if flag.resolved:
+            typer.echo(f"Flag {flag.id[:8]} was already cleared.")
+            return
+        store.resolve_flag(flag.id, by.strip())
+        still = len(store.flags(unresolved_only=True))
+    typer.echo(f"Flag {flag.id[:8]} cleared by {by.strip()}. Flags still open: {still}.")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,7 @@
-"""Audio clips: the folder of WAV files (``<data_dir>/clips/<sha256>.wav``) and their rows.
+"""Audio clips: the folder of clips (``<data_dir>/clips/<sha256>.sealed``) and their rows.
+
+Each clip is a WAV sealed with the store's key (``<sha256>.wav`` when the store is opened
+without one, as benchmarks and the first conversion do); the sha256 names the WAV bytes.
 
 A clip is written to a temporary file, fsynced, renamed to its final name and the folder
 fsynced, before the database points at it; a half-written clip is never visible under its final
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import BadAudioFile, ConsentError, DiskFull, RecordError
 from assistant.faults import fault_point
 from assistant.records.db import Database, fsync_dir, is_full, iso
+from assistant.records.keys import RestKey
 
 if TYPE_CHECKING:
     from assistant.records.people import PeopleRepository
@@ -35,16 +39,37 @@ _CHUNK = 1 << 16
 
 
 class ClipFolder:
-    """The clip files themselves: written atomically, deleted when nothing points at them."""
+    """The clip files themselves: written atomically, deleted when nothing points at them.
 
-    def __init__(self, db: Database, clips_dir: Path) -> None:
+    With a key (the store's :class:`~assistant.records.keys.RestKey`) each clip is sealed
+    (``<sha256>.sealed``: PyNaCl ``SecretBox``, no RIFF header) and :meth:`read` opens it; the
+    sha256 is always that of the WAV bytes. Without one, clips are plain ``<sha256>.wav``.
+    """
+
+    def __init__(self, db: Database, clips_dir: Path, key: RestKey | None = None) -> None:
         self.db = db
         self.clips_dir = clips_dir
+        self.key = key
+        self.suffix = ".sealed" if key is not None else ".wav"
 
     def clip_path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise RecordError(f"{sha256!r} is not a clip name (a sha256 in hex).")
-        return self.clips_dir / f"{sha256}.wav"
+        return self.clips_dir / f"{sha256}{self.suffix}"
+
+    def read(self, sha256: str) -> bytes:
+        """The clip's WAV bytes (opened if sealed), checked against its sha256."""
+        path = self.clip_path(sha256)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise RecordError(f"The audio clip {sha256[:12]} is not on this device.") from exc
+        except OSError as exc:
+            raise RecordError(f"Cannot read the audio clip {path}: {exc}.") from exc
+        data = blob if self.key is None else self.key.open("clips", blob, f"The audio clip {path}")
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise RecordError(f"The audio clip {sha256[:12]} is damaged on this device.")
+        return data
 
     @staticmethod
     def check_wav(wav: Path) -> int:
@@ -64,21 +89,20 @@ class ClipFolder:
     def write(self, src: Path) -> tuple[str, Path]:
         """Copy *src* into the clips folder atomically; return (sha256, final path)."""
         tmp = self.clips_dir / f".incoming-{uuid.uuid4().hex}.part"
-        digest = hashlib.sha256()
         try:
-            with src.open("rb") as fin, open(tmp, "xb") as fout:
+            data = src.read_bytes()  # an answer is at most a few MB
+            sha = hashlib.sha256(data).hexdigest()
+            payload = data if self.key is None else self.key.seal("clips", data)
+            with open(tmp, "xb") as fout:
                 os.fchmod(fout.fileno(), 0o600)
-                first = True
-                while chunk := fin.read(_CHUNK):
-                    digest.update(chunk)
-                    fout.write(chunk)
-                    if first:
+                view = memoryview(payload)
+                for start in range(0, len(view), _CHUNK):
+                    fout.write(view[start : start + _CHUNK])
+                    if start == 0:
                         fout.flush()
                         fault_point("clip_mid_write")
-                        first = False
                 fout.flush()
                 os.fsync(fout.fileno())
-            sha = digest.hexdigest()
             final = self.clip_path(sha)
             if final.exists():  # the same sound already kept: one file serves both
                 tmp.unlink()
@@ -133,7 +157,7 @@ class ClipFolder:
                     if path.stat().st_mtime < cutoff:
                         path.unlink()
                     continue
-                if path.suffix != ".wav":
+                if path.suffix != self.suffix:
                     continue
                 sha = path.stem
                 if sha in known:

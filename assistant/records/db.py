@@ -15,9 +15,9 @@ as :class:`~assistant.errors.DiskFull`). A damaged database is reported, never r
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
-import sqlite3
 import threading
 import time
 import uuid
@@ -26,8 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import DiskFull, RecordError
+from assistant.errors import DiskFull, KeyProblem, RecordError
 from assistant.faults import fault_point
+from assistant.records import sql
+from assistant.records.encrypt import encrypt_store, finish_leftovers, is_plaintext
+from assistant.records.keys import RestKey
 from assistant.records.migrate import migrate, schema_version
 
 Clock = Callable[[], datetime]
@@ -55,7 +58,7 @@ def is_full(exc: BaseException) -> bool:
     """True when *exc* says the disk (or the quota) is full."""
     if isinstance(exc, OSError) and exc.errno in (28, 122):  # ENOSPC, EDQUOT
         return True
-    if isinstance(exc, sqlite3.Error):
+    if isinstance(exc, sql.Error):
         name = getattr(exc, "sqlite_errorname", "")  # only Python 3.11+ sets it
         return name == "SQLITE_FULL" or "database or disk is full" in str(exc)
     return False
@@ -64,26 +67,66 @@ def is_full(exc: BaseException) -> bool:
 class Database:
     """The open records database. Safe to share between threads (one lock serialises calls)."""
 
-    def __init__(self, data_dir: Path, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, clock: Clock | None = None, key: RestKey | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.path = data_dir / DB_NAME
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.lock = threading.RLock()
-        self.connection = self._connect()
+        self.key = key
+        """The key that locks the file (SQLCipher); None: a plaintext SQLite file."""
+        with self._opening():
+            if key is not None and self.path.exists():
+                if is_plaintext(self.path):
+                    encrypt_store(self.path, key)  # the first start with encryption
+                else:
+                    finish_leftovers(self.path, key)
+            self.connection = self._connect()
 
     # ------------------------------------------------------------------ opening and closing
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        """One process at a time opens (and, the first time, locks) the records file."""
+        fd = os.open(self.data_dir / ".records-open.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _unlock(self, db: sql.Connection) -> None:
+        """Give SQLCipher the key and make sure it opens the file (else one plain sentence)."""
+        if self.key is None:
+            if self.path.stat().st_size and not is_plaintext(self.path):
+                raise KeyProblem(
+                    f"The records database {self.path} is locked (encrypted) and no key was "
+                    "given; nothing was changed."
+                )
+            return
+        db.execute(f'PRAGMA key = "{self.key.sqlcipher_key()}"')
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sql.DatabaseError as exc:
+            if self.key.verified:
+                raise self._damaged(exc) from exc
+            raise KeyProblem(
+                f"The records database {self.path} cannot be opened with the key in "
+                f"{self.key.where}: it was locked with another key, or it is damaged; "
+                "nothing was changed."
+            ) from exc
+
+    def _connect(self) -> sql.Connection:
         existed = self.path.exists()
         try:
-            db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=10.0, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
+            db = sql.connect(self.path, isolation_level=None, timeout=10.0, check_same_thread=False)
+        except sql.Error as exc:
             raise RecordError(f"Cannot open the records database {self.path}: {exc}.") from exc
         try:
             if not existed:
                 os.chmod(self.path, 0o600)
+            self._unlock(db)
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise RecordError(f"The records database {self.path} cannot use a WAL journal.")
@@ -92,11 +135,11 @@ class Database:
             db.execute("PRAGMA busy_timeout=10000")
             problems = [row[0] for row in db.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
-                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:3]))
+                raise sql.DatabaseError[1]("; ".join(str(p) for p in problems[:3]))
             before = schema_version(db)
             try:
                 migrate(db, self.path)
-            except sqlite3.Error as exc:
+            except sql.Error as exc:
                 if is_full(exc):
                     raise
                 raise RecordError(
@@ -108,7 +151,7 @@ class Database:
                 "('created_at', ?)",
                 (str(uuid.uuid4()), repr(time.time())),
             )
-        except sqlite3.OperationalError as exc:
+        except sql.OperationalError as exc:
             db.close()
             if is_full(exc):
                 raise DiskFull(
@@ -119,7 +162,7 @@ class Database:
                     f"The records database {self.path} is busy in another program."
                 ) from exc
             raise self._damaged(exc) from exc
-        except sqlite3.DatabaseError as exc:
+        except sql.DatabaseError as exc:
             db.close()
             raise self._damaged(exc) from exc
         except BaseException:
@@ -143,7 +186,7 @@ class Database:
     # ------------------------------------------------------------------ reading and writing
 
     @contextlib.contextmanager
-    def tx(self, fault: str | None = None) -> Iterator[sqlite3.Connection]:
+    def tx(self, fault: str | None = None) -> Iterator[sql.Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), errors made plain.
 
         *fault* names the fault point reached just before the commit.
@@ -158,32 +201,32 @@ class Database:
                 db.execute("COMMIT")
             except BaseException as exc:
                 if db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(*sql.Error):
                         db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
+                if isinstance(exc, sql.Error):
                     raise self.plain(exc) from exc
                 raise
 
-    def plain(self, exc: sqlite3.Error) -> RecordError:
+    def plain(self, exc: BaseException) -> RecordError:
         """A SQLite error as one plain sentence."""
         if is_full(exc):
             return DiskFull(
                 f"The disk is full, so nothing more could be saved in {self.path}; "
                 "everything saved before is kept."
             )
-        if isinstance(exc, sqlite3.IntegrityError):
+        if isinstance(exc, sql.IntegrityError):
             return RecordError(f"The record does not fit the records database: {exc}.")
         if "locked" in str(exc) or "busy" in str(exc):
             return RecordError(f"The records database {self.path} is busy in another program.")
         return RecordError(f"The records database {self.path} failed: {exc}.")
 
-    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def read(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self.lock:
             try:
-                cur = self.connection.execute(sql, args)
-                cur.row_factory = sqlite3.Row
-                return cur.fetchall()
-            except sqlite3.Error as exc:
+                cur = self.connection.execute(query, args)
+                cur.row_factory = sql.Row
+                return list(cur.fetchall())
+            except sql.Error as exc:
                 raise self.plain(exc) from exc
 
     # ------------------------------------------------------------------ free space

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,18 +211,18 @@ class _Audio:
     def src(self, store: RecordStore, a: Answer) -> str | None:
         if not a.audio_clip or a.person_id not in self.allowed:
             return None
-        path = store.clip_path(a.audio_clip)
+        name = f"{a.audio_clip}.wav"
         try:
             if self.files_dir is not None:
                 self.files_dir.mkdir(parents=True, exist_ok=True)
-                target = self.files_dir / path.name
-                if not target.exists():
-                    shutil.copyfile(path, target)
-                return f"{quote(self.files_dir.name)}/{path.name}"
-            if path.stat().st_size > MAX_EMBED_BYTES:
+                target = self.files_dir / name
+                if not target.exists():  # the export is readable WAV: it leaves the device
+                    target.write_bytes(store.clip_bytes(a.audio_clip))
+                return f"{quote(self.files_dir.name)}/{name}"
+            data = store.clip_bytes(a.audio_clip)
+            if len(data) > MAX_EMBED_BYTES:
                 return None
-            data = path.read_bytes()
-        except OSError:
+        except (OSError, RecordError):
             return None
         return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
 

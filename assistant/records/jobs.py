@@ -3,11 +3,12 @@ should look at."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from datetime import datetime
 from typing import Any
 
 from assistant.errors import RecordError
+from assistant.records import sql
 from assistant.records.db import Database, iso
 from assistant.records.model import Flag, Job, JobEvent, SessionRecord
 
@@ -19,6 +20,19 @@ class JobRepository:
         self.db = db
 
     def _jobs(self, where: str, args: tuple[Any, ...]) -> list[Job]:
+        """Jobs made or answered on this device, then those received from the hub that it
+        does not hold itself (``received_jobs``)."""
+        jobs = self._own_jobs(where, args)
+        held = {j.id for j in jobs}
+        for r in self.db.read(f"SELECT id, data, history FROM received_jobs {where}", args):
+            if r["id"] in held or self.db.read("SELECT 1 FROM jobs WHERE id = ?", (r["id"],)):
+                continue
+            job = Job.model_validate_json(r["data"])
+            job.history = [JobEvent.model_validate(e) for e in json.loads(r["history"])]
+            jobs.append(job)
+        return jobs
+
+    def _own_jobs(self, where: str, args: tuple[Any, ...]) -> list[Job]:
         jobs: list[Job] = []
         for r in self.db.read(f"SELECT id, data FROM jobs {where} ORDER BY rowid", args):
             job = Job.model_validate_json(r["data"])
@@ -78,7 +92,7 @@ class JobRepository:
             ):
                 raise RecordError(f"There is no flag with id {flag_id}.")
 
-    def index(self, db: sqlite3.Connection, rec: SessionRecord) -> None:
+    def index(self, db: sql.Connection, rec: SessionRecord) -> None:
         """Refresh one session's jobs, check-ins and flags inside the caller's transaction."""
         for job in rec.jobs:
             self._merge_job(db, rec.id, job)
@@ -98,7 +112,7 @@ class JobRepository:
                 (flag.id, rec.id, flag.person_id, iso(flag.at), flag.model_dump_json()),
             )
 
-    def _merge_job(self, db: sqlite3.Connection, session_id: str, job: Job) -> None:
+    def _merge_job(self, db: sql.Connection, session_id: str, job: Job) -> None:
         row = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()
         plain = job.model_dump_json(exclude={"history"})
         if row is None:

@@ -13,12 +13,12 @@ checks the released ones against their recorded checksums).
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from assistant.errors import RecordError
+from assistant.records import sql
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -35,7 +35,7 @@ class Migration:
         buf = ""
         for line in self.sql.splitlines(keepends=True):
             buf += line
-            if sqlite3.complete_statement(buf):
+            if sql.complete_statement(buf):
                 stmt = buf.strip()
                 if _has_code(stmt):
                     out.append(stmt)
@@ -68,11 +68,11 @@ def latest_version() -> int:
     return migrations()[-1].version
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: sql.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, db_path: Path, target: int | None = None) -> list[int]:
+def migrate(conn: sql.Connection, db_path: Path, target: int | None = None) -> list[int]:
     """Bring the database up to *target* (default: the latest); return the versions applied.
 
     *conn* must be in autocommit mode (``isolation_level=None``).
@@ -99,7 +99,7 @@ def migrate(conn: sqlite3.Connection, db_path: Path, target: int | None = None) 
                 conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {mig.version:d}")
             conn.execute("COMMIT")
-        except sqlite3.Error:
+        except sql.Error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise

@@ -8,11 +8,11 @@ deletes the person's clips (through the clip folder) and is recorded.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import RecordError
+from assistant.records import sql
 from assistant.records.db import Database, iso
 from assistant.records.model import Consent, ConsentMethod, Person
 
@@ -20,6 +20,33 @@ if TYPE_CHECKING:
     from assistant.records.clips import ClipFolder
 
 log = logging.getLogger("assistant.records.store")
+
+PERSON_SETTINGS = (
+    "words_per_minute",
+    "repeat_after_s",
+    "end_pause_s",
+    "buttons_only",
+    "scale_points",
+    "supporter",
+)
+"""A person's own settings, kept with them (and in each session record they take part in)."""
+
+LIMITS: dict[str, tuple[float, float, str]] = {
+    "words_per_minute": (80.0, 250.0, "A speaking rate must be from 80 to 250 words a minute."),
+    "repeat_after_s": (10.0, 600.0, "A wait must be from 10 to 600 seconds."),
+    "end_pause_s": (0.5, 10.0, "An end-of-answer pause must be from 0.5 to 10 seconds."),
+}
+"""Setting -> (lowest, highest, the one sentence said when outside): 150 words a minute suits
+most listeners (130 to 190 tested); waits may be ten times the 10 s default and more."""
+
+
+def check_setting(name: str, value: Any) -> None:
+    """Raise :class:`RecordError` with one plain sentence when *value* is out of range."""
+    if value is None or name not in LIMITS:
+        return
+    low, high, sentence = LIMITS[name]
+    if not low <= float(value) <= high:
+        raise RecordError(sentence)
 
 
 class PeopleRepository:
@@ -97,6 +124,30 @@ class PeopleRepository:
         )
         return self.get_person(rows[0]["id"]) if rows else None
 
+    def update_settings(self, person_id: str, **settings: Any) -> Person:
+        """Change a person's own settings (``repeat_after_s``, ``words_per_minute``,
+        ``end_pause_s``, ``buttons_only``, ``scale_points``, ``supporter``); a value of None
+        goes back to the device's own. Checked as the record model checks them."""
+        allowed = set(PERSON_SETTINGS)
+        unknown = set(settings) - allowed
+        if unknown:
+            raise RecordError(f"{', '.join(sorted(unknown))} is not a person's setting.")
+        for name, value in settings.items():
+            check_setting(name, value)
+        person = self.get_person(person_id)
+        data = person.model_dump(exclude={"consent", "name_clip"})
+        data.update(settings)
+        try:
+            updated = Person.model_validate(data)
+        except ValueError as exc:
+            raise RecordError(f"That setting cannot be kept: {exc}.") from exc
+        with self.db.tx() as db:
+            db.execute(
+                "UPDATE people SET data = ? WHERE id = ?",
+                (updated.model_dump_json(exclude={"consent", "name_clip"}), person_id),
+            )
+        return self.get_person(person_id)
+
     def remove_person(self, person_id: str) -> None:
         self.get_person(person_id)
         with self.db.tx() as db:
@@ -152,7 +203,7 @@ class PeopleRepository:
         )
         return [dict(r) for r in rows]
 
-    def add_consent(self, db: sqlite3.Connection, person_id: str, consent: Consent) -> None:
+    def add_consent(self, db: sql.Connection, person_id: str, consent: Consent) -> None:
         """Record a consent decision inside the caller's transaction *db*."""
         db.execute(
             "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, session_id, "
@@ -168,7 +219,7 @@ class PeopleRepository:
             ),
         )
 
-    def merge_consent(self, db: sqlite3.Connection, person_id: str, consent: Consent) -> None:
+    def merge_consent(self, db: sql.Connection, person_id: str, consent: Consent) -> None:
         """Record a consent decision carried in a session record, once.
 
         A decision already recorded is not recorded again; a grant dated before a later
@@ -209,7 +260,7 @@ class PeopleRepository:
         )
 
     @staticmethod
-    def audio_allowed(db: sqlite3.Connection, session_id: str, person_id: str | None) -> bool:
+    def audio_allowed(db: sql.Connection, session_id: str, person_id: str | None) -> bool:
         """Whether the consent in force lets a clip be kept (read inside *db*'s transaction)."""
 
         def allowed(pid: str) -> bool:

@@ -3,6 +3,8 @@
 assistant people add Sam --consent yes --witness "Kate (support worker)"
 assistant people list
 assistant people consent Sam no
+assistant people set Sam --rate 130 --wait 20 --end-pause 3 --buttons-only --scale two
+assistant people show Sam
 assistant people withdraw Sam --by Kate
 
 To add a command: a function under ``@people_app.command("name")`` that opens the store with
@@ -17,8 +19,9 @@ from typing import Annotated
 
 import typer
 
+from assistant.errors import RecordError
 from assistant.records.cli import consent_text, open_store, resolve_person
-from assistant.records.model import Consent, ConsentMethod
+from assistant.records.model import Consent, ConsentMethod, Person
 
 people_app = typer.Typer(
     help="The people who use this device, and their consent.", no_args_is_help=True
@@ -74,6 +77,111 @@ def people_list(
     for p in people:
         off = "" if p.id in active else "  (off the roster)"
         typer.echo(f"{p.name:<{width}}  voice: {consent_text(p.consent):<40}  {p.id}{off}")
+
+
+class ScalePoints(StrEnum):
+    two = "two"
+    three = "three"
+
+
+VOICE_OWN = "the voice's own"
+DEVICE_OWN = "the device's own"
+
+
+def settings_lines(person: Person) -> list[str]:
+    """A person's own settings, one plain line each (the device's own where none is set)."""
+    rate = f"{person.words_per_minute:g} words a minute" if person.words_per_minute else None
+    wait = f"{person.repeat_after_s:g} seconds" if person.repeat_after_s else None
+    pause = f"{person.end_pause_s:g} seconds" if person.end_pause_s else None
+    return [
+        f"Speaking rate: {rate or VOICE_OWN}",
+        f"Wait before asking again: {wait or DEVICE_OWN + ' (at least 10 seconds)'}",
+        f"Pause that ends an answer: {pause or DEVICE_OWN}",
+        "Answers with: "
+        + ("the buttons only (microphone closed)" if person.buttons_only else "voice or buttons"),
+        f"Scale: {'two points' if person.scale_points == 2 else 'three points'}",
+        f"Supporter: {person.supporter or 'not named (the facilitator)'}",
+    ]
+
+
+@people_app.command("set")
+def people_set(
+    name: Annotated[str, typer.Argument(help="Their name or id")],
+    rate: Annotated[
+        float | None, typer.Option(help="Their speaking rate, words a minute (80 to 250)")
+    ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(help="Seconds of silence before the question is said again (10 to 600)"),
+    ] = None,
+    end_pause: Annotated[
+        float | None,
+        typer.Option(help="Seconds of quiet that end a spoken answer (0.5 to 10)"),
+    ] = None,
+    buttons_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--buttons-only/--voice",
+            help="Buttons only: the microphone stays closed for them; --voice: voice too",
+        ),
+    ] = None,
+    scale: Annotated[
+        ScalePoints | None, typer.Option(help="two: like / don't like; three: with not sure")
+    ] = None,
+    supporter: Annotated[
+        str | None, typer.Option(help="Their supporter's name, told of anything flagged")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Go back to the device's own settings for them")
+    ] = False,
+) -> None:
+    """Set how the device talks with one person: it uses these whenever they are asked."""
+    changes: dict[str, object] = {}
+    if default:
+        changes = {
+            "words_per_minute": None,
+            "repeat_after_s": None,
+            "end_pause_s": None,
+            "buttons_only": False,
+            "scale_points": None,
+        }
+    if rate is not None:
+        changes["words_per_minute"] = rate
+    if wait is not None:
+        changes["repeat_after_s"] = wait
+    if end_pause is not None:
+        changes["end_pause_s"] = end_pause
+    if buttons_only is not None:
+        changes["buttons_only"] = buttons_only
+    if scale is not None:
+        changes["scale_points"] = 2 if scale is ScalePoints.two else None
+    if supporter is not None:
+        changes["supporter"] = " ".join(supporter.split()) or None
+    if not changes:
+        raise RecordError(
+            "Say what to set, for example: assistant people set Sam --rate 130 --buttons-only"
+        )
+    with open_store() as store:
+        person = resolve_person(store, name)
+        person = store.update_person_settings(person.id, **changes)
+    typer.echo(f"{person.name}'s settings are kept:")
+    for line in settings_lines(person):
+        typer.echo(f"  {line}")
+
+
+@people_app.command("show")
+def people_show(
+    name: Annotated[str, typer.Argument(help="Their name or id")],
+) -> None:
+    """One person: their consent and their own settings."""
+    with open_store() as store:
+        person = resolve_person(store, name)
+    typer.echo(f"{person.name} ({person.id})")
+    typer.echo(f"  Keep their voice: {consent_text(person.consent)}")
+    if person.communication_needs:
+        typer.echo(f"  Communication needs: {person.communication_needs}")
+    for line in settings_lines(person):
+        typer.echo(f"  {line}")
 
 
 @people_app.command("remove")

@@ -58,6 +58,10 @@ class RosterSource(Protocol):
 class DeviceStore(SessionWriter, RosterSource, Protocol):
     """The store as a device session uses it; closed when the device is."""
 
+    def has_open_flags(self) -> bool:
+        """A flag staff have not cleared yet (the idle status light blinks purple)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -71,6 +75,10 @@ class SessionSource(Protocol):
     def mark_sent(self, session_id: str) -> None: ...
 
     def clip_path(self, sha256: str) -> Path: ...
+
+    def clip_bytes(self, sha256: str) -> bytes:
+        """The clip's WAV bytes (the file itself is sealed)."""
+        ...
 
     def device_id(self) -> str: ...
 

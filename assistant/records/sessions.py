@@ -9,11 +9,11 @@ flags) in the same transaction.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from assistant.errors import RecordError
+from assistant.records import sql
 from assistant.records.belongs import keep_own_jobs
 from assistant.records.clips import ClipFolder
 from assistant.records.db import Database, iso
@@ -105,7 +105,7 @@ class SessionRepository:
     def _same_content(stored_json: str, new_json: str) -> bool:
         return bool(json.loads(stored_json) == json.loads(new_json))
 
-    def _index(self, db: sqlite3.Connection, rec: SessionRecord) -> set[str]:
+    def _index(self, db: sql.Connection, rec: SessionRecord) -> set[str]:
         """Refresh the index tables for one session from its record; return the sha256 of
         clips whose answers the record no longer has (to delete once committed)."""
         now = iso(self.db.now())

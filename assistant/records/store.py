@@ -1,7 +1,9 @@
 """The record store: people, consent, sessions, answers, audio clips, jobs and flags, on the device.
 
-One SQLite file, ``<data_dir>/records.sqlite`` (WAL journal, ``synchronous=FULL``, foreign keys
-on), and one folder of audio clips, ``<data_dir>/clips/<sha256>.wav``. Recipes::
+One SQLCipher file, ``<data_dir>/records.sqlite`` (WAL journal, ``synchronous=FULL``, foreign
+keys on), and one folder of sealed audio clips, ``<data_dir>/clips/<sha256>.sealed``, both locked
+with the device's key (:mod:`assistant.records.keys`; a plaintext store from before is locked on
+first open, :mod:`assistant.records.encrypt`). Recipes::
 
     store = RecordStore.open(settings)
     sam = store.add_person("Sam", consent=Consent(audio=True, method="button"))
@@ -44,16 +46,18 @@ Rules the store keeps, whoever calls it:
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.errors import RecordError
+from assistant.records import sql
 from assistant.records.audit import AccessLog
 from assistant.records.clips import CLIPS_DIR, ORPHAN_GRACE_S, ClipFolder, ClipRepository
 from assistant.records.db import DB_NAME, Clock, Database
+from assistant.records.encrypt import seal_plain_clips
 from assistant.records.jobs import JobRepository
+from assistant.records.keys import RestKey, resolve
 from assistant.records.model import (
     Answer,
     Consent,
@@ -79,8 +83,16 @@ class RecordStore:
     """Records on the device. Safe to share between threads; one store per process."""
 
     def __init__(
-        self, data_dir: Path, *, min_free_mb: int = 100, clock: Clock | None = None
+        self,
+        data_dir: Path,
+        *,
+        min_free_mb: int = 100,
+        clock: Clock | None = None,
+        key: RestKey | Literal["plaintext"] | None = None,
+        key_file: Path | None = None,
     ) -> None:
+        """*key*: None finds the device's key (:func:`assistant.records.keys.resolve`, with
+        *key_file* from the settings); ``"plaintext"`` opens an unlocked store (benchmarks)."""
         self.data_dir = Path(data_dir).expanduser()
         self.db_path = self.data_dir / DB_NAME
         self.clips_dir = self.data_dir / CLIPS_DIR
@@ -92,8 +104,12 @@ class RecordStore:
             raise RecordError(
                 f"Cannot make the records folder {self.data_dir}: {exc.strerror or exc}."
             ) from exc
-        self.database = Database(self.data_dir, clock=clock)
-        self.folder = ClipFolder(self.database, self.clips_dir)
+        rest_key = None if key == "plaintext" else key or resolve(self.data_dir, key_file)
+        self.key = rest_key
+        self.database = Database(self.data_dir, clock=clock, key=rest_key)
+        self.folder = ClipFolder(self.database, self.clips_dir, rest_key)
+        if rest_key is not None:
+            seal_plain_clips(self.clips_dir, rest_key)  # clips kept before encryption
         self.people_repo = PeopleRepository(self.database, self.folder)
         self.jobs = JobRepository(self.database)
         self.session_repo = SessionRepository(
@@ -114,10 +130,14 @@ class RecordStore:
     @classmethod
     def open(cls, settings: Settings) -> RecordStore:
         """The store in the configured data folder."""
-        return cls(settings.data_dir, min_free_mb=settings.records.min_free_mb)
+        return cls(
+            settings.data_dir,
+            min_free_mb=settings.records.min_free_mb,
+            key_file=settings.records.key_file,
+        )
 
     @property
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> sql.Connection:
         """The one SQLite connection (for tests that look at the database itself)."""
         return self.database.connection
 
@@ -160,6 +180,11 @@ class RecordStore:
             words_per_minute=words_per_minute,
             person_id=person_id,
         )
+
+    def update_person_settings(self, person_id: str, **settings: Any) -> Person:
+        """Change a person's own settings (rate, waits, buttons only, scale, supporter); None
+        goes back to the device's own."""
+        return self.people_repo.update_settings(person_id, **settings)
 
     def get_person(self, person_id: str) -> Person:
         """Anyone ever on the roster (removed people too), with the consent in force."""
@@ -246,8 +271,13 @@ class RecordStore:
     # ------------------------------------------------------------------ audio clips
 
     def clip_path(self, sha256: str) -> Path:
-        """Where the clip with this sha256 lives (it may have been deleted)."""
+        """Where the clip with this sha256 lives (it may have been deleted). Sealed: read it
+        with :meth:`clip_bytes`."""
         return self.folder.clip_path(sha256)
+
+    def clip_bytes(self, sha256: str) -> bytes:
+        """The clip's WAV bytes (opened from its sealed file, checked against the sha256)."""
+        return self.folder.read(sha256)
 
     def keep_audio(self, session_id: str, answer_id: str, wav_path: Path | str) -> str | None:
         """Keep an answer's WAV if its person consented; return its sha256, or None.
@@ -312,6 +342,10 @@ class RecordStore:
     def flags(self, unresolved_only: bool = True) -> list[Flag]:
         """Flags for staff, oldest first."""
         return self.jobs.flags(unresolved_only)
+
+    def has_open_flags(self) -> bool:
+        """Is there a flag staff have not cleared yet? (The idle status light blinks purple.)"""
+        return bool(self.jobs.flags(unresolved_only=True))
 
     def resolve_flag(self, flag_id: str, by: str) -> None:
         """A member of staff has dealt with this flag."""

@@ -11,8 +11,10 @@ anyone by their voice. So:
   ``<data_dir>/words/<sha256>.wav`` and the folder fsynced before the database points at it;
   leftovers of an interrupted write are swept away on open. Their own folder, so the answer
   clips' sweep and retention never touch them (taught words are not session audio).
-* **Bounded**: at most :data:`~assistant.stt.personal.MAX_EXAMPLES` per word; a confirmed
-  answer added as an example (``source='confirmed'``) replaces the oldest confirmed one.
+* **Bounded**: at most :data:`~assistant.stt.personal.MAX_EXAMPLES` per word, of them at
+  most :data:`~assistant.stt.personal.MAX_CONFIRMED` confirmed answers (``source='confirmed'``:
+  a short answer that stood, kept by the dialogue engine at the end of a session); when a
+  bound is reached the oldest confirmed one is dropped; a taught example never is.
 
 Recipes::
 
@@ -151,7 +153,13 @@ class WordsRepo:
         or the word already has its most examples. :class:`BadAudioFile` for a damaged file.
         The source file is left where it is."""
         from assistant.audio.wav import read_wav
-        from assistant.stt.personal import MAX_EXAMPLES, WORDS, example_problem, same_sound
+        from assistant.stt.personal import (
+            MAX_CONFIRMED,
+            MAX_EXAMPLES,
+            WORDS,
+            example_problem,
+            same_sound,
+        )
 
         wav = Path(wav_path)
         if word not in WORDS:
@@ -174,15 +182,16 @@ class WordsRepo:
                     f"{r['word']!r} already kept."
                 )
         live = [r for r in self.examples(person_id) if r["word"] == word]
+        confirmed = [r for r in live if r["source"] == "confirmed"]  # oldest first
         replace: str | None = None
-        if len(live) >= MAX_EXAMPLES:
-            confirmed = [r for r in live if r["source"] == "confirmed"]
-            if source != "confirmed" or not confirmed:
+        full = len(live) >= MAX_EXAMPLES
+        if full or (source == "confirmed" and len(confirmed) >= MAX_CONFIRMED):
+            if not confirmed:  # every example was taught: none is dropped for another
                 raise WordProblem(
                     f"{wav.name} was not kept: {word!r} already has {MAX_EXAMPLES} examples "
                     f"(the most kept). Forget some first (assistant people forget NAME {word})."
                 )
-            replace = confirmed[0]["id"]
+            replace = confirmed[0]["id"]  # the oldest confirmed answer makes room
         size = wav.stat().st_size
         self._store.database.check_space(size, self._store.min_free_mb, "the example was not kept")
         sha = self._write(wav)

@@ -35,7 +35,16 @@ class RecognizerStream:
     * :meth:`wake_with`: be given a callback to call when such work is done, so a listener
       waiting on the microphone looks at the partial result at once; returns True when the
       stream will use it. By default it will not (False).
+    * :attr:`early_silence_s`: the quiet after which ``record_turn`` may end the turn on a
+      partial result that is an allowed answer, when the stream asks for its own (a taught
+      person's words ask for less while the matcher is sure); None by default: the caller's.
     """
+
+    @property
+    def early_silence_s(self) -> float | None:
+        """Quiet (seconds) after which a sure partial result may end the turn; None: the
+        caller's own (``record_turn``'s ``early_silence_s``)."""
+        return None
 
     def accept(self, pcm: np.ndarray) -> str | None:
         """Feed int16 16 kHz mono audio; returns partial text when the engine has some."""

@@ -56,6 +56,10 @@ recogniser is left to decide."""
 MAX_EXAMPLES: Final = 10
 """At most this many examples are kept per word (confirmed answers may add to them)."""
 
+MAX_CONFIRMED: Final = 4
+"""Of them, at most this many confirmed answers (``source="confirmed"``): a new one replaces
+the oldest; a taught example is never dropped to make room for one."""
+
 MAX_EXAMPLE_S: Final = 4.0
 """A teaching example longer than this (after its quiet ends are cut) is refused."""
 
@@ -223,27 +227,52 @@ def features(pcm: np.ndarray) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- comparison
 
 
-def dtw_distances(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+def dtw_distances(
+    query: np.ndarray, templates: Sequence[np.ndarray], abandon: float | None = None
+) -> np.ndarray:
     """DTW distance from *query* (n x d) to each template (m_t x d), all in one pass.
 
     Steps: (1,1), (1,0) (one template frame held over two query frames) and (1,2) (a template
     frame skipped), so a template may be at most about twice as long as the query (longer: the
-    roles are swapped), and the recursion runs row by row over the query for every template
-    together. Frame cost: Euclidean distance over sqrt(d). The path cost is divided by n + m_t.
+    roles are swapped, on the same frame costs transposed), and the recursion runs row by row
+    over the query for every template together. Frame cost: Euclidean distance over sqrt(d).
+    The path cost is divided by n + m_t.
+
+    *abandon*: a template whose distance is sure to be over this (every cell of a row of its
+    accumulated cost, over n + m_t, is: costs are never negative) is dropped from the rest of
+    the recursion and given that lower bound instead of its distance (early abandoning; the
+    matcher passes a bound beyond which no decision changes: :meth:`PersonalWords.nearest`).
     """
     if not templates:
         return np.zeros(0)
     cost, lens = _costs(query, templates)
-    out = _constrained(cost, lens)
+    out = _constrained(cost, lens, abandon)
     long = ~np.isfinite(out)
     for i in map(int, np.flatnonzero(long)):  # a template over twice the query's length
-        c, ln = _costs(templates[i], [query])
+        c = np.ascontiguousarray(cost[i, :, : lens[i]].T)[None]
+        out[i] = _constrained(c, np.array([len(query)]), abandon)[0]
+    return out
+
+
+def dtw_distances_reference(query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+    """The first implementation of :func:`dtw_distances` (einsum frame costs, recomputed when
+    the roles are swapped, no abandoning), kept for the benchmark (``--taught``: before and
+    after in one run) and a test that the two agree."""
+    if not templates:
+        return np.zeros(0)
+    cost, lens = _costs(query, templates, einsum=True)
+    out = _constrained(cost, lens)
+    long = ~np.isfinite(out)
+    for i in map(int, np.flatnonzero(long)):
+        c, ln = _costs(templates[i], [query], einsum=True)
         out[i] = _constrained(c, ln)[0]
     return out
 
 
-def _costs(query: np.ndarray, templates: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    d = query.shape[1]
+def _costs(
+    query: np.ndarray, templates: Sequence[np.ndarray], einsum: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    n, d = query.shape
     lens = np.array([len(t) for t in templates])
     m = int(lens.max())
     stack = np.zeros((len(templates), m, d), dtype=np.float32)
@@ -252,24 +281,52 @@ def _costs(query: np.ndarray, templates: Sequence[np.ndarray]) -> tuple[np.ndarr
     # cost[t, i, j] = |q_i - t_j| / sqrt(d), from one matrix product
     q2 = (query**2).sum(axis=1)
     t2 = (stack**2).sum(axis=2)
-    cross = np.einsum("nd,tmd->tnm", query, stack)
-    cost = np.sqrt(np.maximum(q2[None, :, None] + t2[:, None, :] - 2 * cross, 0.0)) / np.sqrt(d)
+    if einsum:
+        cross = np.einsum("nd,tmd->tnm", query, stack)
+        cost = np.sqrt(np.maximum(q2[None, :, None] + t2[:, None, :] - 2 * cross, 0.0))
+        return cost / np.sqrt(d), lens
+    # one batched BLAS product (several times quicker than einsum here), then in place
+    q = np.ascontiguousarray(query, dtype=np.float32) * np.float32(-2.0 / d)
+    cost = np.matmul(q[None], stack.transpose(0, 2, 1))  # -2 q.t / d, (t, n, m)
+    cost += (q2 / d).astype(np.float32)[None, :, None]
+    cost += (t2 / d).astype(np.float32)[:, None, :]
+    np.maximum(cost, 0.0, out=cost)
+    np.sqrt(cost, out=cost)
     return cost, lens
 
 
-def _constrained(cost: np.ndarray, lens: np.ndarray) -> np.ndarray:
+def _constrained(cost: np.ndarray, lens: np.ndarray, abandon: float | None = None) -> np.ndarray:
     t, n, m = cost.shape
     inf = np.float32(np.inf)
     acc = np.full((t, m), inf, dtype=np.float32)
     acc[:, 0] = cost[:, 0, 0]
+    live = np.arange(t)  # the templates still in the recursion
+    out = np.full(t, np.inf)
+    norm = (n + lens).astype(np.float32)
+    limit = None
+    if abandon is not None:  # never one that cannot be reached (its roles are swapped later)
+        limit = np.where(lens - 1 <= 2 * (n - 1), np.float32(abandon) * norm, np.inf)
+    best = np.empty_like(acc)
     for i in range(1, n):
-        c = cost[:, i, :]
-        best = acc.copy()  # (i-1, j)
-        best[:, 1:] = np.minimum(best[:, 1:], acc[:, :-1])  # (i-1, j-1)
-        best[:, 2:] = np.minimum(best[:, 2:], acc[:, :-2] + c[:, 1:-1])  # (i-1, j-2) via (i, j-1)
-        acc = best + c
-    end = acc[np.arange(t), lens - 1]
-    out: np.ndarray = (end / (n + lens)).astype(np.float64)
+        c = cost[live, i, :] if len(live) < t else cost[:, i, :]
+        np.copyto(best, acc)  # (i-1, j)
+        np.minimum(best[:, 1:], acc[:, :-1], out=best[:, 1:])  # (i-1, j-1)
+        np.minimum(best[:, 2:], acc[:, :-2] + c[:, 1:-1], out=best[:, 2:])  # (i-1, j-2)
+        np.add(best, c, out=acc)
+        if limit is not None and i % 8 == 0:
+            low = acc.min(axis=1)
+            gone = low > limit[live]
+            if gone.any():
+                out[live[gone]] = low[gone] / norm[live[gone]]  # a lower bound: far enough
+                keep = ~gone
+                live, acc = live[keep], acc[keep]
+                best = np.empty_like(acc)
+                if not len(live):
+                    return out
+    end = acc[np.arange(len(live)), lens[live] - 1]
+    out[live] = end / (n + lens[live])
+    # a template never reached (over twice the query's length) stays inf; one abandoned holds
+    # its lower bound
     return out
 
 
@@ -326,7 +383,7 @@ def _resample_frames(f: np.ndarray, n: int = 24) -> np.ndarray:
     return out / np.sqrt(f.shape[1])
 
 
-Method = Literal["dtw", "dtw-sym", "fixed"]
+Method = Literal["dtw", "dtw-ref", "dtw-sym", "fixed"]
 
 # ----------------------------------------------------------------------------- the matcher
 
@@ -399,12 +456,27 @@ class PersonalWords:
             return "its examples are too like those of their other words to tell apart"
         return None
 
-    def _distances(self, query: np.ndarray, templates: Sequence[np.ndarray]) -> np.ndarray:
+    def _distances(
+        self, query: np.ndarray, templates: Sequence[np.ndarray], abandon: float | None = None
+    ) -> np.ndarray:
         if self.method == "fixed":
             return mean_distances(query, templates)
         if self.method == "dtw-sym":
             return dtw_sym_distances(query, templates)
-        return dtw_distances(query, templates)
+        if self.method == "dtw-ref":
+            return dtw_distances_reference(query, templates)
+        return dtw_distances(query, templates, abandon)
+
+    def abandon_bound(self) -> float:
+        """A distance beyond which no decision of :meth:`_decide` changes: over every word's
+        candidate bound times the sure margin. A word whose every example is further than this
+        is neither the nearest (it would be far from every word) nor close enough second to
+        narrow the margin below :attr:`sure_margin`; so :func:`dtw_distances` may stop
+        following such an example (it is given a lower bound instead, and margins shown may
+        be lower bounds too)."""
+        bounds = [self.bounds.get(w, DEFAULT_WITHIN * self.abs_factor) for w in self.examples]
+        top = max(bounds, default=DEFAULT_WITHIN * self.abs_factor)
+        return float(top * CANDIDATE_ABS_FACTOR / self.abs_factor * self.sure_margin * 1.01)
 
     def calibrate(self) -> None:
         """Absolute bounds from the person's own spread: for each word, the largest distance
@@ -428,7 +500,7 @@ class PersonalWords:
     def nearest(self, feats: np.ndarray) -> dict[ShortAnswer, float]:
         words = [w for w in WORDS if self.examples.get(w)]
         flat = [e for w in words for e in self.examples[w]]
-        dist = self._distances(feats, flat)
+        dist = self._distances(feats, flat, self.abandon_bound())
         out: dict[ShortAnswer, float] = {}
         i = 0
         for w in words:

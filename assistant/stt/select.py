@@ -141,7 +141,7 @@ def build_engine(name: Engine, settings: Settings) -> Recognizer:
     if name == "vosk":
         key: tuple[object, ...] = (name, str(vosk_model_path(settings)), confidence)
     elif name == "whisper":
-        key = (name, settings.stt.whisper_model, confidence)
+        key = (name, settings.stt.whisper_model, confidence, settings.stt.whisper_window_s)
     elif name == "pocketsphinx":
         key = (name, confidence)
     else:
@@ -159,7 +159,11 @@ def build_engine(name: Engine, settings: Settings) -> Recognizer:
             from assistant.stt.whisper import WhisperRecognizer
 
             path = Path(settings.stt.whisper_model) if settings.stt.whisper_model else None
-            rec = WhisperRecognizer(path, min_confidence=confidence, models_dir=settings.models_dir)
+            window = settings.stt.whisper_window_s * 100  # 10 ms mel frames
+            rec = WhisperRecognizer(
+                path, min_confidence=confidence, models_dir=settings.models_dir,
+                short_window=window, free_window=window,
+            )  # fmt: skip
         else:
             from assistant.stt.sphinx import SphinxRecognizer
 

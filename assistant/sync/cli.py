@@ -18,7 +18,17 @@ from assistant.errors import EnrolmentError, HubUnreachable, SyncError
 
 EXIT_NO_NETWORK = 3
 
-sync_app = typer.Typer(help="Send finished sessions to the charity's hub.", no_args_is_help=True)
+sync_app = typer.Typer(
+    help="Exchange with the charity's hub: send finished sessions, receive this device's people, "
+    "jobs and published scripts (with no command: both, in one exchange)."
+)
+
+
+@sync_app.callback(invoke_without_command=True)
+def sync_both(ctx: typer.Context) -> None:
+    """``assistant sync``: push, then pull (the same as ``assistant sync push``)."""
+    if ctx.invoked_subcommand is None:
+        push_cmd()
 
 
 def _settings() -> Settings:
@@ -111,6 +121,8 @@ def push_cmd() -> None:
     if report.busy:
         typer.echo("Another push is already running.")
         return
+    _pull_scripts(s)
+    _pull_updates(s)
     for problem in report.problems:
         typer.echo(f"Waiting: {problem}", err=True)
     if report.nothing_to_send and not report.problems:
@@ -126,6 +138,40 @@ def push_cmd() -> None:
         )
     if not report.sent and not report.refused:
         typer.echo("Nothing to send.")
+
+
+def _pull_scripts(s: Settings) -> None:
+    """The scripts the hub publishes to this device (``assistant/sync/scripts.py``)."""
+    from assistant.sync.scripts import pull_scripts
+
+    try:
+        got = pull_scripts(s)
+    except (SyncError, HubUnreachable) as exc:
+        typer.echo(f"The published scripts were not checked: {exc}", err=True)
+        return
+    for line in got.lines():
+        typer.echo(line)
+    for problem in got.problems:
+        typer.echo(f"Published scripts: {problem}", err=True)
+
+
+def _pull_updates(s: Settings) -> None:
+    """This device's people and their jobs from the hub (``assistant/sync/updates.py``)."""
+    from assistant.sync.source import open_store
+    from assistant.sync.updates import pull_updates
+
+    store = open_store(s)
+    try:
+        got = pull_updates(s, store)
+    except (SyncError, HubUnreachable) as exc:
+        typer.echo(f"The people and jobs from the hub were not received: {exc}", err=True)
+        return
+    finally:
+        store.close()
+    for line in got.lines():
+        typer.echo(line)
+    for problem in got.problems:
+        typer.echo(f"From the hub: {problem}", err=True)
 
 
 @sync_app.command("status")
@@ -165,6 +211,18 @@ def status_cmd() -> None:
             for item in pending:
                 if item.last_error:
                     typer.echo(f"  {item.session_id}: {item.last_error}")
+        from assistant.sync.updates import last_pull
+
+        pulled = last_pull(store)
+        if pulled is None:
+            typer.echo("Last received from the hub: never.")
+        else:
+            typer.echo(
+                f"Last received from the hub: {pulled['at']}: {pulled['people']} people, "
+                f"{pulled['jobs']} jobs (cursor {pulled['cursor'][:12]})."
+            )
+            for problem in pulled.get("problems") or []:
+                typer.echo(f"  {problem}")
     finally:
         store.close()
 

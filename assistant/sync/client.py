@@ -187,6 +187,9 @@ def enrol(
         hub_key = unb64(body["hub_public_key"])
         if len(hub_key) != 32:
             raise ValueError("bad key length")
+        hub_verify = bytes.fromhex(str(body.get("hub_verify_key") or ""))
+        if hub_verify and len(hub_verify) != 32:
+            raise ValueError("bad key length")
         enrolment = Enrolment(
             hub_url=url.rstrip("/"),
             device_id=str(body["device_id"]),
@@ -194,6 +197,7 @@ def enrol(
             hub_public_key=b64(hub_key),
             signing_key=b64(bytes(signing)),
             enrolled_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            hub_verify_key=hub_verify.hex(),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise EnrolmentError("The hub's answer to enrolment was not understood.") from exc

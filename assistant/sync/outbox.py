@@ -171,7 +171,7 @@ class Outbox:
 
     def _seal_clip(self, sha: str, source: SessionSource, enrolment: Enrolment) -> None:
         try:
-            data = Path(source.clip_path(sha)).read_bytes()
+            data = source.clip_bytes(sha)
         except (OSError, RecordError) as exc:
             raise SyncError(
                 f"its audio clip {sha[:12]} is missing on this device, so it waits."

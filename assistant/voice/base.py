@@ -41,3 +41,8 @@ class Voice:
     def describe(self) -> str:
         """One line for people: which voice."""
         return self.name
+
+    def at_rate(self, words_per_minute: float | None) -> Voice:
+        """This voice speaking at *words_per_minute* (a person's own rate); None, or a voice
+        that cannot change its rate: itself."""
+        return self

@@ -100,6 +100,14 @@ class CachedVoice(Voice):
         """The voice behind the cache."""
         return self.voice.describe()
 
+    def at_rate(self, words_per_minute: float | None) -> CachedVoice:
+        """The voice behind at another rate, through the same cache folder (its rate is part of
+        every entry's key, so the rates never mix)."""
+        inner = self.voice.at_rate(words_per_minute)
+        if inner is self.voice:
+            return self
+        return CachedVoice(inner, self.cache_dir, self.max_bytes)
+
     def key(self, text: str) -> str:
         return f"{voice_identity(self.voice)}|text={text}"
 

@@ -8,6 +8,7 @@ slow engine (``sentence_delay_s``) and can be told to fail (``fail_with``).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import time
@@ -50,6 +51,15 @@ class FakeVoice(Voice):
     @property
     def cache_key(self) -> str:
         return f"{self.name}|{self.sample_rate}|wpm={self.words_per_minute}|vol={self.volume}"
+
+    def at_rate(self, words_per_minute: float | None) -> FakeVoice:
+        """The same fake voice at another rate (what it was asked to say is counted in one
+        place, :attr:`calls`)."""
+        if words_per_minute is None or words_per_minute == self.words_per_minute:
+            return self
+        other = copy.copy(self)
+        other.words_per_minute = words_per_minute
+        return other
 
     def _tone(self, word: str, seconds: float) -> np.ndarray:
         digest = hashlib.sha256(word.lower().encode()).digest()

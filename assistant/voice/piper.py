@@ -34,6 +34,7 @@ came after a median 65 ms instead of 48 ms, the whole prompt after 105-115 ms in
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -351,6 +352,18 @@ class PiperVoice(Voice):
         if self.words_per_minute is None:
             return 1.0
         return self.length_scale_for(self.words_per_minute)
+
+    def at_rate(self, words_per_minute: float | None) -> PiperVoice:
+        """The same loaded voice at another rate (sharing the model and its calibration)."""
+        if words_per_minute is None or words_per_minute == self.words_per_minute:
+            return self
+        if not 30 <= words_per_minute <= 400:
+            raise ConfigError(
+                f"A speaking rate of {words_per_minute} words a minute is not usable."
+            )
+        other = copy.copy(self)
+        other.words_per_minute = words_per_minute
+        return other
 
     # -- speech -------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from assistant.core.record import Goal, Idea
 from assistant.dialogue import prompts as P
 from assistant.dialogue import schema as S
 from assistant.dialogue.engine.base import Ctx, Run, handles
-from assistant.dialogue.engine.kernel import Engine
+from assistant.dialogue.engine.kernel import Engine, utterances
 
 SCORE = {"like": 2, "not_sure": 1, "dont_like": 0}
 """What each rating adds to an idea's standing (to order ideas with the same likes)."""
@@ -133,7 +133,8 @@ def accept_round(
         log.flag("other", P.ACCEPT_STAFF_REASON.format(idea=text), None)
     else:
         said.append(P.ACCEPT_NOT_ENOUGH[rule])
-    yield from engine.say_turn(" ".join(said), key, None)
+    for part in utterances(" ".join(said)):
+        yield from engine.say_turn(part, key, None)
     return goal
 
 
@@ -191,7 +192,8 @@ def agree_goal(engine: Engine, step: S.AgreeGoal, ctx: Ctx) -> Run:
         summary = " ".join(lines)
         candidates = [i for i in ranked if enough_support(i) and i.id not in tried]
         if ranked and not engine.resuming:
-            yield from engine.say_turn(f"{P.AGREE_INTRO} {summary}", step.id, None)
+            for part in utterances(f"{P.AGREE_INTRO} {summary}"):
+                yield from engine.say_turn(part, step.id, None)
         if candidates:
             top = candidates[0]
             tied = [i for i in candidates if _standing(i) == _standing(top)]

@@ -96,6 +96,10 @@ class Turn:
     are said again), so nothing is confirmed before it was heard."""
     raw: bool = False
     """Any speech is the reply, even "help" or "repeat" (a teaching example of that word)."""
+    silence_goes_on: bool = False
+    """A silence is yellow here (the next one), decided by nothing else: a name at the roll
+    call, said to whoever is in the room, so a person alone who does not know the buttons hears
+    the names go round to theirs. Never where an answer is decided."""
 
     @property
     def lit(self) -> frozenset[Button]:

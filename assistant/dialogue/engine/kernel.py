@@ -95,12 +95,59 @@ _DOUBLE_STOP = re.compile(r"([.!?])[.]+(?=\s|$)")
 _T = TypeVar("_T")
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def words_in(text: str) -> int:
+    return len(text.split())
+
+
+def utterances(text: str, most: int = P.MAX_UTTERANCE_WORDS) -> list[str]:
+    """*text* in utterances of whole sentences, each at most *most* words (a sentence longer
+    than that stays whole)."""
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        if out and words_in(out[-1]) + words_in(sentence) <= most:
+            out[-1] = f"{out[-1]} {sentence}"
+        elif sentence:
+            out.append(sentence)
+    return out
+
+
+QUESTION_STEPS = frozenset(
+    {"ask", "scale", "choose", "confirm", "plan_item", "strengths", "agenda", "agree_goal"}
+)
+"""Steps that ask the person something (counted for "Two more questions.")."""
+
+
+def asks(step: S.AnyStep) -> bool:
+    """Whether *step* asks a question, itself or in the steps inside it."""
+    if step.type in QUESTION_STEPS:
+        return True
+    return any(asks(s) for group in S._children(step) for s in group)
+
+
 def _time_of(clock: Clock | Callable[[], float]) -> Callable[[], float]:
     """Seconds since the epoch from a core :class:`Clock`, or from a bare callable (the shell's
     older clocks, which give the time when called)."""
     if isinstance(clock, Clock):
         return clock.time
     return clock
+
+
+def _buttons_words(t: Turn) -> str:
+    """A listened turn's words for someone who uses the buttons only: no "I'm listening now";
+    the buttons to press said instead, when the words do not say them already."""
+    text = t.text.removesuffix(P.LISTENING).rstrip()
+    if "press" in text.lower():
+        return text
+    if t.buttons == frozenset({"next"}):
+        return f"{text} {P.TO_PASS}"
+    return f"{text} {P.PRESS_A_BUTTON}"
+
+
+class StopForToday(Exception):
+    """Red during a break: the session stops here, kept as a draft to carry on with later."""
 
 
 class Engine:
@@ -142,10 +189,16 @@ class Engine:
             now=self.now,
             emit=self.emit,
         )
+        self.log.group = not script.one_person
+        if record is None:  # the script it ran: a carried-on session keeps its own
+            self.log.record.script_sha256 = script.sha256
+            self.log.record.script_publication = script.publication
         self.facilitator = facilitator or self.log.record.facilitator
         self._out: list[Action] = []
         self._gen: Generator[None, Event, None] | None = None
         self._finished = False
+        self.stopped = False
+        """Stopped for today during a break (not finished: the record is still a draft)."""
         self._next_prompt = 1
         self._listening = False
         self._round = 0
@@ -203,10 +256,24 @@ class Engine:
             yield from self.say_turn(P.WELCOME_BACK, "welcome_back", None)
         if self.script.one_person and self.record.people:
             ctx.person = self.record.people[0]
-        yield from self.run(self.script.steps, ctx)
+        try:
+            yield from self.run(self.script.steps, ctx)
+        except StopForToday:
+            # Red during a break: the record stays a draft (saved after every answer), and the
+            # device offers to carry on with it at the next start.
+            self.stopped = True
+            yield from self.say_turn(P.STOPPED_FOR_TODAY, "stopped", None)
+            self._step_id = None
+            self._person_id = None
+            self.emit(SetLights(frozenset(), "idle"))
+            self.log.save(finished=False)
+            self.emit(End("stopped"))
+            return
         self.log.finish()
         self._step_id = None
         self._person_id = None
+        # short answers of taught people that stood (before the shell deletes the turns' audio)
+        self.emit(*self.log.word_examples())
         self.emit(SetLights(frozenset(), "idle"))
         self.log.save(finished=True)
         self.emit(End("finished"))
@@ -214,9 +281,15 @@ class Engine:
     def run(self, steps: Sequence[S.AnyStep], ctx: Ctx) -> Generator[None, Event, None]:
         """Run *steps* in order (skipping those whose ``only_if`` has no value); a step the
         person passed is kept in the round's passes, to be asked again."""
-        for step in steps:
+        top = steps is self.script.steps
+        for n, step in enumerate(steps):
             if step.only_if is not None and not self.ref(step.only_if, ctx):
                 continue
+            if top and not self._resuming and asks(step):
+                left = sum(1 for s in steps[n:] if asks(s))
+                total = sum(1 for s in steps if asks(s))
+                if left in P.PROGRESS and total > 2:  # how far through, now and then
+                    yield from self.say_turn(P.PROGRESS[left], step.id, ctx.person)
             outcome = yield from self.step(step, ctx)
             if outcome == "passed" and ctx.passes is not None:
                 ctx.passes.append((step, ctx))
@@ -234,12 +307,18 @@ class Engine:
         """Say, listen, and return the first meaningful answer. The rules live here."""
         self._step_id = step_id_of(t.step_id)
         self._person_id = t.person.id if t.person else None
-        if t.listen and not t.text.endswith(P.LISTENING):
+        # A person who uses the buttons only: the microphone stays closed for them, so no
+        # "I'm listening now"; the words say the buttons instead.
+        ears = t.listen and not self.buttons_only(t.person)
+        if ears and not t.text.endswith(P.LISTENING):
             t.text = f"{t.text} {P.LISTENING}"  # always: the words before every listen
+        elif t.listen and not ears:
+            t.text = _buttons_words(t)
         repeats = 0
-        text = f"{t.first} {t.text}" if t.first else t.text
+        prefix = t.first
+        last: str | None = None
         while True:
-            pid = self._say(text, t)
+            pid = self._say(t.text, t, prefix)
             speaking = True
             waiting = False
             since = self._time()
@@ -253,8 +332,11 @@ class Engine:
                     speaking = False
                     if not t.listen:
                         return Reply("done", "none")
-                    self._open(t, self.wait_s(t.person))
                     started = self._time()
+                    if ears:
+                        self._open(t, self.wait_s(t.person))
+                    else:  # buttons only: wait for a press, the microphone closed
+                        self.emit(SetLights(t.lit, "idle"))
                 elif isinstance(event, ButtonPressed):
                     outcome = self._press(event, t)
                     if t.whole and speaking and isinstance(outcome, Reply):
@@ -292,6 +374,8 @@ class Engine:
                         self._open(t, wait - elapsed, earcon=False)
                         continue
                     self.emit(PlayEarcon("done_listening"))
+                    if t.silence_goes_on:
+                        return Reply("next", "none")
                     if repeats < self.settings.repeats_before_waiting:
                         repeats += 1
                         redo = "silence"
@@ -303,17 +387,40 @@ class Engine:
                     reminder = self.settings.reminder_every_s
                     if waiting and self._time() - since >= reminder:
                         redo = "reminder"
+                    elif (
+                        not ears
+                        and t.listen
+                        and not speaking
+                        and not waiting
+                        and self._time() - started + 1e-6 >= self.wait_s(t.person)
+                    ):
+                        # Buttons only: the same waits as a silence, then the same repeats.
+                        if repeats < self.settings.repeats_before_waiting:
+                            repeats += 1
+                            redo = "silence"
+                        else:
+                            waiting = True
+                            since = self._time()
             if redo not in ("silence", "reminder"):
                 repeats = 0  # the person did something: silence counts afresh
-            text = {
-                "silence": t.text,
-                "repeat": t.text,
-                "help": f"{self._help(t)} {t.text}",
-                "held_help": f"{P.HELD_HELP} {t.text}",
-                "reminder": f"{P.REMINDER} {t.text}",
-                "not_caught": f"{P.NOT_CAUGHT} {t.text}",
-                "pick_one": f"{P.PICK_ONE} {t.text}",
-                "whole": f"{P.HEAR_IT_ALL} {t.text}",
+            if redo == "help" and last == "help":
+                # Help again, straight after the help: a break, as the help says.
+                self._close()
+                if not (yield from self._break(t)):
+                    raise StopForToday
+                last = None
+                prefix = P.BACK_FROM_BREAK
+                continue
+            last = redo
+            prefix = {
+                "silence": "",
+                "repeat": "",
+                "help": self._help(t),
+                "held_help": P.HELD_HELP,
+                "reminder": P.REMINDER,
+                "not_caught": P.NOT_CAUGHT,
+                "pick_one": P.PICK_ONE,
+                "whole": P.HEAR_IT_ALL,
             }[redo]
 
     def _press(self, event: ButtonPressed, t: Turn) -> Reply | str | None:
@@ -328,6 +435,26 @@ class Engine:
         if button in t.buttons:
             return Reply(t.values.get(button, button), "button")
         return None
+
+    def _break(self, t: Turn) -> Generator[None, Event, bool]:
+        """A break: said once, then quiet (no reminders) for as long as it takes. True to carry
+        on (green or yellow), False to stop for today (red)."""
+        pause = Turn(P.BREAK, t.step_id, t.person, "", buttons=frozenset({"yes", "no", "next"}))
+        while True:
+            pid = self._say(pause.text, pause)
+            while True:
+                event = yield
+                if isinstance(event, PromptFinished) and event.prompt_id == pid:
+                    self.emit(SetLights(pause.lit, "idle"))
+                elif isinstance(event, ButtonPressed):
+                    if event.button in ("yes", "next") and not event.held:
+                        return True
+                    if event.button == "no":
+                        return False
+                    if event.button == "help" and event.held:
+                        self.log.flag("needs_a_person", P.NEED_PERSON_REASON, t.person)
+                    break  # help or repeat: say it again
+                # ticks, silences, speech: a break is quiet
 
     def _help(self, t: Turn) -> str:
         return " ".join(p for p in (t.help, P.ALWAYS_HELP) if p)
@@ -351,12 +478,23 @@ class Engine:
     def emit(self, *actions: Action) -> None:
         self._out.extend(actions)
 
-    def _say(self, text: str, t: Turn) -> int:
-        pid = self._next_prompt
-        self._next_prompt += 1
-        # A person's words often end with a full stop already ("I heard: the food.. Is that").
-        text = _DOUBLE_STOP.sub(r"\1", text)
-        self.emit(SetLights(t.lit, "speaking"), Say(text, pid))
+    def _say(self, text: str, t: Turn, prefix: str = "") -> int:
+        """Say *prefix* then *text*: as one utterance when together they are short enough
+        (at most ``P.MAX_UTTERANCE_WORDS`` words), else the prefix (help, a reminder...) as
+        utterances of its own first, so the question is never buried in a long one. The id of
+        the last utterance is returned: the turn listens once that one has been said. Each is
+        spoken at the rate of the person asked (their setting), if they have one."""
+        parts = [f"{prefix} {text}"] if prefix else [text]
+        if prefix and words_in(parts[0]) > P.MAX_UTTERANCE_WORDS:
+            parts = [*utterances(prefix), text]
+        self.emit(SetLights(t.lit, "speaking"))
+        pid = 0
+        rate = self.rate(t.person)
+        for part in parts:
+            pid = self._next_prompt
+            self._next_prompt += 1
+            # A person's words often end with a full stop already ("I heard: the food.. Is").
+            self.emit(Say(_DOUBLE_STOP.sub(r"\1", part), pid, words_per_minute=rate))
         return pid
 
     def _open(self, t: Turn, timeout: float, earcon: bool = True) -> None:
@@ -373,6 +511,7 @@ class Engine:
                 person_id=t.person.id if t.person else None,
                 allowed=allowed,
                 timeout_s=timeout,
+                trailing_silence_s=self.end_pause_s(t.person),
                 phrases=tuple(dict.fromkeys(t.phrases)),
             )
         )
@@ -400,6 +539,28 @@ class Engine:
         if person is not None:
             return own(person)
         return max([self.settings.repeat_after_s, *(own(p) for p in self.record.people)])
+
+    def _present(self, person: Person | None) -> list[Person]:
+        """Whose settings a turn uses: the person asked, or everyone here for the group."""
+        return [person] if person is not None else list(self.record.people)
+
+    def rate(self, person: Person | None) -> float | None:
+        """The speaking rate for a turn: the person's own; for the group, the slowest set
+        rate of those here; None for the voice's own rate."""
+        rates = [p.words_per_minute for p in self._present(person) if p.words_per_minute]
+        return min(rates) if rates else None
+
+    def end_pause_s(self, person: Person | None) -> float | None:
+        """The pause that ends a spoken answer: the person's own; for the group, the
+        longest set; None for the device's setting."""
+        pauses = [p.end_pause_s for p in self._present(person) if p.end_pause_s]
+        return max(pauses) if pauses else None
+
+    def buttons_only(self, person: Person | None) -> bool:
+        """No microphone for this turn: the person uses the buttons only (for the group:
+        everyone here does)."""
+        present = self._present(person)
+        return bool(present) and all(p.buttons_only for p in present)
 
     def key(self, step_id: str, ctx: Ctx) -> str:
         """The key a step's answer is kept under: per job or idea inside a review."""

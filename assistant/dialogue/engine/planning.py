@@ -4,21 +4,29 @@ read_back (the ideas, the goal or the plan, read out and checked)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 from assistant.core.record import Idea, Job
 from assistant.dialogue import prompts as P
 from assistant.dialogue import schema as S
 from assistant.dialogue.engine.base import Ctx, Run, Turn, handles
-from assistant.dialogue.engine.kernel import Engine
-from assistant.dialogue.engine.questions import YES_NO_NEXT, free, scale_turn, yes_no
+from assistant.dialogue.engine.kernel import Engine, utterances
+from assistant.dialogue.engine.questions import (
+    YES_NO_NEXT,
+    free,
+    open_choices,
+    scale_turn,
+    with_supporter,
+    yes_no,
+)
 
 
 @handles("plan_item")
 def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
     log = engine.log
     person = ctx.person
-    assert person is not None
+    if person is None:  # a job reviewed while its owner is not here: no new job for them
+        return None
     base = engine.key(step.id, ctx)
     for i in range(step.max_items):
         suffix = "" if i == 0 else f".{i + 1}"
@@ -43,11 +51,14 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
                 said = " and ".join(x.text for x in strengths[-2:])
                 offer = P.STRENGTH_OFFER.format(person=person.name, strength=said)
                 question = f"{offer} {question}"
-            answer = yield from free(engine, what_key, question, ctx)
+            answer = yield from free(
+                engine, what_key, question, ctx, choices=open_choices(engine, step, ctx)
+            )
             if answer is None:
                 return "passed" if i == 0 else None
             goal = log.goal_for(person)
             goal_id = goal.id if goal else None
+            # Empty only when the person's own recording is kept as the answer (free()).
             what = answer.transcript.strip() or "(see the recording)"
             lesson = None
             if step.lesson:  # a job that comes from a lesson in a review of jobs
@@ -73,9 +84,18 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
         elif step.when:
             when_key = f"{base}.when{suffix}"
             if not engine.skip(when_key, person):
-                when = yield from free(engine, when_key, engine.render(step.when, jctx), ctx)
+                when = yield from free(
+                    engine,
+                    when_key,
+                    engine.render(step.when, jctx),
+                    ctx,
+                    choices=with_supporter(WHEN_OPTIONS[:3]),  # said, or chosen
+                )
                 if when is not None and when.transcript.strip():
-                    log.set_job_when(job, when.transcript.strip())
+                    words = when.transcript.strip()
+                    log.set_job_when(job, words.lower() if when.kind == "choice" else words)
+                    if when.kind == "choice" and when.value in DAYS_TO:
+                        log.set_job_due(job, due_date(engine, when.value))
                     log.save()
         if step.support:
             support_key = f"{base}.support{suffix}"
@@ -88,8 +108,9 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
                     ctx,
                     shuffle=True,
                 )
-                log.set_job_support(job, value)
-                log.save()
+                if value is not None:  # None: passed
+                    log.set_job_support(job, value)
+                    log.save()
         if step.more and i + 1 < step.max_items:
             more_key = f"{base}.more{suffix}"
             if engine.skip(more_key, person):
@@ -110,12 +131,18 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
 def strengths(engine: Engine, step: S.Strengths, ctx: Ctx) -> Run:
     """What the person is good at: their own words, kept as their strengths and read back."""
     person = ctx.person
-    assert person is not None
+    if person is None:
+        return None
     key = engine.key(step.id, ctx)
     if engine.skip(key, person):
         return engine.resumed_outcome(key, person)
     answer = yield from free(
-        engine, key, engine.render(step.text, ctx), ctx, help_extra=engine.opt(step.help, ctx)
+        engine,
+        key,
+        engine.render(step.text, ctx),
+        ctx,
+        help_extra=engine.opt(step.help, ctx),
+        choices=open_choices(engine, step, ctx),
     )
     if answer is None:
         return "passed"
@@ -136,6 +163,16 @@ WHEN_OPTIONS = (
 )
 
 
+DAYS_TO = ("today", "this_week", "next_week")
+
+
+def due_date(engine: Engine, choice: str) -> date:
+    """The date a job chosen for *choice* (today, this week, next week) is due."""
+    today = engine.now().date()
+    days = {"today": 0, "this_week": 6 - today.weekday(), "next_week": 7 - today.weekday()}
+    return today + timedelta(days=days[choice])
+
+
 def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) -> Run:
     """When, as choices (today, this week, next week, another time); kept as words and a date."""
     log = engine.log
@@ -153,15 +190,13 @@ def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) ->
     chosen = log.latest(key, ctx.person)
     if chosen is None or chosen.passed or not chosen.value:
         return None
-    today = engine.now().date()
     if chosen.value == "another_time":
         said = yield from free(engine, f"{key}.say", P.WHEN_SAY, bare)
         words = said.transcript.strip() if said is not None else ""
         log.set_job_when(job, words or P.WHEN_ANOTHER.lower())
     else:
         log.set_job_when(job, dict(WHEN_OPTIONS)[chosen.value].lower())
-        days = {"today": 0, "this_week": 6 - today.weekday(), "next_week": 7 - today.weekday()}
-        log.set_job_due(job, today + timedelta(days=days[chosen.value]))
+        log.set_job_due(job, due_date(engine, chosen.value))
     log.save()
     return None
 
@@ -183,7 +218,14 @@ def agenda(engine: Engine, step: S.Agenda, ctx: Ctx) -> Run:
         key = engine.key(step.id, pctx)
         if engine.skip(key, person):
             continue
-        answer = yield from free(engine, key, engine.render(step.text, pctx), pctx)
+        answer = yield from free(
+            engine,
+            key,
+            engine.render(step.text, pctx),
+            pctx,
+            help_extra=engine.opt(step.help, pctx),
+            choices=open_choices(engine, step, pctx),
+        )
         if answer is not None and answer.transcript.strip():
             log.add_agenda_item(person, answer.transcript.strip(), answer.id)
             log.save()
@@ -197,7 +239,8 @@ def agenda(engine: Engine, step: S.Agenda, ctx: Ctx) -> Run:
     for item in items:
         name = _owner_name(engine, item.person_id)
         lines.append(P.AGENDA_LINE.format(person=name, topic=item.text))
-    yield from engine.say_turn(" ".join(lines), step.id, None, "read_back")
+    for part in utterances(" ".join(lines)):
+        yield from engine.say_turn(part, step.id, None, "read_back")
     return None
 
 
@@ -296,9 +339,83 @@ def summary(engine: Engine, of: str, ctx: Ctx) -> str:
     return " ".join(lines)
 
 
+def _job_lines(engine: Engine, job: Job, mine: bool) -> str:
+    """One job read back: the person's own words quoted as theirs, when, and the support."""
+    owner = engine.log.person(job.person_id)
+    if mine:
+        lines = [P.MY_JOB_LINE.format(what=job.what)]
+    else:
+        name = owner.name if owner else "Someone"
+        lines = [P.JOB_LINE.format(person=name, what=job.what)]
+    if job.when:
+        lines.append(P.WHEN_LINE.format(when=job.when))
+    if job.support:
+        lines.append(P.SUPPORT_LINE[job.support])
+    return " ".join(lines)
+
+
+def _plan_read_back(engine: Engine, step: S.ReadBack, ctx: Ctx, key: str) -> Run:
+    """The plan read back in parts: the goal, then each job checked by its own person ("Sam
+    said: make the posters. When: Tuesday. With a little help. Sam, is that right?"), so no
+    long read-back is confirmed by one press from anyone."""
+    log = engine.log
+    r = engine.record
+    mine = step.of == "my_plan"
+    goal = log.goal_for(ctx.person if mine else None)
+    jobs = [
+        j for j in r.jobs if not (mine and ctx.person is not None and j.person_id != ctx.person.id)
+    ]
+    if not engine.resuming:
+        intro = [engine.opt(step.text, ctx), P.PLAN_INTRO]
+        if goal:
+            intro.append((P.MY_GOAL_LINE if mine else P.GOAL_LINE).format(goal=goal.text))
+        for part in utterances(" ".join(x for x in intro if x)):
+            yield from engine.say_turn(part, step.id, ctx.person, "read_back")
+    wrong = 0
+    for job in jobs:
+        jkey = f"{key}/{job.id}"
+        owner = ctx.person if mine else next((p for p in r.people if p.id == job.person_id), None)
+        if engine.skip(jkey, owner):
+            continue
+        check = (
+            P.IS_THAT_RIGHT
+            if mine or owner is None
+            else (f"{P.JOB_CHECK.format(person=owner.name)} {P.YES_NO}")
+        )
+        t = Turn(
+            f"{_job_lines(engine, job, mine)} {check}",
+            jkey,
+            owner,
+            P.HELP["read_back"],
+            buttons=YES_NO_NEXT,
+            whole=True,  # confirmed only once it was all heard
+        )
+        reply = yield from engine.turn(t)
+        engine.log.answer(jkey, t, "short", reply, value=reply.value, person=owner)
+        if reply.value == "no":
+            wrong += 1
+            engine.log.flag("other", P.PLAN_WRONG_REASON.format(what="job: " + job.what), owner)
+            yield from engine.say_turn(P.PLAN_WRONG.format(staff=engine.staff_cap()), jkey, owner)
+    if engine.resuming:
+        return None
+    if r.next_meeting and not mine:
+        said = P.NEXT_MEETING_LINE.format(when=r.next_meeting)
+        yield from engine.say_turn(said, step.id, ctx.person, "read_back")
+    if not wrong:
+        yield from engine.say_turn(P.PLAN_RIGHT, key, ctx.person)
+    return None
+
+
 @handles("read_back")
 def read_back(engine: Engine, step: S.ReadBack, ctx: Ctx) -> Run:
     key = engine.key(step.id, ctx)
+    jobs = [
+        j
+        for j in engine.record.jobs
+        if step.of == "plan" or (ctx.person is not None and j.person_id == ctx.person.id)
+    ]
+    if step.confirm and step.of in ("plan", "my_plan") and jobs:
+        return (yield from _plan_read_back(engine, step, ctx, key))
     if step.confirm and engine.skip(key, ctx.person):
         return None
     if not step.confirm and engine.resuming:
@@ -306,7 +423,8 @@ def read_back(engine: Engine, step: S.ReadBack, ctx: Ctx) -> Run:
     intro = engine.opt(step.text, ctx)
     said = " ".join(x for x in (intro, summary(engine, step.of, ctx)) if x)
     if not step.confirm:
-        yield from engine.say_turn(said, step.id, ctx.person, "read_back")
+        for part in utterances(said):
+            yield from engine.say_turn(part, step.id, ctx.person, "read_back")
         return None
     t = Turn(
         f"{said} {P.IS_THAT_RIGHT}",

@@ -5,7 +5,7 @@ Also the question turns other families use: :func:`free`, :func:`yes_no` and :fu
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 from assistant.core.events import Button, Event
 from assistant.core.record import Answer, Person
@@ -23,6 +23,105 @@ YES_NO_NEXT: frozenset[Button] = frozenset({"yes", "no", "next"})
 
 # ---------------------------------------------------------------------- shared question turns
 
+SUPPORTER = "with_supporter"
+"""The value of the choice "My supporter will answer with me" (at every open question)."""
+
+Choice = tuple[str, str]
+"""(value, label) of one thing offered at an open question or a choose step."""
+
+
+def offer(
+    engine: Engine,
+    key: str,
+    ctx: Ctx,
+    options: Sequence[Choice],
+    *,
+    help_text: str,
+    phrases: dict[str, str] | None = None,
+    last_passes: bool = False,
+    first: str = "",
+    rounds: int = 3,
+) -> Generator[None, Event, tuple[str | None, Reply | None, Turn | None]]:
+    """Offer *options* one at a time: green chooses, yellow is the next one. After the last:
+    "To hear them again, press green. To pass, press yellow." (with *last_passes*, yellow at
+    the last option is the pass itself). Returns the chosen value (None: passed), the reply
+    and the turn it was chosen at."""
+    said = dict(phrases or {})
+    for value, label in options:
+        said.setdefault(normalise(label), value)
+    t: Turn | None = None
+    for round_ in range(rounds):
+        if round_:
+            yield from engine.say_turn(P.CHOOSE_AGAIN, key, ctx.person, "choose")
+        for n, (value, label) in enumerate(options):
+            last = last_passes and n == len(options) - 1
+            words = P.CHOOSE_LAST if last else P.CHOOSE_OPTION
+            t = Turn(
+                words.format(label=label).replace(f"For {label},", f"For {inside(label)},"),
+                key,
+                ctx.person,
+                help_text,
+                buttons=YES_NO_NEXT,
+                phrases=said,
+                first=first if (n == 0 and round_ == 0) else "",
+            )
+            reply = yield from engine.turn(t)
+            if reply.value == "yes":
+                return value, reply, t
+            if reply.value in said.values() and reply.value not in ("next", "no"):
+                return reply.value, reply, t
+        if last_passes:
+            return None, None, t
+        again = Turn(P.CHOOSE_ROUND, key, ctx.person, help_text, buttons=frozenset({"yes", "next"}))
+        reply = yield from engine.turn(again)
+        if reply.value != "yes":
+            return None, reply, t
+    return None, None, t
+
+
+def inside(label: str) -> str:
+    """*label* inside a sentence ("For next week, ..."): its capital dropped, but not "I"."""
+    first = label.split(" ", 1)[0]
+    if first in ("I", "I'm", "I've") or first[1:2].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def with_supporter(choices: Sequence[Choice]) -> list[Choice]:
+    """The choices of an open question, at most three, then "My supporter will answer with me"."""
+    out: list[Choice] = []
+    seen: set[str] = set()
+    for value, label in choices:
+        name = normalise(label)
+        if name and name not in seen and len(out) < S.MAX_OPTIONS - 1:
+            seen.add(name)
+            out.append((value, label))
+    return [*out, (SUPPORTER, P.WITH_SUPPORTER)]
+
+
+def open_choices(engine: Engine, step: S.BaseStep, ctx: Ctx) -> list[Choice]:
+    """What an open question offers to choose from: earlier answers of the session named by
+    ``choices_from`` first, then the script's own ``choices`` (at most three in all), then
+    "My supporter will answer with me"."""
+    found: list[Choice] = []
+    source = getattr(step, "choices_from", None)
+    log = engine.log
+    if source == "ideas":
+        found += [(i.text, i.text) for i in engine.record.ideas]
+    elif source == "jobs":
+        found += [(j.what, j.what) for j in engine.record.jobs]
+    elif source == "strengths" and ctx.person is not None:
+        found += [(x.text, x.text) for x in log.strengths_of(ctx.person)]
+    elif source:
+        for a in engine.record.answers:
+            if a.step_id.split("/")[0] == source and not (a.passed or a.rejected):
+                words = a.transcript.strip()
+                if words:
+                    found.append((words, words))
+    for option in getattr(step, "choices", ()) or ():
+        found.append((option.value, engine.render(option.label, ctx)))
+    return with_supporter(found)
+
 
 def free(
     engine: Engine,
@@ -32,49 +131,131 @@ def free(
     *,
     read_back: bool = True,
     help_extra: str = "",
+    choices: Sequence[Choice] = (),
 ) -> Generator[None, Event, Answer | None]:
     """A free answer with read-back. None when the person passed, or said no to the read-back
-    twice (a rejected answer is never the answer: it is kept only as a rejected try)."""
+    twice (a rejected answer is never the answer: it is kept only as a rejected try).
+
+    Every open question can also be answered without speaking: yellow goes on to its
+    *choices* (always ending "My supporter will answer with me"), offered one at a time. A
+    choice is the answer (kind ``choice``, its words as the answer's words). The supporter's
+    choice asks again, and the answer given then is kept ``with_support``. If nothing was
+    heard twice, the person's recording is the answer when they agreed to keep it (staff
+    listen to it); without a recording, the choices are offered instead."""
     log = engine.log
-    help_text = " ".join(x for x in (P.HELP["ask"], help_extra, P.TO_PASS) if x)
-    text = f"{question} {P.LISTENING}"
+    options = list(choices) or with_supporter(())
+    help_text = " ".join(x for x in (P.HELP["ask"], help_extra) if x)
     misses = 0
     rejections = 0
     previous: Answer | None = None
     first = ""
+    supported = False
+    offered_after_miss = False
     while True:
+        hint = P.TO_PASS if supported else P.YELLOW_CHOICES
         t = Turn(
-            text, key, ctx.person, help_text, role="free", buttons=frozenset({"next"}), first=first
+            f"{question} {hint} {P.LISTENING}",
+            key,
+            ctx.person,
+            f"{help_text} {hint}",
+            role="free",
+            buttons=frozenset({"next", "no"}),
+            first=first,
         )
         reply = yield from engine.turn(t)
-        if reply.value == "next":
+        # Red at an open question: nothing to say now, a pass in one press (yellow goes through
+        # the choices first). Said in the help; a spoken "no" is an answer.
+        red = reply.value == "no" and reply.by == "button"
+        chose_now = False
+        if reply.value == "next" and not supported:
+            value, chosen, at = yield from offer(
+                engine, key, ctx, options, help_text=P.HELP["choose"]
+            )
+            if value == SUPPORTER:
+                supported = True
+                who = ctx.person.name if ctx.person else None
+                first = P.SUPPORTER_GO.format(person=who) if who else P.SUPPORTER_GO_NONAME
+                continue
+            if value is not None and chosen is not None and at is not None:
+                label = dict(options)[value]
+                answer = log.answer(
+                    key,
+                    at,
+                    "choice",
+                    chosen,
+                    value=value,
+                    words=label,
+                    question=question,
+                    supersedes=previous.id if previous else None,
+                )
+                chose_now = True
+                yield from engine.say_turn(P.CHOSE.format(label=label), key, ctx.person)
+                return answer
+        if (red or reply.value == "next") and not chose_now:
             log.answer(
                 key,
                 t,
                 "free",
-                reply,
+                reply if reply.by != "none" else None,
                 passed=True,
                 attempts=misses + 1,
                 supersedes=previous.id if previous else None,
+                with_support=supported,
             )
             yield from engine.say_turn(passed_words(ctx), key, ctx.person)
             return None
         answer = log.answer(
-            key, t, "free", reply, attempts=misses + 1, supersedes=previous.id if previous else None
+            key,
+            t,
+            "free",
+            reply,
+            attempts=misses + 1,
+            supersedes=previous.id if previous else None,
+            with_support=supported,
         )
         previous = answer
         if not answer.transcript.strip():
             misses += 1
             if misses >= 2:
-                yield from kept_anyway(engine, answer, ctx.person)
-                return answer
+                if has_recording(engine, reply, ctx.person):
+                    yield from engine.say_turn(P.KEPT_RECORDING, key, ctx.person)
+                    return answer
+                if not offered_after_miss and not supported:
+                    # Nothing heard and no recording: the buttons instead (never an empty
+                    # answer, and never "see the recording" when there is none).
+                    offered_after_miss = True
+                    value, chosen, at = yield from offer(
+                        engine, key, ctx, options, help_text=P.HELP["choose"], first=P.NO_RECORDING
+                    )
+                    if value == SUPPORTER:
+                        supported = True
+                        who = ctx.person.name if ctx.person else None
+                        first = P.SUPPORTER_GO.format(person=who) if who else P.SUPPORTER_GO_NONAME
+                        misses = 0
+                        continue
+                    if value is not None and chosen is not None and at is not None:
+                        label = dict(options)[value]
+                        chosen_answer = log.answer(
+                            key,
+                            at,
+                            "choice",
+                            chosen,
+                            value=value,
+                            words=label,
+                            question=question,
+                            supersedes=answer.id,
+                        )
+                        yield from engine.say_turn(P.CHOSE.format(label=label), key, ctx.person)
+                        return chosen_answer
+                log.answer(key, t, "free", None, passed=True, attempts=misses, supersedes=answer.id)
+                yield from engine.say_turn(passed_words(ctx), key, ctx.person)
+                return None
             first = P.NOT_CAUGHT
             continue
         if not read_back:
             return answer
-        sure = yield from _checked_back(
-            engine, P.I_HEARD.format(text=answer.transcript), key, ctx, answer
-        )
+        said = P.I_HEARD.format(text=answer.transcript)
+        sure = yield from _checked_back(engine, said, key, ctx, answer)
         if sure in ("yes", "next"):
             return answer
         # "No": this is not what they said. It is kept only as a rejected try, never the answer.
@@ -98,16 +279,21 @@ def free(
         first = P.TRY_AGAIN
 
 
+def has_recording(engine: Engine, reply: Reply, person: Person | None) -> bool:
+    """Whether the person's own recording of this answer is kept (they agreed and, in a group,
+    everyone present did; and there is audio): then it can stand as the answer when nothing
+    could be made out."""
+    heard = reply.heard
+    return (
+        heard is not None
+        and bool(heard.audio_path)
+        and person is not None
+        and engine.log.audio_allowed(person)
+    )
+
+
 def passed_words(ctx: Ctx) -> str:
     return P.PASSED if ctx.passes is not None else P.PASSED_FINAL
-
-
-def kept_anyway(
-    engine: Engine, answer: Answer, person: Person | None
-) -> Generator[None, Event, None]:
-    consented = person is not None and person.consent is not None and person.consent.audio
-    words = P.KEPT_RECORDING if consented else P.KEPT_WORDS
-    yield from engine.say_turn(words, answer.step_id, person)
 
 
 def yes_no(
@@ -134,31 +320,61 @@ def scale_turn(
     shuffle: bool,
     help_extra: str = "",
     first: str = "",
-) -> Generator[None, Event, tuple[str, Answer]]:
-    """A three-point scale on the three answer buttons (or its words); the answer is kept."""
+) -> Generator[None, Event, tuple[str | None, Answer]]:
+    """A three-point scale: the two ends on green and red (read in a varying order), yellow for
+    the next one: the middle point alone ("Not sure. For not sure, press green. To pass, press
+    yellow."), where yellow passes. Yellow never is the middle point itself. Any point can be
+    said. The answer (or the pass, value None) is kept.
+
+    For a person whose setting is a two-point scale, only its two ends: yellow passes at once."""
     points = S.SCALES[scale]
-    values = {b: points[i][0] for i, b in enumerate(ANSWER_BUTTONS)}
+    two = two_points(ctx.person)
+    used = [0, 2] if two else [0, 1, 2]
     phrases: dict[str, str] = {}
-    for value, words in points:
+    for value, words in (points[i] for i in used):
         for phrase in (words, *S.SCALE_SYNONYMS.get(value, ())):
             phrases.setdefault(normalise(phrase), value)
-    order = engine.shuffled([0, 1, 2], shuffle)
-    said = " ".join(f"For {points[i][1]}, {P.PRESS[ANSWER_BUTTONS[i]]}." for i in order)
-    fixed = " ".join(f"For {points[i][1]}, {P.PRESS[ANSWER_BUTTONS[i]]}." for i in range(3))
+    ends = engine.shuffled([0, 2], shuffle)
+    said = " ".join(f"For {points[i][1]}, {P.PRESS[ANSWER_BUTTONS[i]]}." for i in ends)
+    help_text = " ".join(x for x in (P.HELP["scale"], help_extra) if x)
     t = Turn(
-        f"{question} {said}",
+        f"{question} {said} {P.TO_PASS if two else P.SCALE_NEXT}",
         key,
         ctx.person,
-        " ".join(x for x in (P.HELP["scale"], help_extra, fixed) if x),
+        help_text,
         buttons=frozenset(ANSWER_BUTTONS),
-        values=values,
+        values={"yes": points[0][0], "no": points[2][0]},
         voice=frozenset(),
         phrases=phrases,
         first=first,
     )
     reply = yield from engine.turn(t)
-    answer = engine.log.answer(key, t, "scale", reply, value=reply.value)
+    if reply.value == "next" and two:
+        answer = engine.log.answer(key, t, "scale", reply, passed=True, question=question)
+        return None, answer
+    if reply.value == "next":
+        middle_value, middle = points[1]
+        t = Turn(
+            P.SCALE_MIDDLE.format(point=middle[:1].upper() + middle[1:], label=middle),
+            key,
+            ctx.person,
+            help_text,
+            buttons=frozenset({"yes", "next"}),
+            values={"yes": middle_value},
+            voice=frozenset(),
+            phrases=phrases,
+        )
+        reply = yield from engine.turn(t)
+        if reply.value == "next":
+            answer = engine.log.answer(key, t, "scale", reply, passed=True, question=question)
+            return None, answer
+    answer = engine.log.answer(key, t, "scale", reply, value=reply.value, question=question)
     return reply.value, answer
+
+
+def two_points(person: Person | None) -> bool:
+    """Whether *person* answers scales on two points (their setting)."""
+    return person is not None and person.scale_points == 2
 
 
 # ---------------------------------------------------------------------- the handlers
@@ -176,6 +392,7 @@ def ask(engine: Engine, step: S.Ask, ctx: Ctx) -> Run:
         ctx,
         read_back=step.read_back,
         help_extra=engine.render(step.help, ctx) if step.help else "",
+        choices=open_choices(engine, step, ctx),
     )
     if answer is None:
         return "passed"
@@ -240,6 +457,9 @@ def scale(engine: Engine, step: S.Scale, ctx: Ctx) -> Run:
             help_extra=engine.opt(step.help, ctx),
             first=first,
         )
+        if value is None:  # passed (yellow, then yellow again): never the middle point
+            yield from engine.say_turn(P.PASSED_SCALE, key, ctx.person)
+            return "passed" if ctx.passes is not None else None
         if not raises_flag(engine, step.id, value):
             break
         # An answer that raises a flag is checked back first: a mis-press can be undone.
@@ -285,31 +505,21 @@ def choose(engine: Engine, step: S.Choose, ctx: Ctx) -> Run:
     yield from engine.say_turn(
         f"{engine.render(step.text, ctx)} {P.CHOOSE_INTRO}", key, ctx.person, "choose"
     )
-    for round_ in range(2):
-        if round_:
-            yield from engine.say_turn(P.CHOOSE_AGAIN, key, ctx.person, "choose")
-        for option in options:
-            label = engine.render(option.label, ctx)
-            t = Turn(
-                P.CHOOSE_OPTION.format(label=label),
-                key,
-                ctx.person,
-                help_text,
-                buttons=YES_NO_NEXT,
-                phrases=phrases,
-            )
-            reply = yield from engine.turn(t)
-            chosen: S.Option | None = None
-            if reply.value == "yes":
-                chosen = option
-            elif reply.value in by_value:
-                chosen = by_value[reply.value]
-            if chosen is not None:
-                engine.log.answer(key, t, "choice", reply, value=chosen.value)
-                yield from engine.say_turn(
-                    P.CHOSE.format(label=engine.render(chosen.label, ctx)), key, ctx.person
-                )
-                return None
+    value, reply, t = yield from offer(
+        engine,
+        key,
+        ctx,
+        [(o.value, engine.render(o.label, ctx)) for o in options],
+        help_text=help_text,
+        phrases=phrases,
+    )
+    if value is not None and reply is not None and t is not None:
+        chosen = by_value[value]
+        engine.log.answer(key, t, "choice", reply, value=chosen.value)
+        yield from engine.say_turn(
+            P.CHOSE.format(label=engine.render(chosen.label, ctx)), key, ctx.person
+        )
+        return None
     t = Turn(step.text, key, ctx.person, help_text)
     engine.log.answer(key, t, "choice", Reply("next", "button"), passed=True)
     yield from engine.say_turn(passed_words(ctx), key, ctx.person)

@@ -12,7 +12,7 @@ from assistant.dialogue import prompts as P
 from assistant.dialogue import schema as S
 from assistant.dialogue.engine.base import Ctx, Run, Turn, handles
 from assistant.dialogue.engine.kernel import Engine
-from assistant.dialogue.engine.questions import YES_NO_NEXT, free, yes_no
+from assistant.dialogue.engine.questions import YES_NO_NEXT, free
 
 _TOLD: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
 """Per session: who was told they can tell their supporter later (said once, not each round)."""
@@ -26,12 +26,21 @@ def who_is_here(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
             ctx.person = engine.record.people[0]
         return None
     engine.stop_resuming()
+    with log.roll_call():  # who is in the room is not known yet: no clip in a group
+        yield from _roll_call(engine, step, ctx)
+    return None
+
+
+def _roll_call(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
+    log = engine.log
     present: list[Person] = []
     one = step.mode == "one"
     intro = P.ROSTER_INTRO_ONE if one else P.ROSTER_INTRO_GROUP
     if log.roster:
         yield from engine.say_turn(intro, step.id, None, "who_is_here")
+    goes_on = True  # the first time round; again after a round in which someone did something
     while not present:
+        acted = False
         for person in log.roster:
             t = Turn(
                 P.ROSTER_NAME.format(name=person.name),
@@ -39,11 +48,17 @@ def who_is_here(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
                 None,
                 P.HELP["who_is_here"],
                 buttons=YES_NO_NEXT,
+                # A silence goes on to the next name, so a person alone hears theirs. After a
+                # round in which nobody did anything, it waits at a name (quietly) for a press:
+                # it never reads names round and round to an empty room.
+                silence_goes_on=goes_on and len(log.roster) > 1,
             )
             reply = yield from engine.turn(t)
-            if reply.value == "yes" and one and len(log.roster) > 1:
-                # Checked before going on: a wrong press would file it all under someone else
-                # (with one name only, there is no one else on the list to mix them up with).
+            acted = acted or reply.by != "none"
+            if reply.value == "yes" and (not one or len(log.roster) > 1):
+                # Checked before going on: a wrong press would file it all under someone else,
+                # or count someone here who is not (red undoes it). With one name only, in a
+                # check-in, there is no one else on the list to mix them up with.
                 check = Turn(
                     f"{P.YOU_ARE.format(name=person.name)} {P.YES_NO}",
                     step.id,
@@ -63,11 +78,12 @@ def who_is_here(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
                 if one:
                     break
         if step.new_person and not (one and present):
-            question = P.ARE_YOU_NEW if (one or not log.roster) else P.ANYONE_ELSE
+            question = P.ARE_YOU_NEW if (one or not log.roster or not present) else P.ANYONE_ELSE
             for _ in range(8):
                 if log.roster or present:
                     t = Turn(question, step.id, None, P.HELP["who_is_here"], buttons=YES_NO_NEXT)
                     reply = yield from engine.turn(t)
+                    acted = acted or reply.by != "none"
                     if reply.value != "yes":
                         break
                 newcomer = yield from _new_person(engine, step)
@@ -77,6 +93,7 @@ def who_is_here(engine: Engine, step: S.WhoIsHere, ctx: Ctx) -> Run:
                 question = P.ANYONE_ELSE
         if not present:
             yield from engine.say_turn(P.NOBODY_YET, step.id, None, "who_is_here")
+        goes_on = acted
     if engine.script.one_person:
         ctx.person = present[0]
     return None
@@ -107,22 +124,25 @@ def consent(engine: Engine, step: S.Consent, ctx: Ctx) -> Run:
             continue
         words = engine.render(step.text, Ctx(person=person)) if step.text else None
         text = f"{words} {P.YES_NO}" if words else P.CONSENT.format(person=person.name)
-        while True:
-            t = Turn(text, key, person, P.HELP["consent"], buttons=YES_NO_NEXT)
-            reply = yield from engine.turn(t)
-            keep = reply.value == "yes"
-            had = person.consent is not None and person.consent.audio
-            if not keep and had and reply.value == "no":
-                # Taking consent away stops keeping audio: ask a second time before that.
-                sure, _ = yield from yes_no(
-                    engine, key, P.CONSENT_WITHDRAW, Ctx(person=person), P.HELP["consent"]
-                )
-                if sure.value != "yes":
-                    continue
-            break
+        t = Turn(text, key, person, f"{P.HELP['consent']} {P.CONSENT_HELP}", buttons=YES_NO_NEXT)
+        reply = yield from engine.turn(t)
+        # Only yes keeps the voice; no (or yellow) does not, at once: taking consent away never
+        # takes more presses than giving it (one), and is never asked twice.
+        keep = reply.value == "yes"
         log.set_consent(person, keep, "voice" if reply.by == "voice" else "button")
         log.answer(key, t, "short", reply, value="yes" if keep else "no", person=person)
         done = P.CONSENT_YES if keep else P.CONSENT_NO
+        if log.group:
+            # what each other person here has said about their voice (not asked yet: nothing)
+            others = [
+                p.consent.audio
+                for p in engine.record.people
+                if p.id != person.id and p.consent is not None
+            ]
+            if keep and not all(others):
+                done = P.CONSENT_YES_WORDS_ONLY  # someone here said no: never "I will keep it"
+            elif not keep and any(others):
+                done = P.CONSENT_NO_WORDS_ONLY  # the others' voices are not kept either now
         yield from engine.say_turn(done.format(person=person.name), key, person)
     return None
 

@@ -9,11 +9,13 @@ as it stands; the handlers say when (after every answer, as before).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Literal
 
-from assistant.core.events import KeepAudio, Save
+from assistant.core.british import british
+from assistant.core.events import KeepAudio, KeepWordExample, Save
 from assistant.core.ids import IdMaker
 from assistant.core.record import (
     AgendaItem,
@@ -31,6 +33,7 @@ from assistant.core.record import (
     SessionRecord,
     Strength,
 )
+from assistant.core.words import SHORT_ANSWERS, ShortAnswer
 from assistant.dialogue.engine.base import Reply, Turn, question_of
 
 AnswerKind = Literal["free", "short", "choice", "scale", "button"]
@@ -56,6 +59,14 @@ class SessionLog:
         self._emit = emit
         self.started_with: set[str] = set()
         """Ids of the jobs the session started with (from earlier sessions)."""
+        self.roll_call_open = False
+        """The roll call is under way: in a group, who is in the room is not known yet."""
+        self.group = False
+        """A group session (one microphone for the room): a clip is kept only when everyone
+        present agreed to keep their voice (:meth:`audio_allowed`)."""
+        self._word_candidates: list[tuple[str, str, ShortAnswer, str]] = []
+        """(answer id, person id, word, audio path) of short answers heard with the person's
+        taught words: examples to keep if the answer stands (:meth:`word_examples`)."""
 
     @classmethod
     def open(
@@ -161,14 +172,23 @@ class SessionLog:
         attempts: int = 1,
         supersedes: str | None = None,
         person: Person | None = None,
+        words: str | None = None,
+        question: str | None = None,
+        with_support: bool = False,
     ) -> Answer:
-        """Keep one answer to turn *t* (superseding the person's earlier one), and save."""
+        """Keep one answer to turn *t* (superseding the person's earlier one), and save.
+
+        *words*: the answer's words when it was chosen rather than said (a choice's label);
+        *question*: the question asked, when *t* is one of its choices; *with_support*: given
+        with the person's supporter ("My supporter will answer with me")."""
         person = person if person is not None else t.person
         if supersedes is None:
             earlier = self.latest(key, person)
             supersedes = earlier.id if earlier is not None else None
         heard = reply.heard if reply is not None else None
         tr = heard.transcript if heard is not None else None
+        # British spelling for the record (and the read-back): "mum", "colour"
+        spelt = british(tr.text) if tr is not None else ""
         confirmed: ConfirmedBy = "not_confirmed"
         if kind != "free" and reply is not None and reply.by != "none":
             confirmed = reply.by
@@ -176,30 +196,85 @@ class SessionLog:
             id=self._ids(),
             person_id=person.id if person else None,
             step_id=key,
-            question=question_of(t.text),
+            question=question_of(question if question is not None else t.text),
             kind=kind,
             value=value,
-            transcript=tr.text if tr is not None else "",
+            transcript=words if words is not None else spelt,
+            raw_transcript=tr.text
+            if words is None and tr is not None and spelt != tr.text
+            else None,
             confidence=tr.confidence if tr is not None else None,
             engine=tr.engine if tr is not None else None,
             decided_by=tr.decided_by if tr is not None else None,  # personal words
             confirmed_by=confirmed,
             attempts=attempts,
             passed=passed,
+            with_support=with_support,
             at=self._now(),
             supersedes=supersedes,
         )
         self._record.answers.append(answer)
         if (
+            kind != "free"
+            and reply is not None
+            and reply.by == "voice"
+            and heard is not None
+            and heard.audio_path
+            and person is not None
+            and tr is not None
+            and tr.decided_by in ("personal", "both", "general")
+            and tr.answer in SHORT_ANSWERS
+        ):
+            self._word_candidates.append((answer.id, person.id, tr.answer, heard.audio_path))
+        if (
             heard is not None
             and heard.audio_path
             and person is not None
-            and person.consent is not None
-            and person.consent.audio
+            and self.audio_allowed(person)
         ):
             self._emit(KeepAudio(answer.id, heard.audio_path))
         self.save()
         return answer
+
+    @contextlib.contextmanager
+    def roll_call(self) -> Iterator[None]:
+        """While the roll call is under way (who is in the room is not known yet)."""
+        self.roll_call_open = True
+        try:
+            yield
+        finally:
+            self.roll_call_open = False
+
+    def audio_allowed(self, person: Person) -> bool:
+        """May a clip of *person*'s turn be kept? Only when they agreed and, in a group, when
+        everyone present agreed too: the room's microphone hears whoever speaks, so the voice
+        of someone who said no would be kept in another's turn. Otherwise the words only."""
+        if person.consent is None or not person.consent.audio:
+            return False
+        if not self.group:
+            return True
+        if self.roll_call_open:
+            return False
+        return all(p.consent is not None and p.consent.audio for p in self._record.people)
+
+    def word_examples(self) -> list[KeepWordExample]:
+        """The short answers of taught people that stood, as examples to keep
+        (``source="confirmed"``): an answer decided by the general recogniser (alone or with
+        the person's words) that was not undone (not rejected at a read-back, not superseded
+        by a later answer to the same question), or one decided by the person's words alone
+        and confirmed at a read-back by button (the matcher's own decision is never kept on
+        its own word: it would teach itself its mistakes). The store checks the person's
+        words consent and the sound (silent, clipped, too long, a duplicate) and bounds them."""
+        superseded = {a.supersedes for a in self._record.answers if a.supersedes}
+        out: list[KeepWordExample] = []
+        for answer_id, person_id, word, path in self._word_candidates:
+            a = self.answer_by_id(answer_id)
+            if a is None or a.rejected or a.passed or a.id in superseded:
+                continue
+            if a.decided_by == "personal" and a.confirmed_by != "button":
+                continue
+            out.append(KeepWordExample(person_id, word, path, source="confirmed"))
+        return out
 
     def confirm(self, answer: Answer, by: Literal["voice", "button"]) -> None:
         """The person said the read-back was right; save."""

@@ -18,17 +18,18 @@ from assistant.dialogue.engine.base import Ctx, Run, Turn, handles
 from assistant.dialogue.engine.kernel import Engine
 from assistant.dialogue.engine.questions import yes_no
 
-ASK = (
+EXPLAIN = (
     "{person}, I can learn how you say yes, no, next, help and repeat. I would keep "
-    "recordings of you saying them, only to understand you better. Shall I keep them?"
+    "recordings only to understand you better."
 )
+ASK = "{person}, shall I keep recordings of how you say them?"
 HELP_CONSENT = (
     "Green: I keep your recordings, so I understand you better. Red: I keep none. "
     "You can change your mind at any time."
 )
-SAY_WORD = "Please say {word}, your own way. Any sound is fine."
-HELP_SAY = "Say {word} the way you usually do, after the sound. Yellow moves on."
-CHECK = "Was that your {word}? Green keeps it. Red tries again. Yellow moves on."
+SAY_WORD = "Please say {word}, your own way. Any sound is fine. To pass, press yellow."
+HELP_SAY = "Say {word} the way you usually do, after the sound. To pass, press yellow."
+CHECK = "Was that your {word}? For yes, press green. For no, press red. To pass, press yellow."
 NO_THANKS = "That's fine. I will not keep recordings of your words."
 DONE = "Thank you. I have learned how you say your words."
 EXTRA_TRIES = 3
@@ -41,6 +42,7 @@ def teach_words(engine: Engine, step: S.TeachWords, ctx: Ctx) -> Run:
     if engine.resuming or person is None:  # taught again from the start after a resume
         return None
     key = engine.key(step.id, ctx)
+    yield from engine.say_turn(engine.render(EXPLAIN, ctx), f"{key}.consent", person)
     text = engine.render(ASK, ctx)
     reply, _ = yield from yes_no(engine, f"{key}.consent", text, ctx, HELP_CONSENT)
     if reply.value not in ("yes", "no"):

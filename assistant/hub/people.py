@@ -1,0 +1,350 @@
+"""People of the charity with one identity, and the jobs that follow them.
+
+* A device's local person id is **linked** to one hub person (``person_links``). The first
+  session that names an unknown id creates the hub person (with that id) and links it to the
+  sending device; a device gets a link to a hub person when the hub first sends it that person.
+  A session naming an id that is neither linked for its device nor new is refused
+  (:class:`~assistant.hub.errors.NotYours`), as before.
+* A session renames the hub person only while nobody else knows them (no other device is
+  linked to or assigned them); otherwise the new name is kept as that device's local name and
+  shown to staff as a conflict (``assistant hub people list``).
+* Jobs are kept by their id (``hub_jobs``). Only the device that made a job changes its words;
+  every device adds to its status history, which merges by union (``hub_job_events``,
+  unique per job, time and status); the status is the latest event's.
+* :func:`updates_for` is what ``GET /v1/updates`` sends a device: the people assigned to it or
+  first seen on it, with their consent in force, and their jobs, in that device's own ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DBSession
+
+from assistant.errors import SyncError
+from assistant.hub import db
+from assistant.hub.errors import NotYours
+from assistant.records.model import SessionRecord
+
+if TYPE_CHECKING:
+    from assistant.hub.service import Hub
+
+UPDATE_KIND = "people"
+DONE_KEPT = timedelta(days=30)  # a done job is still sent this long, so every device hears
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _iso(at: datetime) -> str:
+    return _aware(at).astimezone(UTC).isoformat()
+
+
+def known_elsewhere(s: DBSession, person_id: str, device_id: str) -> bool:
+    """Whether a device other than *device_id* is linked to or assigned this hub person."""
+    link = s.scalar(
+        select(db.PersonLink.device_id)
+        .where(db.PersonLink.person_id == person_id, db.PersonLink.device_id != device_id)
+        .limit(1)
+    )
+    if link is not None:
+        return True
+    assigned = s.scalar(
+        select(db.PersonDevice.device_id)
+        .where(db.PersonDevice.person_id == person_id, db.PersonDevice.device_id != device_id)
+        .limit(1)
+    )
+    return assigned is not None
+
+
+def store_people(s: DBSession, record: SessionRecord, device_id: str) -> dict[str, str]:
+    """Map the session's people to hub people (inside the caller's transaction); returns
+    local id -> hub person id. Raises NotYours for a person of another device."""
+    mapping: dict[str, str] = {}
+    for person in record.people:
+        name = person.name[:200]
+        link = s.get(db.PersonLink, (device_id, person.id))
+        if link is None:
+            if s.get(db.Person, person.id) is not None:
+                raise NotYours(
+                    f"Session {record.id[:8]} names person {person.id[:8]}, who belongs to "
+                    "another device, so it was not stored."
+                )
+            s.add(
+                db.Person(
+                    id=person.id, name=name, last_seen_at=record.started_at, device_id=device_id
+                )
+            )
+            s.add(
+                db.PersonLink(
+                    device_id=device_id, local_id=person.id, person_id=person.id, local_name=name
+                )
+            )
+            s.flush()
+            row = s.get(db.Person, person.id)
+            assert row is not None
+        else:
+            row = s.get(db.Person, link.person_id)
+            if row is None:  # a link to nobody: repair by making the person
+                row = db.Person(
+                    id=link.person_id,
+                    name=name,
+                    last_seen_at=record.started_at,
+                    device_id=device_id,
+                )
+                s.add(row)
+            newer = _aware(row.last_seen_at) <= _aware(record.started_at)
+            if newer and link.local_name != name:
+                link.local_name = name
+            if newer:
+                if name != row.name and not known_elsewhere(s, row.id, device_id):
+                    row.name = name
+                row.last_seen_at = record.started_at
+        if person.consent is not None:
+            held = json.loads(row.consent_json) if row.consent_json else None
+            if held is None or held["at"] <= _iso(person.consent.at):
+                row.consent_json = person.consent.model_dump_json()
+        mapping[person.id] = row.id
+        s.add(db.SessionPerson(session_id=record.id, person_id=row.id))
+    return mapping
+
+
+def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
+    """Keep the session's jobs and status updates on the hub (caller's transaction)."""
+    touched: set[str] = set()
+
+    def hub_person(local: str) -> str | None:
+        link = s.get(db.PersonLink, (device_id, local))
+        return link.person_id if link else None
+
+    def add_event(job_id: str, status: str, at: datetime, help_needed: Any, note: Any) -> None:
+        when = _iso(at)
+        have = s.scalar(
+            select(db.HubJobEvent.id).where(
+                db.HubJobEvent.job_id == job_id,
+                db.HubJobEvent.at == when,
+                db.HubJobEvent.status == status,
+            )
+        )
+        if have is None:
+            s.add(
+                db.HubJobEvent(
+                    job_id=job_id,
+                    status=status,
+                    at=when,
+                    help_needed=help_needed,
+                    note_answer=note,
+                    session_id=record.id,
+                )
+            )
+            s.flush()
+        touched.add(job_id)
+
+    for job in record.jobs:
+        person = hub_person(job.person_id)
+        if person is None:
+            continue  # a job of someone this device has no link for: not its to tell
+        plain = job.model_copy(update={"person_id": person, "history": []})
+        row = s.get(db.HubJob, job.id)
+        if row is None:
+            s.add(
+                db.HubJob(
+                    id=job.id,
+                    person_id=person,
+                    device_id=device_id,
+                    session_id=record.id,
+                    data=plain.model_dump_json(exclude={"history"}),
+                    status="planned",
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            s.flush()
+        elif row.device_id == device_id:
+            row.data = plain.model_dump_json(exclude={"history"})
+        for event in job.history:
+            add_event(job.id, event.status, event.at, event.help_needed, event.note_answer)
+    for checkin in record.checkins:
+        for job_id, status in checkin.jobs.items():
+            if s.get(db.HubJob, job_id) is not None:
+                add_event(job_id, status, checkin.at, None, None)
+    for job_id in touched:
+        row = s.get(db.HubJob, job_id)
+        if row is None:
+            continue
+        last = s.scalars(
+            select(db.HubJobEvent)
+            .where(db.HubJobEvent.job_id == job_id)
+            .order_by(db.HubJobEvent.at.desc(), db.HubJobEvent.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None and last.status != row.status:
+            row.status = last.status
+            row.updated_at = datetime.now(UTC)
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+def find_person(hub: Hub, ident: str) -> db.Person:
+    with hub.tx() as s:
+        rows = list(
+            s.scalars(
+                select(db.Person).where(
+                    (db.Person.id.startswith(ident)) | (db.Person.name == ident)
+                )
+            )
+        )
+    if not rows:
+        raise SyncError(f"No person on the hub matches {ident!r}.")
+    if len(rows) > 1:
+        raise SyncError(f"{len(rows)} people match {ident!r}: give more of the id.")
+    return rows[0]
+
+
+def assign(hub: Hub, person: str, device: str, by: str) -> tuple[db.Person, db.Device]:
+    """Staff assign a person to a device: it receives them (and their jobs) at its next sync."""
+    who = find_person(hub, person)
+    where = hub.find_device(device)
+    with hub.tx() as s:
+        if s.get(db.PersonDevice, (who.id, where.id)) is None:
+            s.add(
+                db.PersonDevice(
+                    person_id=who.id,
+                    device_id=where.id,
+                    assigned_by=by,
+                    assigned_at=datetime.now(UTC),
+                )
+            )
+        s.add(db.Audit(actor=by, action="assigned person", target=who.id, detail=where.id))
+    return who, where
+
+
+def unassign(hub: Hub, person: str, device: str, by: str) -> tuple[db.Person, db.Device]:
+    who = find_person(hub, person)
+    where = hub.find_device(device)
+    with hub.tx() as s:
+        row = s.get(db.PersonDevice, (who.id, where.id))
+        if row is None:
+            raise SyncError(f"{who.name} is not assigned to {where.name}.")
+        s.delete(row)
+        s.add(db.Audit(actor=by, action="unassigned person", target=who.id, detail=where.id))
+    return who, where
+
+
+def people_rows(hub: Hub) -> list[dict[str, Any]]:
+    """Every hub person: name, first device, assigned devices, and names devices use that
+    differ from the hub's (conflicts for staff)."""
+    out: list[dict[str, Any]] = []
+    with hub.tx() as s:
+        names = {d.id: d.name for d in s.scalars(select(db.Device))}
+        for person in s.scalars(select(db.Person).order_by(db.Person.name)):
+            assigned = [
+                names.get(r, r[:8])
+                for r in s.scalars(
+                    select(db.PersonDevice.device_id).where(db.PersonDevice.person_id == person.id)
+                )
+            ]
+            others = [
+                (names.get(link.device_id, link.device_id[:8]), link.local_name)
+                for link in s.scalars(
+                    select(db.PersonLink).where(db.PersonLink.person_id == person.id)
+                )
+                if link.local_name and link.local_name != person.name
+            ]
+            out.append(
+                {
+                    "id": person.id,
+                    "name": person.name,
+                    "first_seen": names.get(person.device_id or "", "-"),
+                    "assigned": assigned,
+                    "conflicts": others,
+                }
+            )
+    return out
+
+
+# -- downstream --------------------------------------------------------------------------------
+
+
+def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
+    """What the device should hold: its people and their jobs, in the device's own ids. A
+    person sent to a device for the first time is linked to it under the hub's id."""
+    with hub.tx() as s:
+        ids = set(
+            s.scalars(
+                select(db.PersonDevice.person_id).where(db.PersonDevice.device_id == device_id)
+            )
+        ) | set(s.scalars(select(db.Person.id).where(db.Person.device_id == device_id)))
+        people: list[dict[str, Any]] = []
+        local_of: dict[str, str] = {}
+        for person in s.scalars(select(db.Person).where(db.Person.id.in_(ids))):
+            link = s.scalars(
+                select(db.PersonLink).where(
+                    db.PersonLink.device_id == device_id, db.PersonLink.person_id == person.id
+                )
+            ).first()
+            if link is None:
+                clash = s.get(db.PersonLink, (device_id, person.id))
+                if clash is not None:  # that id means someone else on this device: never
+                    continue
+                link = db.PersonLink(
+                    device_id=device_id, local_id=person.id, person_id=person.id, local_name=None
+                )
+                s.add(link)
+                s.flush()
+            local_of[person.id] = link.local_id
+            people.append(
+                {
+                    "id": link.local_id,
+                    "hub_id": person.id,
+                    "name": link.local_name or person.name,
+                    "consent": json.loads(person.consent_json) if person.consent_json else None,
+                }
+            )
+        since = datetime.now(UTC) - DONE_KEPT
+        jobs: list[dict[str, Any]] = []
+        for job in s.scalars(
+            select(db.HubJob).where(db.HubJob.person_id.in_(list(local_of))).order_by(db.HubJob.id)
+        ):
+            if job.status == "done" and _aware(job.updated_at) < since:
+                continue
+            data = json.loads(job.data)
+            data["person_id"] = local_of[job.person_id]
+            data["history"] = [
+                {
+                    "status": e.status,
+                    "at": e.at,
+                    "help_needed": e.help_needed,
+                    "note_answer": e.note_answer,
+                }
+                for e in s.scalars(
+                    select(db.HubJobEvent)
+                    .where(db.HubJobEvent.job_id == job.id)
+                    .order_by(db.HubJobEvent.at, db.HubJobEvent.id)
+                )
+            ]
+            jobs.append(data)
+    people.sort(key=lambda p: p["id"])
+    return {"format": 1, "people": people, "jobs": jobs}
+
+
+def updates_for(hub: Hub, device_id: str) -> bytes:
+    """The sealed answer to ``GET /v1/updates``; the cursor is the digest of the payload, so a
+    device that holds it already changes nothing."""
+    from assistant.sync.downstream import seal_for_device
+
+    payload = json.dumps(payload_for(hub, device_id), sort_keys=True, separators=(",", ":"))
+    cursor = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return seal_for_device(
+        hub.signing_key(),
+        hub._verify_key(device_id),
+        UPDATE_KIND,
+        payload.encode(),
+        device_id=device_id,
+        cursor=cursor,
+    )

@@ -1,0 +1,214 @@
+"""Receiving this device's people and jobs from the hub: :func:`pull_updates`.
+
+``GET /v1/updates`` answers with an update sealed to this device and signed by the hub
+(:func:`assistant.sync.downstream.open_from_hub`): the people assigned to this device or first
+seen on it (in this device's own ids), their consent in force, and their jobs with their status
+history. It is applied to the record store in **one transaction**, with the cursor (the digest
+of what was applied) saved in the same transaction, so a crash leaves either all of it or none.
+
+The merge rules (docs/sync.md):
+
+* a person is matched by id; a new one is added (and remembered as sent by the hub); a known
+  one takes the hub's name, unless another person on this device already has that name (then
+  it is left as it is and reported);
+* the hub's consent decision is recorded once, unless it is older than what the device holds
+  (:meth:`PeopleRepository.merge_consent`);
+* a job the device holds itself is never copied: the hub's status events are added to its
+  history (which only grows); any other job is kept in ``received_jobs``, replaced by the
+  hub's newer copy each time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from assistant.errors import RecordError, SyncError
+from assistant.records.db import iso
+from assistant.records.model import Consent, Job, Person
+from assistant.sync.device import Enrolment
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+    from assistant.records.store import RecordStore
+    from assistant.sync.client import HubClient
+
+log = logging.getLogger(__name__)
+
+UPDATE_KIND = "people"
+
+
+@dataclass
+class UpdatesReport:
+    people_added: int = 0
+    people_updated: int = 0
+    jobs_received: int = 0
+    unchanged: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        if self.unchanged or not (self.people_added or self.people_updated or self.jobs_received):
+            return []  # nothing new: nothing to say (the timer's log stays quiet)
+        return [
+            f"From the hub: {self.people_added} people added, {self.people_updated} updated, "
+            f"{self.jobs_received} jobs received."
+        ]
+
+
+def last_pull(store: RecordStore) -> dict[str, Any] | None:
+    """The last update applied: when, its cursor, and what it held (``sync status``)."""
+    rows = store.database.read("SELECT value FROM meta WHERE key = 'hub_last_pull'")
+    return json.loads(rows[0]["value"]) if rows else None
+
+
+def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> UpdatesReport:
+    """Apply one opened update to the record store, in one transaction."""
+    report = UpdatesReport()
+    before = last_pull(store)
+    if before is not None and before.get("cursor") == cursor and cursor:
+        report.unchanged = True
+        return report
+    people = [dict(p) for p in body["people"]]
+    jobs = [Job.model_validate(j) for j in body["jobs"]]
+    repo = store.people_repo
+    db_ = store.database
+    now = iso(db_.now())
+    with db_.tx() as db:
+        for p in people:
+            pid, name = str(p["id"]), " ".join(str(p["name"]).split())
+            row = db.execute("SELECT name, data FROM people WHERE id = ?", (pid,)).fetchone()
+            clash = db.execute(
+                "SELECT id FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL "
+                "AND id != ?",
+                (name, pid),
+            ).fetchone()
+            if clash:
+                report.problems.append(
+                    f"The hub sends {name}, but this device already has someone else called "
+                    f"{name}: staff link them on the hub. They were not changed."
+                )
+                continue
+            if row is None:
+                person = Person(id=pid, name=name)
+                db.execute(
+                    "INSERT INTO people (id, name, data, added_at) VALUES (?, ?, ?, ?)",
+                    (pid, name, person.model_dump_json(exclude={"consent"}), now),
+                )
+                report.people_added += 1
+            elif row[0] != name:
+                person = Person.model_validate_json(row[1]).model_copy(update={"name": name})
+                db.execute(
+                    "UPDATE people SET name = ?, data = ? WHERE id = ?",
+                    (name, person.model_dump_json(exclude={"consent"}), pid),
+                )
+                report.people_updated += 1
+            db.execute(
+                "INSERT INTO hub_people (person_id, hub_id, received_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (person_id) DO UPDATE SET received_at = excluded.received_at",
+                (pid, str(p.get("hub_id") or pid), now),
+            )
+            if p.get("consent"):
+                repo.merge_consent(db, pid, Consent.model_validate(p["consent"]))
+        for job in jobs:
+            held = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()
+            if held is not None:  # the device's own job: only its history grows
+                for e in job.history:
+                    db.execute(
+                        "INSERT OR IGNORE INTO job_events (job_id, status, at, help_needed, "
+                        "note_answer, session_id) VALUES (?, ?, ?, ?, ?, ?)",
+                        (job.id, e.status, iso(e.at), e.help_needed, e.note_answer, held[0]),
+                    )
+            else:
+                db.execute(
+                    "INSERT INTO received_jobs (id, person_id, data, history, received_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "person_id = excluded.person_id, data = excluded.data, "
+                    "history = excluded.history, received_at = excluded.received_at",
+                    (
+                        job.id,
+                        job.person_id,
+                        job.model_dump_json(exclude={"history"}),
+                        json.dumps([e.model_dump(mode="json") for e in job.history]),
+                        now,
+                    ),
+                )
+            report.jobs_received += 1
+        summary = {
+            "at": now,
+            "cursor": cursor,
+            "people": len(people),
+            "jobs": len(jobs),
+            "problems": report.problems,
+        }
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('hub_last_pull', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (json.dumps(summary),),
+        )
+    return report
+
+
+def pull_updates(
+    settings: Settings,
+    store: RecordStore,
+    *,
+    enrolment: Enrolment | None = None,
+    client: HubClient | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> UpdatesReport:
+    """Bring this device's people and jobs up to date with the hub. Raises
+    :class:`~assistant.errors.HubUnreachable` when offline (nothing is changed then); an update
+    that is not signed by the hub, altered, or sealed for another device changes nothing."""
+    from assistant.sync.client import HubClient, _check_auth, _detail
+    from assistant.sync.downstream import UpdateRefused, open_from_hub, read_header
+    from assistant.sync.scripts import _hub_verify
+
+    enrolment = enrolment or Enrolment.load(settings.data_dir)
+    report = UpdatesReport()
+    own = client is None
+    if client is None:
+        client = HubClient(
+            enrolment.hub_url,
+            enrolment.token,
+            timeout_s=settings.sync.timeout_s,
+            max_attempts=settings.sync.max_attempts,
+            sleep=sleep,
+            transport=transport,
+        )
+    try:
+        verify = _hub_verify(client, settings.data_dir, enrolment)
+        if verify is None:
+            report.problems.append("The hub has no signing key yet, so nothing can be received.")
+            return report
+        response = client.request("GET", "/v1/updates")
+        _check_auth(response)
+        if response.status_code == 404:  # a hub from before people were shared
+            return report
+        if response.status_code != 200:
+            report.problems.append(
+                f"The hub did not send this device's people: {_detail(response)}"
+            )
+            return report
+        try:
+            kind, payload = open_from_hub(enrolment.signing_seed, verify, response.content)
+            if kind != UPDATE_KIND:
+                raise UpdateRefused(f"The hub sent {kind!r} where people were expected.")
+            cursor = str(read_header(response.content).get("cursor") or "")
+            body = json.loads(payload)
+            return apply_update(store, body, cursor)
+        except (UpdateRefused, ValueError, KeyError, TypeError, RecordError) as exc:
+            report.problems.append(f"The people and jobs from the hub were not used: {exc}")
+            log.warning("people and jobs not updated: %s", exc)
+            return report
+    except SyncError:
+        raise
+    finally:
+        if own:
+            client.close()

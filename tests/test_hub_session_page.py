@@ -1,0 +1,45 @@
+"""The hub's session page shows how each answer was given (issue 13): by a choice with the
+buttons, with a supporter, rejected by the person, and what the recogniser wrote when British
+spelling changed it."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from assistant.hub.service import Hub  # noqa: E402
+from assistant.records.model import Answer, Person, SessionRecord  # noqa: E402
+from tests.test_hub_security import _put_session, _web_login, client, enrol, hub  # noqa: E402, F401
+from tests.test_sync_support import db_url  # noqa: E402, F401
+
+
+def test_the_session_page_says_how_each_answer_was_given(client: TestClient, hub: Hub) -> None:  # noqa: F811
+    dev = enrol(client, hub)
+    sam = Person(name="Sam")
+    record = SessionRecord(
+        script="my-goals",
+        people=[sam],
+        answers=[
+            Answer(person_id=sam.id, step_id="why", question="Why are you here?",
+                   transcript="I want to go rowing", rejected=True),
+            Answer(person_id=sam.id, step_id="why", question="Why are you here?",
+                   kind="choice", value="friends", transcript="To see my friends",
+                   confirmed_by="button"),
+            Answer(person_id=sam.id, step_id="goal", question="What is your goal?",
+                   transcript="to see my mum", raw_transcript="to see my mom",
+                   with_support=True, confirmed_by="voice"),
+        ],
+    )  # fmt: skip
+    assert _put_session(client, dev, record) == 201
+    hub.add_staff("Kim", "kim's long password", role="staff")
+    assert _web_login(client, "Kim", "kim's long password").status_code == 303
+    page = client.get(f"/sessions/{record.id}")
+    assert page.status_code == 200
+    html = page.text
+    assert "the person said this was not what they meant" in html  # the rejected try
+    assert "chosen with the buttons" in html
+    assert "answered with their supporter" in html
+    assert "the recogniser wrote “to see my mom”" in html and "“to see my mum”" in html

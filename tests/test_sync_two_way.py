@@ -1,0 +1,234 @@
+"""Two-way sync: people of the charity with one identity, and jobs that follow the person.
+
+A real hub process (``assistant hub serve``, on SQLite and on PostgreSQL when it is there),
+devices A, B and C each with its own data folder and record store, the real engine (fake
+speech). A group saved on A makes a job for Sam; staff assign Sam to B; after ``assistant sync``
+on A and on B, a daily check-in on B (no ``roster:`` or ``jobs:``) asks Sam about that job, and
+its status update reaches the hub and A. A rename of Sam in a session from A does not change B's
+Sam; a tampered update is refused; C, not assigned Sam, never receives them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+pytest.importorskip("fastapi")
+
+from assistant.cli import main  # noqa: E402
+from assistant.config import Settings  # noqa: E402
+from assistant.records.store import RecordStore  # noqa: E402
+from assistant.sync.device import Enrolment  # noqa: E402
+from assistant.sync.updates import last_pull, pull_updates  # noqa: E402
+from tests.test_sync_support import (  # noqa: E402
+    PASSPHRASE,
+    ProcessHub,
+    add_session,
+    db_url,  # noqa: E402, F401  (a fixture: SQLite, PostgreSQL)
+    device_config,
+    enrol_device,
+    new_store,
+    open_hub,
+    run_cli,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUP = ROOT / "tests" / "scenarios" / "coproduction-group-mixed.yaml"
+
+# one person on the device (Sam): no "You are Sam. Is that right?" round
+CHECKIN_ONE = {
+    "script": "daily-checkin",
+    "turns": [
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "who": "Sam", "step": "consent"},
+        {"press": "yes", "who": "Sam", "step": "mood"},
+        {"press": "yes", "who": "Sam", "step": "job_status"},
+        {"press": "next", "times": 6, "who": "Sam", "step": "news"},
+    ],
+    "expect": {"finished": True, "people": ["Sam"]},
+}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, db_url: str | None) -> Iterator[dict[str, Any]]:  # noqa: F811
+    hub = open_hub(tmp_path / "hub", db_url)
+    server = ProcessHub(hub.home, db_url).start()
+    devices = {}
+    for name in ("a", "b", "c"):
+        data = tmp_path / name
+        store = new_store(data)
+        enrolment = enrol_device(hub, server.url, data, store, name=f"device {name}")
+        store.close()
+        devices[name] = {
+            "data": data,
+            "config": device_config(tmp_path / f"{name}.toml", data),
+            "id": enrolment.device_id,
+        }
+    try:
+        yield {"hub": hub, "server": server, "devices": devices, "tmp": tmp_path, "db": db_url}
+    finally:
+        server.stop()
+        hub.close()
+
+
+def hub_cli(setup: dict[str, Any], *args: str) -> Any:
+    config = setup["devices"]["a"]["config"]
+    db = ["--db", setup["db"]] if setup["db"] else []
+    env = {"ASSISTANT_HUB_PASSPHRASE": PASSPHRASE}
+    return run_cli(config, "hub", *args, "--home", str(setup["hub"].home), *db, env=env)
+
+
+def device(setup: dict[str, Any], name: str, *args: str, capsys: Any) -> tuple[int, str]:
+    code = main(["--config", str(setup["devices"][name]["config"]), *args])
+    got = capsys.readouterr()
+    return code, " ".join((got.out + got.err).split())
+
+
+def store_of(setup: dict[str, Any], name: str) -> RecordStore:
+    return RecordStore(setup["devices"][name]["data"], min_free_mb=0)
+
+
+def settings_of(setup: dict[str, Any], name: str) -> Settings:
+    data = setup["devices"][name]["data"]
+    return Settings.model_validate(
+        {"records": {"data_dir": str(data), "min_free_mb": 0}, "sync": {"max_attempts": 2}}
+    )
+
+
+class Tampering(httpx.BaseTransport):
+    """The real network, but one byte of every update from the hub is flipped."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.path != "/v1/updates":
+            return response
+        body = bytearray(response.read())
+        body[-1] ^= 0x01
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body))
+
+
+def test_a_job_agreed_on_a_comes_up_at_a_checkin_on_b_and_flows_back(setup, capsys):
+    tmp = setup["tmp"]
+    a, b, c = (setup["devices"][n] for n in "abc")
+
+    # A: the group agrees Sam's job; A syncs (its people and jobs reach the hub)
+    code, said = device(
+        setup, "a", "simulate", str(GROUP), "--fake-speech", "-q", "--save", capsys=capsys
+    )
+    assert code == 0, said
+    with store_of(setup, "a") as store:
+        sam = store.find_person("Sam")
+        assert sam is not None
+        (job,) = store.jobs_for(sam.id)
+        assert "posters" in job.what and job.status == "planned"
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0 and "Sent 1 session." in said, said
+
+    # staff see Sam on the hub and assign them to B
+    listed = hub_cli(setup, "people", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Sam" in listed.stdout and "first seen on device a" in listed.stdout
+    done = hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo")
+    assert done.returncode == 0 and "Assigned Sam to device b" in done.stdout, done.stderr
+
+    # B syncs: it receives Sam (A's id, one identity) and the job, nobody else
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0 and "From the hub: 1 people added" in said, said
+    with store_of(setup, "b") as store:
+        assert [(p.id, p.name) for p in store.people()] == [(sam.id, "Sam")]
+        got = store.get_person(sam.id)
+        assert got.consent is not None and got.consent.audio  # Sam said yes on A
+        (held,) = store.open_jobs()
+        assert held.id == job.id and held.what == job.what and held.person_id == sam.id
+        assert held.status == "planned" and held.support == job.support
+    code, shown = device(setup, "b", "sync", "status", capsys=capsys)
+    assert "Last received from the hub:" in shown and "1 people, 1 jobs" in shown
+
+    # B: a daily check-in without roster: or jobs: asks Sam about the job from A
+    scenario = tmp / "checkin.yaml"
+    scenario.write_text(yaml.safe_dump(CHECKIN_ONE))
+    out = tmp / "b-checkin.json"
+    code, said = device(
+        setup,
+        "b",
+        "simulate",
+        str(scenario),
+        "--fake-speech",
+        "--save",
+        "-o",
+        str(out),
+        capsys=capsys,
+    )
+    assert code == 0, said
+    assert "Your job: I will make the posters." in said
+    record = json.loads(out.read_text())
+    assert [p["id"] for p in record["people"]] == [sam.id]
+    with store_of(setup, "b") as store:
+        assert [j.id for j in store.jobs_for(sam.id)] == [job.id]  # held once, not twice
+        assert store.get_job(job.id).status == "done"
+
+    # B's session carries the update to the hub; A receives it at its next pull
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0 and "Sent 1 session." in said, said
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "a") as store:
+        assert [j.id for j in store.jobs_for(sam.id)] == [job.id]
+        assert store.get_job(job.id).status == "done"
+        assert len(store.people()) == 2  # Sam and Priya, no second Sam
+    again = hub_cli(setup, "people", "list").stdout
+    assert "assigned to device b" in again
+
+    # a session from A renames Sam: B's Sam keeps the name; staff see the conflict
+    with store_of(setup, "a") as store, store.database.tx() as db:
+        db.execute(
+            "UPDATE people SET name = 'Samuel', data = json_set(data, '$.name', 'Samuel') "
+            "WHERE id = ?",
+            (sam.id,),
+        )
+    with store_of(setup, "a") as store:
+        renamed = add_session(store, tmp, who="Samuel", clips=0, started=datetime.now(UTC))
+        assert renamed.people[0].id == sam.id
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0 and "Sent 1 session." in said, said
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "b") as store:
+        assert [p.name for p in store.people()] == ["Sam"]
+    with store_of(setup, "a") as store:
+        assert store.get_person(sam.id).name == "Samuel"  # A keeps its own name for Sam
+    listed = hub_cli(setup, "people", "list").stdout
+    assert "conflict: device a calls them 'Samuel'" in listed
+
+    # a tampered update is refused and changes nothing
+    with store_of(setup, "b") as store:
+        before = last_pull(store)
+        got = pull_updates(settings_of(setup, "b"), store, transport=Tampering())
+        assert got.problems and "not used" in got.problems[0]
+        assert "not signed by this device's hub, or was altered" in got.problems[0]
+        assert last_pull(store) == before
+
+    # C, never assigned Sam, receives nobody
+    code, said = device(setup, "c", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "c") as store:
+        assert store.people() == [] and store.open_jobs() == []
+
+    # a revoked device gets 403 and nothing
+    assert hub_cli(setup, "revoke", c["id"][:8]).returncode == 0
+    token = Enrolment.load(c["data"]).token
+    answer = httpx.get(
+        f"{setup['server'].url}/v1/updates", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 403 and not answer.content.startswith(b"ASSISTANT-UPDATE")
+    assert b["id"] != c["id"] and a["id"] != c["id"]
