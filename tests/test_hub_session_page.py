@@ -1,8 +1,10 @@
 """The hub's session page shows how each answer was given (issue 13): by a choice with the
 buttons, with a supporter, rejected by the person, and what the recogniser wrote when British
-spelling changed it."""
+spelling changed it; and a recording deleted because consent was withdrawn."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 
@@ -43,3 +45,34 @@ def test_the_session_page_says_how_each_answer_was_given(client: TestClient, hub
     assert "chosen with the buttons" in html
     assert "answered with their supporter" in html
     assert "the recogniser wrote “to see my mom”" in html and "“to see my mum”" in html
+
+
+def test_a_recording_deleted_for_consent_says_so(client: TestClient, hub: Hub) -> None:  # noqa: F811
+    from assistant.hub.withdrawals import withdraw_for_staff
+
+    dev = enrol(client, hub)
+    wav = b"RIFF" + bytes(range(200))
+    sha = hashlib.sha256(wav).hexdigest()
+    sealed = dev.seal("clip", sha, wav)
+    assert client.put(f"/v1/blobs/{sha}", content=sealed, headers=dev.auth).status_code == 201
+    sam = Person(name="Sam")
+    record = SessionRecord(
+        script="my-goals",
+        people=[sam],
+        answers=[Answer(person_id=sam.id, step_id="why", question="Why are you here?",
+                        transcript="to see my friends", audio_clip=sha)],
+    )  # fmt: skip
+    assert _put_session(client, dev, record) == 201
+    hub.add_staff("Kim", "kim's long password", role="staff")
+    assert _web_login(client, "Kim", "kim's long password").status_code == 303
+    assert f"/audio/{sha}" in client.get(f"/sessions/{record.id}").text
+    who, deleted = withdraw_for_staff(hub, "Sam", "Kim")
+    assert who.id == sam.id and deleted == 1
+    html = client.get(f"/sessions/{record.id}").text
+    assert f"/audio/{sha}" not in html and "Recording deleted: consent" in html
+    assert "“to see my friends”" in html  # the words stay
+    assert client.get(f"/audio/{sha}").status_code == 404
+    # the device offering it again is told it is here, and nothing is stored
+    assert client.head(f"/v1/blobs/{sha}", headers=dev.auth).status_code == 200
+    assert client.put(f"/v1/blobs/{sha}", content=sealed, headers=dev.auth).status_code == 200
+    assert not hub.blob_path(sha).exists()

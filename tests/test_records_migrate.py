@@ -25,6 +25,7 @@ RELEASED = {
     4: "710e512c198dc415c6354c7ae93c3bd5df26a7f14884ce31200c4a31c40edec2",
     5: "6a442b16153cd071880fab36b041bcfc469ee4496d3d69e592f5a521c8472aa4",
     6: "ce81b5b1fe770f8bb4aea2ae2a6d0c3fb48d899d493bf11c40e9d62596c399a8",
+    7: "8f0215a56b1fd850f100fefd6d6effee013cddf8bac5c97b0061fe2b1b3f304a",
 }
 
 
@@ -97,7 +98,7 @@ def test_upgrade_from_the_first_schema_keeps_everything(tmp_path: Path) -> None:
     (tmp_path / "clips").mkdir()
     make_wav(tmp_path / "clips" / f"{sha}.wav")
     store = RecordStore(tmp_path, min_free_mb=0)
-    assert store.schema_version() == latest_version() == 6
+    assert store.schema_version() == latest_version() == 7
     assert store.device_id() == "dev-1"
     back = store.get_session(rec.id)
     assert back.state == "finalised"

@@ -26,7 +26,7 @@ from assistant.hub.errors import (
     Unauthorised,
 )
 from assistant.hub.keys import KeyLocked
-from assistant.hub.limits import client_address
+from assistant.hub.limits import FORM_BODY_CAP, client_address
 from assistant.hub.service import Hub
 from assistant.sync import bundle
 from assistant.sync.device import b64
@@ -197,6 +197,23 @@ async def put_blob(sha256: str, request: Request, device: str = Depends(device_i
     except SyncError as exc:
         return error_response(exc)
     return JSONResponse({"sha256": sha256, "stored": created}, 201 if created else 200)
+
+
+@router.put("/consent/{withdrawal_id}")
+async def put_consent(
+    withdrawal_id: str, request: Request, device: str = Depends(device_id)
+) -> JSONResponse:
+    """A withdrawal of consent made on the device: the hub deletes the clips it covers and
+    passes it to every device that holds the person (``assistant/hub/withdrawals.py``)."""
+    hub = hub_of(request)
+    if not bundle.is_uuid(withdrawal_id):
+        return JSONResponse({"detail": "A withdrawal name must be a UUID."}, 400)
+    body = await read_capped(request, FORM_BODY_CAP)
+    try:
+        created = await run_in_threadpool(hub.put_consent, withdrawal_id, body, device_id=device)
+    except SyncError as exc:
+        return error_response(exc)
+    return JSONResponse({"id": withdrawal_id, "stored": created}, 201 if created else 200)
 
 
 @router.put("/sessions/{session_id}")

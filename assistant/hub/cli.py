@@ -347,6 +347,11 @@ def import_(
     typer.echo(
         f"Imported {report.sessions_added} sessions and {report.clips_added} clips; "
         f"{report.already_here} were here already."
+        + (
+            f" {report.withdrawals_added} withdrawal(s) of consent applied."
+            if report.withdrawals_added
+            else ""
+        )
     )
     for problem in report.refused:
         typer.echo(f"Not imported: {problem}", err=True)
@@ -602,6 +607,29 @@ def people_unassign(
     finally:
         hub.close()
     typer.echo(f"{who.name} is no longer assigned to {where.name}.")
+
+
+@people_app.command("withdraw")
+def people_withdraw(
+    person: Annotated[str, typer.Argument(help="The person (id, or its start, or name)")],
+    by: Annotated[str, typer.Option("--by", help="Who recorded the withdrawal")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """The person withdrew consent to keep their voice (they told staff): delete every clip of
+    theirs on the hub now, and on every device that holds them at its next sync. Their words
+    are kept."""
+    from assistant.hub.withdrawals import withdraw_for_staff
+
+    hub = _open(home, db)
+    try:
+        who, deleted = withdraw_for_staff(hub, person, by)
+    finally:
+        hub.close()
+    typer.echo(
+        f"{who.name} withdrew consent; {deleted} recording(s) deleted on the hub, words kept. "
+        "Devices delete theirs at their next sync."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -245,6 +245,33 @@ class ScriptPublication(Base):
     withdrawn_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+class ConsentWithdrawal(Base):
+    """A person withdrew consent to keep their voice: on a device (sent up in a ``consent``
+    bundle) or recorded by staff on the hub. Rows are only ever added; every device that holds
+    the person receives it and deletes the clips it covers (``assistant/hub/withdrawals.py``)."""
+
+    __tablename__ = "consent_withdrawals"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the same on every device
+    person_id: Mapped[str] = mapped_column(String(36), index=True)  # the hub person
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # None: on the hub
+    at: Mapped[str] = mapped_column(String(40))  # ISO 8601, as the withdrawing side wrote it
+    method: Mapped[str] = mapped_column(String(40))
+    witnessed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    clips_deleted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeletedBlob(Base):
+    """A clip deleted because consent was withdrawn: its bytes are gone, and a device that
+    offers it again is told "already here" (nothing is stored)."""
+
+    __tablename__ = "deleted_blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36))
+    withdrawal_id: Mapped[str] = mapped_column(String(36))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 Index("ix_flags_open", Flag.resolved_at, Flag.at)
 Index("ux_hub_job_events", HubJobEvent.job_id, HubJobEvent.at, HubJobEvent.status, unique=True)
 Index("ux_script_publications", ScriptPublication.name, ScriptPublication.version, unique=True)

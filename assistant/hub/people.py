@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
-from assistant.hub import db
+from assistant.hub import db, withdrawals
 from assistant.hub.errors import NotYours
 from assistant.records.model import SessionRecord
 
@@ -304,6 +304,7 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                     "hub_id": person.id,
                     "name": link.local_name or person.name,
                     "consent": json.loads(person.consent_json) if person.consent_json else None,
+                    "withdrawals": withdrawals.for_person(s, person.id),
                 }
             )
         since = datetime.now(UTC) - DONE_KEPT

@@ -31,7 +31,7 @@ from sqlalchemy.orm import sessionmaker
 
 from assistant.errors import BundleError, SyncError
 from assistant.faults import fault_point
-from assistant.hub import db
+from assistant.hub import db, withdrawals
 from assistant.hub.errors import (
     Conflict,
     Forbidden,
@@ -55,6 +55,7 @@ from assistant.hub.tries import FailedTries
 from assistant.records.model import SessionRecord
 from assistant.sync import bundle
 from assistant.sync.device import b64, unb64, write_private
+from assistant.sync.withdrawals import parse as parse_withdrawal
 
 DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -62,6 +63,9 @@ SESSION_NAME_RE = re.compile(
     r"sessions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
 )  # used with fullmatch only
 CLIP_NAME_RE = re.compile(r"clips/[0-9a-f]{64}\.bundle")
+CONSENT_NAME_RE = re.compile(
+    r"consent/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
+)
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
@@ -73,6 +77,7 @@ def normalise_code(code: str) -> str:
 class ImportReport:
     sessions_added: int = 0
     clips_added: int = 0
+    withdrawals_added: int = 0
     already_here: int = 0
     refused: list[str] = field(default_factory=list)
 
@@ -338,7 +343,8 @@ class Hub(StaffAccounts, FailedTries):
             raise BundleError("A clip name must be a sha256 (64 hex digits).")
         with self.tx() as s:
             if s.get(db.Blob, sha256) is None:
-                return False
+                # deleted for a withdrawal of consent: "here", so nobody sends it again
+                return s.get(db.DeletedBlob, sha256) is not None
             return device_id is None or s.get(db.BlobDevice, (sha256, device_id)) is not None
 
     def put_blob(self, sha256: str, data: bytes, *, device_id: str | None) -> bool:
@@ -347,7 +353,7 @@ class Hub(StaffAccounts, FailedTries):
         opened = self._open(data, "clip", sha256, device_id)
         sender = opened.header.device_id
         if self.has_blob(sha256, sender):
-            return False
+            return False  # here already, or deleted for a withdrawal (its bytes are dropped)
         if not self.has_blob(sha256) or not path.is_file():
             try:
                 write_private(path, opened.payload)  # decrypted audio: owner only
@@ -384,8 +390,20 @@ class Hub(StaffAccounts, FailedTries):
                     raise Conflict(
                         f"The hub already has session {session_id[:8]} with different content."
                     )
-            clips = bundle.clips_of(record)
             sender = opened.header.device_id
+            with self.tx() as s:  # clips a withdrawal covers are not waited for
+                covered = withdrawals.covered_by_withdrawals(s, record, sender)
+                covered.update(
+                    {
+                        sha: ("", "")
+                        for sha in s.scalars(
+                            select(db.DeletedBlob.sha256).where(
+                                db.DeletedBlob.sha256.in_(bundle.clips_of(record) or ["-"])
+                            )
+                        )
+                    }
+                )
+            clips = [c for c in bundle.clips_of(record) if c not in covered]
             if clips:  # only clips this device sent itself (it proves it has their bytes)
                 with self.tx() as s:
                     have = set(
@@ -413,6 +431,7 @@ class Hub(StaffAccounts, FailedTries):
     def _insert_session(
         self, record: SessionRecord, digest: str, payload: bytes, device_id: str, via: str
     ) -> None:
+        gone: list[str] = []
         with self.tx() as s:
             s.add(
                 db.Session(
@@ -430,6 +449,10 @@ class Hub(StaffAccounts, FailedTries):
 
             store_people(s, record, device_id)
             store_jobs(s, record, device_id)
+            for sha, (person, wid) in withdrawals.covered_by_withdrawals(
+                s, record, device_id
+            ).items():  # came before the device heard of the withdrawal: deleted on arrival
+                gone += withdrawals.delete_blobs(s, {sha}, person, wid)
             for flag in record.flags:
                 if s.get(db.Flag, flag.id) is not None:
                     raise Conflict(
@@ -448,6 +471,45 @@ class Hub(StaffAccounts, FailedTries):
                         resolved_by="on the device" if flag.resolved else None,
                     )
                 )
+        withdrawals.unlink_files(self.blob_path, gone)
+
+    def put_consent(self, ident: str, data: bytes, *, device_id: str | None) -> bool:
+        """Store a sealed withdrawal of consent and delete the clips it covers on the hub.
+        True if new, False if it was here already."""
+        if not bundle.is_uuid(ident):
+            raise BundleError("A withdrawal name must be a UUID.")
+        opened = self._open(data, "consent", ident, device_id)
+        w = parse_withdrawal(opened.payload, ident)
+        sender = opened.header.device_id
+        try:
+            with self.tx() as s:
+                person = withdrawals.hub_person(s, sender, w["person_id"])
+                gone = withdrawals.record(
+                    s,
+                    withdrawal_id=ident,
+                    person_id=person,
+                    device_id=sender,
+                    at=datetime.fromisoformat(w["at"]),
+                    method=w["method"],
+                    witnessed_by=w["witnessed_by"],
+                )
+                if gone is not None:
+                    s.add(
+                        db.Audit(
+                            actor=f"device {sender[:8]}",
+                            action="consent withdrawn",
+                            target=person,
+                            detail=f"{len(gone)} clip(s) deleted",
+                        )
+                    )
+        except IntegrityError:
+            return False  # the same withdrawal stored at the same moment
+        except OperationalError as exc:
+            raise _full_or(exc) from exc
+        if gone is None:
+            return False
+        withdrawals.unlink_files(self.blob_path, gone)
+        return True
 
     # -- USB import ----------------------------------------------------------------------------
 
@@ -490,10 +552,12 @@ class Hub(StaffAccounts, FailedTries):
             report.refused.append(f"{manifest}: the manifest is not readable.")
             return
         entries = [e for e in files if isinstance(e, dict)]
-        entries.sort(key=lambda e: 0 if str(e.get("name", "")).startswith("clips/") else 1)
+        # withdrawals first (the hub then waits for no clip they cover), then clips, sessions
+        order = {"consent/": 0, "clips/": 1}
+        entries.sort(key=lambda e: order.get(str(e.get("name", "")).split("/")[0] + "/", 2))
         for entry in entries:
             name = str(entry.get("name", ""))
-            if not (CLIP_NAME_RE.fullmatch(name) or SESSION_NAME_RE.fullmatch(name)):
+            if not any(r.fullmatch(name) for r in (CLIP_NAME_RE, SESSION_NAME_RE, CONSENT_NAME_RE)):
                 report.refused.append(f"{name[:80]!r}: not a bundle name this hub accepts.")
                 continue
             file = folder / name
@@ -518,6 +582,9 @@ class Hub(StaffAccounts, FailedTries):
                 if name.startswith("clips/"):
                     added = self.put_blob(ident, data, device_id=None)
                     report.clips_added += int(added)
+                elif name.startswith("consent/"):
+                    added = self.put_consent(ident, data, device_id=None)
+                    report.withdrawals_added += int(added)
                 else:
                     added = self.put_session(ident, data, device_id=None, via="import")
                     report.sessions_added += int(added)

@@ -275,6 +275,13 @@ def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
                 select(db.Blob.sha256).where(db.Blob.sha256.in_(bundle.clips_of(record) or ["-"]))
             )
         )
+        withdrawn = set(
+            s.scalars(
+                select(db.DeletedBlob.sha256).where(
+                    db.DeletedBlob.sha256.in_(bundle.clips_of(record) or ["-"])
+                )
+            )
+        )
     names = {p.id: p.name for p in record.people}
     job_now = {}
     for checkin in sorted(record.checkins, key=lambda c: c.at):
@@ -287,6 +294,7 @@ def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
         "edits": edits,
         "flags": flags,
         "have": have,
+        "withdrawn": withdrawn,
         "answer_text": {a.id: a.transcript for a in record.answers},
     }
 

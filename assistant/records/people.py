@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import RecordError
 from assistant.records import sql
 from assistant.records.db import Database, iso
-from assistant.records.model import Consent, ConsentMethod, Person
+from assistant.records.model import Consent, ConsentMethod, Person, SessionRecord, new_id
 
 if TYPE_CHECKING:
     from assistant.records.clips import ClipFolder
@@ -165,37 +165,157 @@ class PeopleRepository:
     def withdraw_consent(
         self, person_id: str, by: str | None = None, method: ConsentMethod = "staff_recorded"
     ) -> int:
+        """Withdraw consent here: delete every clip of theirs (their answers, their name, and
+        the whole-group answers of sessions they were in), record the withdrawal under a new
+        id; sync sends it to the hub, which passes it to every other device."""
         self.get_person(person_id)
         now = self.db.now()
         with self.db.tx("withdraw_before_commit") as db:
-            rows = db.execute(
-                "SELECT answer_id, sha256 FROM clips WHERE person_id = ? AND deleted_at IS NULL",
-                (person_id,),
-            ).fetchall()
+            shas = self._delete_clips(db, person_id, now, sessions=None, name=True)
             db.execute(
-                "UPDATE clips SET deleted_at = ?, deleted_why = 'consent withdrawn' "
-                "WHERE person_id = ? AND deleted_at IS NULL",
+                "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
+                "withdrawal, clips_deleted, recorded_at, withdrawal_id) "
+                "VALUES (?, 0, ?, ?, ?, 1, ?, ?, ?)",
+                (person_id, iso(now), method, by, len(shas), iso(now), new_id()),
+            )
+        self.folder.delete_unreferenced(set(shas))
+        log.info("Consent withdrawn for %s; %d clip(s) deleted", person_id, len(shas))
+        return len(shas)
+
+    def apply_withdrawal(
+        self, db: sql.Connection, person_id: str, withdrawal: dict[str, Any]
+    ) -> list[str] | None:
+        """Record a withdrawal made elsewhere (received from the hub) inside the caller's
+        transaction *db*, and delete the clips it covers: those of sessions whose consent for
+        the person is not a grant given after it (the rule of
+        :func:`assistant.sync.withdrawals.covered_clips`), and the recording of their name
+        unless they agreed again here since. Returns the clips deleted (the caller deletes
+        their files after the commit), or None when it was applied before."""
+        wid = str(withdrawal["id"])
+        if db.execute("SELECT 1 FROM consent_events WHERE withdrawal_id = ?", (wid,)).fetchone():
+            return None
+        from assistant.sync.withdrawals import aware, grant_after
+
+        at = aware(datetime.fromisoformat(str(withdrawal["at"])))
+        covered: list[str] = []
+        for sid, data in db.execute(
+            "SELECT s.id, s.data FROM sessions s JOIN session_people p ON p.session_id = s.id "
+            "WHERE p.person_id = ?",
+            (person_id,),
+        ).fetchall():
+            record = SessionRecord.model_validate_json(data)
+            person = next((x for x in record.people if x.id == person_id), None)
+            if person is None or not grant_after(person.consent, at):
+                covered.append(sid)
+        latest = db.execute(
+            "SELECT audio, at FROM consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
+            (person_id,),
+        ).fetchone()
+        regranted = bool(latest and latest[0]) and aware(datetime.fromisoformat(latest[1])) > at
+        now = self.db.now()
+        shas = self._delete_clips(db, person_id, now, sessions=covered, name=not regranted)
+        db.execute(
+            "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
+            "withdrawal, clips_deleted, recorded_at, withdrawal_id, sent_at, from_hub) "
+            "VALUES (?, 0, ?, ?, ?, 1, ?, ?, ?, ?, 1)",
+            (
+                person_id,
+                iso(at),
+                str(withdrawal.get("method") or "staff_recorded"),
+                withdrawal.get("witnessed_by"),
+                len(shas),
+                iso(now),
+                wid,
+                iso(now),
+            ),
+        )
+        if regranted:  # they agreed again here after it: that decision stays in force
+            db.execute(
+                "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
+                "session_id, recorded_at) SELECT person_id, audio, at, method, witnessed_by, "
+                "session_id, ? FROM consent_events WHERE person_id = ? AND audio = 1 "
+                "ORDER BY seq DESC LIMIT 1",
                 (iso(now), person_id),
             )
-            name = db.execute(
-                "SELECT person_id, sha256 FROM name_clips WHERE person_id = ? "
-                "AND deleted_at IS NULL",
-                (person_id,),
-            ).fetchall()
+        log.info("Consent withdrawn elsewhere for %s; %d clip(s) deleted", person_id, len(shas))
+        return shas
+
+    @staticmethod
+    def _delete_clips(
+        db: sql.Connection,
+        person_id: str,
+        now: datetime,
+        *,
+        sessions: list[str] | None,
+        name: bool,
+    ) -> list[str]:
+        """Mark deleted the person's clips (of *sessions*, or all) and the whole-group clips of
+        those sessions they took part in; with *name*, the recording of their name too."""
+        where = (
+            "deleted_at IS NULL AND (person_id = ? OR (person_id IS NULL AND session_id IN "
+            "(SELECT session_id FROM session_people WHERE person_id = ?)))"
+        )
+        args: list[Any] = [person_id, person_id]
+        if sessions is not None:
+            if not sessions:
+                where = "0"
+            else:
+                where += f" AND session_id IN ({','.join('?' * len(sessions))})"
+                args += sessions
+        shas = [r[0] for r in db.execute(f"SELECT sha256 FROM clips WHERE {where}", args)]
+        db.execute(
+            f"UPDATE clips SET deleted_at = ?, deleted_why = 'consent withdrawn' WHERE {where}",
+            [iso(now), *args],
+        )
+        if name:
+            shas += [
+                r[0]
+                for r in db.execute(
+                    "SELECT sha256 FROM name_clips WHERE person_id = ? AND deleted_at IS NULL",
+                    (person_id,),
+                )
+            ]
             db.execute(
                 "UPDATE name_clips SET deleted_at = ?, deleted_why = 'consent withdrawn' "
                 "WHERE person_id = ? AND deleted_at IS NULL",
                 (iso(now), person_id),
             )
-            rows = rows + name
-            db.execute(
-                "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
-                "withdrawal, clips_deleted, recorded_at) VALUES (?, 0, ?, ?, ?, 1, ?, ?)",
-                (person_id, iso(now), method, by, len(rows), iso(now)),
+        return shas
+
+    def unsent_withdrawals(self) -> list[dict[str, Any]]:
+        """Withdrawals made on this device that the hub has not acknowledged, oldest first."""
+        rows = self.db.read(
+            "SELECT seq, person_id, at, method, witnessed_by, withdrawal_id FROM consent_events "
+            "WHERE withdrawal = 1 AND from_hub = 0 AND sent_at IS NULL ORDER BY seq"
+        )
+        out: list[dict[str, Any]] = []
+        for r in rows:
+            wid = r["withdrawal_id"]
+            if wid is None:  # made before withdrawals travelled: give it its id now
+                wid = new_id()
+                with self.db.tx() as db:
+                    db.execute(
+                        "UPDATE consent_events SET withdrawal_id = ? WHERE seq = ? "
+                        "AND withdrawal_id IS NULL",
+                        (wid, r["seq"]),
+                    )
+            out.append(
+                {
+                    "id": wid,
+                    "person_id": r["person_id"],
+                    "at": r["at"],
+                    "method": r["method"],
+                    "witnessed_by": r["witnessed_by"],
+                }
             )
-        self.folder.delete_unreferenced({sha for _, sha in rows})
-        log.info("Consent withdrawn for %s; %d clip(s) deleted", person_id, len(rows))
-        return len(rows)
+        return out
+
+    def mark_withdrawal_sent(self, withdrawal_id: str) -> None:
+        with self.db.tx() as db:
+            db.execute(
+                "UPDATE consent_events SET sent_at = ? WHERE withdrawal_id = ? AND sent_at IS NULL",
+                (iso(self.db.now()), withdrawal_id),
+            )
 
     def consent_history(self, person_id: str) -> list[dict[str, Any]]:
         rows = self.db.read(

@@ -217,6 +217,15 @@ class RecordStore:
         """
         return self.people_repo.withdraw_consent(person_id, by, method)
 
+    def unsent_withdrawals(self) -> list[dict[str, Any]]:
+        """Withdrawals made here that the hub has not acknowledged (id, person_id, at, method,
+        witnessed_by), oldest first: sync sends them before any session."""
+        return self.people_repo.unsent_withdrawals()
+
+    def mark_withdrawal_sent(self, withdrawal_id: str) -> None:
+        """The hub acknowledged this withdrawal: it is not sent again."""
+        self.people_repo.mark_withdrawal_sent(withdrawal_id)
+
     def consent_history(self, person_id: str) -> list[dict[str, Any]]:
         """Every consent decision for a person, oldest first (withdrawals marked)."""
         return self.people_repo.consent_history(person_id)

@@ -1,7 +1,8 @@
 """Sealed bundles: what travels from a device to the hub, by network or on a USB stick.
 
-A bundle holds one thing: a finished session (its record as JSON) or one audio clip (a WAV,
-named by the sha256 of its bytes). Clips travel as their own bundles so that an upload is
+A bundle holds one thing: a finished session (its record as JSON), one audio clip (a WAV,
+named by the sha256 of its bytes), or one withdrawal of consent (``consent``, a UUID:
+:mod:`assistant.sync.withdrawals`). Clips travel as their own bundles so that an upload is
 idempotent by hash, a clip shared by two sessions goes once, and a broken upload resumes at the
 clip it stopped on rather than from zero.
 
@@ -43,7 +44,8 @@ MAGIC = b"ASSISTANT-BUNDLE/1\n"
 SIGNATURE_BYTES = 64
 SEALED_KEY_BYTES = 32 + 48  # a SecretBox key, plus SealedBox overhead (ephemeral key + MAC)
 MAX_HEADER_BYTES = 4096
-BundleKind = Literal["session", "clip"]
+BundleKind = Literal["session", "clip", "consent"]
+UUID_KINDS = ("session", "consent")  # bundles named by a UUID (a clip: by its sha256)
 
 SHA256_RE = ids_check.SHA256_RE
 UUID_RE = ids_check.UUID_RE
@@ -123,8 +125,8 @@ def seal(
     """Seal *payload* into a bundle only the hub can open, signed by the device."""
     if kind == "clip" and sha256_hex(payload) != item_id:
         raise BundleError(f"Clip {item_id[:12]} does not match its own hash.")
-    if kind == "session" and not is_uuid(item_id):
-        raise BundleError(f"Session id {item_id!r} is not a UUID.")
+    if kind in UUID_KINDS and not is_uuid(item_id):
+        raise BundleError(f"The {kind} id {item_id!r} is not a UUID.")
     header = Header(
         kind=kind,
         id=item_id,
@@ -160,14 +162,14 @@ def read_header(data: bytes) -> Header:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleError("The bundle header is not readable.") from exc
-    if raw.get("format") != 1 or header.kind not in ("session", "clip"):
+    if raw.get("format") != 1 or header.kind not in ("session", "clip", "consent"):
         raise BundleError("The bundle is in a format this hub does not know.")
     if header.line() != data[len(MAGIC) : end]:
         raise BundleError("The bundle header was altered.")
     if header.kind == "clip" and not is_sha256(header.id):
         raise BundleError("The bundle names a clip with a bad hash.")
-    if header.kind == "session" and not is_uuid(header.id):
-        raise BundleError("The bundle names a session with a bad id.")
+    if header.kind in UUID_KINDS and not is_uuid(header.id):
+        raise BundleError(f"The bundle names a {header.kind} with a bad id.")
     if not is_uuid(header.device_id):
         raise BundleError("The bundle names a device with a bad id.")
     return header

@@ -112,6 +112,7 @@ def push_cmd() -> None:
             f"No network: {waiting} session{'s' if waiting != 1 else ''} will wait. {exc}", err=True
         )
         raise typer.Exit(EXIT_NO_NETWORK) from exc
+    else:
         if not report.busy:
             from assistant.sync.retention import forget_sent
 
@@ -128,6 +129,8 @@ def push_cmd() -> None:
     if report.nothing_to_send and not report.problems:
         typer.echo("Nothing to send.")
         return
+    if report.withdrawals_sent:
+        typer.echo(f"Sent {report.withdrawals_sent} withdrawal(s) of consent.")
     if report.sent:
         typer.echo(f"Sent {len(report.sent)} session{'s' if len(report.sent) != 1 else ''}.")
     if report.refused:
@@ -136,7 +139,7 @@ def push_cmd() -> None:
         raise SyncError(
             f"The hub refused {len(report.refused)} session(s); see 'assistant sync status'."
         )
-    if not report.sent and not report.refused:
+    if not report.sent and not report.refused and not report.withdrawals_sent:
         typer.echo("Nothing to send.")
 
 
@@ -244,6 +247,8 @@ def export_cmd(
     for problem in report.problems:
         typer.echo(f"Waiting: {problem}", err=True)
     typer.echo(f"Wrote {report.sessions} new sessions and {report.clips} clips to {report.folder}.")
+    if report.withdrawals:
+        typer.echo(f"Wrote {report.withdrawals} withdrawal(s) of consent too.")
     sys.stdout.flush()
 
 

@@ -28,6 +28,7 @@ import nacl.signing
 from assistant import __version__
 from assistant.errors import EnrolmentError, HubFailed, HubUnreachable, RecordError, SyncError
 from assistant.faults import fault_point
+from assistant.sync import withdrawals
 from assistant.sync.device import Enrolment, b64, sync_dir, unb64
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
@@ -233,10 +234,13 @@ class PushReport:
     problems: list[str] = field(default_factory=list)
     waiting: int = 0
     busy: bool = False  # another push was already running
+    withdrawals_sent: int = 0  # withdrawals of consent the hub took (sent before sessions)
 
     @property
     def nothing_to_send(self) -> bool:
-        return not self.sent and not self.refused and self.waiting == 0
+        return (
+            not self.sent and not self.refused and self.waiting == 0 and not self.withdrawals_sent
+        )
 
 
 def push(
@@ -294,8 +298,11 @@ def _push(
         prepared = outbox.prepare(source, enrolment)
         report.problems.extend(prepared.problems)
         pending = outbox.pending()
-        if not pending:
+        if not pending and not withdrawals.unsent(source):
             return report
+        gone = withdrawals.withdrawn_shas(source)
+        for sha in gone:  # deleted for consent: its sealed copy goes too, and it is not sent
+            outbox.forget_clip(sha)
         attempt = outbox.start_attempt()
         client = HubClient(
             enrolment.hub_url,
@@ -309,8 +316,12 @@ def _push(
             _check_auth(ping := client.request("GET", "/v1/ping", attempts=2))
             if ping.status_code != 200:
                 raise SyncError(f"The hub did not accept this device: {_detail(ping)}")
+            # withdrawals first: the hub then deletes what they cover, and waits for none of it
+            report.withdrawals_sent, problems = withdrawals.send(client, source, enrolment)
+            report.problems.extend(problems)
             for item in pending:
-                error = _send_item(client, outbox, source, enrolment, item.session_id, item.clips)
+                clips = [c for c in item.clips if c not in gone]
+                error = _send_item(client, outbox, source, enrolment, item.session_id, clips)
                 if error is None:
                     report.sent.append(item.session_id)
                 else:

@@ -1,10 +1,11 @@
 """No network: copy the sealed bundles and a manifest to a folder (a USB stick).
 
-The stick gets ``assistant-<device>/manifest.json``, ``sessions/<id>.bundle`` and
-``clips/<sha256>.bundle``: the same sealed bytes a push would send, so the stick reveals nothing
-without the hub's private key. Exporting again adds only what is new. Sessions stay waiting on
-the device: they are marked sent only when the hub acknowledges them over the network (the hub
-answers "already have it" for what came by stick).
+The stick gets ``assistant-<device>/manifest.json``, ``sessions/<id>.bundle``,
+``clips/<sha256>.bundle`` and ``consent/<id>.bundle`` (withdrawals of consent): the same sealed
+bytes a push would send, so the stick reveals nothing without the hub's private key. Exporting
+again adds only what is new. Sessions and withdrawals stay waiting on the device: they are
+marked sent only when the hub acknowledges them over the network (the hub answers "already
+have it" for what came by stick).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from assistant.errors import SyncError
 from assistant.faults import fault_point
+from assistant.sync import withdrawals
 from assistant.sync.device import Enrolment, write_atomic
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
@@ -30,6 +32,7 @@ class ExportReport:
     sessions: int
     clips: int
     problems: list[str]
+    withdrawals: int = 0
 
 
 def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
@@ -46,12 +49,28 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
             entries = {str(e["name"]): e for e in old.get("files", [])}
         except (ValueError, KeyError, TypeError, AttributeError):
             entries = {}
-    sessions = clips = 0
+    sessions = clips = consents = 0
     try:
         with Outbox(data_dir) as outbox:
             prepared = outbox.prepare(source, enrolment)
+            for w in withdrawals.unsent(source):  # first: the hub then waits for no clip of theirs
+                name = f"consent/{w['id']}.bundle"
+                if name not in entries or not (folder / name).exists():
+                    sealed = withdrawals.seal(w, enrolment)
+                    write_atomic(folder / name, sealed)
+                    entries[name] = {
+                        "name": name,
+                        "kind": "consent",
+                        "id": w["id"],
+                        "sha256": hashlib.sha256(sealed).hexdigest(),
+                        "size": len(sealed),
+                    }
+                    consents += 1
+            gone = withdrawals.withdrawn_shas(source)
             for item in outbox.pending():
                 for sha in item.clips:
+                    if sha in gone:  # deleted for consent: never copied
+                        continue
                     src = outbox.ensure_clip_file(sha, source, enrolment)
                     if _copy(src, folder, f"clips/{sha}.bundle", "clip", sha, entries):
                         clips += 1
@@ -70,7 +89,7 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
             _write_manifest(manifest_path, enrolment, entries)
     except OSError as exc:
         raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
-    return ExportReport(folder, sessions, clips, prepared.problems)
+    return ExportReport(folder, sessions, clips, prepared.problems, consents)
 
 
 def _copy(
@@ -93,7 +112,10 @@ def _write_manifest(
         "format": "assistant-export/1",
         "device_id": enrolment.device_id,
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        # clips first, so an importer that goes in order meets them before their sessions
-        "files": sorted(entries.values(), key=lambda e: (e["kind"] != "clip", str(e["name"]))),
+        # withdrawals, then clips, then sessions: an importer going in order meets them so
+        "files": sorted(
+            entries.values(),
+            key=lambda e: ({"consent": 0, "clip": 1}.get(str(e["kind"]), 2), str(e["name"])),
+        ),
     }
     write_atomic(path, json.dumps(manifest, indent=1).encode())

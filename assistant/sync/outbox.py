@@ -201,6 +201,11 @@ class Outbox:
             self._seal_clip(sha, source, enrolment)
         return path
 
+    def forget_clip(self, sha256: str) -> None:
+        """Delete the sealed copy of a clip deleted on the device (consent withdrawn); it is
+        never sent from here."""
+        self.clip_file(sha256).unlink(missing_ok=True)
+
     def sweep(self) -> int:
         """Delete sealed files nobody needs any more (sent sessions, uploaded clips no waiting
         session uses). Rows stay. Returns how many files went."""

@@ -12,7 +12,9 @@ The merge rules (docs/sync.md):
   one takes the hub's name, unless another person on this device already has that name (then
   it is left as it is and reported);
 * the hub's consent decision is recorded once, unless it is older than what the device holds
-  (:meth:`PeopleRepository.merge_consent`);
+  (:meth:`PeopleRepository.merge_consent`); each withdrawal of consent the hub sends (made on
+  another device or on the hub) is recorded once and deletes the clips it covers
+  (:mod:`assistant.sync.withdrawals`);
 * a job the device holds itself is never copied: the hub's status events are added to its
   history (which only grows); any other job is kept in ``received_jobs``, replaced by the
   hub's newer copy each time.
@@ -49,16 +51,25 @@ class UpdatesReport:
     people_added: int = 0
     people_updated: int = 0
     jobs_received: int = 0
+    withdrawals: int = 0  # withdrawals of consent made elsewhere, applied here
     unchanged: bool = False
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        if self.unchanged or not (self.people_added or self.people_updated or self.jobs_received):
+        if self.unchanged or not (
+            self.people_added or self.people_updated or self.jobs_received or self.withdrawals
+        ):
             return []  # nothing new: nothing to say (the timer's log stays quiet)
-        return [
+        lines = [
             f"From the hub: {self.people_added} people added, {self.people_updated} updated, "
             f"{self.jobs_received} jobs received."
         ]
+        if self.withdrawals:
+            lines.append(
+                f"{self.withdrawals} withdrawal(s) of consent made elsewhere: their recordings "
+                "on this device were deleted."
+            )
+        return lines
 
 
 def last_pull(store: RecordStore) -> dict[str, Any] | None:
@@ -79,6 +90,7 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
     repo = store.people_repo
     db_ = store.database
     now = iso(db_.now())
+    deleted: set[str] = set()
     with db_.tx() as db:
         for p in people:
             pid, name = str(p["id"]), " ".join(str(p["name"]).split())
@@ -113,8 +125,14 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
                 "ON CONFLICT (person_id) DO UPDATE SET received_at = excluded.received_at",
                 (pid, str(p.get("hub_id") or pid), now),
             )
-            if p.get("consent"):
-                repo.merge_consent(db, pid, Consent.model_validate(p["consent"]))
+            for withdrawal in p.get("withdrawals") or []:
+                shas = repo.apply_withdrawal(db, pid, withdrawal)
+                if shas is not None:
+                    report.withdrawals += 1
+                    deleted.update(shas)
+            consent = Consent.model_validate(p["consent"]) if p.get("consent") else None
+            if consent is not None and not consent.withdrawn:  # withdrawals: just above
+                repo.merge_consent(db, pid, consent)
         for job in jobs:
             held = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()
             if held is not None:  # the device's own job: only its history grows
@@ -151,6 +169,8 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (json.dumps(summary),),
         )
+    if deleted:  # the rows are marked in the transaction; the files go once it is committed
+        store.folder.delete_unreferenced(deleted)
     return report
 
 
