@@ -31,7 +31,8 @@ from sqlalchemy import select  # noqa: E402
 from assistant.errors import BundleError, EnrolmentError, HubFailed, SyncError  # noqa: E402
 from assistant.hub import db  # noqa: E402
 from assistant.hub.app import create_app  # noqa: E402
-from assistant.hub.service import Hub, read_regular  # noqa: E402
+from assistant.hub.service import Hub  # noqa: E402
+from assistant.hub.stick import import_folder, read_regular  # noqa: E402
 from assistant.records.model import Answer, Person, SessionRecord  # noqa: E402
 from assistant.sync import bundle  # noqa: E402
 from assistant.sync.device import b64, unb64, write_atomic  # noqa: E402
@@ -564,12 +565,12 @@ def test_a_dev_zero_manifest_a_fifo_and_a_huge_one_are_refused_in_one_line(
     os.mkfifo(stick / "manifest.json")
     hub = open_hub(home, None)
     try:
-        report = hub.import_folder(stick)
+        report = import_folder(hub, stick)
         assert len(report.refused) == 1 and "not a regular file" in report.refused[0]
         (stick / "manifest.json").unlink()
         with open(stick / "manifest.json", "wb") as fh:
             fh.truncate(700 * 1024 * 1024)  # sparse: no disk used
-        report = hub.import_folder(stick)
+        report = import_folder(hub, stick)
         assert len(report.refused) == 1 and "larger than this hub accepts" in report.refused[0]
         (stick / "manifest.json").unlink()
         dev = stick / f"assistant-{UUID}"
@@ -578,7 +579,7 @@ def test_a_dev_zero_manifest_a_fifo_and_a_huge_one_are_refused_in_one_line(
         (dev / "manifest.json").write_text(
             '{"files": [{"name": "clips/' + "b" * 64 + '.bundle", "sha256": "x"}]}'
         )
-        report = hub.import_folder(stick)
+        report = import_folder(hub, stick)
         assert len(report.refused) == 1 and "is a link" in report.refused[0]
     finally:
         hub.close()

@@ -48,7 +48,7 @@ def test_the_session_page_says_how_each_answer_was_given(client: TestClient, hub
 
 
 def test_a_recording_deleted_for_consent_says_so(client: TestClient, hub: Hub) -> None:  # noqa: F811
-    from assistant.hub.withdrawals import withdraw_for_staff
+    from assistant.hub.people import withdraw_for_staff
 
     dev = enrol(client, hub)
     wav = b"RIFF" + bytes(range(200))

@@ -339,9 +339,11 @@ def import_(
     db: DbOpt = None,
 ) -> None:
     """Import sessions exported to a USB stick by 'assistant sync export'."""
+    from assistant.hub import stick
+
     hub = _open(home, db, unlock=True)
     try:
-        report = hub.import_folder(path)
+        report = stick.import_folder(hub, path)
     finally:
         hub.close()
     typer.echo(
@@ -619,7 +621,7 @@ def people_withdraw(
     """The person withdrew consent to keep their voice (they told staff): delete every clip of
     theirs on the hub now, and on every device that holds them at its next sync. Their words
     are kept."""
-    from assistant.hub.withdrawals import withdraw_for_staff
+    from assistant.hub.people import withdraw_for_staff
 
     hub = _open(home, db)
     try:

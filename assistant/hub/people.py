@@ -349,3 +349,22 @@ def updates_for(hub: Hub, device_id: str) -> bytes:
         device_id=device_id,
         cursor=cursor,
     )
+
+
+def withdraw_for_staff(hub: Hub, person: str, by: str) -> tuple[db.Person, int]:
+    """``assistant hub people withdraw``: find the person, record the withdrawal, delete what
+    it covers on the hub (devices follow at their next sync). Returns the person and how many
+    clips the hub deleted."""
+    who = find_person(hub, person)
+    with hub.tx() as s:
+        wid, gone = withdrawals.withdraw_on_hub(s, who.id, by)
+        s.add(
+            db.Audit(
+                actor=by,
+                action="consent withdrawn",
+                target=who.id,
+                detail=f"{len(gone)} clip(s) deleted; withdrawal {wid[:8]}",
+            )
+        )
+    withdrawals.unlink_files(hub.blob_path, gone)
+    return who, len(gone)

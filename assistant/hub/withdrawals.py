@@ -4,7 +4,7 @@ A withdrawal reaches the hub in a ``consent`` bundle from a device (``PUT /v1/co
 or a stick) or is recorded by staff (``assistant hub people withdraw``). It is kept once, by
 its id (``consent_withdrawals``); the person's consent in force becomes "withdrawn" unless the
 hub holds a later decision; every clip it covers (the rule of
-:func:`assistant.sync.withdrawals.covered_clips`, in every session of the person from any
+:func:`assistant.records.withdrawal_rule.covered_clips`, in every session of the person from any
 device) is deleted, and remembered in ``deleted_blobs`` so that a device offering it again is
 told "already here". A session that arrives later is checked the same way: a clip a
 withdrawal covers is not waited for, and deleted if it came. :func:`for_person` is what each
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import Any, cast, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DBSession
@@ -26,10 +26,7 @@ from sqlalchemy.orm import Session as DBSession
 from assistant.hub import db
 from assistant.hub.errors import NotYours
 from assistant.records.model import Consent, ConsentMethod, SessionRecord, new_id
-from assistant.sync.withdrawals import aware, covered_clips
-
-if TYPE_CHECKING:
-    from assistant.hub.service import Hub
+from assistant.records.withdrawal_rule import aware, covered_clips
 
 log = logging.getLogger(__name__)
 
@@ -190,24 +187,3 @@ def withdraw_on_hub(
         witnessed_by=by,
     )
     return wid, gone or []
-
-
-def withdraw_for_staff(hub: Hub, person: str, by: str) -> tuple[db.Person, int]:
-    """``assistant hub people withdraw``: find the person, record the withdrawal, delete what
-    it covers on the hub (devices follow at their next sync). Returns the person and how many
-    clips the hub deleted."""
-    from assistant.hub.people import find_person
-
-    who = find_person(hub, person)
-    with hub.tx() as s:
-        wid, gone = withdraw_on_hub(s, who.id, by)
-        s.add(
-            db.Audit(
-                actor=by,
-                action="consent withdrawn",
-                target=who.id,
-                detail=f"{len(gone)} clip(s) deleted; withdrawal {wid[:8]}",
-            )
-        )
-    unlink_files(hub.blob_path, gone)
-    return who, len(gone)

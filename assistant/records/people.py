@@ -188,13 +188,13 @@ class PeopleRepository:
         """Record a withdrawal made elsewhere (received from the hub) inside the caller's
         transaction *db*, and delete the clips it covers: those of sessions whose consent for
         the person is not a grant given after it (the rule of
-        :func:`assistant.sync.withdrawals.covered_clips`), and the recording of their name
+        :func:`assistant.records.withdrawal_rule.covered_clips`), and the recording of their name
         unless they agreed again here since. Returns the clips deleted (the caller deletes
         their files after the commit), or None when it was applied before."""
         wid = str(withdrawal["id"])
         if db.execute("SELECT 1 FROM consent_events WHERE withdrawal_id = ?", (wid,)).fetchone():
             return None
-        from assistant.sync.withdrawals import aware, grant_after
+        from assistant.records.withdrawal_rule import aware, grant_after
 
         at = aware(datetime.fromisoformat(str(withdrawal["at"])))
         covered: list[str] = []

@@ -317,7 +317,7 @@ def _push(
             if ping.status_code != 200:
                 raise SyncError(f"The hub did not accept this device: {_detail(ping)}")
             # withdrawals first: the hub then deletes what they cover, and waits for none of it
-            report.withdrawals_sent, problems = withdrawals.send(client, source, enrolment)
+            report.withdrawals_sent, problems = send_withdrawals(client, source, enrolment)
             report.problems.extend(problems)
             for item in pending:
                 clips = [c for c in item.clips if c not in gone]
@@ -400,3 +400,37 @@ def _mark_store_sent(source: SessionSource, session_id: str) -> None:
     if record.state == "sent":
         return
     source.mark_sent(session_id)
+
+
+def send_withdrawals(
+    client: HubClient, source: object, enrolment: Enrolment
+) -> tuple[int, list[str]]:
+    """Send every unsent withdrawal of consent (:mod:`assistant.sync.withdrawals`); returns how
+    many the hub took, and problems. Raises
+    :class:`~assistant.errors.HubUnreachable` when offline (nothing is marked)."""
+    sent, problems = 0, []
+    for withdrawal in withdrawals.unsent(source):
+        response = client.request(
+            "PUT",
+            f"/v1/consent/{withdrawal['id']}",
+            content=withdrawals.seal(withdrawal, enrolment),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        _check_auth(response)
+        if response.status_code == 404 and _detail(response) == "Not Found":
+            problems.append(
+                "The hub is too old to receive a withdrawal of consent: update it. The "
+                "withdrawal waits on this device."
+            )
+            break
+        if response.status_code not in (200, 201):
+            problems.append(
+                f"The hub refused withdrawal {withdrawal['id'][:8]}: {_detail(response)}"
+            )
+            continue
+        mark = getattr(source, "mark_withdrawal_sent", None)
+        if not callable(mark):
+            raise SyncError("The record store cannot mark a withdrawal sent.")
+        mark(withdrawal["id"])
+        sent += 1
+    return sent, problems

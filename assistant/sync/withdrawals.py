@@ -7,15 +7,17 @@ deletes its own clips of theirs at once (:meth:`PeopleRepository.withdraw_consen
 * **Up.** Each withdrawal has one id, the same everywhere. ``assistant sync`` sends the
   device's unsent withdrawals *before* any session, each as a sealed and signed ``consent``
   bundle (``PUT /v1/consent/{id}``; on a stick as ``consent/<id>.bundle``); it is marked sent
-  when the hub acknowledges it. The hub deletes every clip it covers (:func:`covered_clips`).
+  when the hub acknowledges it. The hub deletes every clip it covers
+  (:func:`~assistant.records.withdrawal_rule.covered_clips`).
 * **Down.** The hub sends each person's withdrawals with the person (``GET /v1/updates``); a
   device that holds the person records each withdrawal once and deletes the clips it covers
   (:meth:`PeopleRepository.apply_withdrawal`), so consent withdrawn on one device deletes the
   person's clips on every device at its next contact.
 
-**What a withdrawal covers** (one rule, here, used by the hub and the devices alike): in every
-session the person took part in whose record does not hold a grant given *after* the
-withdrawal (they agreed again later), their answers' clips, the recording of their name, and
+**What a withdrawal covers** (one rule, in :mod:`assistant.records.withdrawal_rule`, used by the
+hub and the devices alike): in every session the person took part in whose record does not
+hold a grant given *after* the withdrawal (they agreed again later), their answers' clips,
+the recording of their name, and
 the whole-group answers' clips (a group's audio holds everyone's voice). The words are kept.
 A clip a device deleted is not uploaded; the hub does not wait for a clip a withdrawal it holds
 covers, and a covered clip that reaches it anyway is deleted on arrival and answered "already
@@ -26,49 +28,23 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.core import ids_check
-from assistant.errors import BundleError, SyncError
-from assistant.records.model import Consent, SessionRecord
+from assistant.errors import BundleError
+from assistant.records.withdrawal_rule import aware, covered_clips, grant_after
 from assistant.sync import bundle
 
 if TYPE_CHECKING:
-    from assistant.sync.client import HubClient
     from assistant.sync.device import Enrolment
 
 log = logging.getLogger(__name__)
 
+__all__ = ["aware", "covered_clips", "grant_after", "parse", "payload", "seal"]
+
 KIND = "consent"
 MAX_TEXT = 200
-
-
-def aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def grant_after(consent: Consent | None, at: datetime) -> bool:
-    """Whether *consent* (a session's) is a grant given after a withdrawal dated *at*."""
-    return (
-        consent is not None
-        and consent.audio
-        and not consent.withdrawn
-        and aware(consent.at) > aware(at)
-    )
-
-
-def covered_clips(record: SessionRecord, person_id: str, at: datetime) -> set[str]:
-    """The clips of *record* that a withdrawal by *person_id* (a local id of the record's
-    device), dated *at*, covers: see the module's rule."""
-    person = next((p for p in record.people if p.id == person_id), None)
-    if person is None or grant_after(person.consent, at):
-        return set()
-    out = {person.name_clip} if person.name_clip else set()
-    for answer in record.answers:
-        if answer.audio_clip and answer.person_id in (person_id, None):
-            out.add(answer.audio_clip)
-    return out
 
 
 def payload(withdrawal: dict[str, Any]) -> bytes:
@@ -130,36 +106,3 @@ def withdrawn_shas(source: object) -> set[str]:
     """Clips the source deleted because consent was withdrawn: never uploaded."""
     fetch = getattr(source, "withdrawn_clips", None)
     return {str(r["sha256"]) for r in fetch()} if callable(fetch) else set()
-
-
-def send(client: HubClient, source: object, enrolment: Enrolment) -> tuple[int, list[str]]:
-    """Send every unsent withdrawal; returns how many the hub took, and problems. Raises
-    :class:`~assistant.errors.HubUnreachable` when offline (nothing is marked)."""
-    from assistant.sync.client import _check_auth, _detail
-
-    sent, problems = 0, []
-    for withdrawal in unsent(source):
-        response = client.request(
-            "PUT",
-            f"/v1/consent/{withdrawal['id']}",
-            content=seal(withdrawal, enrolment),
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        _check_auth(response)
-        if response.status_code == 404 and _detail(response) == "Not Found":
-            problems.append(
-                "The hub is too old to receive a withdrawal of consent: update it. The "
-                "withdrawal waits on this device."
-            )
-            break
-        if response.status_code not in (200, 201):
-            problems.append(
-                f"The hub refused withdrawal {withdrawal['id'][:8]}: {_detail(response)}"
-            )
-            continue
-        mark = getattr(source, "mark_withdrawal_sent", None)
-        if not callable(mark):
-            raise SyncError("The record store cannot mark a withdrawal sent.")
-        mark(withdrawal["id"])
-        sent += 1
-    return sent, problems
