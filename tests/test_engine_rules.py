@@ -265,6 +265,18 @@ def test_speech_not_understood_is_never_a_guess() -> None:
     assert talk.record.checkins[0].mood == "not_good"
 
 
+def test_polite_words_around_a_point_are_understood_but_nothing_else_is() -> None:
+    talk = checkin()
+    question = talk.last_said
+    for said in ("Not good and okay.", "Not good or good, please."):  # two points: never a guess
+        talk.say(said)
+        talk.settle()
+        assert said_last(talk, f"{P.NOT_CAUGHT} {question}"), said
+    talk.say("I think not good, thank you.")
+    talk.say("yes")  # "You said: not good. Is that right?"
+    assert talk.record.checkins[0].mood == "not_good"
+
+
 def test_a_spoken_yes_is_not_a_point_on_a_scale() -> None:
     talk = checkin()
     question = talk.last_said

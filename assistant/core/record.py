@@ -218,6 +218,17 @@ class Job(_Model):
     due: date | None = Field(None, description="The date meant by when (today, this week, ...)")
     from_job: str | None = Field(None, description="The job whose review led to this one")
     lesson: str | None = Field(None, description="Answer id of the lesson this job comes from")
+    helper: str | None = Field(
+        None, description="Who will help: their supporter, someone in the group, or staff"
+    )
+    help_with: str | None = Field(None, description="What part they will help with, in words")
+    shared_with: list[str] = Field(
+        default_factory=list, description="Others doing this job too (person ids)"
+    )
+
+    def belongs_to(self, person_id: str) -> bool:
+        """Whether the person does this job: its owner, or someone sharing it."""
+        return self.person_id == person_id or person_id in self.shared_with
 
     @property
     def status(self) -> JobStatus:

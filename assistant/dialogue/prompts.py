@@ -165,6 +165,20 @@ SUPPORT_LINE = {
     "a_little_help": "A little help.",
     "a_lot_of_help": "A lot of help.",
 }
+HELPER_LINE = "Help from: {helper}."
+HELP_WITH_LINE = "With: {what}."
+SHARED_LINE = "{people} will do it too."
+HELP_WITH_CHOICES = ("Getting started", "Remembering", "All of it")
+SOMEONE = "Someone"
+SHARE_NO_JOB = "{person}, you have no job yet."
+SHARE_FREE_JOB = "Nobody has this job yet: {what}. Would you like to do it?"
+SHARE_WITH = "Would you like to help {owner} with this: {what}?"
+SHARE_TAKEN = "Thank you, {person}. Your job is: {what}."
+SHARE_JOINED = "Thank you, {person}. You will do this with {owner}."
+SHARE_NONE = "That is fine, {person}. You can choose a job later with {staff}."
+NOBODY_HAS = "Nobody has this job yet: {what}. Will someone take it?"
+WHO_TAKES = "{person}, will you take this job?"
+LEFT_FOR_NOW = "That is fine. We will leave it for now."
 NEXT_MEETING_LINE = "We meet next: {when}."
 IS_THAT_RIGHT = "Is that right? For yes, press green. For no, press red."
 PLAN_RIGHT = "Great. Thank you."

@@ -45,6 +45,7 @@ __all__ = [
     "OpenQuestion",
     "Option",
     "PlanItem",
+    "ShareJobs",
     "RaiseFlag",
     "ReadBack",
     "Review",
@@ -248,6 +249,24 @@ class PlanItem(OpenQuestion):
     offer_strengths: bool = Field(
         False, description='Before "what", say what the person said they are good at'
     )
+    who_helps: str | None = Field(
+        None,
+        description="Asked when the person needs help (or support is not asked): who will "
+        "help? Offers their supporter, others here and staff, one at a time; or a name said",
+    )
+    help_with: str | None = Field(
+        None, description="Asked after who_helps names someone: what will they help with?"
+    )
+
+
+class ShareJobs(BaseStep):
+    """Sharing the work: each person here with no job is offered one (a job from ``jobs``
+    that nobody has, or to do someone's job with them); then each job from ``jobs`` that
+    nobody has is offered to the group ("Will someone take it?")."""
+
+    type: Literal["share_jobs"]
+    jobs: tuple[str, ...] = Field((), description="The staff's list of jobs for this goal")
+    max_offers: int = Field(3, ge=1, le=4, description="Offers to one person, at most")
 
 
 class Review(BaseStep):
@@ -339,6 +358,7 @@ Step = Annotated[
     | ForEachPerson
     | Branch
     | PlanItem
+    | ShareJobs
     | Review
     | ReadBack
     | AgreeGoal
@@ -362,6 +382,7 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "for_each_person": ForEachPerson,
     "branch": Branch,
     "plan_item": PlanItem,
+    "share_jobs": ShareJobs,
     "review": Review,
     "read_back": ReadBack,
     "agree_goal": AgreeGoal,
@@ -448,6 +469,8 @@ def _texts(step: BaseStep) -> list[str]:
         "what",
         "when",
         "support",
+        "who_helps",
+        "help_with",
         "more",
         "intro",
         "empty",

@@ -61,6 +61,7 @@ from assistant.dialogue.schema import (
     ScaleName,
     ScaleSets,
     Script,
+    ShareJobs,
     Step,
     Strengths,
     WhoIsHere,
@@ -462,6 +463,23 @@ class _Semantics:
                 raise self.fail(step, "sets mood, so it must be asked of a person.")
         if isinstance(step, PlanItem) and not person:
             raise self.fail(step, "a plan_item step must be inside for_each_person.")
+        if isinstance(step, PlanItem) and step.help_with and not step.who_helps:
+            raise self.fail(
+                step,
+                'help_with is asked after who_helps: add who_helps, e.g. who_helps: "Who will '
+                'help you?"',
+            )
+        if isinstance(step, ShareJobs) and person:
+            raise self.fail(
+                step,
+                "a share_jobs step goes round everyone itself; put it outside for_each_person.",
+            )
+        if isinstance(step, ShareJobs):
+            labels = [j.strip().lower() for j in step.jobs]
+            if len(set(labels)) != len(labels) or not all(labels):
+                raise self.fail(
+                    step, "each job in jobs needs its own words (none empty, no two the same)."
+                )
         if isinstance(step, Agenda) and person and not self.script.one_person:
             raise self.fail(
                 step, "an agenda step asks everyone itself; put it outside for_each_person."

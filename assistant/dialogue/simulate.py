@@ -372,7 +372,11 @@ def _people_and_jobs(
             jobs.append(Job(person_id=ids[j.person], what=j.what, when=j.when, support=j.support))
     else:
         taking_part = set(ids.values())
-        jobs = [j for j in (store.open_jobs() if store else []) if j.person_id in taking_part]
+        jobs = [
+            j
+            for j in (store.open_jobs() if store else [])
+            if {j.person_id, *j.shared_with} & taking_part
+        ]
     return people, jobs
 
 

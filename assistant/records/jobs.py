@@ -57,7 +57,8 @@ class JobRepository:
         return found[0]
 
     def jobs_for(self, person_id: str) -> list[Job]:
-        return self._jobs("WHERE person_id = ?", (person_id,))
+        """The person's jobs: their own, and those they share with someone."""
+        return [j for j in self._jobs("", ()) if j.belongs_to(person_id)]
 
     def open_jobs(self) -> list[Job]:
         return [j for j in self._jobs("", ()) if j.status != "done"]

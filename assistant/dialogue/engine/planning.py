@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from assistant.core.record import Idea, Job
+from assistant.core.record import Idea, Job, Person
+from assistant.core.words import normalise
 from assistant.dialogue import prompts as P
 from assistant.dialogue import schema as S
 from assistant.dialogue.engine.base import Ctx, Run, Turn, handles
-from assistant.dialogue.engine.kernel import Engine, utterances
+from assistant.dialogue.engine.kernel import Engine, utterances, words_in
 from assistant.dialogue.engine.questions import (
     YES_NO_NEXT,
     free,
@@ -111,6 +112,8 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
                 if value is not None:  # None: passed
                     log.set_job_support(job, value)
                     log.save()
+        if step.who_helps and job.support != "myself":
+            yield from who_helps(engine, step, f"{base}.helper{suffix}", job, ctx)
         if step.more and i + 1 < step.max_items:
             more_key = f"{base}.more{suffix}"
             if engine.skip(more_key, person):
@@ -124,6 +127,154 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
             log.answer(more_key, t, "short", reply, value=reply.value)
             if reply.value != "yes":
                 break
+    return None
+
+
+def helper_choices(engine: Engine, person: Person) -> list[tuple[str, str]]:
+    """Who may help, one at a time: their own supporter, the staff member here, then others
+    in the group (at most three, then "My supporter will answer with me")."""
+    names = [person.supporter] if person.supporter else []
+    names.append(engine.staff_cap())
+    names += [p.name for p in engine.record.people if p.id != person.id]
+    return with_supporter([(n, n) for n in names if n])
+
+
+def who_helps(engine: Engine, step: S.PlanItem, key: str, job: Job, ctx: Ctx) -> Run:
+    """Who will help with the job, and with what part (their words or a choice)."""
+    log = engine.log
+    person = ctx.person
+    assert person is not None and step.who_helps is not None
+    jctx = replace(ctx, job=job, passes=None)
+    if not engine.skip(key, person):
+        answer = yield from free(
+            engine,
+            key,
+            engine.render(step.who_helps, jctx),
+            ctx,
+            choices=helper_choices(engine, person),
+        )
+        if answer is not None and answer.transcript.strip():
+            log.set_job_helper(job, answer.transcript.strip())
+            log.save()
+    with_key = f"{key}.with"
+    if step.help_with and job.helper and not engine.skip(with_key, person):
+        answer = yield from free(
+            engine,
+            with_key,
+            engine.render(step.help_with, jctx),
+            ctx,
+            choices=with_supporter([(x, x) for x in P.HELP_WITH_CHOICES]),
+        )
+        if answer is not None and answer.transcript.strip():
+            words = answer.transcript.strip()
+            log.set_job_help_with(job, words.lower() if answer.kind == "choice" else words)
+            log.save()
+    return None
+
+
+@handles("share_jobs")
+def share_jobs(engine: Engine, step: S.ShareJobs, ctx: Ctx) -> Run:
+    """Everyone here has a part: a person with no job is offered one from the list that nobody
+    has, or to do someone's job with them (one offer at a time, yes or no); then each job of
+    the list that nobody has is offered to the group."""
+    log = engine.log
+    r = engine.record
+    base = engine.key(step.id, ctx)
+    for person in list(r.people):
+        if any(j.belongs_to(person.id) for j in r.jobs) and not engine.resuming:
+            continue
+        pctx = replace(ctx, person=person, passes=None)
+        offers: list[tuple[str, Job | None]] = [(what, None) for what in _nobodys(engine, step)]
+        offers += [(j.what, j) for j in r.jobs if not j.belongs_to(person.id)]
+        offers = offers[: step.max_offers]
+        took = declined = False
+        for n, (what, job) in enumerate(offers):
+            okey = f"{base}/{person.id}.{n + 1}"
+            if engine.skip(okey, person):
+                took = took or log.value(okey, person) == "yes"
+                declined = True
+                continue
+            if took or any(j.belongs_to(person.id) for j in r.jobs):
+                break
+            owner = log.person(job.person_id) if job is not None else None
+            offer = (
+                P.SHARE_FREE_JOB.format(what=what)
+                if job is None
+                else P.SHARE_WITH.format(owner=owner.name if owner else P.SOMEONE, what=what)
+            )
+            if n == 0:
+                offer = f"{P.SHARE_NO_JOB.format(person=person.name)} {offer}"
+            reply, t = yield from yes_no(engine, okey, offer, pctx, P.HELP["confirm"])
+            log.answer(okey, t, "short", reply, value=reply.value)
+            declined = True
+            if reply.value != "yes":
+                continue
+            took = True
+            if job is None:
+                goal = log.goal_for(person)
+                log.add_job(person, what, goal.id if goal else None)
+                said = P.SHARE_TAKEN.format(person=person.name, what=what)
+            else:
+                log.share_job(job, person)
+                said = P.SHARE_JOINED.format(person=person.name, owner=owner.name if owner else "")
+            log.save()
+            yield from engine.say_turn(said, okey, person)
+        if declined and not took and not engine.resuming:
+            said = P.SHARE_NONE.format(person=person.name, staff=engine.staff_cap())
+            yield from engine.say_turn(said, base, person)
+    for n, what in enumerate(_nobodys(engine, step)):
+        yield from _offer_to_group(engine, f"{base}.nobody.{n + 1}", what, ctx)
+    return None
+
+
+def _nobodys(engine: Engine, step: S.ShareJobs) -> list[str]:
+    """The jobs of the step's list that nobody has yet: a job is someone's when its words
+    hold every word of the list's ("make posters" is in "I will make the posters")."""
+    held = [set(normalise(j.what).split()) for j in engine.record.jobs]
+    return [
+        what
+        for what in step.jobs
+        if not any(set(normalise(what).split()) <= words for words in held)
+    ]
+
+
+def _offer_to_group(engine: Engine, key: str, what: str, ctx: Ctx) -> Run:
+    """ "Nobody has this job yet: ... Will someone take it?" Then one person at a time (those
+    with fewest jobs first) until someone says yes."""
+    log = engine.log
+    r = engine.record
+    bare = replace(ctx, person=None, passes=None)
+    if engine.skip(key, None):
+        if log.value(key, None) != "yes":
+            return None
+    else:
+        reply, t = yield from yes_no(
+            engine, key, P.NOBODY_HAS.format(what=what), bare, P.HELP["confirm"]
+        )
+        log.answer(key, t, "short", reply, value=reply.value, person=None)
+        if reply.value != "yes":
+            yield from engine.say_turn(P.LEFT_FOR_NOW, key, None)
+            return None
+    order = sorted(r.people, key=lambda p: sum(1 for j in r.jobs if j.belongs_to(p.id)))
+    for person in order:
+        wkey = f"{key}/{person.id}"
+        if engine.skip(wkey, person):
+            if log.value(wkey, person) == "yes":
+                return None
+            continue
+        pctx = replace(ctx, person=person, passes=None)
+        reply, t = yield from yes_no(
+            engine, wkey, P.WHO_TAKES.format(person=person.name), pctx, P.HELP["confirm"]
+        )
+        log.answer(wkey, t, "short", reply, value=reply.value)
+        if reply.value == "yes":
+            goal = log.goal_for(person)
+            log.add_job(person, what, goal.id if goal else None)
+            log.save()
+            said = P.SHARE_TAKEN.format(person=person.name, what=what)
+            yield from engine.say_turn(said, wkey, person)
+            return None
+    yield from engine.say_turn(P.LEFT_FOR_NOW, key, None)
     return None
 
 
@@ -271,7 +422,7 @@ def review(engine: Engine, step: S.Review, ctx: Ctx) -> Run:
     if step.items == "ideas":
         items = engine.shuffled(engine.record.ideas, True)
     elif step.items == "my_jobs":
-        items = [j for j in jobs if ctx.person is not None and j.person_id == ctx.person.id]
+        items = [j for j in jobs if ctx.person is not None and j.belongs_to(ctx.person.id)]
     elif step.items == "jobs_not_going_well":
         items = [j for j in jobs if j.status == "not_going_well"]
     else:
@@ -322,18 +473,9 @@ def summary(engine: Engine, of: str, ctx: Ctx) -> str:
     if goal:
         lines.append((P.MY_GOAL_LINE if mine else P.GOAL_LINE).format(goal=goal.text))
     for job in r.jobs:
-        if mine and ctx.person is not None and job.person_id != ctx.person.id:
+        if mine and ctx.person is not None and not job.belongs_to(ctx.person.id):
             continue
-        owner = log.person(job.person_id)
-        if mine:
-            lines.append(P.MY_JOB_LINE.format(what=job.what))
-        else:
-            name = owner.name if owner else "Someone"
-            lines.append(P.JOB_LINE.format(person=name, what=job.what))
-        if job.when:
-            lines.append(P.WHEN_LINE.format(when=job.when))
-        if job.support:
-            lines.append(P.SUPPORT_LINE[job.support])
+        lines.append(_job_lines(engine, job, mine))
     if r.next_meeting and not mine:
         lines.append(P.NEXT_MEETING_LINE.format(when=r.next_meeting))
     return " ".join(lines)
@@ -341,16 +483,24 @@ def summary(engine: Engine, of: str, ctx: Ctx) -> str:
 
 def _job_lines(engine: Engine, job: Job, mine: bool) -> str:
     """One job read back: the person's own words quoted as theirs, when, and the support."""
-    owner = engine.log.person(job.person_id)
+    log = engine.log
+    owner = log.person(job.person_id)
     if mine:
         lines = [P.MY_JOB_LINE.format(what=job.what)]
     else:
-        name = owner.name if owner else "Someone"
+        name = owner.name if owner else P.SOMEONE
         lines = [P.JOB_LINE.format(person=name, what=job.what)]
+    others = [x.name for x in (log.person(pid) for pid in job.shared_with) if x is not None]
+    if others:
+        lines.append(P.SHARED_LINE.format(people=" and ".join(others)))
     if job.when:
         lines.append(P.WHEN_LINE.format(when=job.when))
     if job.support:
         lines.append(P.SUPPORT_LINE[job.support])
+    if job.helper:
+        lines.append(P.HELPER_LINE.format(helper=job.helper))
+        if job.help_with:
+            lines.append(P.HELP_WITH_LINE.format(what=job.help_with))
     return " ".join(lines)
 
 
@@ -363,7 +513,9 @@ def _plan_read_back(engine: Engine, step: S.ReadBack, ctx: Ctx, key: str) -> Run
     mine = step.of == "my_plan"
     goal = log.goal_for(ctx.person if mine else None)
     jobs = [
-        j for j in r.jobs if not (mine and ctx.person is not None and j.person_id != ctx.person.id)
+        j
+        for j in r.jobs
+        if not (mine and ctx.person is not None and not j.belongs_to(ctx.person.id))
     ]
     if not engine.resuming:
         intro = [engine.opt(step.text, ctx), P.PLAN_INTRO]
@@ -382,8 +534,13 @@ def _plan_read_back(engine: Engine, step: S.ReadBack, ctx: Ctx, key: str) -> Run
             if mine or owner is None
             else (f"{P.JOB_CHECK.format(person=owner.name)} {P.YES_NO}")
         )
+        said = _job_lines(engine, job, mine)
+        if words_in(f"{said} {check}") + 3 > P.MAX_UTTERANCE_WORDS:  # + "I'm listening now."
+            for part in utterances(said):  # the job first, then the question on its own
+                yield from engine.say_turn(part, jkey, owner, "read_back")
+            said = ""
         t = Turn(
-            f"{_job_lines(engine, job, mine)} {check}",
+            f"{said} {check}".strip(),
             jkey,
             owner,
             P.HELP["read_back"],
@@ -412,7 +569,7 @@ def read_back(engine: Engine, step: S.ReadBack, ctx: Ctx) -> Run:
     jobs = [
         j
         for j in engine.record.jobs
-        if step.of == "plan" or (ctx.person is not None and j.person_id == ctx.person.id)
+        if step.of == "plan" or (ctx.person is not None and j.belongs_to(ctx.person.id))
     ]
     if step.confirm and step.of in ("plan", "my_plan") and jobs:
         return (yield from _plan_read_back(engine, step, ctx, key))

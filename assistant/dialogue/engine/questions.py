@@ -481,7 +481,9 @@ def scale(engine: Engine, step: S.Scale, ctx: Ctx) -> Run:
     elif step.sets == "mood" and person is not None:
         log.set_mood(person, value)
     elif step.sets == "job_status" and ctx.job is not None:
-        log.set_job_status(ctx.job, value, answer.id, checkin=engine.script.kind == "checkin")
+        log.set_job_status(
+            ctx.job, value, answer.id, checkin=engine.script.kind == "checkin", person=person
+        )
     elif step.sets == "job_support" and ctx.job is not None:
         log.set_job_support(ctx.job, value)
     elif step.sets == "help_needed" and ctx.job is not None:

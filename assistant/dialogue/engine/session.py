@@ -122,6 +122,11 @@ class SessionLog:
         found = [a for a in self._record.answers if a.step_id == key and a.person_id == pid]
         return found[-1] if found else None
 
+    def value(self, key: str, person: Person | None) -> str | None:
+        """The fixed answer (yes, no, a choice) last given to *key* by *person*, or None."""
+        found = self.latest(key, person)
+        return found.value if found is not None else None
+
     def answers_to(self, key: str, person: Person | None) -> list[Answer]:
         pid = person.id if person else None
         return [a for a in self._record.answers if a.step_id == key and a.person_id == pid]
@@ -472,12 +477,33 @@ class SessionLog:
     def set_job_support(self, job: Job, support: str) -> None:
         job.support = support  # type: ignore[assignment]
 
-    def set_job_status(self, job: Job, status: str, answer_id: str, *, checkin: bool) -> None:
-        """How the job went; on a check-in, also in its owner's check-in."""
+    def set_job_status(
+        self,
+        job: Job,
+        status: str,
+        answer_id: str,
+        *,
+        checkin: bool,
+        person: Person | None = None,
+    ) -> None:
+        """How the job went; on a check-in, also in the check-in of whoever answered (its owner,
+        or someone sharing it), else its owner's."""
         job.history.append(JobEvent(status=status, at=self._now(), note_answer=answer_id))
-        owner = self.person(job.person_id)
+        who = person if person is not None and job.belongs_to(person.id) else None
+        owner = who or self.person(job.person_id)
         if checkin and owner is not None:
             self._checkin(owner).jobs[job.id] = status  # type: ignore[assignment]
+
+    def set_job_helper(self, job: Job, helper: str) -> None:
+        job.helper = helper
+
+    def set_job_help_with(self, job: Job, what: str) -> None:
+        job.help_with = what
+
+    def share_job(self, job: Job, person: Person) -> None:
+        """*person* does this job too (it stays its owner's words)."""
+        if not job.belongs_to(person.id):
+            job.shared_with.append(person.id)
 
     def set_help_needed(self, job: Job, support: str) -> None:
         if job.history:

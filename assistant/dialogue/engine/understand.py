@@ -9,6 +9,24 @@ from assistant.dialogue.engine.base import Reply, Turn
 MIN_PHRASE_CONFIDENCE = 0.6
 """A spoken scale point or option name counts only at or above this recogniser confidence."""
 
+_POLITE_BEFORE = ("i want", "i'd like", "i would like", "i choose", "i pick", "i think")
+_POLITE_AFTER = ("please", "thank you", "thanks")
+
+
+def _unwrapped(said: str) -> str:
+    """*said* without the polite words people put around a choice: "Next week, please." is
+    "next week"; "I think not going well" is "not going well". The rest must still be the
+    whole of one phrase, so nothing is guessed."""
+    for end in _POLITE_AFTER:
+        if said.endswith(" " + end):
+            said = said[: -len(end) - 1]
+            break
+    for start in _POLITE_BEFORE:
+        if said.startswith(start + " "):
+            said = said[len(start) + 1 :]
+            break
+    return said
+
 
 def understand(heard: SpeechHeard, t: Turn) -> Reply | str:
     """What speech means at turn *t*: a reply, or why to say the words again ("help", "repeat",
@@ -25,6 +43,8 @@ def understand(heard: SpeechHeard, t: Turn) -> Reply | str:
             return Reply("next", "voice", heard)
         return Reply("text", "voice", heard)
     said = normalise(tr.text)
+    if said not in t.phrases:
+        said = _unwrapped(said)
     if said in t.phrases and tr.confidence >= MIN_PHRASE_CONFIDENCE:
         return Reply(t.phrases[said], "voice", heard)
     answer = tr.answer
