@@ -44,7 +44,7 @@ QUICK_SCRIPTS = ("daily-checkin", "my-goals", "review", "daily-checkin", "review
 """The quick (CI) mode leaves out the long group session (half the run time)."""
 
 BOUNDS: dict[str, float] = {
-    "rss_bytes": 64 * 1024,
+    "rss_bytes": 128 * 1024,
     "heap_bytes": 16 * 1024,
     "fds": 0.02,
     "threads": 0.01,
@@ -52,7 +52,10 @@ BOUNDS: dict[str, float] = {
     "turn_files": 0.5,
 }
 """Largest allowed growth per session over the second half of the run (a leak of one file
-descriptor every 50 sessions, or 64 KiB of resident memory a session, fails)."""
+descriptor every 50 sessions, or 128 KiB of resident memory a session, fails). Resident memory
+is noisy over the quick run's 50 sampled sessions (SQLite's page cache and the allocator fill up
+in steps: 10 to 78 KiB a session on the same code, three runs): the Python heap's bound is the
+tight one, and one kept turn of audio (5 s at 16 kHz is 160 KiB) a session is still caught."""
 
 QUICK_SESSIONS = 100
 MAX_DECISIONS = 400

@@ -155,8 +155,10 @@ def test_silent_speaker_keeps_little_queued_and_a_play_starts_behind_it(
     # handed over by the writer at once (not at a device block), behind the idle lead only
     assert handed_at - t_play < 0.05
     assert ahead_s <= 0.03 + 0.002
+    # the speaker's own estimate of when it is heard: what was queued ahead of it (the test
+    # reads the queue from another thread, so a busy machine moves the two a few ms apart)
     assert speaker.first_sample_dac_at[pid] - speaker.first_sample_at[pid] == pytest.approx(
-        ahead_s, abs=0.001
+        ahead_s, abs=0.005
     )
     # playing: the queue fills up to the output latency, the cushion against a busy machine
     time.sleep(0.2)

@@ -237,6 +237,11 @@ def test_the_demo_plan_fits_two_a4_pages(tmp_path: Path, monkeypatch: pytest.Mon
     html = render_summary(store, rec)
     bare = [text for text, has in lines(html).found if not has]
     assert not bare, bare
+    # who helps, and with what, is shown once, with the job: not again as "what you said"
+    helped = {j.helper for j in rec.jobs}
+    assert helped == {"Jo", "my mum", "Alex"}
+    assert html.count("Help from my mum, with carrying the bags.") == 1
+    assert "carrying the bags" not in [text for text, _ in lines(html).found]
     pages, _ = pdf_pages(html, tmp_path, "group")
     assert pages <= 2, f"the demo's plan takes {pages} A4 pages"
     for person in rec.people:

@@ -56,6 +56,8 @@ PEOPLE = [
         consent=True,
         talks=True,
         words={
+            "who will help": "Jo",
+            "help with": "the printing",
             "why": "I want to meet new people",
             "want to do": "I want to go to the beach",
             "what job": "I will make the posters",
@@ -68,6 +70,8 @@ PEOPLE = [
         consent=False,
         talks=False,
         words={
+            "who will help": "my mum",
+            "help with": "carrying the bags",
             "why": "I like the people here",
             "want to do": "I want to cook a big lunch",
             "what job": "I will buy the food",
@@ -81,6 +85,8 @@ PEOPLE = [
         consent=True,
         talks=True,
         words={
+            "who will help": "Alex",
+            "help with": "finding the number",
             "why": "I want to have a say",
             "want to do": "I want to plan a trip",
             "what job": "I will phone the bus company",
@@ -96,6 +102,8 @@ PEOPLE = [
         buttons_only=True,
         picks={"what job": "Buy what we need", "good at": "Cooking", "when": "Next week"},
         words={
+            "who will help": "Jo",
+            "help with": "getting started",
             "why": "my friends come here",
             "want to do": "I want to go bowling",
             "what job": "I will choose the music",

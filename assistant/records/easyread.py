@@ -109,6 +109,8 @@ class JobItem:
     when: str | None
     support: str | None
     support_words: str
+    helper_words: str | None
+    """Who helps, and with what ("Help from Jo, with the printing"), or None."""
     status: str
     status_words: str
     picture: Markup
@@ -135,8 +137,9 @@ _BUTTON_WORDS = re.compile(
     r"[^.?!]*\b(?:press|hold)\s+(?:the\s+)?(?:green|yellow|red|blue|help|repeat|next)\b[^.?!]*[.?!]?",
     re.IGNORECASE,
 )
-_PLAN_STEP = re.compile(r"^job\.(?:what|when|support)\b")
-"""The answers of a plan item (what, when, how much help): shown as the job, not again."""
+_PLAN_STEP = re.compile(r"^job\.(?:what|when|support|helper)\b")
+"""The answers of a plan item (what, when, how much help, who helps with what): shown as the
+job, not again."""
 
 
 def printed_question(question: str) -> str:
@@ -382,6 +385,7 @@ def build_context(
             when=j.when,
             support=j.support,
             support_words=SUPPORT_WORDS.get(j.support or "", "Help not decided yet"),
+            helper_words=_helper_words(j),
             status=j.status,
             status_words=STATUS_WORDS[j.status],
             picture=pics.img(pics.for_words(j.what, pics.FIXED["jobs"])),
@@ -494,6 +498,13 @@ def build_context(
         "credit": pics.CREDIT,
         "session_short": record.id[:8],
     }
+
+
+def _helper_words(job: Job) -> str | None:
+    if not job.helper:
+        return None
+    with_what = f", with {job.help_with}" if job.help_with else ""
+    return f"Help from {job.helper}{with_what}."
 
 
 def _rating(idea: Idea, value: str) -> RatingItem:
