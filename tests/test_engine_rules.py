@@ -638,6 +638,12 @@ def test_checkin_jobs_celebrated_and_not_yet_is_fine_and_help_is_flagged() -> No
     statuses = {j.what: j.status for j in talk.record.jobs}
     assert statuses[job_one] == "done"
     assert sorted(statuses.values()) == ["done", "not_yet"]
+    assert talk.last_said.startswith("Today. For today, press green.")  # When will you try again?
+    talk.run(["say: next week"])
+    assert "You chose: Next week." in talk.said
+    late = next(j for j in talk.record.jobs if j.status == "not_yet")
+    assert late.when == "next week" and late.due is not None
+    assert (late.history[-1].status, late.history[-1].when) == ("not_yet", "next week")
     talk.run(["say: I saw a fox", "yes"])
     assert "Remember your next group meeting: Tuesday." in talk.said
     assert talk.ended

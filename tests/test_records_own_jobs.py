@@ -123,7 +123,7 @@ def test_device_migration_cleans_records_saved_before(tmp_path: Path) -> None:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (r.id, state, r.script, T0.isoformat(), T0.isoformat(), r.model_dump_json()),
         )
-    assert migrate(conn, path) == [4, 5, 6, 7]
+    assert migrate(conn, path) == [4, 5, 6, 7, 8]
     conn.close()
     store = RecordStore(tmp_path, min_free_mb=0)
     back = store.get_session(rec.id)

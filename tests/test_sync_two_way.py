@@ -232,3 +232,66 @@ def test_a_job_agreed_on_a_comes_up_at_a_checkin_on_b_and_flows_back(setup, caps
     )
     assert answer.status_code == 403 and not answer.content.startswith(b"ASSISTANT-UPDATE")
     assert b["id"] != c["id"] and a["id"] != c["id"]
+
+
+CHECKIN_NOT_YET = {
+    "script": "daily-checkin",
+    "turns": [
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "who": "Sam", "step": "consent"},
+        {"press": "yes", "who": "Sam", "step": "mood"},
+        {"press": "no", "who": "Sam", "step": "job_status"},  # not yet
+        {"press": "next", "who": "Sam", "step": "help_wanted"},  # the middle point
+        {"press": "next", "who": "Sam", "step": "help_wanted"},  # pass: no help asked for
+        {"press": "next", "who": "Sam", "step": "new_date"},  # today: the next one
+        {"press": "next", "who": "Sam", "step": "new_date"},  # this week: the next one
+        {"press": "yes", "who": "Sam", "step": "new_date"},  # next week
+        {"press": "next", "times": 6, "who": "Sam", "step": "news"},
+    ],
+    "expect": {"finished": True, "people": ["Sam"]},
+}
+
+
+def test_a_new_date_agreed_at_a_checkin_on_b_reaches_a(setup, capsys):
+    """Not yet, and a new day, at a check-in on B: the date travels with the status update
+    (the hub's history, then A's); A's own copy of the job says the new when and due."""
+    tmp = setup["tmp"]
+    code, said = device(
+        setup, "a", "simulate", str(GROUP), "--fake-speech", "-q", "--save", capsys=capsys
+    )
+    assert code == 0, said
+    with store_of(setup, "a") as store:
+        sam = store.find_person("Sam")
+        assert sam is not None
+        (job,) = store.jobs_for(sam.id)
+        old_when = job.when
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+
+    scenario = tmp / "not-yet.yaml"
+    scenario.write_text(yaml.safe_dump(CHECKIN_NOT_YET))
+    code, said = device(
+        setup, "b", "simulate", str(scenario), "--fake-speech", "--save", capsys=capsys
+    )
+    assert code == 0, said
+    assert "When will you try again?" in said and "You chose: Next week." in said
+    with store_of(setup, "b") as store:
+        held = store.get_job(job.id)
+        assert held.status == "not_yet" and held.when == "next week" and held.due is not None
+        due = held.due
+    assert old_when != "next week"
+
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    from assistant.hub import db as hub_db
+
+    with setup["hub"].tx() as s:  # the hub's own copy of the job follows the new date too
+        data = json.loads(s.get(hub_db.HubJob, job.id).data)
+        assert (data["when"], data["due"]) == ("next week", due.isoformat())
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "a") as store:
+        mine = store.get_job(job.id)
+        assert mine.status == "not_yet"
+        assert (mine.when, mine.due) == ("next week", due)
+        assert [(e.status, e.when) for e in mine.history][-1] == ("not_yet", "next week")

@@ -203,6 +203,8 @@ class JobEvent(_Model):
     at: datetime = Field(default_factory=now_utc)
     help_needed: Support | None = None
     note_answer: str | None = None
+    when: str | None = Field(None, description="A new when agreed with this update (not yet)")
+    due: date | None = Field(None, description="The date of that new when")
 
 
 class Job(_Model):
@@ -225,6 +227,14 @@ class Job(_Model):
     shared_with: list[str] = Field(
         default_factory=list, description="Others doing this job too (person ids)"
     )
+
+    def follow_history(self) -> None:
+        """Take the latest new date in the status history as the job's when and due: the
+        history merges across devices, so the date agreed last, anywhere, wins."""
+        for event in reversed(self.history):
+            if event.when:
+                self.when, self.due = event.when, event.due
+                return
 
     def belongs_to(self, person_id: str) -> bool:
         """Whether the person does this job: its owner, or someone sharing it."""

@@ -42,6 +42,7 @@ __all__ = [
     "ForEachPerson",
     "KeepAs",
     "Kind",
+    "NewDate",
     "OpenQuestion",
     "Option",
     "PlanItem",
@@ -269,6 +270,16 @@ class ShareJobs(BaseStep):
     max_offers: int = Field(3, ge=1, le=4, description="Offers to one person, at most")
 
 
+class NewDate(BaseStep):
+    """A new day for the job being reviewed (a check-in's "not yet"): today, this week, next
+    week or another time, chosen or said; passing keeps the old one. The new date is kept with
+    the job's latest status, so it travels with the status history to the hub and other
+    devices."""
+
+    type: Literal["new_date"]
+    text: str = Field(description='The question, e.g. "When will you try again?"')
+
+
 class Review(BaseStep):
     """Go through earlier items (jobs or ideas) one at a time."""
 
@@ -359,6 +370,7 @@ Step = Annotated[
     | Branch
     | PlanItem
     | ShareJobs
+    | NewDate
     | Review
     | ReadBack
     | AgreeGoal
@@ -383,6 +395,7 @@ STEP_TYPES: dict[str, type[BaseStep]] = {
     "branch": Branch,
     "plan_item": PlanItem,
     "share_jobs": ShareJobs,
+    "new_date": NewDate,
     "review": Review,
     "read_back": ReadBack,
     "agree_goal": AgreeGoal,
@@ -401,6 +414,7 @@ ANSWER_STEPS = (
     "consent",
     "who_is_here",
     "plan_item",
+    "new_date",
     "agree_goal",
     "review_goal",
     "strengths",

@@ -48,6 +48,7 @@ from assistant.dialogue.schema import (
     ForEachPerson,
     KeepAs,
     Kind,
+    NewDate,
     OpenQuestion,
     Option,
     PlanItem,
@@ -480,6 +481,10 @@ class _Semantics:
                 raise self.fail(
                     step, "each job in jobs needs its own words (none empty, no two the same)."
                 )
+        if isinstance(step, NewDate) and not job:
+            raise self.fail(
+                step, "a new_date step gives a job a new day: put it inside a review of jobs."
+            )
         if isinstance(step, Agenda) and person and not self.script.one_person:
             raise self.fail(
                 step, "an agenda step asks everyone itself; put it outside for_each_person."

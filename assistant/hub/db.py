@@ -139,6 +139,8 @@ class HubJobEvent(Base):
     help_needed: Mapped[str | None] = mapped_column(String(40), nullable=True)
     note_answer: Mapped[str | None] = mapped_column(String(36), nullable=True)
     session_id: Mapped[str] = mapped_column(String(36))
+    new_when: Mapped[str | None] = mapped_column(String(200), nullable=True)  # a new date's words
+    new_due: Mapped[str | None] = mapped_column(String(10), nullable=True)  # and its ISO date
 
 
 class SessionPerson(Base):

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session as DBSession
 from assistant.errors import SyncError
 from assistant.hub import db, withdrawals
 from assistant.hub.errors import NotYours
-from assistant.records.model import SessionRecord
+from assistant.records.model import JobEvent, SessionRecord
 
 if TYPE_CHECKING:
     from assistant.hub.service import Hub
@@ -122,27 +122,32 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
         link = s.get(db.PersonLink, (device_id, local))
         return link.person_id if link else None
 
-    def add_event(job_id: str, status: str, at: datetime, help_needed: Any, note: Any) -> None:
-        when = _iso(at)
-        have = s.scalar(
-            select(db.HubJobEvent.id).where(
+    def add_event(job_id: str, event: JobEvent) -> None:
+        when = _iso(event.at)
+        have = s.scalars(
+            select(db.HubJobEvent).where(
                 db.HubJobEvent.job_id == job_id,
                 db.HubJobEvent.at == when,
-                db.HubJobEvent.status == status,
+                db.HubJobEvent.status == event.status,
             )
-        )
+        ).first()
+        due = event.due.isoformat() if event.due else None
         if have is None:
             s.add(
                 db.HubJobEvent(
                     job_id=job_id,
-                    status=status,
+                    status=event.status,
                     at=when,
-                    help_needed=help_needed,
-                    note_answer=note,
+                    help_needed=event.help_needed,
+                    note_answer=event.note_answer,
                     session_id=record.id,
+                    new_when=event.when,
+                    new_due=due,
                 )
             )
             s.flush()
+        elif have.new_when is None and event.when:  # a new date given after it was first sent
+            have.new_when, have.new_due = event.when, due
         touched.add(job_id)
 
     for job in record.jobs:
@@ -167,15 +172,25 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
         elif row.device_id == device_id:
             row.data = plain.model_dump_json(exclude={"history"})
         for event in job.history:
-            add_event(job.id, event.status, event.at, event.help_needed, event.note_answer)
+            add_event(job.id, event)
     for checkin in record.checkins:
         for job_id, status in checkin.jobs.items():
             if s.get(db.HubJob, job_id) is not None:
-                add_event(job_id, status, checkin.at, None, None)
+                add_event(job_id, JobEvent(status=status, at=checkin.at))
     for job_id in touched:
         row = s.get(db.HubJob, job_id)
         if row is None:
             continue
+        dated = s.scalars(
+            select(db.HubJobEvent)
+            .where(db.HubJobEvent.job_id == job_id, db.HubJobEvent.new_when.is_not(None))
+            .order_by(db.HubJobEvent.at.desc(), db.HubJobEvent.id.desc())
+            .limit(1)
+        ).first()
+        if dated is not None:  # the latest new date, from any device, is the job's when
+            data = json.loads(row.data)
+            data["when"], data["due"] = dated.new_when, dated.new_due
+            row.data = json.dumps(data)
         last = s.scalars(
             select(db.HubJobEvent)
             .where(db.HubJobEvent.job_id == job_id)
@@ -322,6 +337,8 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                     "at": e.at,
                     "help_needed": e.help_needed,
                     "note_answer": e.note_answer,
+                    "when": e.new_when,
+                    "due": e.new_due,
                 }
                 for e in s.scalars(
                     select(db.HubJobEvent)

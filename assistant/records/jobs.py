@@ -4,7 +4,7 @@ should look at."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from assistant.errors import RecordError
@@ -29,6 +29,7 @@ class JobRepository:
                 continue
             job = Job.model_validate_json(r["data"])
             job.history = [JobEvent.model_validate(e) for e in json.loads(r["history"])]
+            job.follow_history()
             jobs.append(job)
         return jobs
 
@@ -42,11 +43,14 @@ class JobRepository:
                     at=datetime.fromisoformat(e["at"]),
                     help_needed=e["help_needed"],
                     note_answer=e["note_answer"],
+                    when=e["new_when"],
+                    due=date.fromisoformat(e["new_due"]) if e["new_due"] else None,
                 )
                 for e in self.db.read(
                     "SELECT * FROM job_events WHERE job_id = ? ORDER BY at, seq", (r["id"],)
                 )
             ]
+            job.follow_history()  # a new date agreed at a later check-in, here or elsewhere
             jobs.append(job)
         return jobs
 
@@ -127,15 +131,26 @@ class JobRepository:
                 (job.person_id, plain, job.id),
             )
         for event in job.history:
-            db.execute(
-                "INSERT OR IGNORE INTO job_events (job_id, status, at, help_needed, note_answer, "
-                "session_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    job.id,
-                    event.status,
-                    iso(event.at),
-                    event.help_needed,
-                    event.note_answer,
-                    session_id,
-                ),
-            )
+            insert_job_event(db, job.id, event, session_id)
+
+
+def insert_job_event(db: sql.Connection, job_id: str, event: JobEvent, session_id: str) -> None:
+    """Add one status update to a job's history (append-only: an update already there keeps
+    its fields, except that a new date given after it was first saved is added to it)."""
+    db.execute(
+        "INSERT INTO job_events (job_id, status, at, help_needed, note_answer, session_id, "
+        "new_when, new_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (job_id, at, status) DO UPDATE SET "
+        "new_when = coalesce(job_events.new_when, excluded.new_when), "
+        "new_due = coalesce(job_events.new_due, excluded.new_due)",
+        (
+            job_id,
+            event.status,
+            iso(event.at),
+            event.help_needed,
+            event.note_answer,
+            session_id,
+            event.when,
+            event.due.isoformat() if event.due else None,
+        ),
+    )

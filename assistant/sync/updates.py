@@ -33,6 +33,7 @@ import httpx
 
 from assistant.errors import RecordError, SyncError
 from assistant.records.db import iso
+from assistant.records.jobs import insert_job_event
 from assistant.records.model import Consent, Job, Person
 from assistant.sync.device import Enrolment
 
@@ -137,11 +138,7 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
             held = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()
             if held is not None:  # the device's own job: only its history grows
                 for e in job.history:
-                    db.execute(
-                        "INSERT OR IGNORE INTO job_events (job_id, status, at, help_needed, "
-                        "note_answer, session_id) VALUES (?, ?, ?, ?, ?, ?)",
-                        (job.id, e.status, iso(e.at), e.help_needed, e.note_answer, held[0]),
-                    )
+                    insert_job_event(db, job.id, e, held[0])
             else:
                 db.execute(
                     "INSERT INTO received_jobs (id, person_id, data, history, received_at) "

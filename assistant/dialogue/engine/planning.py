@@ -3,9 +3,11 @@ read_back (the ideas, the goal or the plan, read out and checked)."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import replace
 from datetime import date, timedelta
 
+from assistant.core.events import Event
 from assistant.core.record import Idea, Job, Person
 from assistant.core.words import normalise
 from assistant.dialogue import prompts as P
@@ -324,12 +326,15 @@ def due_date(engine: Engine, choice: str) -> date:
     return today + timedelta(days=days[choice])
 
 
-def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) -> Run:
-    """When, as choices (today, this week, next week, another time); kept as words and a date."""
+def when_choices(
+    engine: Engine, key: str, question: str, job: Job, ctx: Ctx
+) -> Generator[None, Event, bool]:
+    """When, as choices (today, this week, next week, another time); kept as words and a date.
+    Returns whether a when was given (a pass gives none)."""
     log = engine.log
     bare = replace(ctx, job=None, idea=None, passes=None)
     if engine.skip(key, ctx.person):
-        return None
+        return False
     choose = S.Choose(
         type="choose",
         id=key,
@@ -340,15 +345,29 @@ def when_choices(engine: Engine, key: str, question: str, job: Job, ctx: Ctx) ->
     yield from engine.step(choose, bare)
     chosen = log.latest(key, ctx.person)
     if chosen is None or chosen.passed or not chosen.value:
-        return None
+        return False
     if chosen.value == "another_time":
         said = yield from free(engine, f"{key}.say", P.WHEN_SAY, bare)
         words = said.transcript.strip() if said is not None else ""
         log.set_job_when(job, words or P.WHEN_ANOTHER.lower())
+        log.set_job_due(job, None)
     else:
         log.set_job_when(job, dict(WHEN_OPTIONS)[chosen.value].lower())
         log.set_job_due(job, due_date(engine, chosen.value))
     log.save()
+    return True
+
+
+@handles("new_date")
+def new_date(engine: Engine, step: S.NewDate, ctx: Ctx) -> Run:
+    """A new day for the job under review; kept with its latest status update."""
+    job = ctx.job
+    if job is None:  # validation puts new_date inside a review of jobs
+        return None
+    given = yield from when_choices(engine, engine.key(step.id, ctx), step.text, job, ctx)
+    if given:
+        engine.log.new_job_date(job)
+        engine.log.save()  # "You chose: Next week." (or "I heard: ...") said it back already
     return None
 
 

@@ -494,6 +494,13 @@ class SessionLog:
         if checkin and owner is not None:
             self._checkin(owner).jobs[job.id] = status  # type: ignore[assignment]
 
+    def new_job_date(self, job: Job) -> None:
+        """Keep the job's (new) when and due with its latest status update, so the new date
+        travels with the status history."""
+        if not job.history:
+            job.history.append(JobEvent(status=job.status, at=self._now()))
+        job.history[-1].when, job.history[-1].due = job.when, job.due
+
     def set_job_helper(self, job: Job, helper: str) -> None:
         job.helper = helper
 
