@@ -76,3 +76,49 @@ def test_a_recording_deleted_for_consent_says_so(client: TestClient, hub: Hub) -
     assert client.head(f"/v1/blobs/{sha}", headers=dev.auth).status_code == 200
     assert client.put(f"/v1/blobs/{sha}", content=sealed, headers=dev.auth).status_code == 200
     assert not hub.blob_path(sha).exists()
+
+
+def test_the_session_page_shows_the_method_agenda_strengths_agreement_help_and_wins(
+    client: TestClient,  # noqa: F811
+    hub: Hub,  # noqa: F811
+) -> None:
+    from assistant.records.model import AgendaItem, Celebration, Goal, Job, Strength
+
+    dev = enrol(client, hub)
+    sam, priya = Person(name="Sam"), Person(name="Priya")
+    goal = Goal(
+        text="cook a big lunch",
+        agreed=True,
+        rule="majority",
+        summary="Two people like cook a big lunch.",
+        acceptance={sam.id: "yes", priya.id: "not_sure"},
+    )
+    job = Job(
+        person_id=sam.id,
+        what="buy the food",
+        support="a_little_help",
+        helper="Jo",
+        help_with="carrying the bags",
+        shared_with=[priya.id],
+        goal_id=goal.id,
+    )
+    record = SessionRecord(
+        script="coproduction-group",
+        people=[sam, priya],
+        agenda=[AgendaItem(person_id=sam.id, text="the garden")],
+        strengths=[Strength(person_id=priya.id, text="cooking")],
+        goals=[goal],
+        jobs=[job],
+        celebrated=[Celebration(kind="goal_agreed", text="Great. Our goal is: cook a big lunch.")],
+    )
+    assert _put_session(client, dev, record) == 201
+    hub.add_staff("Kim", "kim's long password", role="staff")
+    assert _web_login(client, "Kim", "kim's long password").status_code == 303
+    html = client.get(f"/sessions/{record.id}").text
+    assert "The group's agenda" in html and "Sam: “the garden”" in html
+    assert "Priya: “cooking”" in html
+    assert "Can go along with it: Sam yes; Priya not sure." in html  # in the people's order
+    assert "Said: “Two people like cook a big lunch.”" in html
+    assert "Sam, with Priya" in html
+    assert "A little help. Help from Jo, with carrying the bags" in html
+    assert "A goal agreed: “Great. Our goal is: cook a big lunch.”" in html

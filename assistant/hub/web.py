@@ -48,6 +48,15 @@ SUPPORT_WORDS = {
     "a_little_help": "A little help",
     "a_lot_of_help": "A lot of help",
 }
+ACCEPT_WORDS = {"yes": "yes", "not_sure": "not sure", "no": "no"}
+CELEBRATION_WORDS = {
+    "plan_made": "A plan made",
+    "goal_agreed": "A goal agreed",
+    "job_going_well": "A job going well",
+    "job_done": "A job done",
+    "goal_done": "A goal done",
+    "other": "Celebrated",
+}
 
 
 class NotLoggedIn(Exception):
@@ -111,6 +120,8 @@ def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
     context["csrf"] = _csrf(request)
     context["kind_words"] = KIND_WORDS
     context["support_words"] = SUPPORT_WORDS
+    context["accept_words"] = ACCEPT_WORDS
+    context["celebration_words"] = CELEBRATION_WORDS
     return TEMPLATES.TemplateResponse(request, name, context)
 
 
