@@ -96,3 +96,25 @@ def test_the_latest_dated_update_wins_and_a_date_added_later_is_kept(tmp_path: P
     store.save_session(rec)
     assert (store.get_job(job.id).when, store.get_job(job.id).due) == ("friday", date(2030, 1, 11))
     store.close()
+
+
+def test_a_job_from_a_newer_device_is_taken_without_the_fields_this_version_does_not_know(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from assistant.sync.updates import job_from_hub
+
+    job = Job(person_id="0" * 8 + "-0000-4000-8000-" + "0" * 12, what="sweep the yard")
+    data = job.model_dump(mode="json")
+    data["colour"] = "blue"  # a field a later version added
+    data["history"] = [
+        {"status": "not_yet", "at": "2030-01-02T10:00:00+00:00", "when": "friday",
+         "due": "2030-01-04", "mood": "fine"},
+    ]  # fmt: skip
+    with caplog.at_level("INFO"):
+        got = job_from_hub(data)
+    assert got.what == "sweep the yard" and got.history[0].when == "friday"
+    assert got.history[0].due == date(2030, 1, 4)
+    assert "colour" in caplog.text and "mood" in caplog.text
+    data["history"][0]["status"] = "lost"  # a known field with a wrong value is still refused
+    with pytest.raises(ValueError):
+        job_from_hub(data)

@@ -337,9 +337,10 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                     "at": e.at,
                     "help_needed": e.help_needed,
                     "note_answer": e.note_answer,
-                    "when": e.new_when,
-                    "due": e.new_due,
                 }
+                # a new date only where there is one: a device of an earlier version, which
+                # refuses fields it does not know, still takes the other updates
+                | ({"when": e.new_when, "due": e.new_due} if e.new_when else {})
                 for e in s.scalars(
                     select(db.HubJobEvent)
                     .where(db.HubJobEvent.job_id == job.id)

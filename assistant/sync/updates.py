@@ -34,7 +34,7 @@ import httpx
 from assistant.errors import RecordError, SyncError
 from assistant.records.db import iso
 from assistant.records.jobs import insert_job_event
-from assistant.records.model import Consent, Job, Person
+from assistant.records.model import Consent, Job, JobEvent, Person
 from assistant.sync.device import Enrolment
 
 if TYPE_CHECKING:
@@ -79,6 +79,31 @@ def last_pull(store: RecordStore) -> dict[str, Any] | None:
     return json.loads(rows[0]["value"]) if rows else None
 
 
+def job_from_hub(data: dict[str, Any]) -> Job:
+    """A job from the hub, with the fields this version knows. Devices of a charity are updated
+    one at a time, so a job may come from a newer device with a field this one does not know:
+    the field is left out (and logged), never a reason to refuse the whole update."""
+    known = {k: v for k, v in data.items() if k in Job.model_fields}
+    events = []
+    for e in data.get("history") or []:
+        events.append({k: v for k, v in e.items() if k in JobEvent.model_fields})
+        dropped = set(e) - set(JobEvent.model_fields)
+        if dropped:
+            log.info(
+                "A job's status update from the hub has fields this version does not "
+                "use: %s (left out).",
+                ", ".join(sorted(dropped)),
+            )
+    known["history"] = events
+    dropped = set(data) - set(Job.model_fields)
+    if dropped:
+        log.info(
+            "A job from the hub has fields this version does not use: %s (left out).",
+            ", ".join(sorted(dropped)),
+        )
+    return Job.model_validate(known)
+
+
 def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> UpdatesReport:
     """Apply one opened update to the record store, in one transaction."""
     report = UpdatesReport()
@@ -87,7 +112,7 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
         report.unchanged = True
         return report
     people = [dict(p) for p in body["people"]]
-    jobs = [Job.model_validate(j) for j in body["jobs"]]
+    jobs = [job_from_hub(j) for j in body["jobs"]]
     repo = store.people_repo
     db_ = store.database
     now = iso(db_.now())
