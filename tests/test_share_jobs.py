@@ -205,3 +205,36 @@ def test_bad_sharing_steps_are_refused_naming_file_step_and_fix(yaml: str, words
         parse_script(yaml, "mine.yaml")
     text = str(err.value)
     assert "mine.yaml" in text and words in text
+
+
+def test_a_shared_job_is_in_each_persons_easy_read_and_in_records_show(tmp_path) -> None:
+    from assistant.records.cli import _show
+    from assistant.records.easyread import render_summary
+    from assistant.records.model import SessionRecord
+    from assistant.records.store import RecordStore
+
+    store = RecordStore(tmp_path, min_free_mb=0)
+    sam, priya = store.add_person("Sam"), store.add_person("Priya")
+    job = Job(
+        person_id=sam.id,
+        what="make the posters",
+        support="a_little_help",
+        helper="Jo",
+        help_with="the printing",
+        shared_with=[priya.id],
+    )
+    rec = SessionRecord(script="coproduction-group", people=[sam, priya], jobs=[job])
+    store.save_session(rec)
+    store.finish_session(rec.id)
+    rec = store.get_session(rec.id)
+    for person in (None, sam.id, priya.id):
+        html = render_summary(store, rec, person_id=person)
+        assert "Make the posters" in html, person
+        assert "Help from Jo, with the printing." in html
+    assert "Sam and Priya" in render_summary(store, rec)
+    shown = "\n".join(_show(rec))
+    assert (
+        "job: Sam and Priya: make the posters (a little help, help from Jo with the printing; "
+        "planned)" in shown
+    )
+    store.close()

@@ -171,10 +171,10 @@ def _show(s: SessionRecord) -> list[str]:
     for j in s.jobs:
         support = j.support.replace("_", " ") if j.support else "support not said"
         when = f", {j.when}" if j.when else ""
-        lines.append(
-            f"  job: {names.get(j.person_id, j.person_id)}: {j.what}{when} "
-            f"({support}; {j.status.replace('_', ' ')})"
-        )
+        if j.helper:
+            support += f", help from {j.helper}" + (f" with {j.help_with}" if j.help_with else "")
+        who = " and ".join(names.get(p, p) for p in (j.person_id, *j.shared_with))
+        lines.append(f"  job: {who}: {j.what}{when} ({support}; {j.status.replace('_', ' ')})")
     for c in s.checkins:
         mood = f"mood {c.mood.replace('_', ' ')}" if c.mood else "no mood given"
         jobs = ", ".join(f"{jid[:8]} {st.replace('_', ' ')}" for jid, st in c.jobs.items())

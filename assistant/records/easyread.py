@@ -380,7 +380,7 @@ def build_context(
     def job_item(j: Job) -> JobItem:
         support = pics.POINTS.get(j.support or "")
         return JobItem(
-            who=names.get(j.person_id, "Someone"),
+            who=" and ".join(names.get(p, "Someone") for p in (j.person_id, *j.shared_with)),
             what=j.what[:1].upper() + j.what[1:],
             when=j.when,
             support=j.support,
@@ -400,7 +400,7 @@ def build_context(
     jobs = [
         job_item(j)
         for j in record.jobs
-        if (person_id is None or j.person_id == person_id) and j.id not in in_checkin
+        if (person_id is None or j.belongs_to(person_id)) and j.id not in in_checkin
     ]
     goals = [g for g in record.goals if person_id is None or g.person_id in (None, person_id)]
     agreed = [g for g in goals if g.agreed] or goals
