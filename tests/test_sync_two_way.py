@@ -295,3 +295,53 @@ def test_a_new_date_agreed_at_a_checkin_on_b_reaches_a(setup, capsys):
         assert mine.status == "not_yet"
         assert (mine.when, mine.due) == ("next week", due)
         assert [(e.status, e.when) for e in mine.history][-1] == ("not_yet", "next week")
+
+
+def test_a_staff_correction_on_the_hub_corrects_the_job_on_every_device(setup, capsys):
+    """Staff correct the answer a job was made from: the hub's job, the maker's own copy and
+    another device's copy all say the corrected words, and the next check-in says them."""
+    from assistant.hub.web import _correct
+
+    tmp = setup["tmp"]
+    code, said = device(
+        setup, "a", "simulate", str(GROUP), "--fake-speech", "-q", "--save", capsys=capsys
+    )
+    assert code == 0, said
+    with store_of(setup, "a") as store:
+        sam = store.find_person("Sam")
+        assert sam is not None
+        (job,) = store.jobs_for(sam.id)
+        session = next(r for r in store.sessions() if r.jobs)
+    made_from = next(a for a in session.answers if a.id == job.from_answer)
+    assert made_from.transcript == job.what  # the job names the answer it was made from
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+
+    fixed = "I will make the big posters"
+    assert _correct(setup["hub"], "Kim", session.id, made_from.id, fixed)
+    # A has a check-in with the job before it hears of the correction (sync pushes first):
+    # the hub keeps the corrected words all the same
+    scenario = tmp / "checkin-a.yaml"
+    both = dict(CHECKIN_NOT_YET, turns=[{"press": "yes", "step": "who"}, *CHECKIN_NOT_YET["turns"]])
+    scenario.write_text(yaml.safe_dump(both))
+    code, said = device(
+        setup, "a", "simulate", str(scenario), "--fake-speech", "--save", capsys=capsys
+    )
+    assert code == 0 and f"Your job: {job.what}." in said, said
+    assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0 and "Sent 1 session." in said, said
+    assert "1 job(s) made here were corrected by staff." in said, said
+    from assistant.hub import db as hub_db
+
+    with setup["hub"].tx() as s:
+        assert json.loads(s.get(hub_db.HubJob, job.id).data)["what"] == fixed
+    with store_of(setup, "a") as store:
+        assert store.get_job(job.id).what == fixed
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "b") as store:
+        assert store.get_job(job.id).what == fixed
+    scenario = tmp / "checkin-b.yaml"
+    scenario.write_text(yaml.safe_dump(CHECKIN_ONE))
+    code, said = device(setup, "b", "simulate", str(scenario), "--fake-speech", capsys=capsys)
+    assert code == 0 and f"Your job: {fixed}." in said, said

@@ -220,6 +220,11 @@ class Job(_Model):
     due: date | None = Field(None, description="The date meant by when (today, this week, ...)")
     from_job: str | None = Field(None, description="The job whose review led to this one")
     lesson: str | None = Field(None, description="Answer id of the lesson this job comes from")
+    from_answer: str | None = Field(
+        None,
+        description="Answer id of the words the job was made from (a staff correction of that "
+        "answer corrects the job)",
+    )
     helper: str | None = Field(
         None, description="Who will help: their supporter, someone in the group, or staff"
     )

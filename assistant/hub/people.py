@@ -155,6 +155,9 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
         if person is None:
             continue  # a job of someone this device has no link for: not its to tell
         plain = job.model_copy(update={"person_id": person, "history": []})
+        corrected = corrected_words(s, job.from_answer)
+        if corrected is not None:  # staff corrected the words it was made from: they stand
+            plain.what = corrected
         row = s.get(db.HubJob, job.id)
         if row is None:
             s.add(
@@ -200,6 +203,40 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
         if last is not None and last.status != row.status:
             row.status = last.status
             row.updated_at = datetime.now(UTC)
+
+
+def corrected_words(s: DBSession, answer_id: str | None) -> str | None:
+    """The latest staff correction of an answer's transcript, or None."""
+    if answer_id is None:
+        return None
+    return s.scalars(
+        select(db.TranscriptEdit.text)
+        .where(db.TranscriptEdit.answer_id == answer_id)
+        .order_by(db.TranscriptEdit.version.desc())
+        .limit(1)
+    ).first()
+
+
+def correct_jobs(s: DBSession, session_id: str, answer_id: str, before: str, text: str) -> int:
+    """A staff correction of an answer changes the jobs made from it (caller's transaction):
+    a job that names the answer (``from_answer``), or, for a job recorded before jobs named
+    their answer, a job of the same session whose words were the answer's. The corrected job
+    reaches every device that holds it at its next pull. Returns how many jobs changed."""
+
+    def norm(words: str) -> str:
+        return " ".join(words.lower().split())
+
+    changed = 0
+    for row in s.scalars(select(db.HubJob).where(db.HubJob.session_id == session_id)):
+        data = json.loads(row.data)
+        made_from = data.get("from_answer")
+        ours = made_from == answer_id or (made_from is None and norm(data["what"]) == norm(before))
+        if ours and data["what"] != text:
+            data["what"] = text
+            row.data = json.dumps(data)
+            row.updated_at = datetime.now(UTC)
+            changed += 1
+    return changed
 
 
 # -- staff -------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from assistant.errors import SyncError
 from assistant.hub import db
 from assistant.hub import names as hub_names
 from assistant.hub.limits import client_address
+from assistant.hub.people import correct_jobs
 from assistant.hub.service import ROLES, Hub, can
 from assistant.hub.tries import TRY_WINDOW
 from assistant.records.model import SessionRecord
@@ -293,6 +294,10 @@ def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
                 )
             )
         )
+        for job in record.jobs:  # the plan in the words staff corrected
+            held = s.get(db.HubJob, job.id)
+            if held is not None:
+                job.what = json.loads(held.data).get("what") or job.what
     names = {p.id: p.name for p in record.people}
     job_now = {}
     for checkin in sorted(record.checkins, key=lambda c: c.at):
@@ -444,6 +449,8 @@ def _correct(hub: Hub, who: str, session_id: str, answer_id: str, text: str) -> 
                 detail=f"{before!r} -> {text!r}"[:2000],
             )
         )
+        s.flush()
+        correct_jobs(s, session_id, answer_id, before, text)
     return True
 
 

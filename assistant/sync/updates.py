@@ -52,6 +52,7 @@ class UpdatesReport:
     people_added: int = 0
     people_updated: int = 0
     jobs_received: int = 0
+    jobs_corrected: int = 0  # this device's own jobs whose words staff corrected on the hub
     withdrawals: int = 0  # withdrawals of consent made elsewhere, applied here
     unchanged: bool = False
     problems: list[str] = field(default_factory=list)
@@ -65,6 +66,8 @@ class UpdatesReport:
             f"From the hub: {self.people_added} people added, {self.people_updated} updated, "
             f"{self.jobs_received} jobs received."
         ]
+        if self.jobs_corrected:
+            lines.append(f"{self.jobs_corrected} job(s) made here were corrected by staff.")
         if self.withdrawals:
             lines.append(
                 f"{self.withdrawals} withdrawal(s) of consent made elsewhere: their recordings "
@@ -160,10 +163,21 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
             if consent is not None and not consent.withdrawn:  # withdrawals: just above
                 repo.merge_consent(db, pid, consent)
         for job in jobs:
-            held = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()
-            if held is not None:  # the device's own job: only its history grows
+            held = db.execute(
+                "SELECT session_id, data FROM jobs WHERE id = ?", (job.id,)
+            ).fetchone()
+            if held is not None:  # the device's own job: its history grows
                 for e in job.history:
                     insert_job_event(db, job.id, e, held[0])
+                mine = Job.model_validate_json(held[1])
+                if job.what.strip() and job.what != mine.what:
+                    # only this device changes a job's words, so other words from the hub are
+                    # a staff correction (of the answer the job was made from): they stand
+                    mine.what = job.what
+                    db.execute(
+                        "UPDATE jobs SET data = ? WHERE id = ?", (mine.model_dump_json(), job.id)
+                    )
+                    report.jobs_corrected += 1
             else:
                 db.execute(
                     "INSERT INTO received_jobs (id, person_id, data, history, received_at) "

@@ -75,6 +75,7 @@ def plan_item(engine: Engine, step: S.PlanItem, ctx: Ctx) -> Run:
                 goal_id,
                 from_job=ctx.job.id if ctx.job is not None else None,
                 lesson=lesson,
+                from_answer=answer.id,
             )
             log.save()
             if ctx.job is not None:

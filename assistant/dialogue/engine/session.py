@@ -451,6 +451,7 @@ class SessionLog:
         *,
         from_job: str | None = None,
         lesson: str | None = None,
+        from_answer: str | None = None,
     ) -> Job:
         job = Job(
             id=self._ids(),
@@ -459,6 +460,7 @@ class SessionLog:
             goal_id=goal_id,
             from_job=from_job,
             lesson=lesson,
+            from_answer=from_answer,
         )
         self._record.jobs.append(job)
         return job
