@@ -122,3 +122,43 @@ def test_the_session_page_shows_the_method_agenda_strengths_agreement_help_and_w
     assert "Sam, with Priya" in html
     assert "A little help. Help from Jo, with carrying the bags" in html
     assert "A goal agreed: “Great. Our goal is: cook a big lunch.”" in html
+
+
+def test_a_correction_shows_in_the_goal_and_the_plan_it_fed(client: TestClient, hub: Hub) -> None:  # noqa: F811
+    from assistant.hub.web import _correct
+    from assistant.records.model import Goal, Idea, Job
+
+    dev = enrol(client, hub)
+    sam = Person(name="Sam")
+    idea_said = Answer(
+        person_id=sam.id,
+        step_id="idea",
+        question="What do you want to do?",
+        transcript="go to the mall",
+    )
+    job_said = Answer(
+        person_id=sam.id,
+        step_id="job.what",
+        question="What job will you do?",
+        transcript="I will find the color paper",
+    )
+    idea = Idea(text="go to the mall", from_answer=idea_said.id)
+    record = SessionRecord(
+        script="coproduction-group",
+        people=[sam],
+        answers=[idea_said, job_said],
+        ideas=[idea],
+        goals=[Goal(text="go to the mall", from_idea=idea.id, agreed=True)],
+        jobs=[Job(person_id=sam.id, what="I will find the color paper",
+                  from_answer=job_said.id)],
+    )  # fmt: skip
+    assert _put_session(client, dev, record) == 201
+    assert _correct(hub, "Kim", record.id, idea_said.id, "go to the market")
+    assert _correct(hub, "Kim", record.id, job_said.id, "I will find the colour paper")
+    hub.add_staff("Kim", "kim's long password", role="staff")
+    assert _web_login(client, "Kim", "kim's long password").status_code == 303
+    html = client.get(f"/sessions/{record.id}").text
+    goals = html[html.index("<h2>Goals</h2>") : html.index("</section>", html.index("<h2>Goals"))]
+    assert "go to the market" in goals and "mall" not in goals
+    plan = html[html.index("The plan: who will do what") :]
+    assert "I will find the colour paper" in plan and "color paper" not in plan

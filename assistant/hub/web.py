@@ -272,6 +272,21 @@ def _edits(s: Any, session_id: str) -> dict[str, list[db.TranscriptEdit]]:
     return out
 
 
+def _corrected_ideas_and_goals(
+    record: SessionRecord, edits: dict[str, list[db.TranscriptEdit]]
+) -> None:
+    """Show the ideas made from corrected answers, and the goals made from those ideas, in the
+    corrected words (the record itself keeps what the device heard)."""
+    for idea in record.ideas:
+        versions = edits.get(idea.from_answer or "")
+        if not versions:
+            continue
+        before, idea.text = idea.text, versions[-1].text
+        for goal in record.goals:
+            if goal.from_idea == idea.id and goal.text == before:
+                goal.text = idea.text
+
+
 def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
     with hub.tx() as s:
         row = s.get(db.Session, session_id)
@@ -298,6 +313,7 @@ def _session_view(hub: Hub, session_id: str) -> dict[str, Any] | None:
             held = s.get(db.HubJob, job.id)
             if held is not None:
                 job.what = json.loads(held.data).get("what") or job.what
+        _corrected_ideas_and_goals(record, edits)
     names = {p.id: p.name for p in record.people}
     job_now = {}
     for checkin in sorted(record.checkins, key=lambda c: c.at):
