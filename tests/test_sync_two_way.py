@@ -252,10 +252,8 @@ CHECKIN_NOT_YET = {
 }
 
 
-def test_a_new_date_agreed_at_a_checkin_on_b_reaches_a(setup, capsys):
-    """Not yet, and a new day, at a check-in on B: the date travels with the status update
-    (the hub's history, then A's); A's own copy of the job says the new when and due."""
-    tmp = setup["tmp"]
+def group_on_a(setup: dict[str, Any], capsys: Any) -> Any:
+    """The group scenario saved on device A, then A syncs: Sam's one job."""
     code, said = device(
         setup, "a", "simulate", str(GROUP), "--fake-speech", "-q", "--save", capsys=capsys
     )
@@ -264,23 +262,35 @@ def test_a_new_date_agreed_at_a_checkin_on_b_reaches_a(setup, capsys):
         sam = store.find_person("Sam")
         assert sam is not None
         (job,) = store.jobs_for(sam.id)
-        old_when = job.when
     assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    return job
+
+
+def checkin_on(
+    setup: dict[str, Any], name: str, scenario: dict[str, Any], capsys: Any, *save: str
+) -> str:
+    """A check-in scenario simulated on device *name* (``"--save"`` to keep it): what was said."""
+    path = setup["tmp"] / f"checkin-{name}.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    code, said = device(setup, name, "simulate", str(path), "--fake-speech", *save, capsys=capsys)
+    assert code == 0, said
+    return said
+
+
+def test_a_new_date_agreed_at_a_checkin_on_b_reaches_a(setup, capsys):
+    """Not yet, and a new day, at a check-in on B: the date travels with the status update
+    (the hub's history, then A's); A's own copy of the job says the new when and due."""
+    job = group_on_a(setup, capsys)
     assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
     assert device(setup, "b", "sync", capsys=capsys)[0] == 0
 
-    scenario = tmp / "not-yet.yaml"
-    scenario.write_text(yaml.safe_dump(CHECKIN_NOT_YET))
-    code, said = device(
-        setup, "b", "simulate", str(scenario), "--fake-speech", "--save", capsys=capsys
-    )
-    assert code == 0, said
+    said = checkin_on(setup, "b", CHECKIN_NOT_YET, capsys, "--save")
     assert "When will you try again?" in said and "You chose: Next week." in said
     with store_of(setup, "b") as store:
         held = store.get_job(job.id)
         assert held.status == "not_yet" and held.when == "next week" and held.due is not None
         due = held.due
-    assert old_when != "next week"
+    assert job.when != "next week"
 
     assert device(setup, "b", "sync", capsys=capsys)[0] == 0
     from assistant.hub import db as hub_db
@@ -302,31 +312,19 @@ def test_a_staff_correction_on_the_hub_corrects_the_job_on_every_device(setup, c
     another device's copy all say the corrected words, and the next check-in says them."""
     from assistant.hub.web import _correct
 
-    tmp = setup["tmp"]
-    code, said = device(
-        setup, "a", "simulate", str(GROUP), "--fake-speech", "-q", "--save", capsys=capsys
-    )
-    assert code == 0, said
+    job = group_on_a(setup, capsys)
     with store_of(setup, "a") as store:
-        sam = store.find_person("Sam")
-        assert sam is not None
-        (job,) = store.jobs_for(sam.id)
         session = next(r for r in store.sessions() if r.jobs)
     made_from = next(a for a in session.answers if a.id == job.from_answer)
     assert made_from.transcript == job.what  # the job names the answer it was made from
-    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
 
     fixed = "I will make the big posters"
     assert _correct(setup["hub"], "Kim", session.id, made_from.id, fixed)
     # A has a check-in with the job before it hears of the correction (sync pushes first):
     # the hub keeps the corrected words all the same
-    scenario = tmp / "checkin-a.yaml"
     both = dict(CHECKIN_NOT_YET, turns=[{"press": "yes", "step": "who"}, *CHECKIN_NOT_YET["turns"]])
-    scenario.write_text(yaml.safe_dump(both))
-    code, said = device(
-        setup, "a", "simulate", str(scenario), "--fake-speech", "--save", capsys=capsys
-    )
-    assert code == 0 and f"Your job: {job.what}." in said, said
+    said = checkin_on(setup, "a", both, capsys, "--save")
+    assert f"Your job: {job.what}." in said, said
     assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
     code, said = device(setup, "a", "sync", capsys=capsys)
     assert code == 0 and "Sent 1 session." in said, said
@@ -341,7 +339,5 @@ def test_a_staff_correction_on_the_hub_corrects_the_job_on_every_device(setup, c
     assert code == 0, said
     with store_of(setup, "b") as store:
         assert store.get_job(job.id).what == fixed
-    scenario = tmp / "checkin-b.yaml"
-    scenario.write_text(yaml.safe_dump(CHECKIN_ONE))
-    code, said = device(setup, "b", "simulate", str(scenario), "--fake-speech", capsys=capsys)
-    assert code == 0 and f"Your job: {fixed}." in said, said
+    said = checkin_on(setup, "b", CHECKIN_ONE, capsys)
+    assert f"Your job: {fixed}." in said, said
