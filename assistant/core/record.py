@@ -241,6 +241,13 @@ class Job(_Model):
                 self.when, self.due = event.when, event.due
                 return
 
+    def helper_words(self) -> str | None:
+        """Who helps, and with what, as printed ("Help from Jo, with the printing."), or None."""
+        if not self.helper:
+            return None
+        with_what = f", with {self.help_with}" if self.help_with else ""
+        return f"Help from {self.helper}{with_what}."
+
     def belongs_to(self, person_id: str) -> bool:
         """Whether the person does this job: its owner, or someone sharing it."""
         return self.person_id == person_id or person_id in self.shared_with

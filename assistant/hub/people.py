@@ -184,22 +184,19 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
         row = s.get(db.HubJob, job_id)
         if row is None:
             continue
-        dated = s.scalars(
-            select(db.HubJobEvent)
-            .where(db.HubJobEvent.job_id == job_id, db.HubJobEvent.new_when.is_not(None))
-            .order_by(db.HubJobEvent.at.desc(), db.HubJobEvent.id.desc())
-            .limit(1)
-        ).first()
+        latest_first = list(
+            s.scalars(
+                select(db.HubJobEvent)
+                .where(db.HubJobEvent.job_id == job_id)
+                .order_by(db.HubJobEvent.at.desc(), db.HubJobEvent.id.desc())
+            )
+        )
+        last = latest_first[0] if latest_first else None
+        dated = next((e for e in latest_first if e.new_when), None)
         if dated is not None:  # the latest new date, from any device, is the job's when
             data = json.loads(row.data)
             data["when"], data["due"] = dated.new_when, dated.new_due
             row.data = json.dumps(data)
-        last = s.scalars(
-            select(db.HubJobEvent)
-            .where(db.HubJobEvent.job_id == job_id)
-            .order_by(db.HubJobEvent.at.desc(), db.HubJobEvent.id.desc())
-            .limit(1)
-        ).first()
         if last is not None and last.status != row.status:
             row.status = last.status
             row.updated_at = datetime.now(UTC)

@@ -385,7 +385,7 @@ def build_context(
             when=j.when,
             support=j.support,
             support_words=SUPPORT_WORDS.get(j.support or "", "Help not decided yet"),
-            helper_words=_helper_words(j),
+            helper_words=j.helper_words(),
             status=j.status,
             status_words=STATUS_WORDS[j.status],
             picture=pics.img(pics.for_words(j.what, pics.FIXED["jobs"])),
@@ -498,13 +498,6 @@ def build_context(
         "credit": pics.CREDIT,
         "session_short": record.id[:8],
     }
-
-
-def _helper_words(job: Job) -> str | None:
-    if not job.helper:
-        return None
-    with_what = f", with {job.help_with}" if job.help_with else ""
-    return f"Help from {job.helper}{with_what}."
 
 
 def _rating(idea: Idea, value: str) -> RatingItem:

@@ -82,28 +82,26 @@ def last_pull(store: RecordStore) -> dict[str, Any] | None:
     return json.loads(rows[0]["value"]) if rows else None
 
 
+def _known(model: type[Job] | type[JobEvent], data: dict[str, Any], what: str) -> dict[str, Any]:
+    """*data* without the fields *model* does not have (each left out is logged)."""
+    dropped = sorted(set(data) - set(model.model_fields))
+    if dropped:
+        log.info(
+            "%s from the hub has fields this version does not use: %s (left out).",
+            what,
+            ", ".join(dropped),
+        )
+    return {k: v for k, v in data.items() if k in model.model_fields}
+
+
 def job_from_hub(data: dict[str, Any]) -> Job:
     """A job from the hub, with the fields this version knows. Devices of a charity are updated
     one at a time, so a job may come from a newer device with a field this one does not know:
     the field is left out (and logged), never a reason to refuse the whole update."""
-    known = {k: v for k, v in data.items() if k in Job.model_fields}
-    events = []
-    for e in data.get("history") or []:
-        events.append({k: v for k, v in e.items() if k in JobEvent.model_fields})
-        dropped = set(e) - set(JobEvent.model_fields)
-        if dropped:
-            log.info(
-                "A job's status update from the hub has fields this version does not "
-                "use: %s (left out).",
-                ", ".join(sorted(dropped)),
-            )
-    known["history"] = events
-    dropped = set(data) - set(Job.model_fields)
-    if dropped:
-        log.info(
-            "A job from the hub has fields this version does not use: %s (left out).",
-            ", ".join(sorted(dropped)),
-        )
+    known = _known(Job, data, "A job")
+    known["history"] = [
+        _known(JobEvent, e, "A job's status update") for e in data.get("history") or []
+    ]
     return Job.model_validate(known)
 
 
