@@ -465,7 +465,6 @@ def _correct(hub: Hub, who: str, session_id: str, answer_id: str, text: str) -> 
                 detail=f"{before!r} -> {text!r}"[:2000],
             )
         )
-        s.flush()
         correct_jobs(s, session_id, answer_id, before, text)
     return True
 
