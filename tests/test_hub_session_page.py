@@ -33,6 +33,8 @@ def test_the_session_page_says_how_each_answer_was_given(client: TestClient, hub
             Answer(person_id=sam.id, step_id="goal", question="What is your goal?",
                    transcript="to see my mum", raw_transcript="to see my mom",
                    with_support=True, confirmed_by="voice"),
+            Answer(person_id=sam.id, step_id="job", question="What job will you do?",
+                   transcript="paint the fence", rejected=True, withdrawn=True),
         ],
     )  # fmt: skip
     assert _put_session(client, dev, record) == 201
@@ -43,6 +45,8 @@ def test_the_session_page_says_how_each_answer_was_given(client: TestClient, hub
     html = page.text
     assert "the person said this was not what they meant" in html  # the rejected try
     assert "chosen with the buttons" in html
+    assert "Taken back: the person went back one question" in html  # going back
+    assert html.count("the person said this was not what they meant") == 1
     assert "answered with their supporter" in html
     assert "the recogniser wrote “to see my mom”" in html and "“to see my mum”" in html
 

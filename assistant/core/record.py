@@ -164,6 +164,11 @@ class Answer(_Model):
         False,
         description="The person said no at the read-back: not their answer, kept only as a try",
     )
+    withdrawn: bool = Field(
+        False,
+        description="Taken back: the person went back one question to answer it again "
+        "(also rejected; what it made was undone)",
+    )
     with_support: bool = Field(
         False,
         description="Given with the person's supporter (they chose \"My supporter will answer "

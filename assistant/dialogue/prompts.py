@@ -36,21 +36,25 @@ TO_MOVE_ON = TO_PASS
 """The old name: at something said, yellow goes on (the same words as passing)."""
 YELLOW_MORE = "For more, press yellow."
 """At a scale: the next one is its middle point, offered alone."""
-YELLOW_WORDS = (YELLOW_NEXT, YELLOW_CHOICES, YELLOW_MORE, TO_PASS)
+YELLOW_BACK = "To go back one question, press yellow."
+"""In a break only: yellow goes back one question."""
+YELLOW_WORDS = (YELLOW_NEXT, YELLOW_CHOICES, YELLOW_MORE, TO_PASS, YELLOW_BACK)
 """Every sentence that says what yellow does (a test checks no other is said)."""
 ALWAYS_HELP = (
-    "To hear it again, press the repeat button. For a break, press help again. "
+    "To hear it again, press the repeat button. To go back, or for a break, press help again. "
     "For a person, hold the help button."
 )
 # A break: help pressed again straight after the help. The session waits, quietly, as long as
 # it takes; red stops for today (the session is kept, and offered again at the next start).
 BREAK = (
-    "Okay. Let's have a break. I will wait here. "
-    "When you are ready, press green. To stop for today, press red."
+    "Okay. A break. I will wait. When you are ready, press green. "
+    f"{YELLOW_BACK} To stop for today, press red."
 )
+GOING_BACK = "Okay. Going back one question."
+NOTHING_TO_GO_BACK_TO = "There is no question before this one. Here is the question again."
 BACK_FROM_BREAK = "Welcome back. Here is the question again."
 STOPPED_FOR_TODAY = "Okay. We will stop for today. Thank you. Next time, we can carry on from here."
-BREAK_PROMPTS = (BREAK, BACK_FROM_BREAK, STOPPED_FOR_TODAY)
+BREAK_PROMPTS = (BREAK, BACK_FROM_BREAK, STOPPED_FOR_TODAY, NOTHING_TO_GO_BACK_TO)
 MAX_UTTERANCE_WORDS = 25
 """The most words in one thing said before the person can answer (issue 13)."""
 PRESS_A_BUTTON = "Please press a button."

@@ -176,9 +176,11 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
             row.data = plain.model_dump_json(exclude={"history"})
         for event in job.history:
             add_event(job.id, event)
+    held = {j.id for j in record.jobs}
     for checkin in record.checkins:
         for job_id, status in checkin.jobs.items():
-            if s.get(db.HubJob, job_id) is not None:
+            # a job the record holds has this update in its history, at the time it was given
+            if job_id not in held and s.get(db.HubJob, job_id) is not None:
                 add_event(job_id, JobEvent(status=status, at=checkin.at))
     for job_id in touched:
         row = s.get(db.HubJob, job_id)

@@ -156,7 +156,9 @@ def _show(s: SessionRecord) -> list[str]:
             said += f' (British spelling; the recogniser wrote "{a.raw_transcript}")'
         if a.passed:
             said = "(passed)"
-        if a.rejected:
+        if a.withdrawn:
+            said += " (taken back: the person went back to answer again)"
+        elif a.rejected:
             said += " (rejected: the person said this was not right)"
         if a.kind == "choice" and not a.passed:
             said += " (chosen with the buttons)"

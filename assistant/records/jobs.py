@@ -101,8 +101,11 @@ class JobRepository:
         """Refresh one session's jobs, check-ins and flags inside the caller's transaction."""
         for job in rec.jobs:
             self._merge_job(db, rec.id, job)
+        held = {j.id for j in rec.jobs}
         for checkin in rec.checkins:
             for job_id, status in checkin.jobs.items():
+                if job_id in held:
+                    continue  # its history has this update, at the time it was given
                 if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone():
                     db.execute(
                         "INSERT OR IGNORE INTO job_events (job_id, status, at, session_id) "
@@ -116,6 +119,36 @@ class JobRepository:
                 "at = excluded.at, data = excluded.data",
                 (flag.id, rec.id, flag.person_id, iso(flag.at), flag.model_dump_json()),
             )
+        self._drop_undone(db, rec)
+
+    def _drop_undone(self, db: sql.Connection, rec: SessionRecord) -> None:
+        """Drop what this session saved earlier and its record no longer holds: a person went
+        back one question, and the job, status update or flag that answer made was undone."""
+        jobs = {j.id for j in rec.jobs}
+        events = {(j.id, iso(e.at), e.status) for j in rec.jobs for e in j.history}
+        for checkin in rec.checkins:
+            events |= {
+                (job_id, iso(checkin.at), st)
+                for job_id, st in checkin.jobs.items()
+                if job_id not in jobs
+            }
+        flags = {f.id for f in rec.flags}
+        for seq, job_id, at, status in db.execute(
+            "SELECT seq, job_id, at, status FROM job_events WHERE session_id = ?", (rec.id,)
+        ).fetchall():
+            if (job_id, at, status) not in events:
+                db.execute("DELETE FROM job_events WHERE seq = ?", (seq,))
+        for (job_id,) in db.execute(
+            "SELECT id FROM jobs WHERE session_id = ?", (rec.id,)
+        ).fetchall():
+            if job_id not in jobs:
+                db.execute("DELETE FROM job_events WHERE job_id = ?", (job_id,))
+                db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        for (flag_id,) in db.execute(
+            "SELECT id FROM flags WHERE session_id = ?", (rec.id,)
+        ).fetchall():
+            if flag_id not in flags:
+                db.execute("DELETE FROM flags WHERE id = ?", (flag_id,))
 
     def _merge_job(self, db: sql.Connection, session_id: str, job: Job) -> None:
         row = db.execute("SELECT session_id FROM jobs WHERE id = ?", (job.id,)).fetchone()

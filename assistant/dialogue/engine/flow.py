@@ -51,7 +51,7 @@ def flag(engine: Engine, step: S.RaiseFlag, ctx: Ctx) -> Run:
     if engine.resuming:
         return None
     pid = ctx.person.id if ctx.person else None
-    latest = [a for a in engine.record.answers if a.person_id == pid]
+    latest = [a for a in engine.log.standing() if a.person_id == pid]
     engine.log.flag(
         step.kind,
         engine.render(step.reason, ctx),

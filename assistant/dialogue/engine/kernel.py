@@ -150,6 +150,10 @@ class StopForToday(Exception):
     """Red during a break: the session stops here, kept as a draft to carry on with later."""
 
 
+class GoBack(Exception):
+    """Yellow during a break: go back one question (the record has been put back already)."""
+
+
 class Engine:
     """Runs one session of a script. See the module docstring for the rules it keeps."""
 
@@ -202,6 +206,9 @@ class Engine:
         self._next_prompt = 1
         self._listening = False
         self._round = 0
+        self._rng_at_start = self.rng.getstate()
+        self._going_back = False
+        """The next turn starts "Going back one question." (set by :class:`GoBack`)."""
         self._step_id: str | None = None
         self._person_id: str | None = None
 
@@ -257,7 +264,21 @@ class Engine:
         if self.script.one_person and self.record.people:
             ctx.person = self.record.people[0]
         try:
-            yield from self.run(self.script.steps, ctx)
+            while True:
+                try:
+                    yield from self.run(self.script.steps, ctx)
+                    break
+                except GoBack:
+                    # The record is as it was before the question: run the script again from
+                    # the start, skipping what is answered (as when carrying on a session),
+                    # with the same shuffles and rounds, to the question to ask again.
+                    ctx = Ctx()
+                    if self.script.one_person and self.record.people:
+                        ctx.person = self.record.people[0]
+                    self._resuming = True
+                    self._going_back = True
+                    self._round = 0
+                    self.rng.setstate(self._rng_at_start)
         except StopForToday:
             # Red during a break: the record stays a draft (saved after every answer), and the
             # device offers to carry on with it at the next start.
@@ -314,8 +335,13 @@ class Engine:
             t.text = f"{t.text} {P.LISTENING}"  # always: the words before every listen
         elif t.listen and not ears:
             t.text = _buttons_words(t)
+        if t.listen:
+            self.log.checkpoint()
         repeats = 0
         prefix = t.first
+        if self._going_back:
+            self._going_back = False
+            prefix = f"{P.GOING_BACK} {prefix}".strip()
         last: str | None = None
         while True:
             pid = self._say(t.text, t, prefix)
@@ -406,10 +432,15 @@ class Engine:
             if redo == "help" and last == "help":
                 # Help again, straight after the help: a break, as the help says.
                 self._close()
-                if not (yield from self._break(t)):
+                choice = yield from self._break(t)
+                if choice == "stop":
                     raise StopForToday
                 last = None
                 prefix = P.BACK_FROM_BREAK
+                if choice == "back":
+                    if self.log.go_back() is not None:
+                        raise GoBack
+                    prefix = P.NOTHING_TO_GO_BACK_TO
                 continue
             last = redo
             prefix = {
@@ -436,9 +467,10 @@ class Engine:
             return Reply(t.values.get(button, button), "button")
         return None
 
-    def _break(self, t: Turn) -> Generator[None, Event, bool]:
-        """A break: said once, then quiet (no reminders) for as long as it takes. True to carry
-        on (green or yellow), False to stop for today (red)."""
+    def _break(self, t: Turn) -> Generator[None, Event, str]:
+        """A break: said once, then quiet (no reminders) for as long as it takes. "on" to
+        carry on (green), "back" to go back one question (yellow), "stop" to stop for today
+        (red)."""
         pause = Turn(P.BREAK, t.step_id, t.person, "", buttons=frozenset({"yes", "no", "next"}))
         while True:
             pid = self._say(pause.text, pause)
@@ -447,10 +479,12 @@ class Engine:
                 if isinstance(event, PromptFinished) and event.prompt_id == pid:
                     self.emit(SetLights(pause.lit, "idle"))
                 elif isinstance(event, ButtonPressed):
-                    if event.button in ("yes", "next") and not event.held:
-                        return True
+                    if event.button == "yes":
+                        return "on"
+                    if event.button == "next" and not event.held:
+                        return "back"
                     if event.button == "no":
-                        return False
+                        return "stop"
                     if event.button == "help" and event.held:
                         self.log.flag("needs_a_person", P.NEED_PERSON_REASON, t.person)
                     break  # help or repeat: say it again

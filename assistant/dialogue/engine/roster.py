@@ -182,4 +182,4 @@ def for_each_person(engine: Engine, step: S.ForEachPerson, ctx: Ctx) -> Run:
 
 def _passes(engine: Engine, person: Person) -> int:
     """How many times *person* passed in this session so far."""
-    return sum(1 for a in engine.record.answers if a.person_id == person.id and a.passed)
+    return sum(1 for a in engine.log.standing() if a.person_id == person.id and a.passed)

@@ -67,6 +67,9 @@ class SessionLog:
         self._word_candidates: list[tuple[str, str, ShortAnswer, str]] = []
         """(answer id, person id, word, audio path) of short answers heard with the person's
         taught words: examples to keep if the answer stands (:meth:`word_examples`)."""
+        self._checkpoints: list[tuple[int, SessionRecord]] = []
+        """(answers standing, a copy of the record) at the start of each turn that came after
+        a new answer: where going back one question returns to (:meth:`go_back`)."""
 
     @classmethod
     def open(
@@ -118,8 +121,7 @@ class SessionLog:
     # ------------------------------------------------------------------ reading
 
     def latest(self, key: str, person: Person | None) -> Answer | None:
-        pid = person.id if person else None
-        found = [a for a in self._record.answers if a.step_id == key and a.person_id == pid]
+        found = self.answers_to(key, person)
         return found[-1] if found else None
 
     def value(self, key: str, person: Person | None) -> str | None:
@@ -128,8 +130,59 @@ class SessionLog:
         return found.value if found is not None else None
 
     def answers_to(self, key: str, person: Person | None) -> list[Answer]:
+        """*person*'s answers to *key*, without those taken back by going back."""
         pid = person.id if person else None
-        return [a for a in self._record.answers if a.step_id == key and a.person_id == pid]
+        return [
+            a
+            for a in self._record.answers
+            if a.step_id == key and a.person_id == pid and not a.withdrawn
+        ]
+
+    def standing(self) -> list[Answer]:
+        """Every answer not taken back by going back one question."""
+        return [a for a in self._record.answers if not a.withdrawn]
+
+    # ------------------------------------------------------------------ going back
+
+    def checkpoint(self) -> None:
+        """Remember the record as it is before a turn, if an answer came since the last time:
+        going back one question returns here."""
+        n = len(self.standing())
+        if self._checkpoints and self._checkpoints[-1][0] >= n:
+            return
+        self._checkpoints.append((n, self._record.model_copy(deep=True)))
+
+    def go_back(self) -> list[Answer] | None:
+        """Undo the latest answer (or answers, if one turn gave several) and everything made
+        from it (ideas, jobs, statuses, goals, celebrations): the record goes back to how it was
+        before that question was asked. The answers undone are kept, marked taken back (and
+        rejected), so staff see what happened; so are flags raised since, except one raised by
+        an answer taken back. None if there is no question to go back to; else the answers
+        undone. Saves."""
+        n = len(self.standing())
+        while self._checkpoints and self._checkpoints[-1][0] >= n:
+            self._checkpoints.pop()
+        if not self._checkpoints:
+            return None
+        earlier = self._checkpoints[-1][1]
+        had = {a.id for a in earlier.answers}
+        undone = [a for a in self._record.answers if a.id not in had]
+        undone_ids = {a.id for a in undone}
+        had_flags = {f.id for f in earlier.flags}
+        flags = [
+            f for f in self._record.flags if f.id not in had_flags and f.answer_id not in undone_ids
+        ]
+        record = earlier.model_copy(deep=True)
+        for a in undone:
+            copy = a.model_copy(deep=True)
+            copy.withdrawn = True
+            copy.rejected = True
+            copy.confirmed_by = "not_confirmed"
+            record.answers.append(copy)
+        record.flags.extend(f.model_copy(deep=True) for f in flags)
+        self._record = record
+        self.save()
+        return [a for a in undone if not a.withdrawn]
 
     def answered(self, key: str, person: Person | None) -> bool:
         return bool(self.answers_to(key, person))
