@@ -124,7 +124,8 @@ def test_in_a_group_going_back_undoes_the_job_and_it_never_comes_back() -> None:
     who = talk.name_of(job.person_id)
     talk.run(BACK)
     assert talk.record.jobs == []
-    assert talk.last_said.startswith(f"{P.GOING_BACK} {who}, what job will you do")
+    said = " ".join(talk.said[-2:])
+    assert P.GOING_BACK in said and f"{who}, what job will you do" in talk.last_said
     taken_back = [a for a in talk.record.answers if a.withdrawn]
     assert [a.transcript for a in taken_back] == [job.what]
     talk.complete(by_voice)
@@ -164,3 +165,44 @@ def test_on_the_device_the_draft_loses_what_was_undone(tmp_path: Path) -> None:
         store.save_session(save.record)
     assert [e.status for e in store.get_job(job.id).history] == ["not_yet"]
     store.close()
+
+
+def at_news_after_a_read_back() -> Conversation:
+    """The daily check-in up to "Is there anything you want to tell me?" (no jobs)."""
+    talk = Conversation("daily-checkin", make_people(["Sam"], True))
+    talk.run(["yes", "yes", "yes"])  # Sam; consent; feeling good
+    assert talk.listen is not None and talk.listen.step_id == "news"
+    return talk
+
+
+def test_going_back_from_a_second_try_asks_the_question_again() -> None:
+    """A try not caught, or said to be wrong, is the same question still: going back from the
+    next try's read-back asks the question again (it is never skipped, and never ends it)."""
+    for first_try in (["mumble"], ["say: the bus", "no"]):
+        talk = at_news_after_a_read_back()
+        talk.run([*first_try, "say: the cat"])
+        assert talk.last_said.startswith("I heard: the cat.")
+        talk.run(BACK)
+        assert not talk.ended
+        assert "Is there anything you want to tell me?" in talk.last_said
+        assert talk.listen is not None and talk.listen.step_id == "news"
+        news = [a for a in talk.record.answers if a.step_id == "news"]
+        assert news and all(a.withdrawn for a in news), first_try
+        talk.run(["say: the dog", "yes"])
+        standing = [a.transcript for a in talk.record.answers if a.step_id == "news"]
+        assert standing[-1] == "the dog" and not talk.record.answers[-1].withdrawn
+
+
+def test_nothing_to_go_back_to_keeps_the_way_back_for_later() -> None:
+    """At the roll call there is nothing to go back to; after the first answers, going back
+    starts the roll call again (who is here is asked again, never skipped)."""
+    talk = Conversation("teach-my-words", make_people(["Sam"], True))
+    talk.run(BACK)
+    assert P.NOTHING_TO_GO_BACK_TO in " ".join(talk.said[-2:])
+    talk.run(["yes", "yes"])  # Sam; keep recordings of the words
+    assert "Please say yes, your own way." in talk.last_said
+    talk.run(BACK)
+    assert not talk.ended
+    assert "If you are Sam, press green." in talk.last_said
+    talk.run(["yes"])
+    assert "shall I keep recordings of how you say them?" in talk.last_said  # taught again

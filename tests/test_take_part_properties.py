@@ -4,6 +4,8 @@ silences and speech on the real engine and the driver's fake clock. Whatever peo
 - silence never ends a session;
 - a rejected answer is never kept as the answer (never an idea, goal, job, strength or topic);
 - a scale answer that raises a flag is checked back first;
+- going back one question (help, help, yellow) anywhere keeps all of these true: the answer
+  taken back is never kept as the answer, and nothing made from it stays;
 - every open question says how to answer it by buttons ("For choices, press yellow.");
 - the session always ends or waits for a button: no crash, and it ends in a bounded number of
   turns once people answer (buttons only).
@@ -45,8 +47,11 @@ ACTIONS = st.sampled_from(
         "say: not good",
         "say: like",
         "say: next",
+        "back",
     ]
 )
+BACK = ("help", "help", "next")
+"""Going back one question: help, help again (a break), then yellow."""
 
 
 def _fits(talk: Conversation, action: str) -> bool:
@@ -76,6 +81,7 @@ def by_buttons_alone(talk: Conversation) -> str:
 def _check(talk: Conversation, flagged_checks: int) -> None:
     record = talk.record
     rejected = {a.id for a in record.answers if a.rejected}
+    assert {a.id for a in record.answers if a.withdrawn} <= rejected
     kept_words = {a.transcript for a in record.answers if not a.rejected and not a.passed}
     assert not {i.from_answer for i in record.ideas} & rejected
     assert not {s.answer_id for s in record.strengths} & rejected
@@ -109,7 +115,8 @@ def test_random_people_never_break_the_rules(name: str, actions: list[str]) -> N
         if talk.listen is not None and talk.listen.role == "free":
             said = talk.last_said
             assert P.YELLOW_CHOICES in said or P.TO_PASS in said, said
-        talk.do(action)
+        for step in BACK if action == "back" else (action,):
+            talk.do(step)
         talk.settle()
         assert not (silent and talk.ended), "silence ended the session"
         checks = sum(1 for s in talk.said if s.startswith("You said:"))
@@ -123,3 +130,33 @@ def test_random_people_never_break_the_rules(name: str, actions: list[str]) -> N
 
 def test_every_builtin_script_is_walked() -> None:
     assert sorted(SETUPS) == builtin_scripts()
+
+
+WALK = [
+    "yes", "no", "next", "help", "repeat", "silence", "mumble", "say: bowling", "say: yes",
+    "say: no", "say: not good", "back", "back", "back",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SETUPS))
+def test_going_back_never_ends_a_session(name: str) -> None:
+    """Seeded walks with going back often (after a try not caught, a read-back said to be
+    wrong, at the roll call, while teaching words): each time the session goes on, at a
+    question, and the rules above hold."""
+    import random
+
+    for seed in range(20):
+        rng = random.Random(seed)
+        talk = Conversation(name, **SETUPS[name])  # type: ignore[arg-type]
+        for _ in range(rng.randint(5, 60)):
+            talk.settle()
+            if talk.ended:
+                break
+            action = rng.choice(WALK)
+            if not _fits(talk, action):
+                action = "next"
+            for step in BACK if action == "back" else (action,):
+                talk.do(step)
+            talk.settle()
+            assert not (action == "back" and talk.ended), f"going back ended it (seed {seed})"
+            _check(talk, sum(1 for s in talk.said if s.startswith("You said:")))

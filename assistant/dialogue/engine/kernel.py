@@ -258,11 +258,9 @@ class Engine:
     # ------------------------------------------------------------------ the session
 
     def _main(self) -> Generator[None, Event, None]:
-        ctx = Ctx()
+        ctx = self._fresh_ctx()
         if self._resuming:
             yield from self.say_turn(P.WELCOME_BACK, "welcome_back", None)
-        if self.script.one_person and self.record.people:
-            ctx.person = self.record.people[0]
         try:
             while True:
                 try:
@@ -272,9 +270,7 @@ class Engine:
                     # The record is as it was before the question: run the script again from
                     # the start, skipping what is answered (as when carrying on a session),
                     # with the same shuffles and rounds, to the question to ask again.
-                    ctx = Ctx()
-                    if self.script.one_person and self.record.people:
-                        ctx.person = self.record.people[0]
+                    ctx = self._fresh_ctx()
                     self._resuming = True
                     self._going_back = True
                     self._round = 0
@@ -298,6 +294,12 @@ class Engine:
         self.emit(SetLights(frozenset(), "idle"))
         self.log.save(finished=True)
         self.emit(End("finished"))
+
+    def _fresh_ctx(self) -> Ctx:
+        ctx = Ctx()
+        if self.script.one_person and self.record.people:
+            ctx.person = self.record.people[0]
+        return ctx
 
     def run(self, steps: Sequence[S.AnyStep], ctx: Ctx) -> Generator[None, Event, None]:
         """Run *steps* in order (skipping those whose ``only_if`` has no value); a step the
@@ -335,7 +337,7 @@ class Engine:
             t.text = f"{t.text} {P.LISTENING}"  # always: the words before every listen
         elif t.listen and not ears:
             t.text = _buttons_words(t)
-        if t.listen:
+        if t.listen and not t.whole:  # not a read-back: that is the same question still
             self.log.checkpoint()
         repeats = 0
         prefix = t.first
@@ -432,7 +434,7 @@ class Engine:
             if redo == "help" and last == "help":
                 # Help again, straight after the help: a break, as the help says.
                 self._close()
-                choice = yield from self._break(t)
+                choice = yield from _break(self, t)
                 if choice == "stop":
                     raise StopForToday
                 last = None
@@ -466,29 +468,6 @@ class Engine:
         if button in t.buttons:
             return Reply(t.values.get(button, button), "button")
         return None
-
-    def _break(self, t: Turn) -> Generator[None, Event, str]:
-        """A break: said once, then quiet (no reminders) for as long as it takes. "on" to
-        carry on (green), "back" to go back one question (yellow), "stop" to stop for today
-        (red)."""
-        pause = Turn(P.BREAK, t.step_id, t.person, "", buttons=frozenset({"yes", "no", "next"}))
-        while True:
-            pid = self._say(pause.text, pause)
-            while True:
-                event = yield
-                if isinstance(event, PromptFinished) and event.prompt_id == pid:
-                    self.emit(SetLights(pause.lit, "idle"))
-                elif isinstance(event, ButtonPressed):
-                    if event.button == "yes":
-                        return "on"
-                    if event.button == "next" and not event.held:
-                        return "back"
-                    if event.button == "no":
-                        return "stop"
-                    if event.button == "help" and event.held:
-                        self.log.flag("needs_a_person", P.NEED_PERSON_REASON, t.person)
-                    break  # help or repeat: say it again
-                # ticks, silences, speech: a break is quiet
 
     def _help(self, t: Turn) -> str:
         return " ".join(p for p in (t.help, P.ALWAYS_HELP) if p)
@@ -661,3 +640,27 @@ class Engine:
         if shuffle:
             self.rng.shuffle(out)
         return out
+
+
+def _break(engine: Engine, t: Turn) -> Generator[None, Event, str]:
+    """A break: said once, then quiet (no reminders) for as long as it takes. "on" to
+    carry on (green), "back" to go back one question (yellow), "stop" to stop for today
+    (red)."""
+    pause = Turn(P.BREAK, t.step_id, t.person, "", buttons=frozenset({"yes", "no", "next"}))
+    while True:
+        pid = engine._say(pause.text, pause)
+        while True:
+            event = yield
+            if isinstance(event, PromptFinished) and event.prompt_id == pid:
+                engine.emit(SetLights(pause.lit, "idle"))
+            elif isinstance(event, ButtonPressed):
+                if event.button == "yes":
+                    return "on"
+                if event.button == "next" and not event.held:
+                    return "back"
+                if event.button == "no":
+                    return "stop"
+                if event.button == "help" and event.held:
+                    engine.log.flag("needs_a_person", P.NEED_PERSON_REASON, t.person)
+                break  # help or repeat: say it again
+            # ticks, silences, speech: a break is quiet

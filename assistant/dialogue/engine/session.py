@@ -35,6 +35,7 @@ from assistant.core.record import (
 )
 from assistant.core.words import SHORT_ANSWERS, ShortAnswer
 from assistant.dialogue.engine.base import Reply, Turn, question_of
+from assistant.dialogue.engine.goback import Checkpoints, standing, stands
 
 AnswerKind = Literal["free", "short", "choice", "scale", "button"]
 
@@ -67,9 +68,8 @@ class SessionLog:
         self._word_candidates: list[tuple[str, str, ShortAnswer, str]] = []
         """(answer id, person id, word, audio path) of short answers heard with the person's
         taught words: examples to keep if the answer stands (:meth:`word_examples`)."""
-        self._checkpoints: list[tuple[int, SessionRecord]] = []
-        """(answers standing, a copy of the record) at the start of each turn that came after
-        a new answer: where going back one question returns to (:meth:`go_back`)."""
+        self._back = Checkpoints()
+        """Where going back one question returns to (:meth:`go_back`)."""
 
     @classmethod
     def open(
@@ -92,21 +92,13 @@ class SessionLog:
         """A new session's record, or a copy of an unfinished one to carry on with."""
         roster = [p.model_copy(deep=True) for p in people]
         if record is None:
-            record = SessionRecord(
-                id=ids(),
-                script=script,
-                script_version=script_version,
-                started_at=now(),
-                facilitator=facilitator,
-                engines=dict(engines or {}),
-                next_meeting=next_meeting,
-                jobs=[j.model_copy(deep=True) for j in jobs],
-                goals=[g.model_copy(deep=True) for g in goals],
-            )
+            record = SessionRecord(id=ids(), script=script, script_version=script_version,
+                started_at=now(), facilitator=facilitator, engines=dict(engines or {}),
+                next_meeting=next_meeting, jobs=[j.model_copy(deep=True) for j in jobs],
+                goals=[g.model_copy(deep=True) for g in goals])  # fmt: skip
         else:
             record = record.model_copy(deep=True)
-            if engines:
-                record.engines.update(engines)
+            record.engines.update(engines or {})
         if not record.people and not roll_call:
             record.people = [p.model_copy(deep=True) for p in roster]
         log = cls(record, roster, ids=ids, now=now, emit=emit)
@@ -140,52 +132,30 @@ class SessionLog:
 
     def standing(self) -> list[Answer]:
         """Every answer not taken back by going back one question."""
-        return [a for a in self._record.answers if not a.withdrawn]
+        return standing(self._record)
 
     # ------------------------------------------------------------------ going back
 
     def checkpoint(self) -> None:
-        """Remember the record as it is before a turn, if an answer came since the last time:
-        going back one question returns here."""
-        n = len(self.standing())
-        if self._checkpoints and self._checkpoints[-1][0] >= n:
-            return
-        self._checkpoints.append((n, self._record.model_copy(deep=True)))
+        """Before a turn: going back one question returns to the record as it is now (if this
+        is a question's start). Not within the roll call: going back to it starts it again."""
+        if not self.roll_call_open:
+            self._back.take(self._record)
 
     def go_back(self) -> list[Answer] | None:
-        """Undo the latest answer (or answers, if one turn gave several) and everything made
-        from it (ideas, jobs, statuses, goals, celebrations): the record goes back to how it was
-        before that question was asked. The answers undone are kept, marked taken back (and
-        rejected), so staff see what happened; so are flags raised since, except one raised by
-        an answer taken back. None if there is no question to go back to; else the answers
-        undone. Saves."""
-        n = len(self.standing())
-        while self._checkpoints and self._checkpoints[-1][0] >= n:
-            self._checkpoints.pop()
-        if not self._checkpoints:
+        """Undo the latest answer and everything made from it (:meth:`Checkpoints.back`);
+        None if there is no question to go back to, else the answers undone. Saves."""
+        found = self._back.back(self._record)
+        if found is None:
             return None
-        earlier = self._checkpoints[-1][1]
-        had = {a.id for a in earlier.answers}
-        undone = [a for a in self._record.answers if a.id not in had]
-        undone_ids = {a.id for a in undone}
-        had_flags = {f.id for f in earlier.flags}
-        flags = [
-            f for f in self._record.flags if f.id not in had_flags and f.answer_id not in undone_ids
-        ]
-        record = earlier.model_copy(deep=True)
-        for a in undone:
-            copy = a.model_copy(deep=True)
-            copy.withdrawn = True
-            copy.rejected = True
-            copy.confirmed_by = "not_confirmed"
-            record.answers.append(copy)
-        record.flags.extend(f.model_copy(deep=True) for f in flags)
-        self._record = record
+        self._record, undone = found
         self.save()
-        return [a for a in undone if not a.withdrawn]
+        return undone
 
     def answered(self, key: str, person: Person | None) -> bool:
-        return bool(self.answers_to(key, person))
+        """Whether *person* answered *key* (a pass counts; a try they said was wrong does not,
+        so carrying on or going back asks it again)."""
+        return any(stands(a) for a in self.answers_to(key, person))
 
     def answer_by_id(self, answer_id: str | None) -> Answer | None:
         return next((a for a in self._record.answers if a.id == answer_id), None)
@@ -297,6 +267,7 @@ class SessionLog:
     @contextlib.contextmanager
     def roll_call(self) -> Iterator[None]:
         """While the roll call is under way (who is in the room is not known yet)."""
+        self._back.take(self._record)  # going back into the roll call starts it again
         self.roll_call_open = True
         try:
             yield
@@ -350,16 +321,9 @@ class SessionLog:
         self, kind: str, reason: str, person: Person | None, answer_id: str | None = None
     ) -> None:
         """Something for a member of staff to look at; save."""
-        self._record.flags.append(
-            Flag(
-                id=self._ids(),
-                person_id=person.id if person else None,
-                kind=kind,
-                reason=reason,
-                answer_id=answer_id,
-                at=self._now(),
-            )
-        )
+        pid = person.id if person else None
+        self._record.flags.append(Flag(id=self._ids(), person_id=pid, kind=kind, reason=reason,
+                                       answer_id=answer_id, at=self._now()))  # fmt: skip
         self.save()
 
     # ------------------------------------------------------------------ people
