@@ -206,3 +206,37 @@ def test_nothing_to_go_back_to_keeps_the_way_back_for_later() -> None:
     assert "If you are Sam, press green." in talk.last_said
     talk.run(["yes"])
     assert "shall I keep recordings of how you say them?" in talk.last_said  # taught again
+
+
+def test_the_voice_of_an_answer_taken_back_is_not_kept(tmp_path: Path) -> None:
+    """Going back keeps the answer taken back as a try (its words), never the person's voice:
+    it is not their answer, and going back may have undone the consent it was kept under."""
+    from test_records_support import make_wav
+
+    from assistant.records.model import Consent
+
+    store = RecordStore(tmp_path, min_free_mb=0)
+    sam = store.add_person("Sam", consent=Consent(audio=True, method="button"))
+    talk = Conversation("daily-checkin", [sam])
+    talk.run(["yes", "yes", "yes", "say: the cat"])  # Sam; keep my voice; good; the news
+
+    done = {"saves": 0, "kept": 0}
+
+    def saved() -> SessionRecord:  # what the shell does with the engine's actions
+        for save in talk.saves[done["saves"] :]:
+            store.save_session(save.record)
+        for i, kept in enumerate(talk.kept[done["kept"] :]):
+            wav = make_wav(tmp_path / f"turn{i}.wav", freq=300 + 20 * i)
+            store.keep_audio(talk.record.id, kept.answer_id, wav)
+        done.update(saves=len(talk.saves), kept=len(talk.kept))
+        return store.get_session(talk.record.id)
+
+    (news,) = [a for a in saved().answers if a.step_id == "news"]
+    assert news.audio_clip is not None
+    clip = store.folder.clip_path(news.audio_clip)
+    assert clip.exists()
+    talk.run(BACK)
+    (news,) = [a for a in saved().answers if a.step_id == "news"]
+    assert news.withdrawn and news.transcript == "the cat" and news.audio_clip is None
+    assert not clip.exists()
+    store.close()

@@ -145,18 +145,23 @@ class SessionRepository:
             if r[0] not in wanted
         ]
         dropped: set[str] = set()
-        for answer_id in gone:  # a draft dropped an answer: drop its index row and its clip
+        # A draft dropped an answer: drop its index row and its clip. An answer taken back
+        # (the person went back one question) keeps its row and transcript, not their voice:
+        # it is not their answer, and going back may have undone the consent it was kept under.
+        taken_back = [(a.id, "taken back") for a in rec.answers if a.withdrawn]
+        for answer_id, why in [*((g, "answer removed") for g in gone), *taken_back]:
             clip = db.execute(
                 "SELECT sha256 FROM clips WHERE answer_id = ? AND deleted_at IS NULL", (answer_id,)
             ).fetchone()
             if clip:
                 dropped.add(clip[0])
             db.execute(
-                "UPDATE clips SET deleted_at = ?, deleted_why = 'answer removed' "
+                "UPDATE clips SET deleted_at = ?, deleted_why = ? "
                 "WHERE answer_id = ? AND deleted_at IS NULL",
-                (now, answer_id),
+                (now, why, answer_id),
             )
-            db.execute("DELETE FROM answers WHERE id = ?", (answer_id,))
+            if why == "answer removed":
+                db.execute("DELETE FROM answers WHERE id = ?", (answer_id,))
         self.jobs.index(db, rec)
         return dropped
 
