@@ -56,11 +56,12 @@ def test_engine_record_through_the_store(engine_record: SessionRecord, tmp_path:
     for person in engine_record.people:
         in_force = store.get_person(person.id).consent
         assert in_force is not None and in_force.audio == consent[person.id]
-    for a in back.answers:
-        if a.audio_clip:
-            assert a.person_id is not None and consent[a.person_id]
-    assert kept == sum(1 for a in back.answers if a.audio_clip) > 0
     assert any(not ok for ok in consent.values())  # the demo has someone who said no
+    # The store kept the clips of those who said yes as they came (it checks each person)...
+    assert kept > 0
+    # ...and, the demo being a group, deleted them once the session's no was saved: one
+    # microphone hears the room, so a no in a group keeps the words only, for everyone.
+    assert [a.id for a in back.answers if a.audio_clip] == []
 
     doc = export_document(store, [back])
     jsonschema.validate(json.loads(json.dumps(doc)), export_schema())
@@ -68,7 +69,7 @@ def test_engine_record_through_the_store(engine_record: SessionRecord, tmp_path:
     assert len(rows) == len(answers)
 
     html = render_summary(store, back)
-    assert html.count("<audio") == kept
+    assert "<audio" not in html  # clips in the summary: tests/test_easyread.py
     for person in engine_record.people:
         mine = render_summary(store, back, person_id=person.id)
         if not consent[person.id]:

@@ -4,6 +4,7 @@ silences and speech on the real engine and the driver's fake clock. Whatever peo
 - silence never ends a session;
 - a rejected answer is never kept as the answer (never an idea, goal, job, strength or topic);
 - a scale answer that raises a flag is checked back first;
+- a voice is kept only with the person's consent and, in a group, everyone's present;
 - going back one question (help, help, yellow) anywhere keeps all of these true: the answer
   taken back is never kept as the answer, and nothing made from it stays;
 - every open question says how to answer it by buttons ("For choices, press yellow.");
@@ -91,6 +92,22 @@ def _check(talk: Conversation, flagged_checks: int) -> None:
     for goal in record.goals:
         if goal.person_id is not None:
             assert goal.text in kept_words, goal.text
+    # a voice is kept only with consent: the person's and, in a group, everyone's present.
+    # The store deletes the clip of an answer taken back, and every clip of a session in which
+    # someone said no (tests/test_go_back.py, tests/test_consent_in_session.py).
+    standing = {a.id: a for a in record.answers if not a.withdrawn}
+    agreed = {p.id for p in record.people if p.consent is not None and p.consent.audio}
+    said_no = [
+        p
+        for p in record.people
+        if p.consent and p.consent.session_id == record.id and p.id not in agreed
+    ]
+    for kept in [] if said_no else talk.kept:
+        answer = standing.get(kept.answer_id)
+        if answer is not None:
+            assert answer.person_id in agreed, "a voice kept without consent"
+            if not talk.engine.script.one_person:
+                assert agreed >= {p.id for p in record.people}, "a voice kept in a group"
     scale_flags = [f for f in record.flags if f.kind in ("mood_not_good", "asked_for_help")]
     assert len(scale_flags) <= flagged_checks, "a flag raised without checking back"
 

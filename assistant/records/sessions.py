@@ -149,7 +149,21 @@ class SessionRepository:
         # (the person went back one question) keeps its row and transcript, not their voice:
         # it is not their answer, and going back may have undone the consent it was kept under.
         taken_back = [(a.id, "taken back") for a in rec.answers if a.withdrawn]
-        for answer_id, why in [*((g, "answer removed") for g in gone), *taken_back]:
+        # A no to keeping the voice, said in this session, holds for the whole session: a clip
+        # kept earlier in it (under an earlier yes) goes; in a group, everyone's (one
+        # microphone hears the room, so their voice is in the others' clips).
+        refused = {
+            p.id
+            for p in rec.people
+            if p.consent is not None and p.consent.session_id == rec.id and not p.consent.audio
+        }
+        group = len(rec.people) > 1
+        said_no = [
+            (a.id, "consent refused")
+            for a in rec.answers
+            if refused and not a.withdrawn and (group or a.person_id in refused)
+        ]
+        for answer_id, why in [*((g, "answer removed") for g in gone), *taken_back, *said_no]:
             clip = db.execute(
                 "SELECT sha256 FROM clips WHERE answer_id = ? AND deleted_at IS NULL", (answer_id,)
             ).fetchone()
