@@ -611,6 +611,78 @@ def people_unassign(
     typer.echo(f"{who.name} is no longer assigned to {where.name}.")
 
 
+@people_app.command("add")
+def people_add(
+    name: Annotated[str, typer.Argument(help="Their name, as the device should say it")],
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="A device to assign them to (id, its start, or name); repeat"),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who is adding them")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Add a person on the hub (no device has named them yet); with --to, the devices that
+    receive them at their next sync."""
+    from assistant.hub.merge import add_person
+
+    hub = _open(home, db)
+    try:
+        who = add_person(hub, name, by, to)
+    finally:
+        hub.close()
+    where = f": {len(to)} device(s) receive them at their next sync" if to else ""
+    typer.echo(f"Added {who.name} ({who.id[:8]}){where}.")
+
+
+@people_app.command("rename")
+def people_rename(
+    person: Annotated[str, typer.Argument(help="The person (id, or its start, or name)")],
+    name: Annotated[str, typer.Argument(help="The name every device should use")],
+    by: Annotated[str, typer.Option("--by", help="Who is renaming")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Give a person the name every device uses (this decides a name conflict)."""
+    from assistant.hub.merge import rename
+
+    hub = _open(home, db)
+    try:
+        before, who = rename(hub, person, name, by)
+    finally:
+        hub.close()
+    typer.echo(f"{before} is now {who.name} on the hub; devices take it at their next sync.")
+
+
+@people_app.command("merge")
+def people_merge(
+    keep: Annotated[str, typer.Argument(help="The record to keep (id, or its start, or name)")],
+    other: Annotated[str, typer.Argument(help="The record of the same person, merged into it")],
+    by: Annotated[str, typer.Option("--by", help="Who is merging")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Two records of one person made one: the second's sessions, jobs, devices and consent
+    follow the first, on the hub now and on the devices at their next sync."""
+    from assistant.hub.merge import merge
+
+    hub = _open(home, db)
+    try:
+        who, name, moved = merge(hub, keep, other, by)
+    finally:
+        hub.close()
+    typer.echo(
+        f"Merged {name} into {who.name}: {moved['sessions']} session(s), {moved['jobs']} "
+        f"job(s) and {moved['links']} device link(s) follow them; devices merge theirs at "
+        "their next sync."
+    )
+    if moved["clips_deleted"]:
+        typer.echo(
+            f"{moved['clips_deleted']} recording(s) deleted: a withdrawal of consent now "
+            "covers both records."
+        )
+
+
 @people_app.command("withdraw")
 def people_withdraw(
     person: Annotated[str, typer.Argument(help="The person (id, or its start, or name)")],

@@ -287,6 +287,13 @@ def unassign(hub: Hub, person: str, device: str, by: str) -> tuple[db.Person, db
     return who, where
 
 
+def local_ids(s: DBSession, person_id: str) -> set[str]:
+    """Every id devices use for this hub person (more than one after staff merged two)."""
+    return {person_id} | set(
+        s.scalars(select(db.PersonLink.local_id).where(db.PersonLink.person_id == person_id))
+    )
+
+
 def people_rows(hub: Hub) -> list[dict[str, Any]]:
     """Every hub person: name, first device, assigned devices, and names devices use that
     differ from the hub's (conflicts for staff)."""
@@ -311,7 +318,7 @@ def people_rows(hub: Hub) -> list[dict[str, Any]]:
                 {
                     "id": person.id,
                     "name": person.name,
-                    "first_seen": names.get(person.device_id or "", "-"),
+                    "first_seen": names.get(person.device_id or "", "staff (on the hub)"),
                     "assigned": assigned,
                     "conflicts": others,
                 }
@@ -334,11 +341,19 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
         people: list[dict[str, Any]] = []
         local_of: dict[str, str] = {}
         for person in s.scalars(select(db.Person).where(db.Person.id.in_(ids))):
-            link = s.scalars(
-                select(db.PersonLink).where(
-                    db.PersonLink.device_id == device_id, db.PersonLink.person_id == person.id
-                )
-            ).first()
+            links = sorted(
+                s.scalars(
+                    select(db.PersonLink).where(
+                        db.PersonLink.device_id == device_id, db.PersonLink.person_id == person.id
+                    )
+                ),
+                # two local ids for one person (staff merged them): the hub's id if the device
+                # has it, else the first; the device merges the others into it
+                key=lambda k: (k.local_id != person.id, k.local_id),
+            )
+            link = links[0] if links else None
+            for alias in links[1:]:
+                alias.local_name = None  # the device merges it and takes the kept one's name
             if link is None:
                 clash = s.get(db.PersonLink, (device_id, person.id))
                 if clash is not None:  # that id means someone else on this device: never
@@ -357,6 +372,7 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                     "consent": json.loads(person.consent_json) if person.consent_json else None,
                     "withdrawals": withdrawals.for_person(s, person.id),
                 }
+                | ({"aliases": [k.local_id for k in links[1:]]} if len(links) > 1 else {})
             )
         since = datetime.now(UTC) - DONE_KEPT
         jobs: list[dict[str, Any]] = []

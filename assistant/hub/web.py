@@ -345,10 +345,13 @@ async def session_page(session_id: str, request: Request) -> HTMLResponse:
 
 
 def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
+    from assistant.hub.people import local_ids
+
     with hub.tx() as s:
         person = s.get(db.Person, person_id)
         if person is None:
             return None
+        ids = local_ids(s, person_id)  # the records name them by each device's own id
         rows = list(
             s.scalars(
                 select(db.Session)
@@ -360,7 +363,7 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         flags = list(
             s.scalars(
                 select(db.Flag)
-                .where(db.Flag.person_id == person_id)
+                .where(db.Flag.person_id.in_(ids))
                 .order_by(db.Flag.resolved_at.is_not(None), db.Flag.at.desc())
             )
         )
@@ -373,18 +376,18 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
     for row in reversed(rows):  # oldest first, so later sessions update jobs
         record = _record(row)
         for job in record.jobs:
-            if job.person_id == person_id:
+            if job.person_id in ids:
                 jobs[job.id] = job
         for checkin in record.checkins:
-            if checkin.person_id == person_id:
+            if checkin.person_id in ids:
                 checkins.append((row, checkin, {j.id: j.what for j in record.jobs}))
                 job_now.update(checkin.jobs)
         for goal in record.goals:
-            if goal.person_id in (person_id, None):
+            if goal.person_id is None or goal.person_id in ids:
                 goals.append((row, goal))
         edits = edits_by_session[row.id]
         said = []
-        for answer in record.answers_for(person_id):
+        for answer in (a for a in record.answers if a.person_id in ids):
             current = edits[answer.id][-1].text if answer.id in edits else answer.transcript
             said.append((row, answer, current))
         answers[:0] = said  # newest session first, each session's answers in order

@@ -93,6 +93,15 @@ def record(
                 witnessed_by=witnessed_by,
                 withdrawn=True,
             ).model_dump_json()
+    gone = apply_to_sessions(s, person_id, at, withdrawal_id)
+    row.clips_deleted = len(gone)
+    log.info("Consent withdrawn for %s; %d clip(s) deleted on the hub", person_id, len(gone))
+    return gone
+
+
+def apply_to_sessions(s: DBSession, person_id: str, at: datetime, withdrawal_id: str) -> list[str]:
+    """Delete the clips a withdrawal made at *at* covers in every session of the person, from
+    any device (rows now; the caller removes the files after the commit)."""
     shas: set[str] = set()
     for session in s.scalars(
         select(db.Session)
@@ -102,10 +111,7 @@ def record(
         rec = SessionRecord.model_validate_json(session.record_json)
         for local in _locals_of(s, rec, session.device_id, person_id):
             shas |= covered_clips(rec, local, at)
-    gone = delete_blobs(s, shas, person_id, withdrawal_id)
-    row.clips_deleted = len(gone)
-    log.info("Consent withdrawn for %s; %d clip(s) deleted on the hub", person_id, len(gone))
-    return gone
+    return delete_blobs(s, shas, person_id, withdrawal_id)
 
 
 def _locals_of(s: DBSession, rec: SessionRecord, device_id: str, person_id: str) -> list[str]:

@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant.records.store")
 
+
+def ids_of(db: sql.Connection, person_id: str) -> list[str]:
+    """The person's id and every id merged into it (sessions recorded under those are theirs)."""
+    rows = db.execute(
+        "SELECT alias_id FROM person_aliases WHERE person_id = ? ORDER BY alias_id", (person_id,)
+    ).fetchall()
+    return [person_id, *(str(r[0]) for r in rows)]
+
+
 PERSON_SETTINGS = (
     "words_per_minute",
     "repeat_after_s",
@@ -194,26 +203,11 @@ class PeopleRepository:
         wid = str(withdrawal["id"])
         if db.execute("SELECT 1 FROM consent_events WHERE withdrawal_id = ?", (wid,)).fetchone():
             return None
-        from assistant.records.withdrawal_rule import aware, grant_after
+        from assistant.records.withdrawal_rule import aware
 
         at = aware(datetime.fromisoformat(str(withdrawal["at"])))
-        covered: list[str] = []
-        for sid, data in db.execute(
-            "SELECT s.id, s.data FROM sessions s JOIN session_people p ON p.session_id = s.id "
-            "WHERE p.person_id = ?",
-            (person_id,),
-        ).fetchall():
-            record = SessionRecord.model_validate_json(data)
-            person = next((x for x in record.people if x.id == person_id), None)
-            if person is None or not grant_after(person.consent, at):
-                covered.append(sid)
-        latest = db.execute(
-            "SELECT audio, at FROM consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
-            (person_id,),
-        ).fetchone()
-        regranted = bool(latest and latest[0]) and aware(datetime.fromisoformat(latest[1])) > at
         now = self.db.now()
-        shas = self._delete_clips(db, person_id, now, sessions=covered, name=not regranted)
+        shas, regranted = self._cover(db, person_id, at, now)
         db.execute(
             "INSERT INTO consent_events (person_id, audio, at, method, witnessed_by, "
             "withdrawal, clips_deleted, recorded_at, withdrawal_id, sent_at, from_hub) "
@@ -240,6 +234,48 @@ class PeopleRepository:
         log.info("Consent withdrawn elsewhere for %s; %d clip(s) deleted", person_id, len(shas))
         return shas
 
+    def _cover(
+        self, db: sql.Connection, person_id: str, at: datetime, now: datetime
+    ) -> tuple[list[str], bool]:
+        """Delete the clips a withdrawal made at *at* covers (the rule of ``apply_withdrawal``),
+        in sessions recorded under the person's id or an id merged into it. Returns them, and
+        whether the person agreed again after it (their name's recording is then kept)."""
+        from assistant.records.withdrawal_rule import aware, grant_after
+
+        covered: list[str] = []
+        ids = ids_of(db, person_id)
+        marks = ",".join("?" * len(ids))
+        for sid, data in db.execute(
+            "SELECT DISTINCT s.id, s.data FROM sessions s JOIN session_people p "
+            f"ON p.session_id = s.id WHERE p.person_id IN ({marks})",
+            ids,
+        ).fetchall():
+            record = SessionRecord.model_validate_json(data)
+            person = next((x for x in record.people if x.id in ids), None)
+            if person is None or not grant_after(person.consent, at):
+                covered.append(sid)
+        latest = db.execute(
+            "SELECT audio, at FROM consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
+            (person_id,),
+        ).fetchone()
+        regranted = bool(latest and latest[0]) and aware(datetime.fromisoformat(latest[1])) > at
+        shas = self._delete_clips(db, person_id, now, sessions=covered, name=not regranted)
+        return shas, regranted
+
+    def cover_after_merge(self, db: sql.Connection, person_id: str) -> list[str]:
+        """After two records of the person were merged: their latest withdrawal (of either)
+        now covers the sessions of both (caller's transaction); returns the clips deleted."""
+        from assistant.records.withdrawal_rule import aware
+
+        rows = db.execute(
+            "SELECT at FROM consent_events WHERE person_id = ? AND withdrawal = 1",
+            (person_id,),
+        ).fetchall()
+        if not rows:
+            return []
+        at = max(aware(datetime.fromisoformat(r[0])) for r in rows)
+        return self._cover(db, person_id, at, self.db.now())[0]
+
     @staticmethod
     def _delete_clips(
         db: sql.Connection,
@@ -250,12 +286,15 @@ class PeopleRepository:
         name: bool,
     ) -> list[str]:
         """Mark deleted the person's clips (of *sessions*, or all) and the whole-group clips of
-        those sessions they took part in; with *name*, the recording of their name too."""
+        those sessions they took part in; with *name*, the recording of their name too. Clips
+        recorded under an id merged into theirs are theirs too."""
+        ids = ids_of(db, person_id)
+        marks = ",".join("?" * len(ids))
         where = (
-            "deleted_at IS NULL AND (person_id = ? OR (person_id IS NULL AND session_id IN "
-            "(SELECT session_id FROM session_people WHERE person_id = ?)))"
+            f"deleted_at IS NULL AND (person_id IN ({marks}) OR (person_id IS NULL AND "
+            f"session_id IN (SELECT session_id FROM session_people WHERE person_id IN ({marks}))))"
         )
-        args: list[Any] = [person_id, person_id]
+        args: list[Any] = [*ids, *ids]
         if sessions is not None:
             if not sessions:
                 where = "0"
@@ -271,14 +310,15 @@ class PeopleRepository:
             shas += [
                 r[0]
                 for r in db.execute(
-                    "SELECT sha256 FROM name_clips WHERE person_id = ? AND deleted_at IS NULL",
-                    (person_id,),
+                    f"SELECT sha256 FROM name_clips WHERE person_id IN ({marks}) "
+                    "AND deleted_at IS NULL",
+                    ids,
                 )
             ]
             db.execute(
                 "UPDATE name_clips SET deleted_at = ?, deleted_why = 'consent withdrawn' "
-                "WHERE person_id = ? AND deleted_at IS NULL",
-                (iso(now), person_id),
+                f"WHERE person_id IN ({marks}) AND deleted_at IS NULL",
+                (iso(now), *ids),
             )
         return shas
 

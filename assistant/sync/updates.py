@@ -34,6 +34,7 @@ import httpx
 from assistant.errors import RecordError, SyncError
 from assistant.records.db import iso
 from assistant.records.jobs import insert_job_event
+from assistant.records.merge import merge_alias
 from assistant.records.model import Consent, Job, JobEvent, Person
 from assistant.sync.device import Enrolment
 
@@ -51,6 +52,7 @@ UPDATE_KIND = "people"
 class UpdatesReport:
     people_added: int = 0
     people_updated: int = 0
+    people_merged: int = 0  # local people merged into another, as staff merged them on the hub
     jobs_received: int = 0
     jobs_corrected: int = 0  # this device's own jobs whose words staff corrected on the hub
     withdrawals: int = 0  # withdrawals of consent made elsewhere, applied here
@@ -59,13 +61,22 @@ class UpdatesReport:
 
     def lines(self) -> list[str]:
         if self.unchanged or not (
-            self.people_added or self.people_updated or self.jobs_received or self.withdrawals
+            self.people_added
+            or self.people_updated
+            or self.people_merged
+            or self.jobs_received
+            or self.withdrawals
         ):
             return []  # nothing new: nothing to say (the timer's log stays quiet)
         lines = [
             f"From the hub: {self.people_added} people added, {self.people_updated} updated, "
             f"{self.jobs_received} jobs received."
         ]
+        if self.people_merged:
+            lines.append(
+                f"{self.people_merged} person record(s) here merged into another, as staff "
+                "merged them on the hub."
+            )
         if self.jobs_corrected:
             lines.append(f"{self.jobs_corrected} job(s) made here were corrected by staff.")
         if self.withdrawals:
@@ -121,6 +132,10 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
     with db_.tx() as db:
         for p in people:
             pid, name = str(p["id"]), " ".join(str(p["name"]).split())
+            merged = [a for a in p.get("aliases") or [] if merge_alias(db, str(a), pid, name, now)]
+            if merged:  # staff merged two records of this person on the hub
+                report.people_merged += len(merged)
+                deleted.update(repo.cover_after_merge(db, pid))
             row = db.execute("SELECT name, data FROM people WHERE id = ?", (pid,)).fetchone()
             clash = db.execute(
                 "SELECT id FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL "
