@@ -20,6 +20,7 @@ from assistant.errors import AssistantError, SyncError
 
 if TYPE_CHECKING:
     from assistant.hub.service import Hub
+    from assistant.hub.stick import UpdatesWritten
 
 hub_app = typer.Typer(
     help="The charity's hub: receive records, staff review.", no_args_is_help=True
@@ -335,15 +336,27 @@ def devices(home: HomeOpt = None, db: DbOpt = None) -> None:
 @hub_app.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(help="The stick's folder")],
+    updates: Annotated[
+        bool,
+        typer.Option(
+            help="Then write each device's updates (people, jobs, scripts) back onto the stick"
+        ),
+    ] = True,
     home: HomeOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Import sessions exported to a USB stick by 'assistant sync export'."""
+    """Import sessions exported to a USB stick by 'assistant sync export', then write back the
+    hub's updates for each device found, for the stick's way home."""
     from assistant.hub import stick
 
     hub = _open(home, db, unlock=True)
     try:
         report = stick.import_folder(hub, path)
+        written = [
+            stick.write_updates(hub, root, [device_id], by="hub import")
+            for device_id, root in report.devices.items()
+            if updates
+        ]
     finally:
         hub.close()
     typer.echo(
@@ -355,9 +368,50 @@ def import_(
             else ""
         )
     )
+    for w in written:
+        _echo_written(w)
     for problem in report.refused:
         typer.echo(f"Not imported: {problem}", err=True)
     if report.refused:
+        raise typer.Exit(1)
+
+
+def _echo_written(w: UpdatesWritten) -> None:
+    for name in w.devices:
+        typer.echo(f"Wrote the hub's updates for {name} to the stick (people, jobs, scripts).")
+    for line in w.skipped:
+        typer.echo(f"Not written: {line}", err=True)
+
+
+@hub_app.command("export")
+def export_(
+    path: Annotated[Path, typer.Argument(help="The stick's folder")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="A device: its id, id start or name")
+    ] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Every device that is not revoked")] = (
+        False
+    ),
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write the hub's updates (people, jobs, published scripts) for devices onto a USB stick,
+    for devices that have no network: 'assistant sync import' (or 'sync export') reads them."""
+    from assistant.hub import stick
+
+    if bool(to) == everyone:
+        raise SyncError("Say which devices: --to DEVICE (more than once for several) or --all.")
+    hub = _open(home, db, unlock=True)
+    try:
+        if everyone:
+            ids = [d.id for d in hub.devices() if d.revoked_at is None]
+        else:
+            ids = [hub.find_device(ident).id for ident in to or []]
+        written = stick.write_updates(hub, path, ids, by="hub export")
+    finally:
+        hub.close()
+    _echo_written(written)
+    if not written.devices:
         raise typer.Exit(1)
 
 

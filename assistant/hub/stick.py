@@ -12,13 +12,14 @@ import hashlib
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import BundleError, SyncError
 from assistant.hub.errors import MissingClips
 from assistant.hub.service import Hub
+from assistant.sync.safe_files import file_kind as _kind
+from assistant.sync.safe_files import read_regular
 
 SESSION_NAME_RE = re.compile(
     r"sessions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
@@ -37,6 +38,9 @@ class ImportReport:
     withdrawals_added: int = 0
     already_here: int = 0
     refused: list[str] = field(default_factory=list)
+    devices: dict[str, Path] = field(default_factory=dict)
+    """Device id -> the stick folder holding its ``assistant-<id>`` folder, for each export
+    found: where the hub's updates for that device go back (:func:`write_updates`)."""
 
 
 def import_folder(hub: Hub, path: Path, by: str = "hub import") -> ImportReport:
@@ -78,6 +82,9 @@ def _import_one(hub: Hub, manifest: Path, report: ImportReport) -> None:
     except (ValueError, KeyError, TypeError, RecursionError):
         report.refused.append(f"{manifest}: the manifest is not readable.")
         return
+    device_id = doc.get("device_id") if isinstance(doc, dict) else None
+    if isinstance(device_id, str) and folder.name == f"assistant-{device_id}":
+        report.devices[device_id] = folder.parent
     entries = [e for e in files if isinstance(e, dict)]
     # withdrawals first (the hub then waits for no clip they cover), then clips, sessions
     order = {"consent/": 0, "clips/": 1}
@@ -123,44 +130,53 @@ def _import_one(hub: Hub, manifest: Path, report: ImportReport) -> None:
             report.refused.append(f"{name}: {exc}")
 
 
-def _kind(path: Path) -> str:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return "missing"
-    if stat.S_ISLNK(st.st_mode):
-        return "link"
-    if stat.S_ISDIR(st.st_mode):
-        return "folder"
-    return "file" if stat.S_ISREG(st.st_mode) else "special"
+@dataclass
+class UpdatesWritten:
+    devices: list[str] = field(default_factory=list)
+    """Names of the devices whose updates were written."""
+    skipped: list[str] = field(default_factory=list)
+    """One line per device given that gets nothing (revoked, not enrolled)."""
 
 
-def read_regular(path: Path, cap: int) -> bytes:
-    """The bytes of *path* if it is a regular file (not a link, FIFO or device) of at most *cap*
-    bytes; else one plain :class:`SyncError` sentence. Checked with lstat, then again on the
-    opened file, so nothing is read from anything else."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise SyncError(f"{path}: cannot be read ({exc.strerror}).") from exc
-    if stat.S_ISLNK(st.st_mode):
-        raise SyncError(f"{path}: is a link, not a file, so it was not read.")
-    if not stat.S_ISREG(st.st_mode):
-        raise SyncError(f"{path}: is not a regular file (a device or pipe?), so it was not read.")
-    if st.st_size > cap:
-        raise SyncError(f"{path}: is larger than this hub accepts ({cap} bytes).")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        raise SyncError(f"{path}: cannot be read ({exc.strerror}).") from exc
-    try:
-        st2 = os.fstat(fd)
-        if not stat.S_ISREG(st2.st_mode) or (st2.st_dev, st2.st_ino) != (st.st_dev, st.st_ino):
-            raise SyncError(f"{path}: changed while it was being read, so it was not read.")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(cap + 1)
-    finally:
-        os.close(fd)
-    if len(data) > cap:
-        raise SyncError(f"{path}: is larger than this hub accepts ({cap} bytes).")
-    return data
+def write_updates(hub: Hub, target: Path, device_ids: list[str], by: str) -> UpdatesWritten:
+    """Write, for each device, the hub's updates onto the stick at *target*:
+    ``assistant-<device id>/from-hub/scripts.update`` (every publication it should hold) and
+    ``people.update`` (its people and their jobs): the same sealed, signed updates the network
+    sends (:mod:`assistant.sync.stick` reads them on the device). A revoked device gets
+    nothing. Needs the hub's signing key (an unlocked hub)."""
+    from assistant.hub import db
+    from assistant.hub.people import updates_for
+    from assistant.hub.publish import update_for
+    from assistant.sync.device import write_atomic
+    from assistant.sync.stick import FILES, FROM_HUB, device_folder
+
+    if not target.is_dir():
+        raise SyncError(f"{target} is not a folder: plug in the stick and give its folder.")
+    out = UpdatesWritten()
+    for device_id in dict.fromkeys(device_ids):
+        with hub.tx() as s:
+            device = s.get(db.Device, device_id)
+            name = device.name if device is not None else device_id[:8]
+            revoked = device is not None and device.revoked_at is not None
+        if device is None:
+            out.skipped.append(f"{device_id[:8]}: not enrolled on this hub, so nothing for it.")
+            continue
+        if revoked:
+            out.skipped.append(f"{name}: revoked, so it gets nothing from the hub.")
+            continue
+        folder = device_folder(target, device_id)
+        if _kind(folder) not in ("folder", "missing") or _kind(folder / FROM_HUB) not in (
+            "folder",
+            "missing",
+        ):
+            out.skipped.append(f"{name}: its folder on the stick is a link, so nothing written.")
+            continue
+        try:
+            write_atomic(folder / FROM_HUB / FILES["scripts"], update_for(hub, device_id, []))
+            write_atomic(folder / FROM_HUB / FILES["people"], updates_for(hub, device_id))
+        except OSError as exc:
+            raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
+        out.devices.append(name)
+    if out.devices:
+        hub.audit(by, "wrote updates to a stick", str(target)[:200], ", ".join(out.devices))
+    return out

@@ -9,12 +9,15 @@ from __future__ import annotations
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from assistant.config import Settings, settings_of
 from assistant.errors import EnrolmentError, HubUnreachable, SyncError
+
+if TYPE_CHECKING:
+    from assistant.records.store import RecordStore
 
 EXIT_NO_NETWORK = 3
 
@@ -220,8 +223,9 @@ def status_cmd() -> None:
         if pulled is None:
             typer.echo("Last received from the hub: never.")
         else:
+            via = " (by USB stick)" if pulled.get("via") == "stick" else ""
             typer.echo(
-                f"Last received from the hub: {pulled['at']}: {pulled['people']} people, "
+                f"Last received from the hub{via}: {pulled['at']}: {pulled['people']} people, "
                 f"{pulled['jobs']} jobs (cursor {pulled['cursor'][:12]})."
             )
             for problem in pulled.get("problems") or []:
@@ -234,13 +238,15 @@ def status_cmd() -> None:
 def export_cmd(
     path: Annotated[Path, typer.Argument(help="A folder on the USB stick")],
 ) -> None:
-    """Write the sealed sessions waiting to be sent, and a manifest, to a USB stick."""
+    """Both ways by USB stick: take in what the hub wrote on it for this device (people, jobs,
+    published scripts), then write the sealed sessions waiting to be sent, and a manifest."""
     from assistant.sync.export import export
     from assistant.sync.source import open_store
 
     s = _settings()
     store = open_store(s)
     try:
+        received = _receive_stick(s, store, path)
         report = export(store, s.data_dir, path)
     finally:
         store.close()
@@ -250,6 +256,42 @@ def export_cmd(
     if report.withdrawals:
         typer.echo(f"Wrote {report.withdrawals} withdrawal(s) of consent too.")
     sys.stdout.flush()
+    if received:
+        raise SyncError(f"{received} file(s) the hub wrote on the stick were not used (above).")
+
+
+@sync_app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="A folder on the USB stick")],
+) -> None:
+    """Take in what the hub wrote on a USB stick for this device (people, jobs, published
+    scripts), checked as a network update is; writes nothing to the stick."""
+    from assistant.sync.source import open_store
+
+    s = _settings()
+    store = open_store(s)
+    try:
+        problems = _receive_stick(s, store, path, say_if_none=True)
+    finally:
+        store.close()
+    if problems:
+        raise SyncError(f"{problems} file(s) the hub wrote on the stick were not used (above).")
+
+
+def _receive_stick(s: Settings, store: RecordStore, path: Path, say_if_none: bool = False) -> int:
+    """Apply the hub's updates on the stick and say what changed; the number of files refused."""
+    from assistant.sync.stick import receive
+
+    got = receive(s, store, path)
+    if not got.found and say_if_none:
+        typer.echo("Nothing from the hub for this device on the stick.")
+    for line in got.lines():
+        typer.echo(line)
+    for problem in got.all_problems():
+        typer.echo(f"From the stick: {problem}", err=True)
+    if got.found and not got.all_problems() and not got.lines():
+        typer.echo("From the stick: nothing new from the hub.")
+    return len(got.problems)  # files refused (the rest are notes about what was applied)
 
 
 def register(app: typer.Typer) -> None:

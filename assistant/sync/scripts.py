@@ -17,13 +17,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from assistant.dialogue.published import PublishedScripts
 from assistant.errors import ScriptError, SyncError
-from assistant.sync.device import Enrolment
+from assistant.sync.device import Enrolment, write_atomic
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPDATE_KIND = "scripts"
+SCRIPTS_RECEIVED = "scripts-update.json"
+"""Beside the published scripts' folder: when the hub made the scripts update last applied."""
 
 
 @dataclass
@@ -68,6 +71,20 @@ def _hub_verify(client: HubClient, data_dir: Any, enrolment: Enrolment) -> bytes
     return key
 
 
+def scripts_made_at(settings: Settings) -> str:
+    """When the hub made the scripts update this device last applied ('' if never)."""
+    path = Path(settings.published_scripts_dir).parent / SCRIPTS_RECEIVED
+    try:
+        return str(json.loads(path.read_text()).get("made_at") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def remember_scripts_update(settings: Settings, made_at: str, via: str) -> None:
+    path = Path(settings.published_scripts_dir).parent / SCRIPTS_RECEIVED
+    write_atomic(path, json.dumps({"made_at": made_at, "via": via}).encode())
+
+
 def pull_scripts(
     settings: Settings,
     *,
@@ -81,7 +98,7 @@ def pull_scripts(
     """Bring this device's published scripts up to date with the hub. Raises
     :class:`~assistant.errors.HubUnreachable` when offline (nothing is changed then)."""
     from assistant.sync.client import HubClient, _check_auth, _detail
-    from assistant.sync.downstream import UpdateRefused, open_from_hub
+    from assistant.sync.downstream import UpdateRefused, open_from_hub, read_header
 
     enrolment = enrolment or Enrolment.load(settings.data_dir)
     report = ScriptsReport()
@@ -116,26 +133,43 @@ def pull_scripts(
             if kind != UPDATE_KIND:
                 raise UpdateRefused(f"The hub sent {kind!r} where scripts were expected.")
             body = json.loads(payload)
-            current = dict(body["current"])
-            sent = list(body["send"])
+            apply_scripts(published, body, report)
+            made_at = str(read_header(response.content).get("created_at") or "")
+            remember_scripts_update(settings, made_at, "network")
         except (UpdateRefused, ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"The scripts from the hub were not used: {exc}")
             log.warning("published scripts not updated: %s", exc)
             return report
-        for signed in sent:
-            try:
-                pub = published.install(signed)
-            except ScriptError as exc:
-                report.problems.append(str(exc))
-                log.warning("a published script was refused: %s", exc)
-                continue
-            report.installed.append(f"{pub.name} v{pub.version}")
-            log.info("received the published script %s", pub.label)
-        for name in published.names():
-            if name not in current and published.remove(name):
-                report.removed.append(name)
-                log.info("removed the published script %s (no longer sent by the hub)", name)
     finally:
         if own:
             client.close()
     return report
+
+
+def apply_scripts(published: PublishedScripts, body: dict[str, Any], report: ScriptsReport) -> None:
+    """Keep each publication the hub sent (checked again), and remove every name it no longer
+    sends. *body* is an opened ``scripts`` update: ``current`` (the names this device should
+    hold) and ``send`` (signed publications). Raises KeyError/TypeError if it is malformed,
+    before anything is changed."""
+    current = dict(body["current"])
+    sent = list(body["send"])
+    held = set(published.have())
+    for signed in sent:
+        doc = signed.get("publication") if isinstance(signed, dict) else None
+        if (
+            isinstance(doc, dict)
+            and f"{doc.get('name')}:{doc.get('version')}:{doc.get('sha256')}" in held
+        ):
+            continue  # a stick sends everything: what is here already, checked, stays as it is
+        try:
+            pub = published.install(signed)
+        except ScriptError as exc:
+            report.problems.append(str(exc))
+            log.warning("a published script was refused: %s", exc)
+            continue
+        report.installed.append(f"{pub.name} v{pub.version}")
+        log.info("received the published script %s", pub.label)
+    for name in published.names():
+        if name not in current and published.remove(name):
+            report.removed.append(name)
+            log.info("removed the published script %s (no longer sent by the hub)", name)

@@ -116,8 +116,17 @@ def job_from_hub(data: dict[str, Any]) -> Job:
     return Job.model_validate(known)
 
 
-def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> UpdatesReport:
-    """Apply one opened update to the record store, in one transaction."""
+def apply_update(
+    store: RecordStore,
+    body: dict[str, Any],
+    cursor: str,
+    *,
+    made_at: str = "",
+    via: str = "network",
+) -> UpdatesReport:
+    """Apply one opened update to the record store, in one transaction. *made_at* (when the
+    hub made it, from its signed header) and *via* ("network" or "stick") are kept with the
+    cursor: a stick's update older than one already applied is not used (:mod:`.stick`)."""
     report = UpdatesReport()
     before = last_pull(store)
     if before is not None and before.get("cursor") == cursor and cursor:
@@ -209,6 +218,8 @@ def apply_update(store: RecordStore, body: dict[str, Any], cursor: str) -> Updat
         summary = {
             "at": now,
             "cursor": cursor,
+            "made_at": made_at,
+            "via": via,
             "people": len(people),
             "jobs": len(jobs),
             "problems": report.problems,
@@ -269,9 +280,14 @@ def pull_updates(
             kind, payload = open_from_hub(enrolment.signing_seed, verify, response.content)
             if kind != UPDATE_KIND:
                 raise UpdateRefused(f"The hub sent {kind!r} where people were expected.")
-            cursor = str(read_header(response.content).get("cursor") or "")
+            header = read_header(response.content)
             body = json.loads(payload)
-            return apply_update(store, body, cursor)
+            return apply_update(
+                store,
+                body,
+                str(header.get("cursor") or ""),
+                made_at=str(header.get("created_at") or ""),
+            )
         except (UpdateRefused, ValueError, KeyError, TypeError, RecordError) as exc:
             report.problems.append(f"The people and jobs from the hub were not used: {exc}")
             log.warning("people and jobs not updated: %s", exc)
