@@ -177,3 +177,39 @@ def test_a_withdrawal_under_either_record_covers_both_after_a_merge(setup: Any, 
         assert any(e["withdrawal"] and e["from_hub"] for e in history)
         left = store.database.read("SELECT count(*) FROM clips WHERE deleted_at IS NULL")
         assert left[0][0] == 0
+
+
+def test_a_merge_moves_who_shares_a_job(tmp_path: Any, db_url: str | None) -> None:  # noqa: F811
+    """Sam's job shared with Priya and with Pri (the same person, twice on the hub): after the
+    merge Priya shares it once; a job of Pri's shared with Priya is then Priya's alone."""
+    import json
+
+    from tests.test_sync_support import open_hub
+
+    hub = open_hub(tmp_path / "hub", db_url)
+    try:
+        sam, priya, pri = (add_person(hub, n, by="Jo") for n in ("Sam", "Priya", "Pri"))
+        with hub.tx() as s:
+            for job_id, owner, sharers in (
+                ("j1", sam.id, [priya.id, pri.id]),
+                ("j2", pri.id, [priya.id]),
+            ):
+                s.add(
+                    hub_db.HubJob(
+                        id=job_id,
+                        person_id=owner,
+                        device_id="d",
+                        session_id="s",
+                        data=json.dumps({"id": job_id, "what": "sweep"}),
+                        status="planned",
+                    )
+                )
+                for p in sharers:
+                    s.add(hub_db.HubJobSharer(job_id=job_id, person_id=p))
+        merge(hub, "Priya", "Pri", by="Jo")
+        with hub.tx() as s:
+            rows = s.query(hub_db.HubJobSharer).order_by(hub_db.HubJobSharer.job_id).all()
+            assert [(r.job_id, r.person_id) for r in rows] == [("j1", priya.id)]
+            assert s.get(hub_db.HubJob, "j2").person_id == priya.id
+    finally:
+        hub.close()

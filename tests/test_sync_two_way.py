@@ -341,3 +341,50 @@ def test_a_staff_correction_on_the_hub_corrects_the_job_on_every_device(setup, c
         assert store.get_job(job.id).what == fixed
     said = checkin_on(setup, "b", CHECKIN_ONE, capsys)
     assert f"Your job: {fixed}." in said, said
+
+
+def test_a_job_shared_on_a_comes_up_for_the_sharer_on_b_and_flows_back(setup, capsys):
+    """Sam's job on A, shared with Priya; staff assign only Priya to B. B receives the job (its
+    owner stays the hub's Sam, whom B does not hold), Priya's check-in on B asks about it, and
+    her answer reaches the hub and A."""
+    from assistant.hub import db as hub_db
+    from assistant.records.model import Job as RecordJob
+    from assistant.records.model import Person, SessionRecord
+
+    with store_of(setup, "a") as store:
+        sam, priya = store.add_person("Sam"), store.add_person("Priya")
+        job = RecordJob(person_id=sam.id, what="water the plants", shared_with=[priya.id])
+        record = SessionRecord(
+            script="coproduction-group",
+            started_at=datetime.now(UTC),
+            people=[Person(id=sam.id, name="Sam"), Person(id=priya.id, name="Priya")],
+            jobs=[job],
+        )
+        store.save_session(record)
+        store.finish_session(record.id)
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    with setup["hub"].tx() as s:  # the hub keeps who shares it, in hub ids
+        sharers = s.query(hub_db.HubJobSharer).filter_by(job_id=job.id).all()
+        assert [x.person_id for x in sharers] == [priya.id]
+    assert hub_cli(setup, "people", "assign", "Priya", "device b", "--by", "Jo").returncode == 0
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0 and "1 jobs received" in said, said
+    with store_of(setup, "b") as store:
+        assert store.find_person("Sam") is None  # not assigned to B: not sent
+        here = store.find_person("Priya")
+        assert here is not None
+        assert [j.what for j in store.jobs_for(here.id)] == ["water the plants"]
+
+    scenario = json.loads(json.dumps(CHECKIN_ONE).replace('"Sam"', '"Priya"'))
+    said = checkin_on(setup, "b", scenario, capsys, "--save")
+    assert "water the plants" in said
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    with setup["hub"].tx() as s:
+        assert s.get(hub_db.HubJob, job.id).status == "done"
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    with store_of(setup, "a") as store:
+        assert store.get_job(job.id).status == "done"
+    # C holds neither of them: it receives nothing
+    assert device(setup, "c", "sync", capsys=capsys)[0] == 0
+    with store_of(setup, "c") as store:
+        assert store.open_jobs() == []

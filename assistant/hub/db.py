@@ -130,6 +130,15 @@ class HubJob(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class HubJobSharer(Base):
+    """A hub person a job is shared with (the job's ``shared_with``, in hub ids; hub migration
+    0008): a device holding them receives the job too."""
+
+    __tablename__ = "hub_job_sharers"
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+
+
 class HubJobEvent(Base):
     __tablename__ = "hub_job_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -128,6 +128,24 @@ def merge(hub: Hub, keep: str, other: str, by: str) -> tuple[db.Person, str, dic
         for job in s.scalars(select(db.HubJob).where(db.HubJob.person_id == away.id)):
             job.person_id = into.id
             moved["jobs"] += 1
+        for share in list(
+            s.scalars(select(db.HubJobSharer).where(db.HubJobSharer.person_id == away.id))
+        ):
+            shared = s.get(db.HubJob, share.job_id)
+            if s.get(db.HubJobSharer, (share.job_id, into.id)) is None and (
+                shared is None or shared.person_id != into.id  # nobody shares with themself
+            ):
+                s.add(db.HubJobSharer(job_id=share.job_id, person_id=into.id))
+            s.delete(share)
+        for own in list(  # a job of the other record shared with the kept one: now just theirs
+            s.scalars(
+                select(db.HubJobSharer)
+                .join(db.HubJob, db.HubJob.id == db.HubJobSharer.job_id)
+                .where(db.HubJobSharer.person_id == into.id, db.HubJob.person_id == into.id)
+            )
+        ):
+            s.delete(own)
+        s.flush()
         for flag in s.scalars(select(db.Flag).where(db.Flag.person_id == away.id)):
             flag.person_id = into.id
         for w in s.scalars(

@@ -153,8 +153,14 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
     for job in record.jobs:
         person = hub_person(job.person_id)
         if person is None:
-            continue  # a job of someone this device has no link for: not its to tell
-        plain = job.model_copy(update={"person_id": person, "history": []})
+            if s.get(db.HubJob, job.id) is not None:
+                # a job this device received for a co-owner it holds (its owner is not
+                # linked here): the check-in's updates in its history still count
+                for event in job.history:
+                    add_event(job.id, event)
+            continue  # otherwise a job of someone this device has no link for: not its to tell
+        sharers = sorted({p for p in map(hub_person, job.shared_with) if p and p != person})
+        plain = job.model_copy(update={"person_id": person, "history": [], "shared_with": sharers})
         corrected = corrected_words(s, job.from_answer)
         if corrected is not None:  # staff corrected the words it was made from: they stand
             plain.what = corrected
@@ -174,6 +180,15 @@ def store_jobs(s: DBSession, record: SessionRecord, device_id: str) -> None:
             s.flush()
         elif row.device_id == device_id:
             row.data = plain.model_dump_json(exclude={"history"})
+        if row is None or row.device_id == device_id:  # only the maker says who shares it
+            held_sharers = set(
+                s.scalars(select(db.HubJobSharer.person_id).where(db.HubJobSharer.job_id == job.id))
+            )
+            for gone in held_sharers - set(sharers):
+                s.delete(s.get(db.HubJobSharer, (job.id, gone)))
+            for new in set(sharers) - held_sharers:
+                s.add(db.HubJobSharer(job_id=job.id, person_id=new))
+            s.flush()
         for event in job.history:
             add_event(job.id, event)
     held = {j.id for j in record.jobs}
@@ -376,13 +391,27 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
             )
         since = datetime.now(UTC) - DONE_KEPT
         jobs: list[dict[str, Any]] = []
+        shared = select(db.HubJobSharer.job_id).where(db.HubJobSharer.person_id.in_(list(local_of)))
         for job in s.scalars(
-            select(db.HubJob).where(db.HubJob.person_id.in_(list(local_of))).order_by(db.HubJob.id)
+            select(db.HubJob)
+            .where(db.HubJob.person_id.in_(list(local_of)) | db.HubJob.id.in_(shared))
+            .order_by(db.HubJob.id)
         ):
             if job.status == "done" and _aware(job.updated_at) < since:
                 continue
             data = json.loads(job.data)
-            data["person_id"] = local_of[job.person_id]
+            # in this device's ids; a person it does not hold keeps the hub's id (a job shared
+            # with someone here, whose owner lives elsewhere: "Sam and Priya" is said as far as
+            # the device knows the names)
+            data["person_id"] = local_of.get(job.person_id, job.person_id)
+            data["shared_with"] = [
+                local_of.get(p, p)
+                for p in s.scalars(
+                    select(db.HubJobSharer.person_id)
+                    .where(db.HubJobSharer.job_id == job.id)
+                    .order_by(db.HubJobSharer.person_id)
+                )
+            ]
             data["history"] = [
                 {
                     "status": e.status,

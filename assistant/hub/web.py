@@ -376,7 +376,7 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
     for row in reversed(rows):  # oldest first, so later sessions update jobs
         record = _record(row)
         for job in record.jobs:
-            if job.person_id in ids:
+            if job.person_id in ids or ids & set(job.shared_with):  # theirs, or shared
                 jobs[job.id] = job
         for checkin in record.checkins:
             if checkin.person_id in ids:
