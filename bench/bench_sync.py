@@ -1,6 +1,7 @@
 """Sync benchmark: sessions per second accepted by the hub, and a day's sync from one device.
 
-    python bench/bench_sync.py [--devices 4] [--sessions 25] [--runs 3] [--out FILE]
+    python bench/bench_sync.py [--devices 4] [--sessions 25] [--runs 3]
+                               [--fleet 200] [--people 5000] [--out FILE]
 
 The hub runs as ``assistant hub serve`` in its own process on 127.0.0.1 (SQLite, and PostgreSQL
 when a server is running), exactly as deployed. Devices are real record stores with real WAV
@@ -11,6 +12,10 @@ clips; building them is not timed.
   is 3 uploads (2 clips then the record). Sessions stored per second of wall time.
 * ``day_sync_s``: one device with a day's records (10 sessions, 3 clips of 5 s each) pushes
   everything: sealing, uploading, acknowledgements, marking sent. Median of ``--runs``.
+* ``scale``: one charity, ``--fleet`` devices and ``--people`` people on one hub: each
+  device's first contact, a day's exchange (sessions up, people and jobs down) and what a
+  device receives after a week away; per device and in total, processor seconds of the hub
+  and the devices, the hub's peak memory (``bench/sync_scale.py``). ``--fleet 0`` skips it.
 
 Prints a table and writes JSON (default ``bench/results/sync.json``).
 """
@@ -30,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, machine, print_table, write_json  # noqa: E402
+from bench.sync_scale import charity_scale  # noqa: E402
 from tests.test_sync_support import (  # noqa: E402
     ProcessHub,
     add_session,
@@ -106,6 +112,8 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=4)
     parser.add_argument("--sessions", type=int, default=25, help="per device")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--fleet", type=int, default=200, help="devices at scale (0: skip)")
+    parser.add_argument("--people", type=int, default=5000, help="people at scale")
     parser.add_argument("--out", type=Path, default=RESULTS / "sync.json")
     args = parser.parse_args()
 
@@ -132,6 +140,14 @@ def main() -> int:
                     url = pg_url(pg_name)
                 day = day_sync(url, args.runs, Path(b))
             results["backends"][name] = {"hub": load, "day": day}
+            if args.fleet:
+                with tempfile.TemporaryDirectory() as c:
+                    if url and pg_name:
+                        pg_drop_db(pg_name)
+                        pg_name = pg_create_db()
+                        url = pg_url(pg_name)
+                    scale = charity_scale(url, args.fleet, args.people, Path(c))
+                results["backends"][name]["scale"] = scale
     finally:
         if pg_name:
             pg_drop_db(pg_name)
@@ -150,6 +166,55 @@ def main() -> int:
         rows,
         ["hub db", "sessions pushed", "sessions/s", "uploads/s", "day's sync s (10 sessions)"],
     )
+    scaled = [(n, r["scale"]) for n, r in results["backends"].items() if "scale" in r]
+    if scaled:
+        rows = []
+        for name, r in scaled:
+            for phase in ("first", "day"):
+                p = r[phase]
+                rows.append(
+                    [
+                        name,
+                        phase,
+                        f"{p['median_s'] * 1000:.0f}",
+                        f"{p['p95_s'] * 1000:.0f}",
+                        f"{p['max_s'] * 1000:.0f}",
+                        f"{p['total_s']:.1f}",
+                        f"{p['hub_cpu_s']:.1f}",
+                        f"{p['devices_cpu_s']:.1f}",
+                    ]
+                )
+        print(
+            f"\nOne hub, {scaled[0][1]['devices']} devices, {scaled[0][1]['people']} people "
+            f"({scaled[0][1]['people_per_device']:.0f} per device, {scaled[0][1]['jobs']} jobs), "
+            "each device in turn:"
+        )
+        print_table(
+            rows,
+            [
+                "hub db",
+                "exchange",
+                "median ms",
+                "p95 ms",
+                "max ms",
+                "total s",
+                "hub cpu s",
+                "devices cpu s",
+            ],
+        )
+        print_table(
+            [
+                [
+                    name,
+                    f"{r['week']['events_added']} updates, {r['week']['people']} people",
+                    f"{r['week']['update_bytes'] / 1024:.0f}",
+                    f"{r['week']['seconds'] * 1000:.0f}",
+                    f"{r['hub_memory_mb']['VmHWM']:.0f}",
+                ]
+                for name, r in scaled
+            ],
+            ["hub db", "a week away", "update KiB", "exchange ms", "hub peak MB"],
+        )
     print(f"wrote {write_json(args.out, results)}")
     return 0
 

@@ -20,7 +20,8 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
 from assistant.hub import db, withdrawals
@@ -43,11 +44,19 @@ def _name(name: str) -> str:
     return clean
 
 
+def _named(s: DBSession, name: str, but: str | None = None) -> db.Person | None:
+    """Another hub person with this name, in any case (devices tell names apart so too)."""
+    query = select(db.Person).where(func.lower(db.Person.name) == name.lower())
+    if but is not None:
+        query = query.where(db.Person.id != but)
+    return s.scalars(query).first()
+
+
 def add_person(hub: Hub, name: str, by: str, to: list[str] | None = None) -> db.Person:
     """A new person on the hub (no device has named them), assigned to the devices *to*."""
     clean = _name(name)
     with hub.tx() as s:
-        same = s.scalars(select(db.Person).where(db.Person.name == clean)).first()
+        same = _named(s, clean)
         if same is not None:
             raise SyncError(
                 f"The hub already has someone called {clean} ({same.id[:8]}). If this is "
@@ -69,6 +78,12 @@ def rename(hub: Hub, person: str, name: str, by: str) -> tuple[str, db.Person]:
     with hub.tx() as s:
         row = s.get(db.Person, who.id)
         assert row is not None
+        same = _named(s, clean, but=row.id)
+        if same is not None:  # one name, two people: every device would refuse it
+            raise SyncError(
+                f"The hub already has someone else called {same.name} ({same.id[:8]}). If "
+                "they are the same person, merge them; if not, use a fuller name."
+            )
         before = row.name
         row.name = clean
         for link in s.scalars(select(db.PersonLink).where(db.PersonLink.person_id == row.id)):

@@ -412,7 +412,9 @@ async def person_page(person_id: str, request: Request) -> HTMLResponse:
     if view is None:
         raise HTTPException(404, "There is no such person.")
     await run_in_threadpool(hub.audit, who, "viewed person", person_id[:36], view["person"].name)
-    return _render(request, "person.html", **view)
+    manage = await run_in_threadpool(_person_manage, hub, person_id[:36])
+    message = request.session.pop("people_message", None)
+    return _render(request, "person.html", **view, **manage, message=message)
 
 
 @router.get("/audio/{sha256}")
@@ -817,3 +819,126 @@ async def scripts_withdraw(name: str, request: Request, csrf: str = Form("")) ->
         message = str(exc)
     request.session["scripts_message"] = message
     return RedirectResponse("/scripts", status_code=303)
+
+
+# -- people: staff add, rename, assign and merge (assistant/hub/merge.py, hub/people.py) ----------
+
+
+@router.get("/people", response_class=HTMLResponse)
+async def people_page(request: Request) -> HTMLResponse:
+    from assistant.hub.people import people_rows
+
+    who = await staff_name(request)
+    hub = _hub(request)
+    rows = await run_in_threadpool(people_rows, hub)
+    devices = await run_in_threadpool(hub.devices)
+    await run_in_threadpool(hub.audit, who, "viewed people", "-")
+    return _render(
+        request,
+        "people.html",
+        rows=rows,
+        devices=[d for d in devices if d.revoked_at is None],
+        message=request.session.pop("people_message", None),
+    )
+
+
+async def _people_change(request: Request, csrf: str, back: str, change: Any) -> Response:
+    """Run one change for staff with the ``change`` right; its sentence (or the error's) is
+    shown on the page the form came from."""
+    who = await _needs(request, "change", "change people")
+    _check_csrf(request, csrf)
+    try:
+        message = await run_in_threadpool(change, _hub(request), who)
+    except SyncError as exc:
+        message = f"Not changed. {exc}"
+    request.session["people_message"] = message
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/people/add")
+async def people_add(
+    request: Request,
+    name: str = Form(..., max_length=200),
+    to: list[str] = Form([]),
+    csrf: str = Form(""),
+) -> Response:
+    from assistant.hub.merge import add_person
+
+    def change(hub: Hub, who: str) -> str:
+        person = add_person(hub, name, by=who, to=to)
+        where = f" and gave them to {len(to)} device(s)" if to else ""
+        return f"Added {person.name}{where}: each device receives them at its next sync."
+
+    return await _people_change(request, csrf, "/people", change)
+
+
+@router.post("/people/{person_id}/rename")
+async def people_rename(
+    person_id: str, request: Request, name: str = Form(..., max_length=200), csrf: str = Form("")
+) -> Response:
+    from assistant.hub.merge import rename
+
+    def change(hub: Hub, who: str) -> str:
+        old, person = rename(hub, person_id[:36], name, by=who)
+        return f"{old} is now called {person.name} on every device, from its next sync."
+
+    return await _people_change(request, csrf, f"/people/{person_id[:36]}", change)
+
+
+@router.post("/people/{person_id}/assign")
+async def people_assign(
+    person_id: str,
+    request: Request,
+    device: str = Form(..., max_length=64),
+    undo: str = Form(""),
+    csrf: str = Form(""),
+) -> Response:
+    from assistant.hub.people import assign, unassign
+
+    def change(hub: Hub, who: str) -> str:
+        if undo:
+            person, where = unassign(hub, person_id[:36], device, by=who)
+            return f"{person.name} is no longer sent to {where.name} (what it holds stays there)."
+        person, where = assign(hub, person_id[:36], device, by=who)
+        return f"{where.name} receives {person.name} and their jobs at its next sync."
+
+    return await _people_change(request, csrf, f"/people/{person_id[:36]}", change)
+
+
+@router.post("/people/{person_id}/merge")
+async def people_merge(
+    person_id: str, request: Request, other: str = Form(..., max_length=64), csrf: str = Form("")
+) -> Response:
+    from assistant.hub.merge import merge
+
+    def change(hub: Hub, who: str) -> str:
+        if other[:36] == person_id[:36]:
+            raise SyncError("Choose another record to merge into this one.")
+        kept, gone, moved = merge(hub, person_id[:36], other[:36], by=who)
+        return (
+            f"Merged {gone} into {kept.name}: {moved['sessions']} session(s), {moved['jobs']} "
+            f"job(s) and {moved['links']} device link(s) now belong to {kept.name}."
+        )
+
+    return await _people_change(request, csrf, f"/people/{person_id[:36]}", change)
+
+
+def _person_manage(hub: Hub, person_id: str) -> dict[str, Any]:
+    """What the person page needs to manage them: devices (assigned or not), other people."""
+    with hub.tx() as s:
+        assigned = set(
+            s.scalars(
+                select(db.PersonDevice.device_id).where(db.PersonDevice.person_id == person_id)
+            )
+        )
+        others = [
+            (p.id, p.name)
+            for p in s.scalars(select(db.Person).order_by(db.Person.name))
+            if p.id != person_id
+        ]
+    devices = [d for d in hub.devices() if d.revoked_at is None]
+    return {
+        "assigned_devices": [d for d in devices if d.id in assigned],
+        "other_devices": [d for d in devices if d.id not in assigned],
+        "other_people": others,
+    }
