@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 pytest.importorskip("fastapi")
 
@@ -165,3 +166,87 @@ def test_the_stick_refuses_altered_misdirected_older_and_linked_updates(setup, c
     assert hub_cli(setup, "revoke", "device b").returncode == 0
     done = hub_cli(setup, "export", str(stick), "--to", "device b")
     assert done.returncode != 0 and "device b: revoked, so it gets nothing" in done.stderr
+
+
+CHECKIN_ON_D = {
+    "script": "daily-checkin",
+    "roster": [{"name": "Sam", "consent": False}],
+    "jobs": [],
+    "turns": [
+        {"press": "yes", "step": "who"},
+        {"press": "no", "step": "consent"},
+        {"press": "yes", "step": "mood"},
+        {"press": "next", "times": 6, "step": "news"},
+    ],
+    "expect": {"finished": True},
+}
+
+
+def test_enrolment_by_stick_needs_no_network(setup, capsys, tmp_path):  # noqa: F811
+    """A device D that never had network: the hub writes an offer, D enrols from it and puts a
+    session on the stick at once, the hub's import enrols D and takes the session, D takes its
+    token from the stick and can then use the network too."""
+    from assistant.cli import main
+    from assistant.sync.device import Enrolment
+    from tests.test_sync_support import device_config, new_store
+
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    data = tmp_path / "d"
+    new_store(data).close()
+    config = device_config(tmp_path / "d.toml", data)
+
+    def on_d(*args: str) -> tuple[int, str]:
+        code = main(["--config", str(config), *args])
+        got = capsys.readouterr()
+        return code, " ".join((got.out + got.err).split())
+
+    code, said = on_d("sync", "enrol", "--stick", str(stick))
+    assert code != 0 and "There is no enrolment offer on the stick" in said
+    done = hub_cli(setup, "code", "--stick", str(stick), "--url", setup["server"].url)
+    assert done.returncode == 0 and "Wrote a one-time enrolment offer" in done.stdout
+    code, said = on_d("sync", "enrol", "--stick", str(stick), "--name", "garden")
+    assert code == 0 and "left its request on the stick" in said, said
+    assert not (stick / "assistant-enrol" / "offer.json").exists()  # one offer, one device
+    assert Enrolment.load(data).token == ""
+
+    scenario = tmp_path / "checkin-d.yaml"
+    scenario.write_text(yaml.safe_dump(CHECKIN_ON_D))
+    code, said = on_d("simulate", str(scenario), "--fake-speech", "--save")
+    assert code == 0, said
+    code, said = on_d("sync")
+    assert code == 3 and "has not come back yet" in said
+    code, said = on_d("sync", "export", str(stick))
+    assert code == 0 and "Wrote 1 new sessions" in said, said
+
+    done = hub_cli(setup, "import", str(stick))
+    assert done.returncode == 0, done.stderr
+    assert "Enrolled garden from the stick" in done.stdout
+    assert "Imported 1 sessions" in done.stdout
+    assert "Wrote the hub's updates for garden to the stick" in done.stdout
+    again = hub_cli(setup, "import", str(stick))
+    assert again.returncode == 0 and "Enrolled" not in again.stdout, again.stderr
+    assert "Imported 0 sessions" in again.stdout
+
+    code, said = on_d("sync", "import", str(stick))
+    assert code == 0 and "The hub has enrolled this device" in said, said
+    assert Enrolment.load(data).token
+    code, said = on_d("sync")  # the network now works too; the session is marked sent
+    assert code == 0, said
+    code, status = on_d("sync", "status")
+    assert "Waiting to send: 0 sessions." in status
+
+    # a second device finds no offer left on the stick
+    other = tmp_path / "e"
+    new_store(other).close()
+    code = main(
+        [
+            "--config",
+            str(device_config(tmp_path / "e.toml", other)),
+            "sync",
+            "enrol",
+            "--stick",
+            str(stick),
+        ]
+    )
+    assert code != 0 and "There is no enrolment offer" in capsys.readouterr().err

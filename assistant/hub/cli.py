@@ -288,10 +288,34 @@ def code(
             "take over that id, and the old one stops working",
         ),
     ] = None,
+    stick: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the code and the hub's keys to this USB stick folder instead, for a "
+            "device with no network ('assistant sync enrol --stick')"
+        ),
+    ] = None,
+    url: Annotated[
+        str, typer.Option(help="With --stick: the hub's address, if the device has network later")
+    ] = "",
 ) -> None:
     """Make a one-time enrolment code for a new device (or to replace one)."""
     hub = _open(home, db)
     try:
+        if stick is not None:
+            from assistant.hub import stick as stick_io
+
+            if replace:
+                raise SyncError("--replace works over the network only, not with --stick.")
+            path = stick_io.write_offer(hub, stick, by=by, hours=hours, url=url)
+            typer.echo(
+                f"Wrote a one-time enrolment offer to {path} (works once, for {hours:g} hours)."
+            )
+            typer.echo(
+                f"On the device: assistant sync enrol --stick {stick}; then bring the stick back "
+                "to 'assistant hub import'."
+            )
+            return
         made = hub.new_code(by, hours, replaces=replace)
     finally:
         hub.close()
@@ -368,6 +392,8 @@ def import_(
             else ""
         )
     )
+    for name in report.enrolled:
+        typer.echo(f"Enrolled {name} from the stick (its token goes back on the stick).")
     for w in written:
         _echo_written(w)
     for problem in report.refused:

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import BundleError, SyncError
+from assistant.hub import db
 from assistant.hub.errors import MissingClips
 from assistant.hub.service import Hub
+from assistant.sync.device import write_atomic
 from assistant.sync.safe_files import file_kind as _kind
 from assistant.sync.safe_files import read_regular
 
@@ -38,6 +40,8 @@ class ImportReport:
     withdrawals_added: int = 0
     already_here: int = 0
     refused: list[str] = field(default_factory=list)
+    enrolled: list[str] = field(default_factory=list)
+    """Names of the devices enrolled from requests left on the stick."""
     devices: dict[str, Path] = field(default_factory=dict)
     """Device id -> the stick folder holding its ``assistant-<id>`` folder, for each export
     found: where the hub's updates for that device go back (:func:`write_updates`)."""
@@ -55,7 +59,8 @@ def import_folder(hub: Hub, path: Path, by: str = "hub import") -> ImportReport:
         if _kind(p) == "folder" and os.path.lexists(p / "manifest.json")
     )
     manifests += sorted(p for p in path.glob("assistant-*") if _kind(p) == "link")
-    if not manifests:
+    enrol_from_stick(hub, path, report)  # first: their sessions on the stick then open
+    if not manifests and not report.enrolled:
         raise SyncError(f"No assistant export was found in {path}.")
     for manifest in manifests:
         _import_one(hub, manifest, report)
@@ -144,10 +149,8 @@ def write_updates(hub: Hub, target: Path, device_ids: list[str], by: str) -> Upd
     ``people.update`` (its people and their jobs): the same sealed, signed updates the network
     sends (:mod:`assistant.sync.stick` reads them on the device). A revoked device gets
     nothing. Needs the hub's signing key (an unlocked hub)."""
-    from assistant.hub import db
     from assistant.hub.people import updates_for
     from assistant.hub.publish import update_for
-    from assistant.sync.device import write_atomic
     from assistant.sync.stick import FILES, FROM_HUB, device_folder
 
     if not target.is_dir():
@@ -180,3 +183,97 @@ def write_updates(hub: Hub, target: Path, device_ids: list[str], by: str) -> Upd
     if out.devices:
         hub.audit(by, "wrote updates to a stick", str(target)[:200], ", ".join(out.devices))
     return out
+
+
+# -- enrolment by stick ---------------------------------------------------------------------------
+
+
+def write_offer(hub: Hub, target: Path, *, by: str, hours: float, url: str = "") -> Path:
+    """A one-time enrolment offer on the stick for one new device (``assistant sync enrol
+    --stick``): the code, the hub's public keys and, if given, the address devices use on the
+    network. It is as secret as a code on paper: the stick goes to the device and back."""
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.sync.device import b64, write_private
+    from assistant.sync.stick import ENROL_FOLDER, OFFER
+
+    if not target.is_dir():
+        raise SyncError(f"{target} is not a folder: plug in the stick and give its folder.")
+    verify = hub.verify_key
+    if verify is None:
+        raise SyncError("The hub has no signing key yet: run 'assistant hub init' again.")
+    if _kind(target / ENROL_FOLDER) not in ("folder", "missing"):
+        raise SyncError(f"{target / ENROL_FOLDER} is a link, so nothing was written.")
+    code = hub.new_code(by, hours)
+    now = datetime.now(UTC)
+    offer = {
+        "format": "assistant-enrol/1",
+        "code": code,
+        "hub_url": url.rstrip("/"),
+        "hub_public_key": b64(hub.public_key),
+        "hub_verify_key": verify.hex(),
+        "made_at": now.isoformat(timespec="seconds"),
+        "expires_at": (now + timedelta(hours=hours)).isoformat(timespec="seconds"),
+    }
+    path = target / ENROL_FOLDER / OFFER
+    try:
+        write_private(path, json.dumps(offer, indent=1).encode())
+    except OSError as exc:
+        raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
+    return path
+
+
+def enrol_from_stick(hub: Hub, path: Path, report: ImportReport) -> None:
+    """Enrol each device that left a request on the stick (its code, id, name and key), and
+    write back, sealed to it and signed, the token it needs for the network. A request for a
+    device already enrolled with that key (the stick imported twice) changes nothing."""
+    from assistant.sync.device import unb64
+    from assistant.sync.downstream import seal_for_device
+    from assistant.sync.stick import (
+        ENROL_FOLDER,
+        ENROLMENT_UPDATE,
+        FROM_HUB,
+        MAX_ENROL_FILE,
+        REQUESTS,
+        device_folder,
+    )
+
+    folder = path / ENROL_FOLDER / REQUESTS
+    if _kind(path / ENROL_FOLDER) != "folder" or _kind(folder) != "folder":
+        return
+    for file in sorted(folder.glob("*.json")):
+        try:
+            request = json.loads(read_regular(file, MAX_ENROL_FILE))
+            device_id, key = str(request["device_id"]), str(request["verify_key"])
+            if file.name != f"{device_id}.json":
+                raise SyncError("its name does not match the device it is for")
+        except (SyncError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            report.refused.append(f"{file.name}: not an enrolment request this hub reads ({exc}).")
+            continue
+        with hub.tx() as s:
+            held = s.get(db.Device, device_id)
+            if held is not None and held.verify_key == key:
+                continue  # enrolled from this stick before
+        try:
+            token, _public = hub.enrol(
+                str(request.get("code") or ""),
+                device_id,
+                str(request.get("name") or "device"),
+                key,
+                address="stick",
+            )
+            sealed = seal_for_device(
+                hub.signing_key(),
+                unb64(key),
+                "enrolment",
+                json.dumps({"device_id": device_id, "token": token}).encode(),
+                device_id=device_id,
+            )
+            write_atomic(device_folder(path, device_id) / FROM_HUB / ENROLMENT_UPDATE, sealed)
+        except (SyncError, BundleError) as exc:
+            report.refused.append(f"{file.name}: the device was not enrolled: {exc}")
+            continue
+        except OSError as exc:
+            raise SyncError(f"Cannot write to {path}: {exc.strerror or exc}.") from exc
+        report.enrolled.append(str(request.get("name") or device_id[:8]))
+        report.devices.setdefault(device_id, path)

@@ -50,14 +50,23 @@ def enrolment_code(parts: list[str]) -> str:
 
 @sync_app.command("enrol")
 def enrol_cmd(
-    url: Annotated[str, typer.Argument(help="The hub's address, e.g. https://hub.example.org")],
+    url: Annotated[
+        str | None, typer.Argument(help="The hub's address, e.g. https://hub.example.org")
+    ] = None,
     code: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="The one-time code staff made on the hub; spaces, hyphens and case do not matter"
         ),
-    ],
+    ] = None,
     name: Annotated[str | None, typer.Option(help="A name for this device")] = None,
+    stick: Annotated[
+        Path | None,
+        typer.Option(
+            help="No network: enrol from the offer staff wrote on this USB stick folder "
+            "('assistant hub code --stick')"
+        ),
+    ] = None,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -65,8 +74,20 @@ def enrol_cmd(
         ),
     ] = False,
 ) -> None:
-    """Join a hub: swap a one-time code for this device's token and the hub's public key."""
+    """Join a hub: swap a one-time code for this device's token and the hub's public key
+    (over the network), or take the hub's offer from a USB stick (--stick)."""
     from assistant.sync.client import enrol, is_loopback_url
+
+    if stick is not None:
+        if url or code:
+            raise EnrolmentError("Give either the hub's address and code, or --stick, not both.")
+        _enrol_by_stick(stick, name)
+        return
+    if not url or not code:
+        raise EnrolmentError(
+            "Give the hub's address and the one-time code (assistant sync enrol URL CODE), or "
+            "--stick PATH with an offer from the hub."
+        )
 
     if insecure and url.startswith("http://") and not is_loopback_url(url):
         typer.echo(
@@ -94,6 +115,52 @@ def enrol_cmd(
     typer.echo(f"Enrolled with {enrolment.hub_url} as device {enrolment.device_id}.")
 
 
+def _by_stick_only(s: Settings) -> None:
+    """A device enrolled by stick has no network token until the hub's answer comes back on
+    the stick, and none at all without the hub's address: say so, as "no network" (exit 3)."""
+    from assistant.sync.device import Enrolment
+
+    if not Enrolment.exists(s.data_dir):
+        return  # push says how to enrol
+    enrolment = Enrolment.load(s.data_dir)
+    if not enrolment.token:
+        why = "the hub's answer to its enrolment by USB stick has not come back yet"
+    elif not enrolment.hub_url:
+        why = "it was enrolled by USB stick without the hub's address"
+    else:
+        return
+    typer.echo(
+        f"No network for this device: {why}. Exchange by stick (assistant sync export PATH).",
+        err=True,
+    )
+    raise typer.Exit(EXIT_NO_NETWORK)
+
+
+def _enrol_by_stick(stick: Path, name: str | None) -> None:
+    from assistant.sync.device import Enrolment
+    from assistant.sync.source import open_store
+    from assistant.sync.stick import enrol_by_stick
+
+    s = _settings()
+    if Enrolment.exists(s.data_dir):
+        raise EnrolmentError(
+            "This device is enrolled already; to move it to another hub, staff revoke it there."
+        )
+    store = open_store(s)
+    try:
+        device_id = store.device_id()
+    finally:
+        store.close()
+    enrolment = enrol_by_stick(
+        s.data_dir, stick, device_id=device_id, name=name or socket.gethostname()
+    )
+    typer.echo(
+        f"This device ({enrolment.device_id}) left its request on the stick. Take the stick to "
+        "the hub for 'assistant hub import': it enrols this device and writes back what it "
+        "needs. Sessions can go on the stick already (assistant sync export)."
+    )
+
+
 @sync_app.command("push")
 def push_cmd() -> None:
     """Send every finished session (and its audio) to the hub; safe to run at any time."""
@@ -101,6 +168,7 @@ def push_cmd() -> None:
     from assistant.sync.source import open_store
 
     s = _settings()
+    _by_stick_only(s)
     store = open_store(s)
     try:
         report = push(

@@ -51,9 +51,16 @@ class StickReceived:
     scripts: ScriptsReport = field(default_factory=ScriptsReport)
     people: UpdatesReport | None = None
     problems: list[str] = field(default_factory=list)
+    enrolled: bool = False
+    """The hub enrolled this device from the stick, and sent its token for the network."""
 
     def lines(self) -> list[str]:
-        out = self.scripts.lines()
+        out = (
+            ["The hub has enrolled this device: it can also sync over the network now."]
+            if self.enrolled
+            else []
+        )
+        out += self.scripts.lines()
         out += self.people.lines() if self.people else []
         return out
 
@@ -93,6 +100,7 @@ def receive(settings: Settings, store: RecordStore, target: Path) -> StickReceiv
             "stick brings: run 'assistant sync' once over the network, or enrol again."
         )
         return report
+    _take_token(settings.data_dir, enrolment, folder, report)
     for what, name in FILES.items():
         path = folder / name
         if file_kind(path) == "missing":
@@ -143,3 +151,95 @@ def _stale(path: Path, made_at: str, last: str) -> str:
         f"{path}: the hub made it at {made_at}, before what this device already has (made at "
         f"{last}), so it was not used."
     )
+
+
+# -- enrolment by stick ---------------------------------------------------------------------------
+
+ENROL_FOLDER = "assistant-enrol"
+OFFER = "offer.json"
+REQUESTS = "requests"
+ENROLMENT_UPDATE = "enrolment.update"
+MAX_ENROL_FILE = 64 * 1024
+
+
+def enrol_by_stick(data_dir: Path, target: Path, *, device_id: str, name: str) -> Enrolment:
+    """Enrol with no network: take the hub's offer from the stick (``assistant hub code
+    --stick``), make this device's keys, leave its request on the stick and use the offer up.
+    The device can seal sessions for the hub at once; the hub enrols it when the stick is
+    imported, and writes back the token the device needs for the network (taken in by
+    :func:`receive`)."""
+    import base64
+    from datetime import UTC, datetime
+
+    import nacl.signing
+
+    from assistant.errors import EnrolmentError
+    from assistant.sync.device import b64, write_private
+
+    offer_path = target / ENROL_FOLDER / OFFER
+    if file_kind(target / ENROL_FOLDER) != "folder" or file_kind(offer_path) != "file":
+        raise EnrolmentError(
+            f"There is no enrolment offer on the stick ({offer_path}): on the hub, run "
+            "'assistant hub code --stick PATH' first."
+        )
+    try:
+        offer = json.loads(read_regular(offer_path, MAX_ENROL_FILE, reader="this device"))
+        if offer.get("format") != "assistant-enrol/1":
+            raise ValueError("not an enrolment offer")
+        hub_key = base64.b64decode(str(offer["hub_public_key"]), validate=True)
+        hub_verify = bytes.fromhex(str(offer["hub_verify_key"]))
+        code = str(offer["code"])
+        if len(hub_key) != 32 or len(hub_verify) != 32 or not code:
+            raise ValueError("bad key length")
+    except (SyncError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EnrolmentError(f"The enrolment offer {offer_path} is damaged ({exc}).") from exc
+    signing = nacl.signing.SigningKey.generate()
+    request = {
+        "format": "assistant-enrol-request/1",
+        "code": code,
+        "device_id": device_id,
+        "name": name,
+        "verify_key": b64(bytes(signing.verify_key)),
+    }
+    enrolment = Enrolment(
+        hub_url=str(offer.get("hub_url") or ""),
+        device_id=device_id,
+        token="",  # the hub sends it back on the stick, once it has enrolled this device
+        hub_public_key=b64(hub_key),
+        signing_key=b64(bytes(signing)),
+        enrolled_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        hub_verify_key=hub_verify.hex(),
+    )
+    try:
+        write_private(
+            target / ENROL_FOLDER / REQUESTS / f"{device_id}.json", json.dumps(request).encode()
+        )
+    except OSError as exc:
+        raise EnrolmentError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
+    enrolment.save(data_dir)
+    offer_path.unlink(missing_ok=True)  # one offer, one device
+    return enrolment
+
+
+def _take_token(data_dir: Path, enrolment: Enrolment, folder: Path, report: StickReceived) -> None:
+    """The token the hub made when it enrolled this device from the stick."""
+    from dataclasses import replace
+
+    path = folder / ENROLMENT_UPDATE
+    if file_kind(path) == "missing" or enrolment.hub_verify is None:
+        return
+    try:
+        blob = read_regular(path, MAX_ENROL_FILE, reader="this device")
+        kind, payload = open_from_hub(enrolment.signing_seed, enrolment.hub_verify, blob)
+        if kind != "enrolment":
+            raise UpdateRefused(f"it holds {kind!r}, not the enrolment")
+        body = json.loads(payload)
+        token = str(body["token"])
+        if body.get("device_id") != enrolment.device_id or not token:
+            raise UpdateRefused("it is for another device")
+    except (SyncError, ValueError, KeyError, TypeError) as exc:
+        report.problems.append(f"{path}: {exc} Nothing from it was used.")
+        return
+    if token != enrolment.token:
+        replace(enrolment, token=token).save(data_dir)
+        report.enrolled = True
