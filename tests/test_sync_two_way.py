@@ -388,3 +388,33 @@ def test_a_job_shared_on_a_comes_up_for_the_sharer_on_b_and_flows_back(setup, ca
     assert device(setup, "c", "sync", capsys=capsys)[0] == 0
     with store_of(setup, "c") as store:
         assert store.open_jobs() == []
+
+
+def test_a_persons_own_settings_follow_them_and_the_latest_change_wins(setup, capsys):
+    """Sam answers with the buttons only: set on A, it reaches B with Sam. A slower rate set
+    later on B reaches A, and A keeps buttons only (the latest change of the whole set wins)."""
+    group_on_a(setup, capsys)
+    code, said = device(setup, "a", "people", "set", "Sam", "--buttons-only", capsys=capsys)
+    assert code == 0, said
+    on_a = {**CHECKIN_ONE, "turns": [CHECKIN_ONE["turns"][0], *CHECKIN_ONE["turns"]]}
+    checkin_on(setup, "a", on_a, capsys, "--save")  # a session carries them up ("You are Sam?")
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "b") as store:
+        sam = store.find_person("Sam")
+        assert sam is not None and sam.buttons_only and sam.words_per_minute is None
+
+    code, said = device(setup, "b", "people", "set", "Sam", "--rate", "120", capsys=capsys)
+    assert code == 0, said
+    checkin_on(setup, "b", CHECKIN_ONE, capsys, "--save")
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0 and "had their own settings changed on another device" in said, said
+    with store_of(setup, "a") as store:
+        sam = store.find_person("Sam")
+        assert sam is not None and sam.buttons_only and sam.words_per_minute == 120
+    # nothing newer anywhere: the next sync changes nothing
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert "settings changed" not in said

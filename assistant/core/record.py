@@ -132,6 +132,11 @@ class Person(_Model):
     supporter: str | None = Field(
         None, description="Their named supporter, told of a flag (none: the facilitator)"
     )
+    settings_at: datetime | None = Field(
+        None,
+        description="When their own settings were last changed, on any device: the latest "
+        "change is the one every device keeps (none: never changed)",
+    )
 
 
 class Answer(_Model):

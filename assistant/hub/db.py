@@ -94,6 +94,10 @@ class Person(Base):
     # the device that first named this person: only it may write about them
     device_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     consent_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # their own settings (JSON) and when they were last changed on a device (ISO 8601): the
+    # latest change received is sent to every device holding them (hub migration 0009)
+    settings_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    settings_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class PersonLink(Base):

@@ -29,6 +29,7 @@ from assistant.errors import SyncError
 from assistant.hub import db, withdrawals
 from assistant.hub.errors import NotYours
 from assistant.records.model import JobEvent, SessionRecord
+from assistant.records.people import PERSON_SETTINGS
 
 if TYPE_CHECKING:
     from assistant.hub.service import Hub
@@ -105,6 +106,15 @@ def store_people(s: DBSession, record: SessionRecord, device_id: str) -> dict[st
                 if name != row.name and not known_elsewhere(s, row.id, device_id):
                     row.name = name
                 row.last_seen_at = record.started_at
+        if person.settings_at is not None:  # their own settings: the latest change wins
+            at = _iso(person.settings_at)
+            if row.settings_at is None or _aware(datetime.fromisoformat(row.settings_at)) < _aware(
+                person.settings_at
+            ):
+                row.settings_json = json.dumps(
+                    {k: getattr(person, k) for k in PERSON_SETTINGS}, sort_keys=True
+                )
+                row.settings_at = at
         if person.consent is not None:
             held = json.loads(row.consent_json) if row.consent_json else None
             if held is None or held["at"] <= _iso(person.consent.at):
@@ -387,6 +397,14 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                     "consent": json.loads(person.consent_json) if person.consent_json else None,
                     "withdrawals": withdrawals.for_person(s, person.id),
                 }
+                | (
+                    {
+                        "settings": json.loads(person.settings_json),
+                        "settings_at": person.settings_at,
+                    }
+                    if person.settings_json and person.settings_at
+                    else {}
+                )
                 | ({"aliases": [k.local_id for k in links[1:]]} if len(links) > 1 else {})
             )
         since = datetime.now(UTC) - DONE_KEPT

@@ -81,6 +81,8 @@ class PeopleRepository:
         fields: dict[str, Any] = {"name": name}
         if person_id:
             fields["id"] = person_id
+        if repeat_after_s is not None or words_per_minute is not None:
+            fields["settings_at"] = self.db.now()
         person = Person(
             communication_needs=communication_needs,
             repeat_after_s=repeat_after_s,
@@ -146,6 +148,7 @@ class PeopleRepository:
         person = self.get_person(person_id)
         data = person.model_dump(exclude={"consent", "name_clip"})
         data.update(settings)
+        data["settings_at"] = self.db.now()  # the latest change wins on every device
         try:
             updated = Person.model_validate(data)
         except ValueError as exc:

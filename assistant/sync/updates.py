@@ -53,6 +53,7 @@ class UpdatesReport:
     people_added: int = 0
     people_updated: int = 0
     people_merged: int = 0  # local people merged into another, as staff merged them on the hub
+    settings_updated: int = 0  # people whose own settings were changed on another device
     jobs_received: int = 0
     jobs_corrected: int = 0  # this device's own jobs whose words staff corrected on the hub
     withdrawals: int = 0  # withdrawals of consent made elsewhere, applied here
@@ -64,6 +65,7 @@ class UpdatesReport:
             self.people_added
             or self.people_updated
             or self.people_merged
+            or self.settings_updated
             or self.jobs_received
             or self.withdrawals
         ):
@@ -76,6 +78,11 @@ class UpdatesReport:
             lines.append(
                 f"{self.people_merged} person record(s) here merged into another, as staff "
                 "merged them on the hub."
+            )
+        if self.settings_updated:
+            lines.append(
+                f"{self.settings_updated} person(s) had their own settings changed on another "
+                "device: kept here too."
             )
         if self.jobs_corrected:
             lines.append(f"{self.jobs_corrected} job(s) made here were corrected by staff.")
@@ -114,6 +121,49 @@ def job_from_hub(data: dict[str, Any]) -> Job:
         _known(JobEvent, e, "A job's status update") for e in data.get("history") or []
     ]
     return Job.model_validate(known)
+
+
+def _take_settings(db: Any, person_id: str, sent: dict[str, Any]) -> bool:
+    """The person's own settings from the hub, if they were changed later than the ones here
+    (the latest change, on any device, wins). A setting this version does not know, or a value
+    it would refuse, is left out (logged)."""
+    from datetime import datetime
+
+    from assistant.records.people import PERSON_SETTINGS
+
+    settings, at = sent.get("settings"), sent.get("settings_at")
+    if not isinstance(settings, dict) or not at:
+        return False
+    row = db.execute("SELECT data FROM people WHERE id = ?", (person_id,)).fetchone()
+    if row is None:
+        return False
+    person = Person.model_validate_json(row[0])
+    theirs = datetime.fromisoformat(str(at))
+    if person.settings_at is not None and _utc(person.settings_at) >= _utc(theirs):
+        return False
+    data = person.model_dump(exclude={"consent", "name_clip"})
+    for key, value in settings.items():
+        if key in PERSON_SETTINGS:
+            data[key] = value
+        else:
+            log.info("A person's setting from the hub this version does not use: %s.", key)
+    data["settings_at"] = theirs
+    try:
+        updated = Person.model_validate(data)
+    except ValueError as exc:
+        log.warning("The settings from the hub for %s were not kept: %s", person.name, exc)
+        return False
+    db.execute(
+        "UPDATE people SET data = ? WHERE id = ?",
+        (updated.model_dump_json(exclude={"consent", "name_clip"}), person_id),
+    )
+    return True
+
+
+def _utc(at: Any) -> Any:
+    from datetime import UTC
+
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def apply_update(
@@ -171,6 +221,8 @@ def apply_update(
                     (name, person.model_dump_json(exclude={"consent"}), pid),
                 )
                 report.people_updated += 1
+            if _take_settings(db, pid, p):
+                report.settings_updated += 1
             db.execute(
                 "INSERT INTO hub_people (person_id, hub_id, received_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (person_id) DO UPDATE SET received_at = excluded.received_at",
