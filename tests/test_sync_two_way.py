@@ -418,3 +418,28 @@ def test_a_persons_own_settings_follow_them_and_the_latest_change_wins(setup, ca
     # nothing newer anywhere: the next sync changes nothing
     code, said = device(setup, "a", "sync", capsys=capsys)
     assert "settings changed" not in said
+
+
+def test_a_device_keeps_only_the_people_of_its_place(setup, capsys):
+    """Staff stop sending Sam to B: at B's next sync Sam and the job received for Sam leave B
+    (A, where Sam was first seen, keeps them); given to B again, Sam comes back."""
+    job = group_on_a(setup, capsys)
+    assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    with store_of(setup, "b") as store:
+        assert store.find_person("Sam") is not None and len(store.open_jobs()) == 1
+
+    assert hub_cli(setup, "people", "unassign", "Sam", "device b").returncode == 0
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0 and "1 person(s) are no longer given to this device" in said, said
+    with store_of(setup, "b") as store:
+        assert store.find_person("Sam") is None and store.open_jobs() == []
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    with store_of(setup, "a") as store:
+        assert store.find_person("Sam") is not None and store.get_job(job.id)
+
+    assert hub_cli(setup, "people", "assign", "Sam", "device b").returncode == 0
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0 and "1 people added" in said, said
+    with store_of(setup, "b") as store:
+        assert store.find_person("Sam") is not None and len(store.open_jobs()) == 1

@@ -53,6 +53,7 @@ class UpdatesReport:
     people_added: int = 0
     people_updated: int = 0
     people_merged: int = 0  # local people merged into another, as staff merged them on the hub
+    people_dropped: int = 0  # no longer sent by the hub (staff stopped sending them here)
     settings_updated: int = 0  # people whose own settings were changed on another device
     jobs_received: int = 0
     jobs_corrected: int = 0  # this device's own jobs whose words staff corrected on the hub
@@ -66,6 +67,7 @@ class UpdatesReport:
             or self.people_updated
             or self.people_merged
             or self.settings_updated
+            or self.people_dropped
             or self.jobs_received
             or self.withdrawals
         ):
@@ -78,6 +80,11 @@ class UpdatesReport:
             lines.append(
                 f"{self.people_merged} person record(s) here merged into another, as staff "
                 "merged them on the hub."
+            )
+        if self.people_dropped:
+            lines.append(
+                f"{self.people_dropped} person(s) are no longer given to this device by staff: "
+                "taken off its list (their finished sessions still go to the hub)."
             )
         if self.settings_updated:
             lines.append(
@@ -160,6 +167,35 @@ def _take_settings(db: Any, person_id: str, sent: dict[str, Any]) -> bool:
     return True
 
 
+def _was_sent(db: Any, person_id: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM hub_people WHERE person_id = ?", (person_id,)).fetchone()
+        is not None
+    )
+
+
+def _drop_unsent(db: Any, sent: set[str], jobs: set[str], now: str) -> int:
+    """The update is the whole of what this device should hold (a device keeps only the people
+    and plans of its place): a person the hub sent before and no longer sends (staff stopped
+    sending them here) is taken off the roster, and a job received from the hub that it no
+    longer sends is dropped. Their finished sessions stay until sent; the device's own jobs,
+    its people added here and not yet known to the hub, are never touched. Returns how many
+    people were taken off."""
+    dropped = 0
+    for (pid,) in db.execute("SELECT person_id FROM hub_people").fetchall():
+        if pid in sent:
+            continue
+        db.execute(
+            "UPDATE people SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, pid)
+        )
+        db.execute("DELETE FROM hub_people WHERE person_id = ?", (pid,))
+        dropped += 1
+    for (job_id,) in db.execute("SELECT id FROM received_jobs").fetchall():
+        if job_id not in jobs:
+            db.execute("DELETE FROM received_jobs WHERE id = ?", (job_id,))
+    return dropped
+
+
 def _utc(at: Any) -> Any:
     from datetime import UTC
 
@@ -188,6 +224,7 @@ def apply_update(
     db_ = store.database
     now = iso(db_.now())
     deleted: set[str] = set()
+    sent_ids: set[str] = set()
     with db_.tx() as db:
         for p in people:
             pid, name = str(p["id"]), " ".join(str(p["name"]).split())
@@ -195,7 +232,10 @@ def apply_update(
             if merged:  # staff merged two records of this person on the hub
                 report.people_merged += len(merged)
                 deleted.update(repo.cover_after_merge(db, pid))
-            row = db.execute("SELECT name, data FROM people WHERE id = ?", (pid,)).fetchone()
+            row = db.execute(
+                "SELECT name, data, removed_at FROM people WHERE id = ?", (pid,)
+            ).fetchone()
+            sent_ids.add(pid)
             clash = db.execute(
                 "SELECT id FROM people WHERE name = ? COLLATE NOCASE AND removed_at IS NULL "
                 "AND id != ?",
@@ -207,6 +247,10 @@ def apply_update(
                     f"{name}: staff link them on the hub. They were not changed."
                 )
                 continue
+            if row is not None and row[2] is not None and not _was_sent(db, pid):
+                # taken off this device when staff stopped sending them; given to it again
+                db.execute("UPDATE people SET removed_at = NULL WHERE id = ?", (pid,))
+                report.people_added += 1
             if row is None:
                 person = Person(id=pid, name=name)
                 db.execute(
@@ -236,6 +280,7 @@ def apply_update(
             consent = Consent.model_validate(p["consent"]) if p.get("consent") else None
             if consent is not None and not consent.withdrawn:  # withdrawals: just above
                 repo.merge_consent(db, pid, consent)
+        report.people_dropped = _drop_unsent(db, sent_ids, {j.id for j in jobs}, now)
         for job in jobs:
             held = db.execute(
                 "SELECT session_id, data FROM jobs WHERE id = ?", (job.id,)
