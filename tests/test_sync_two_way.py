@@ -415,6 +415,22 @@ def test_a_persons_own_settings_follow_them_and_the_latest_change_wins(setup, ca
     with store_of(setup, "a") as store:
         sam = store.find_person("Sam")
         assert sam is not None and sam.buttons_only and sam.words_per_minute == 120
+    from fastapi.testclient import TestClient
+
+    from assistant.hub.app import create_app
+    from tests.test_published_scripts import _log_in
+
+    hub = setup["hub"]
+    hub.add_staff("Jo", "jo's long password", role="staff")
+    with hub.tx() as s:
+        from assistant.hub import db as hub_db
+
+        sam_id = s.query(hub_db.Person).filter_by(name="Sam").one().id
+    with TestClient(create_app(hub)) as jo:
+        _log_in(jo, "Jo", "jo's long password")
+        page = jo.get(f"/people/{sam_id}").text
+        assert "Their own settings" in page and "120 words a minute" in page
+        assert "the buttons only (microphone closed)" in page
     # nothing newer anywhere: the next sync changes nothing
     code, said = device(setup, "a", "sync", capsys=capsys)
     assert "settings changed" not in said

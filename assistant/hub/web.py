@@ -401,7 +401,22 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         "checkins": checkins,
         "answers": answers,
         "goals": goals,
+        "settings": _settings_lines(person),
     }
+
+
+def _settings_lines(person: db.Person) -> list[str]:
+    """The person's own settings as a device last changed them (none: the devices' own)."""
+    from assistant.records.model import Person
+    from assistant.records.people_cli import settings_lines
+
+    if not person.settings_json:
+        return []
+    try:
+        own = Person.model_validate({"name": person.name, **json.loads(person.settings_json)})
+    except ValueError:
+        return ["Their own settings could not be read."]
+    return settings_lines(own)
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
