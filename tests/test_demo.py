@@ -72,3 +72,27 @@ def test_demo_with_the_real_voice_and_recogniser(tmp_path, capsys):
     assert data["engines"]["voice"].startswith("piper:")
     heard = [a for a in data["answers"] if a["engine"]]
     assert heard and all(a["confidence"] is not None for a in heard)
+
+
+def test_a_virtual_person_not_understood_presses_the_button_next():
+    """Tom likes an idea and says so; asked the same again (the recogniser did not understand
+    him, as on a noisy day), he presses green rather than saying it for ever."""
+    from assistant.core.events import Listen
+    from assistant.dialogue.demo import PEOPLE, VirtualGroup
+
+    group = VirtualGroup(PEOPLE)
+    tom = next(p for p in PEOPLE if p.name == "Tom")
+    listen = Listen(
+        role="short",
+        step_id="rating",
+        person_id="t",
+        phrases=("don't like", "not sure", "like", "i like that"),
+    )
+    said = (
+        f"What do you think of {tom.words['want to do']}? For don't like, press red. For like, "
+        "press green. For more, press yellow. I'm listening now."
+    )
+    first = group.decide(listen, said, lambda _pid: "Tom")
+    assert not isinstance(first, list) and first.say  # a talker says it first
+    again = group.decide(listen, said, lambda _pid: "Tom")
+    assert not isinstance(again, list) and again.press == "yes" and not again.say

@@ -138,6 +138,10 @@ class VirtualGroup:
         self.passed: set[tuple[str, str]] = set()
         self.asked: dict[str, str] = {}
         """Person -> the open question they were last asked (for their pick)."""
+        self.spoke: tuple[str | None, str, str] | None = None
+        """(person, step, prompt) of the last turn answered by voice: asked the same again,
+        the recogniser did not understand them, so they press the button instead (as a real
+        person would; speech is a convenience, the buttons are the floor)."""
 
     def _short(self, persona: Persona | None, answer: str, button: str) -> Turn:
         if persona is not None and persona.talks:
@@ -146,6 +150,20 @@ class VirtualGroup:
 
     def decide(
         self, listen: Listen | None, said: str, name_of: Callable[[str | None], str | None]
+    ) -> Turn | list[Turn]:
+        key = (listen.person_id, listen.step_id, said) if listen is not None else None
+        again = key is not None and key == self.spoke
+        turn = self._decide(listen, said, name_of, again)
+        spoken = any(t.say for t in (turn if isinstance(turn, list) else [turn]))
+        self.spoke = key if spoken else None
+        return turn
+
+    def _decide(
+        self,
+        listen: Listen | None,
+        said: str,
+        name_of: Callable[[str | None], str | None],
+        again: bool,
     ) -> Turn | list[Turn]:
         if listen is None:  # waiting for a button: someone presses repeat to hear it again
             return Turn(press="repeat")
@@ -178,11 +196,15 @@ class VirtualGroup:
             return Turn(press="yes" if named.group(1) in self.people else "next")
         if P.ANYONE_ELSE in said or P.ARE_YOU_NEW in said:
             return Turn(press="no")
+        # not understood (told so, or asked the same again after speaking): the button now
+        retry = said.startswith(P.NOT_CAUGHT) or again
         if "recording of your voice" in said or "consent" in step:
-            if persona is not None and persona.consent:
+            agrees = persona is not None and persona.consent
+            if retry:
+                return Turn(press="yes" if agrees else "no")
+            if agrees:
                 return self._short(persona, "yes please", "yes")
             return self._short(persona, "no thank you", "no")
-        retry = said.startswith(P.NOT_CAUGHT)  # not heard: press the button this time
         if P.AGREE_ACCEPT.split("}")[-1].rstrip("?") in said:
             # can they go along with the goal: most say yes; a cautious person is not sure
             if persona is not None and persona.leaning == 1:
