@@ -59,6 +59,7 @@ def test_staff_add_rename_assign_and_merge_people_on_the_pages(tmp_path: Path) -
             sam = ids["Sam"]
             shown = jo.get(f"/people/{sam}")
             assert "Stop sending to house 2" in shown.text and "Give them to" in shown.text
+            assert "<title>Sam" in shown.text and shown.text.count('id="manage-h"') == 1
             jo.post(f"/people/{sam}/assign", data={"device": workshop, "csrf": token})
             assert [p["name"] for p in payload_for(hub, workshop)["people"]] == ["Sam"]
             stopped = jo.post(

@@ -25,6 +25,7 @@ pytest.importorskip("fastapi")
 
 from assistant.dialogue.published import yaml_sha256  # noqa: E402
 from assistant.dialogue.script import builtin_dir  # noqa: E402
+from tests.test_published_scripts import CHECKIN  # noqa: E402  (Sam, no consent, no jobs)
 from tests.test_sync_two_way import (  # noqa: E402
     CHECKIN_ONE,
     checkin_on,
@@ -168,20 +169,6 @@ def test_the_stick_refuses_altered_misdirected_older_and_linked_updates(setup, c
     assert done.returncode != 0 and "device b: revoked, so it gets nothing" in done.stderr
 
 
-CHECKIN_ON_D = {
-    "script": "daily-checkin",
-    "roster": [{"name": "Sam", "consent": False}],
-    "jobs": [],
-    "turns": [
-        {"press": "yes", "step": "who"},
-        {"press": "no", "step": "consent"},
-        {"press": "yes", "step": "mood"},
-        {"press": "next", "times": 6, "step": "news"},
-    ],
-    "expect": {"finished": True},
-}
-
-
 def test_enrolment_by_stick_needs_no_network(setup, capsys, tmp_path):  # noqa: F811
     """A device D that never had network: the hub writes an offer, D enrols from it and puts a
     session on the stick at once, the hub's import enrols D and takes the session, D takes its
@@ -211,7 +198,7 @@ def test_enrolment_by_stick_needs_no_network(setup, capsys, tmp_path):  # noqa: 
     assert Enrolment.load(data).token == ""
 
     scenario = tmp_path / "checkin-d.yaml"
-    scenario.write_text(yaml.safe_dump(CHECKIN_ON_D))
+    scenario.write_text(yaml.safe_dump(CHECKIN))
     code, said = on_d("simulate", str(scenario), "--fake-speech", "--save")
     assert code == 0, said
     code, said = on_d("sync")
