@@ -408,7 +408,7 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
 def _settings_lines(person: db.Person) -> list[str]:
     """The person's own settings as a device last changed them (none: the devices' own)."""
     from assistant.records.model import Person
-    from assistant.records.people_cli import settings_lines
+    from assistant.records.people import settings_lines
 
     if not person.settings_json:
         return []

@@ -30,6 +30,26 @@ def ids_of(db: sql.Connection, person_id: str) -> list[str]:
     return [person_id, *(str(r[0]) for r in rows)]
 
 
+VOICE_OWN = "the voice's own"
+DEVICE_OWN = "the device's own"
+
+
+def settings_lines(person: Person) -> list[str]:
+    """A person's own settings, one plain line each (the device's own where none is set)."""
+    rate = f"{person.words_per_minute:g} words a minute" if person.words_per_minute else None
+    wait = f"{person.repeat_after_s:g} seconds" if person.repeat_after_s else None
+    pause = f"{person.end_pause_s:g} seconds" if person.end_pause_s else None
+    return [
+        f"Speaking rate: {rate or VOICE_OWN}",
+        f"Wait before asking again: {wait or DEVICE_OWN + ' (at least 10 seconds)'}",
+        f"Pause that ends an answer: {pause or DEVICE_OWN}",
+        "Answers with: "
+        + ("the buttons only (microphone closed)" if person.buttons_only else "voice or buttons"),
+        f"Scale: {'two points' if person.scale_points == 2 else 'three points'}",
+        f"Supporter: {person.supporter or 'not named (the facilitator)'}",
+    ]
+
+
 PERSON_SETTINGS = (
     "words_per_minute",
     "repeat_after_s",

@@ -21,7 +21,8 @@ import typer
 
 from assistant.errors import RecordError
 from assistant.records.cli import consent_text, open_store, resolve_person
-from assistant.records.model import Consent, ConsentMethod, Person
+from assistant.records.model import Consent, ConsentMethod
+from assistant.records.people import settings_lines
 
 people_app = typer.Typer(
     help="The people who use this device, and their consent.", no_args_is_help=True
@@ -82,26 +83,6 @@ def people_list(
 class ScalePoints(StrEnum):
     two = "two"
     three = "three"
-
-
-VOICE_OWN = "the voice's own"
-DEVICE_OWN = "the device's own"
-
-
-def settings_lines(person: Person) -> list[str]:
-    """A person's own settings, one plain line each (the device's own where none is set)."""
-    rate = f"{person.words_per_minute:g} words a minute" if person.words_per_minute else None
-    wait = f"{person.repeat_after_s:g} seconds" if person.repeat_after_s else None
-    pause = f"{person.end_pause_s:g} seconds" if person.end_pause_s else None
-    return [
-        f"Speaking rate: {rate or VOICE_OWN}",
-        f"Wait before asking again: {wait or DEVICE_OWN + ' (at least 10 seconds)'}",
-        f"Pause that ends an answer: {pause or DEVICE_OWN}",
-        "Answers with: "
-        + ("the buttons only (microphone closed)" if person.buttons_only else "voice or buttons"),
-        f"Scale: {'two points' if person.scale_points == 2 else 'three points'}",
-        f"Supporter: {person.supporter or 'not named (the facilitator)'}",
-    ]
 
 
 @people_app.command("set")
