@@ -216,6 +216,42 @@ async def put_consent(
     return JSONResponse({"id": withdrawal_id, "stored": created}, 201 if created else 200)
 
 
+@router.put("/words/{person_id}")
+async def put_words(
+    person_id: str, request: Request, device: str = Depends(device_id)
+) -> JSONResponse:
+    """A person's taught words from the device: consent decisions, examples, and the audio the
+    hub lacks (``assistant/hub/words.py``); 424 ``{missing}`` names examples to send again."""
+    from assistant.hub.words import store_words
+
+    hub = hub_of(request)
+    if not bundle.is_uuid(person_id):
+        return JSONResponse({"detail": "A person's id must be a UUID."}, 400)
+    body = await read_capped(request, hub.max_upload_bytes)
+    try:
+        created = await run_in_threadpool(store_words, hub, person_id, body, device_id=device)
+    except SyncError as exc:
+        return error_response(exc)
+    return JSONResponse({"id": person_id, "stored": created}, 201 if created else 200)
+
+
+@router.get("/words/{sha256}")
+async def get_word(sha256: str, request: Request, device: str = Depends(device_id)) -> Response:
+    """One example of a taught word of a person this device holds: sealed to the device and
+    signed by the hub."""
+    from assistant.hub.words import example_for_device
+
+    if not bundle.is_sha256(sha256):
+        return JSONResponse({"detail": "An example's name must be a sha256."}, 400)
+    try:
+        blob = await run_in_threadpool(example_for_device, hub_of(request), device, sha256)
+    except NotYours as exc:
+        return JSONResponse({"detail": str(exc)}, 404)
+    except (SyncError, BundleError) as exc:
+        return error_response(exc)
+    return Response(blob, 200, media_type="application/octet-stream")
+
+
 @router.put("/sessions/{session_id}")
 async def put_session(
     session_id: str, request: Request, device: str = Depends(device_id)

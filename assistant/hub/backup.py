@@ -10,6 +10,7 @@
   runs) or ``hub.pg.sql`` (PostgreSQL hubs, when ``pg_dump`` is installed: a plain SQL dump for
   the database's own tools);
 - ``blobs/``: the recordings, as the hub keeps them;
+- ``words/``: the examples of people's taught words (when any are kept);
 - ``backup.json``: what is in it, when it was made, the schema revision and the counts.
 
 ``assistant hub restore DIR`` puts them into a hub folder that has no key yet (and a database
@@ -129,12 +130,15 @@ def backup(home: Path, engine: Engine, target: Path) -> BackupReport:
     if blobs.is_dir():
         shutil.copytree(blobs, target / "blobs")
         clips = sum(1 for p in (target / "blobs").rglob("*.wav"))
+    taught = home / "words"  # examples of people's taught words (assistant/hub/words.py)
+    if taught.is_dir():
+        shutil.copytree(taught, target / "words")
     manifest = {
         "format": BACKUP_FORMAT,
         "made_at": datetime.now(UTC).isoformat(),
         "database": url.get_backend_name(),
         "revision": _revision(engine),
-        "files": [KEY_FILE, *files, "blobs/"],
+        "files": [KEY_FILE, *files, "blobs/", *(["words/"] if taught.is_dir() else [])],
         "counts": {name: len(rows) for name, rows in tables.items()},
         "clips": clips,
         "passphrase": "not included: " + PASSPHRASE_REMINDER,
@@ -167,8 +171,9 @@ def restore_files(folder: Path, home: Path) -> None:
         )
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_private(home / KEY_FILE, (folder / KEY_FILE).read_bytes())
-    if (folder / "blobs").is_dir():
-        shutil.copytree(folder / "blobs", home / "blobs", dirs_exist_ok=True)
+    for sub in ("blobs", "words"):
+        if (folder / sub).is_dir():
+            shutil.copytree(folder / sub, home / sub, dirs_exist_ok=True)
 
 
 def restore_tables(folder: Path, engine: Engine) -> dict[str, int]:

@@ -786,6 +786,30 @@ def people_withdraw(
     )
 
 
+@people_app.command("words-withdraw")
+def people_words_withdraw(
+    person: Annotated[str, typer.Argument(help="The person (id, or its start, or name)")],
+    by: Annotated[str, typer.Option("--by", help="Who recorded the withdrawal")] = "hub admin",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """The person withdrew consent to keep examples of their taught words (they told staff):
+    delete them on the hub now, and on every device that holds them at its next sync."""
+    from assistant.hub.people import find_person
+    from assistant.hub.words import withdraw_for_staff
+
+    hub = _open(home, db)
+    try:
+        who = find_person(hub, person)
+        deleted = withdraw_for_staff(hub, who, by)
+    finally:
+        hub.close()
+    typer.echo(
+        f"{who.name} withdrew consent to keep examples of their words; {deleted} example(s) "
+        "deleted on the hub. Devices delete theirs at their next sync."
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``assistant hub ...`` (heavy imports happen only when a hub command runs)."""
     app.add_typer(hub_app, name="hub")

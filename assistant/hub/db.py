@@ -276,6 +276,44 @@ class ConsentWithdrawal(Base):
     clips_deleted: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class HubWordConsent(Base):
+    """A person's decision about keeping examples of their taught words, from any device (each
+    with one id, the same everywhere): they merge by union; the latest by time is in force."""
+
+    __tablename__ = "hub_word_consent"
+    uid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36), index=True)  # the hub person
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    withdrawal: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[str] = mapped_column(String(40))  # ISO 8601, UTC, microseconds
+    method: Mapped[str] = mapped_column(String(40))
+    witnessed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HubWordSet(Base):
+    """When a person's taught words last changed (on which device): the latest change wins."""
+
+    __tablename__ = "hub_word_sets"
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    changed_at: Mapped[str] = mapped_column(String(40))
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HubWordExample(Base):
+    """One example of a person's taught word; its audio is ``<home>/words/<sha[:2]>/<sha>.wav``."""
+
+    __tablename__ = "hub_word_examples"
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    word: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(20))
+    kept_at: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+
+
 class DeletedBlob(Base):
     """A clip deleted because consent was withdrawn: its bytes are gone, and a device that
     offers it again is told "already here" (nothing is stored)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from assistant.errors import SyncError
 
 
@@ -39,3 +41,11 @@ class MissingClips(SyncError):
     def __init__(self, missing: list[str]) -> None:
         super().__init__(f"The hub does not have {len(missing)} of this session's clips yet.")
         self.missing = missing
+
+
+def full_or(exc: Exception) -> Exception:
+    """A full disk or database as :class:`HubFull`; anything else as it was."""
+    text = str(exc).lower()
+    if getattr(exc, "errno", None) == errno.ENOSPC or "full" in text or "no space" in text:
+        return HubFull("The hub could not store it: its disk may be full.")
+    return exc

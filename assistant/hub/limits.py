@@ -26,7 +26,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ENROL_BODY_CAP = 4 * 1024
 FORM_BODY_CAP = 64 * 1024
-UPLOAD_PREFIXES = ("/v1/blobs/", "/v1/sessions/")
+UPLOAD_PREFIXES = ("/v1/blobs/", "/v1/sessions/", "/v1/words/")
 
 
 def body_cap(method: str, path: str, upload_cap: int) -> int:

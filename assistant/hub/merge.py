@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
-from assistant.hub import db, withdrawals
+from assistant.hub import db, withdrawals, words
 from assistant.hub.people import assign, find_person
 from assistant.records.model import new_id
 from assistant.records.withdrawal_rule import aware
@@ -169,6 +169,7 @@ def merge(hub: Hub, keep: str, other: str, by: str) -> tuple[db.Person, str, dic
             w.person_id = into.id
         for blob in s.scalars(select(db.DeletedBlob).where(db.DeletedBlob.person_id == away.id)):
             blob.person_id = into.id
+        word_files = words.merge_into(s, into.id, away.id)
         into.consent_json = _later_consent(into.consent_json, away.consent_json)
         if aware(away.last_seen_at) > aware(into.last_seen_at):
             into.last_seen_at = away.last_seen_at
@@ -200,4 +201,5 @@ def merge(hub: Hub, keep: str, other: str, by: str) -> tuple[db.Person, str, dic
             )
         )
     withdrawals.unlink_files(hub.blob_path, deleted)
+    words.unlink_unreferenced(hub, set(word_files))
     return find_person(hub, kept.id), name, moved

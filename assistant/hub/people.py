@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
-from assistant.hub import db, withdrawals
+from assistant.hub import db, withdrawals, words
 from assistant.hub.errors import NotYours
 from assistant.records.model import JobEvent, SessionRecord
 from assistant.records.people import PERSON_SETTINGS
@@ -358,11 +358,7 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
     """What the device should hold: its people and their jobs, in the device's own ids. A
     person sent to a device for the first time is linked to it under the hub's id."""
     with hub.tx() as s:
-        ids = set(
-            s.scalars(
-                select(db.PersonDevice.person_id).where(db.PersonDevice.device_id == device_id)
-            )
-        ) | set(s.scalars(select(db.Person.id).where(db.Person.device_id == device_id)))
+        ids = words.people_of_device(s, device_id)
         people: list[dict[str, Any]] = []
         local_of: dict[str, str] = {}
         for person in s.scalars(select(db.Person).where(db.Person.id.in_(ids))):
@@ -406,6 +402,7 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                     else {}
                 )
                 | ({"aliases": [k.local_id for k in links[1:]]} if len(links) > 1 else {})
+                | ({"words": taught} if (taught := words.for_person(s, person.id)) else {})
             )
         since = datetime.now(UTC) - DONE_KEPT
         jobs: list[dict[str, Any]] = []

@@ -11,7 +11,6 @@ push go through exactly the same checks and the same "exactly once" rules:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import secrets
@@ -32,12 +31,12 @@ from assistant.hub import db, withdrawals
 from assistant.hub.errors import (
     Conflict,
     Forbidden,
-    HubFull,
     MissingClips,
     TooLarge,
     TooManyTries,
     Unauthorised,
 )
+from assistant.hub.errors import full_or as _full_or
 from assistant.hub.keys import HubKeys, KeyLocked, public_key, unlock
 from assistant.hub.keys import verify_key as stored_verify_key
 from assistant.hub.staff import (  # noqa: F401  (ROLES and ROLE_RIGHTS are read from here)
@@ -517,14 +516,6 @@ def _same_own_jobs(stored_json: str, record: SessionRecord) -> bool:
 def can(staff: db.Staff, right: str) -> bool:
     """Whether *staff*'s role allows *right* ("change", "export" or "manage")."""
     return right in ROLE_RIGHTS.get(staff.role or "staff", set())
-
-
-def _full_or(exc: Exception) -> Exception:
-    """A full disk or database as :class:`HubFull`; anything else as it was."""
-    text = str(exc).lower()
-    if getattr(exc, "errno", None) == errno.ENOSPC or "full" in text or "no space" in text:
-        return HubFull("The hub could not store it: its disk may be full.")
-    return exc
 
 
 def secure_home(home: Path) -> int:

@@ -30,6 +30,9 @@ CLIP_NAME_RE = re.compile(r"clips/[0-9a-f]{64}\.bundle")
 CONSENT_NAME_RE = re.compile(
     r"consent/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
 )
+WORDS_NAME_RE = re.compile(
+    r"words/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
+)
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
@@ -38,6 +41,7 @@ class ImportReport:
     sessions_added: int = 0
     clips_added: int = 0
     withdrawals_added: int = 0
+    words_added: int = 0  # people whose taught words changed
     already_here: int = 0
     refused: list[str] = field(default_factory=list)
     enrolled: list[str] = field(default_factory=list)
@@ -92,11 +96,12 @@ def _import_one(hub: Hub, manifest: Path, report: ImportReport) -> None:
         report.devices[device_id] = folder.parent
     entries = [e for e in files if isinstance(e, dict)]
     # withdrawals first (the hub then waits for no clip they cover), then clips, sessions
-    order = {"consent/": 0, "clips/": 1}
-    entries.sort(key=lambda e: order.get(str(e.get("name", "")).split("/")[0] + "/", 2))
+    order = {"consent/": 0, "words/": 1, "clips/": 2}
+    entries.sort(key=lambda e: order.get(str(e.get("name", "")).split("/")[0] + "/", 3))
     for entry in entries:
         name = str(entry.get("name", ""))
-        if not any(r.fullmatch(name) for r in (CLIP_NAME_RE, SESSION_NAME_RE, CONSENT_NAME_RE)):
+        names = (CLIP_NAME_RE, SESSION_NAME_RE, CONSENT_NAME_RE, WORDS_NAME_RE)
+        if not any(r.fullmatch(name) for r in names):
             report.refused.append(f"{name[:80]!r}: not a bundle name this hub accepts.")
             continue
         file = folder / name
@@ -124,6 +129,11 @@ def _import_one(hub: Hub, manifest: Path, report: ImportReport) -> None:
             elif name.startswith("consent/"):
                 added = hub.put_consent(ident, data, device_id=None)
                 report.withdrawals_added += int(added)
+            elif name.startswith("words/"):
+                from assistant.hub.words import store_words
+
+                added = store_words(hub, ident, data, device_id=None)
+                report.words_added += int(added)
             else:
                 added = hub.put_session(ident, data, device_id=None, via="import")
                 report.sessions_added += int(added)
@@ -151,7 +161,8 @@ def write_updates(hub: Hub, target: Path, device_ids: list[str], by: str) -> Upd
     nothing. Needs the hub's signing key (an unlocked hub)."""
     from assistant.hub.people import updates_for
     from assistant.hub.publish import update_for
-    from assistant.sync.stick import FILES, FROM_HUB, device_folder
+    from assistant.hub.words import example_for_device, examples_of_device
+    from assistant.sync.stick import FILES, FROM_HUB, WORDS_FOLDER, device_folder
 
     if not target.is_dir():
         raise SyncError(f"{target} is not a folder: plug in the stick and give its folder.")
@@ -177,6 +188,13 @@ def write_updates(hub: Hub, target: Path, device_ids: list[str], by: str) -> Upd
         try:
             write_atomic(folder / FROM_HUB / FILES["scripts"], update_for(hub, device_id, []))
             write_atomic(folder / FROM_HUB / FILES["people"], updates_for(hub, device_id))
+            taught = folder / FROM_HUB / WORDS_FOLDER
+            for sha in examples_of_device(hub, device_id):  # the stick cannot ask: all of them
+                if _kind(taught) not in ("folder", "missing"):
+                    out.skipped.append(f"{name}: its words folder on the stick is a link.")
+                    break
+                if _kind(taught / f"{sha}.update") == "missing":
+                    write_atomic(taught / f"{sha}.update", example_for_device(hub, device_id, sha))
         except OSError as exc:
             raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
         out.devices.append(name)

@@ -352,6 +352,7 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         if person is None:
             return None
         ids = local_ids(s, person_id)  # the records name them by each device's own id
+        taught = words_line(s, person_id)
         rows = list(
             s.scalars(
                 select(db.Session)
@@ -402,7 +403,25 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         "answers": answers,
         "goals": goals,
         "settings": _settings_lines(person),
+        "taught": taught,
     }
+
+
+def words_line(s: Any, person_id: str) -> str | None:
+    """What the hub holds of the person's taught words, in one sentence (None: never asked)."""
+    from assistant.hub import words
+
+    held = words.for_person(s, person_id)
+    if held is None:
+        return None
+    counts = words.counts(s, person_id)
+    latest = max(held["consent"], key=lambda c: (c["at"], not c["allowed"]), default=None)
+    if latest is None or not latest["allowed"]:
+        return "They have not agreed (or no longer agree) to keeping examples of their words."
+    if not counts:
+        return "They agreed to keeping examples of their words; none are taught yet."
+    listed = ", ".join(f"{w} {n}" for w, n in sorted(counts.items()))
+    return f"Examples kept: {listed}. Every device that holds them uses these."
 
 
 def _settings_lines(person: db.Person) -> list[str]:

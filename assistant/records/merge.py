@@ -69,6 +69,19 @@ def merge_alias(db: sql.Connection, alias: str, into: str, name: str, now: str) 
         )
     for table in ("consent_events", "word_consent_events", "word_examples"):
         db.execute(f"UPDATE {table} SET person_id = ? WHERE person_id = ?", (into, alias))
+    # the joined words are the kept person's, changed when the later of the two was; they
+    # go to the hub again (sent_digest cleared)
+    stamps = [
+        r[0]
+        for r in db.execute(
+            "SELECT changed_at FROM words_state WHERE person_id IN (?, ?)", (into, alias)
+        ).fetchall()
+    ]
+    db.execute("DELETE FROM words_state WHERE person_id IN (?, ?)", (into, alias))
+    if stamps:
+        db.execute(
+            "INSERT INTO words_state (person_id, changed_at) VALUES (?, ?)", (into, max(stamps))
+        )
     if not db.execute(
         "SELECT 1 FROM name_clips WHERE person_id = ? AND deleted_at IS NULL", (into,)
     ).fetchone():

@@ -59,7 +59,9 @@ class WordProblem(RecordError):
 
 
 def _iso(dt: Any) -> str:
-    return str(dt.isoformat())
+    from assistant.records.db import iso
+
+    return iso(dt)  # UTC, one format: times from every device compare as strings
 
 
 def _fsync_dir(path: Path) -> None:
@@ -68,6 +70,16 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def touch(db: Any, person_id: str, at: str) -> None:
+    """Stamp when the person's words (examples or consent) last changed here: the latest change
+    on any device wins when they travel (:mod:`assistant.sync.words`)."""
+    db.execute(
+        "INSERT INTO words_state (person_id, changed_at) VALUES (?, ?) ON CONFLICT (person_id) "
+        "DO UPDATE SET changed_at = excluded.changed_at",
+        (person_id, at),
+    )
 
 
 class WordsRepo:
@@ -95,14 +107,16 @@ class WordsRepo:
         with self._store.database.tx() as db:
             db.execute(
                 "INSERT INTO word_consent_events (person_id, allowed, at, method, witnessed_by, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (person_id, int(allowed), now, method, by, now),
+                "recorded_at, uid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (person_id, int(allowed), now, method, by, now, uuid.uuid4().hex),
             )
+            touch(db, person_id, now)
 
     def consent(self, person_id: str) -> bool | None:
         """The decision in force: True, False, or None (never asked)."""
         rows = self._store.database.read(
-            "SELECT allowed FROM word_consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT allowed FROM word_consent_events WHERE person_id = ? "
+            "ORDER BY at DESC, seq DESC LIMIT 1",
             (person_id,),
         )
         return None if not rows else bool(rows[0]["allowed"])
@@ -125,9 +139,10 @@ class WordsRepo:
             )
             db.execute(
                 "INSERT INTO word_consent_events (person_id, allowed, at, method, witnessed_by, "
-                "withdrawal, deleted, recorded_at) VALUES (?, 0, ?, ?, ?, 1, ?, ?)",
-                (person_id, now, method, by, len(rows), now),
+                "withdrawal, deleted, recorded_at, uid) VALUES (?, 0, ?, ?, ?, 1, ?, ?, ?)",
+                (person_id, now, method, by, len(rows), now, uuid.uuid4().hex),
             )
+            touch(db, person_id, now)
         self._delete_unreferenced({r[0] for r in rows})
         log.info("Word consent withdrawn for %s; %d example(s) deleted", person_id, len(rows))
         return len(rows)
@@ -218,6 +233,7 @@ class WordsRepo:
                     "kept_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (uuid.uuid4().hex, person_id, word, sha, size, source, now),
                 )
+                touch(db, person_id, now)
         except BaseException:
             self._delete_unreferenced({sha})
             raise
@@ -227,7 +243,8 @@ class WordsRepo:
     @staticmethod
     def _consent_db(db: Any, person_id: str) -> bool | None:
         row = db.execute(
-            "SELECT allowed FROM word_consent_events WHERE person_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT allowed FROM word_consent_events WHERE person_id = ? "
+            "ORDER BY at DESC, seq DESC LIMIT 1",
             (person_id,),
         ).fetchone()
         return None if row is None else bool(row[0])
@@ -262,6 +279,8 @@ class WordsRepo:
                 f"UPDATE word_examples SET deleted_at = ?, deleted_why = 'forgotten' WHERE {where}",
                 (now, *args),
             )
+            if rows:
+                touch(db, person_id, now)
         self._delete_unreferenced({r[0] for r in rows})
         return len(rows)
 
@@ -319,6 +338,10 @@ class WordsRepo:
             tmp.unlink(missing_ok=True)
             raise RecordError(f"Cannot write an example in {self.dir}: {exc}.") from exc
         return sha
+
+    def delete_unreferenced(self, shas: set[str]) -> None:
+        """Remove the files of these examples that no live example names (after a commit)."""
+        self._delete_unreferenced(shas)
 
     def _delete_unreferenced(self, shas: set[str]) -> None:
         deleted = 0

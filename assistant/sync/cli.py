@@ -202,6 +202,8 @@ def push_cmd() -> None:
         return
     if report.withdrawals_sent:
         typer.echo(f"Sent {report.withdrawals_sent} withdrawal(s) of consent.")
+    if report.words_sent:
+        typer.echo(f"Sent the taught words of {report.words_sent} person(s).")
     if report.sent:
         typer.echo(f"Sent {len(report.sent)} session{'s' if len(report.sent) != 1 else ''}.")
     if report.refused:
@@ -210,7 +212,11 @@ def push_cmd() -> None:
         raise SyncError(
             f"The hub refused {len(report.refused)} session(s); see 'assistant sync status'."
         )
-    if not report.sent and not report.refused and not report.withdrawals_sent:
+    if (
+        not report.sent
+        and not report.refused
+        and not (report.withdrawals_sent or report.words_sent)
+    ):
         typer.echo("Nothing to send.")
 
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import nacl.signing
@@ -28,10 +28,13 @@ import nacl.signing
 from assistant import __version__
 from assistant.errors import EnrolmentError, HubFailed, HubUnreachable, RecordError, SyncError
 from assistant.faults import fault_point
-from assistant.sync import withdrawals
+from assistant.sync import withdrawals, words
 from assistant.sync.device import Enrolment, b64, sync_dir, unb64
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
+
+if TYPE_CHECKING:
+    from assistant.records.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +238,16 @@ class PushReport:
     waiting: int = 0
     busy: bool = False  # another push was already running
     withdrawals_sent: int = 0  # withdrawals of consent the hub took (sent before sessions)
+    words_sent: int = 0  # people whose taught words the hub took
 
     @property
     def nothing_to_send(self) -> bool:
         return (
-            not self.sent and not self.refused and self.waiting == 0 and not self.withdrawals_sent
+            not self.sent
+            and not self.refused
+            and self.waiting == 0
+            and not self.withdrawals_sent
+            and not self.words_sent
         )
 
 
@@ -298,7 +306,9 @@ def _push(
         prepared = outbox.prepare(source, enrolment)
         report.problems.extend(prepared.problems)
         pending = outbox.pending()
-        if not pending and not withdrawals.unsent(source):
+        # a record store (not a fake source): its people's taught words travel too
+        store = cast("RecordStore", source) if hasattr(source, "words") else None
+        if not pending and not withdrawals.unsent(source) and not (store and words.changed(store)):
             return report
         gone = withdrawals.withdrawn_shas(source)
         for sha in gone:  # deleted for consent: its sealed copy goes too, and it is not sent
@@ -319,6 +329,9 @@ def _push(
             # withdrawals first: the hub then deletes what they cover, and waits for none of it
             report.withdrawals_sent, problems = send_withdrawals(client, source, enrolment)
             report.problems.extend(problems)
+            if store is not None:  # taught words (their consent decisions first on the hub)
+                report.words_sent, problems = send_words(client, store, enrolment)
+                report.problems.extend(problems)
             for item in pending:
                 clips = [c for c in item.clips if c not in gone]
                 error = _send_item(client, outbox, source, enrolment, item.session_id, clips)
@@ -433,4 +446,45 @@ def send_withdrawals(
             raise SyncError("The record store cannot mark a withdrawal sent.")
         mark(withdrawal["id"])
         sent += 1
+    return sent, problems
+
+
+def send_words(
+    client: HubClient, store: RecordStore, enrolment: Enrolment
+) -> tuple[int, list[str]]:
+    """Send the taught words that changed (:func:`changed`); returns how many people's words
+    the hub took, and problems. Raises HubUnreachable when offline (nothing is marked)."""
+    sent, problems = 0, []
+    for person_id, snap in words.changed(store):
+        held = words.on_hub(store, person_id)
+        need = {e["sha256"] for e in snap["examples"]} - held
+        for _round in range(2):
+            try:
+                body = words.seal(store, snap, need, enrolment)
+            except OSError as exc:
+                problems.append(f"The taught words of {person_id[:8]} could not be read: {exc}")
+                break
+            response = client.request(
+                "PUT",
+                f"/v1/words/{person_id}",
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            _check_auth(response)
+            if response.status_code == 424:  # the hub lacks an example we thought it had
+                need |= set(response.json().get("missing", []))
+                continue
+            if response.status_code == 404 and _detail(response) == "Not Found":
+                return sent, [
+                    "The hub is too old to receive taught words: update it. They wait on this "
+                    "device."
+                ]
+            if response.status_code not in (200, 201):
+                problems.append(
+                    f"The hub refused the taught words of {person_id[:8]}: {_detail(response)}"
+                )
+                break
+            words.mark_sent(store, person_id, snap)
+            sent += 1
+            break
     return sent, problems

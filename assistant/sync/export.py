@@ -1,7 +1,8 @@
 """No network: copy the sealed bundles and a manifest to a folder (a USB stick).
 
 The stick gets ``assistant-<device>/manifest.json``, ``sessions/<id>.bundle``,
-``clips/<sha256>.bundle`` and ``consent/<id>.bundle`` (withdrawals of consent): the same sealed
+``clips/<sha256>.bundle``, ``consent/<id>.bundle`` (withdrawals of consent) and
+``words/<person id>.bundle`` (taught words that changed, with their audio): the same sealed
 bytes a push would send, so the stick reveals nothing without the hub's private key. Exporting
 again adds only what is new. Sessions and withdrawals stay waiting on the device: they are
 marked sent only when the hub acknowledges them over the network (the hub answers "already
@@ -15,13 +16,17 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from assistant.errors import SyncError
 from assistant.faults import fault_point
-from assistant.sync import withdrawals
+from assistant.sync import withdrawals, words
 from assistant.sync.device import Enrolment, write_atomic
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
+
+if TYPE_CHECKING:
+    from assistant.records.store import RecordStore
 
 MANIFEST = "manifest.json"
 
@@ -33,6 +38,7 @@ class ExportReport:
     clips: int
     problems: list[str]
     withdrawals: int = 0
+    words: int = 0  # people whose taught words were written
 
 
 def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
@@ -49,7 +55,7 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
             entries = {str(e["name"]): e for e in old.get("files", [])}
         except (ValueError, KeyError, TypeError, AttributeError):
             entries = {}
-    sessions = clips = consents = 0
+    sessions = clips = consents = taught = 0
     try:
         with Outbox(data_dir) as outbox:
             prepared = outbox.prepare(source, enrolment)
@@ -66,6 +72,20 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
                         "size": len(sealed),
                     }
                     consents += 1
+            if hasattr(source, "words"):  # taught words, with all their audio (no 424 here)
+                for person_id, snap in words.changed(cast("RecordStore", source)):
+                    every = {e["sha256"] for e in snap["examples"]}
+                    sealed = words.seal(cast("RecordStore", source), snap, every, enrolment)
+                    name = f"words/{person_id}.bundle"
+                    write_atomic(folder / name, sealed)
+                    entries[name] = {
+                        "name": name,
+                        "kind": "words",
+                        "id": person_id,
+                        "sha256": hashlib.sha256(sealed).hexdigest(),
+                        "size": len(sealed),
+                    }
+                    taught += 1
             gone = withdrawals.withdrawn_shas(source)
             for item in outbox.pending():
                 for sha in item.clips:
@@ -89,7 +109,7 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
             _write_manifest(manifest_path, enrolment, entries)
     except OSError as exc:
         raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
-    return ExportReport(folder, sessions, clips, prepared.problems, consents)
+    return ExportReport(folder, sessions, clips, prepared.problems, consents, taught)
 
 
 def _copy(
@@ -115,7 +135,10 @@ def _write_manifest(
         # withdrawals, then clips, then sessions: an importer going in order meets them so
         "files": sorted(
             entries.values(),
-            key=lambda e: ({"consent": 0, "clip": 1}.get(str(e["kind"]), 2), str(e["name"])),
+            key=lambda e: (
+                {"consent": 0, "words": 1, "clip": 2}.get(str(e["kind"]), 3),
+                str(e["name"]),
+            ),
         ),
     }
     write_atomic(path, json.dumps(manifest, indent=1).encode())

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 FROM_HUB = "from-hub"
 FILES = {"scripts": "scripts.update", "people": "people.update"}
+WORDS_FOLDER = "words"  # from-hub/words/<sha256>.update: one example of a taught word each
 MAX_UPDATE_BYTES = 64 * 1024 * 1024
 
 
@@ -137,6 +138,7 @@ def receive(settings: Settings, store: RecordStore, target: Path) -> StickReceiv
             if _older(made_at, last):
                 report.problems.append(_stale(path, made_at, last))
                 continue
+            _take_examples(store, folder / WORDS_FOLDER, body, enrolment, verify, report)
             try:
                 report.people = apply_update(
                     store, body, str(header.get("cursor") or ""), made_at=made_at, via="stick"
@@ -144,6 +146,32 @@ def receive(settings: Settings, store: RecordStore, target: Path) -> StickReceiv
             except (KeyError, TypeError, ValueError, RecordError) as exc:
                 report.problems.append(f"{path}: the people and jobs in it were not used ({exc}).")
     return report
+
+
+def _take_examples(
+    store: RecordStore,
+    folder: Path,
+    body: dict[str, Any],
+    enrolment: Enrolment,
+    verify: bytes,
+    report: StickReceived,
+) -> None:
+    """The examples of taught words the update names and this device lacks, from the stick
+    (each sealed to this device, signed by the hub, checked against its name)."""
+    from assistant.sync.words import EXAMPLE_KIND, keep_example, missing_examples
+
+    for sha in missing_examples(store, body):
+        path = folder / f"{sha}.update"
+        try:
+            if file_kind(folder) != "folder":
+                raise SyncError("the folder of taught words is missing or a link.")
+            blob = read_regular(path, MAX_UPDATE_BYTES, reader="this device")
+            kind, data = open_from_hub(enrolment.signing_seed, verify, blob)
+            if kind != EXAMPLE_KIND:
+                raise UpdateRefused(f"it holds {kind!r}, not an example")
+            keep_example(store, sha, data)
+        except (SyncError, RecordError, ValueError) as exc:
+            report.problems.append(f"{path}: {exc} That person's taught words wait.")
 
 
 def _stale(path: Path, made_at: str, last: str) -> str:

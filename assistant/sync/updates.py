@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from assistant.errors import RecordError, SyncError
+from assistant.errors import BundleError, RecordError, SyncError
 from assistant.records.db import iso
 from assistant.records.jobs import insert_job_event
 from assistant.records.merge import merge_alias
 from assistant.records.model import Consent, Job, JobEvent, Person
 from assistant.sync.device import Enrolment
+from assistant.sync.words import apply_words
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -58,6 +59,8 @@ class UpdatesReport:
     jobs_received: int = 0
     jobs_corrected: int = 0  # this device's own jobs whose words staff corrected on the hub
     withdrawals: int = 0  # withdrawals of consent made elsewhere, applied here
+    words_updated: int = 0  # people whose taught words were changed on another device
+    words_deleted: int = 0  # examples deleted here for a word-consent withdrawal made elsewhere
     unchanged: bool = False
     problems: list[str] = field(default_factory=list)
 
@@ -70,6 +73,8 @@ class UpdatesReport:
             or self.people_dropped
             or self.jobs_received
             or self.withdrawals
+            or self.words_updated
+            or self.words_deleted
         ):
             return []  # nothing new: nothing to say (the timer's log stays quiet)
         lines = [
@@ -97,6 +102,15 @@ class UpdatesReport:
             lines.append(
                 f"{self.withdrawals} withdrawal(s) of consent made elsewhere: their recordings "
                 "on this device were deleted."
+            )
+        if self.words_updated:
+            lines.append(
+                f"{self.words_updated} person(s) had their taught words changed on another device."
+            )
+        if self.words_deleted:
+            lines.append(
+                f"{self.words_deleted} example(s) of taught words deleted: consent to keep them "
+                "was withdrawn elsewhere."
             )
         return lines
 
@@ -225,6 +239,13 @@ def apply_update(
     now = iso(db_.now())
     deleted: set[str] = set()
     sent_ids: set[str] = set()
+    word_files: set[str] = set()
+    incomplete = False  # an example's audio is missing: this update is applied again next time
+
+    def size_of(sha: str) -> int | None:
+        path = store.words.path(sha)
+        return path.stat().st_size if path.is_file() else None
+
     with db_.tx() as db:
         for p in people:
             pid, name = str(p["id"]), " ".join(str(p["name"]).split())
@@ -267,6 +288,14 @@ def apply_update(
                 report.people_updated += 1
             if _take_settings(db, pid, p):
                 report.settings_updated += 1
+            if isinstance(p.get("words"), dict):
+                replaced, withdrawn, word_shas, whole = apply_words(
+                    db, pid, p["words"], now, size_of
+                )
+                report.words_updated += int(replaced)
+                report.words_deleted += withdrawn
+                word_files |= word_shas
+                incomplete = incomplete or not whole
             db.execute(
                 "INSERT INTO hub_people (person_id, hub_id, received_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (person_id) DO UPDATE SET received_at = excluded.received_at",
@@ -314,7 +343,7 @@ def apply_update(
             report.jobs_received += 1
         summary = {
             "at": now,
-            "cursor": cursor,
+            "cursor": cursor + "-partial" if incomplete else cursor,
             "made_at": made_at,
             "via": via,
             "people": len(people),
@@ -328,7 +357,37 @@ def apply_update(
         )
     if deleted:  # the rows are marked in the transaction; the files go once it is committed
         store.folder.delete_unreferenced(deleted)
+    if word_files:
+        store.words.delete_unreferenced(word_files)
     return report
+
+
+def fetch_examples(
+    client: HubClient,
+    store: RecordStore,
+    body: dict[str, Any],
+    open_: Callable[[bytes], tuple[str, bytes]],
+) -> list[str]:
+    """Fetch the examples the update names and this device lacks; returns problems (an example
+    not fetched leaves that person's words as they are until the next sync)."""
+    from assistant.sync.client import _check_auth, _detail
+    from assistant.sync.words import EXAMPLE_KIND, keep_example, missing_examples
+
+    problems: list[str] = []
+    for sha in missing_examples(store, body):
+        response = client.request("GET", f"/v1/words/{sha}")
+        _check_auth(response)
+        if response.status_code != 200:
+            problems.append(f"The example {sha[:12]} was not sent: {_detail(response)}")
+            continue
+        try:
+            kind, data = open_(response.content)
+            if kind != EXAMPLE_KIND:
+                raise BundleError(f"The hub sent {kind!r} where an example was expected.")
+            keep_example(store, sha, data)
+        except (BundleError, RecordError) as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def pull_updates(
@@ -379,12 +438,17 @@ def pull_updates(
                 raise UpdateRefused(f"The hub sent {kind!r} where people were expected.")
             header = read_header(response.content)
             body = json.loads(payload)
-            return apply_update(
+            fetched = fetch_examples(
+                client, store, body, lambda b: open_from_hub(enrolment.signing_seed, verify, b)
+            )
+            got = apply_update(
                 store,
                 body,
                 str(header.get("cursor") or ""),
                 made_at=str(header.get("created_at") or ""),
             )
+            got.problems.extend(fetched)
+            return got
         except (UpdateRefused, ValueError, KeyError, TypeError, RecordError) as exc:
             report.problems.append(f"The people and jobs from the hub were not used: {exc}")
             log.warning("people and jobs not updated: %s", exc)
