@@ -344,6 +344,8 @@ def run_session(device: Device, script_name: str | None) -> SessionRecord:
         clock=device.clock,
         rng=random.Random(),
         jobs=[] if record is not None else store.open_jobs(),
+        # a review looks again at the goal agreed at an earlier meeting
+        goals=store.current_goals() if record is None and script.reviews_goal else (),
         record=record,
         engines=engines,
     )

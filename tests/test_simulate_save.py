@@ -192,3 +192,60 @@ def test_demo_save_puts_the_group_session_in_the_store(tmp_path, monkeypatch, ca
         assert store.open_jobs()  # the jobs the group agreed, for the next check-ins
         priya = store.find_person("Priya")
         assert priya is not None and priya.consent is not None and not priya.consent.audio
+
+
+REVIEW_FROM_STORE = {
+    "script": "review",
+    "turns": [
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "step": "who"},
+        {"press": "no", "step": "who"},
+        {"press": "yes", "who": "Priya", "step": "consent"},
+        {"press": "yes", "who": "Sam", "step": "consent"},
+        {"press": "next", "step": "goal_review"},
+        {"press": "next", "step": "goal_review"},
+        {"press": "yes", "step": "goal_review"},
+    ],
+    "expect": {"finished": True, "people": ["Priya", "Sam"]},
+}
+
+
+def test_a_review_looks_again_at_the_goal_agreed_at_an_earlier_meeting(
+    tmp_path, monkeypatch, capsys
+):
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.records.model import Goal, Person, SessionRecord
+
+    data = use_data(tmp_path, monkeypatch, "a")
+    with RecordStore(data) as store:
+        people = [store.add_person(n) for n in ("Priya", "Sam")]
+        at = datetime.now(UTC) - timedelta(days=7)
+        older = Goal(text="go swimming", agreed=True)
+        changed = Goal(text="go bowling", agreed=True, replaces=older.id)
+        idea = Goal(text="go to the moon", agreed=False)  # put to the group, never agreed
+        for goals, when in (([older], at), ([changed, idea], at + timedelta(days=1))):
+            record = SessionRecord(
+                script="coproduction-group",
+                started_at=when,
+                ended_at=when + timedelta(minutes=30),
+                people=[Person(id=p.id, name=p.name) for p in people],
+                goals=goals,
+            )
+            store.save_session(record)
+            store.finish_session(record.id)
+        assert [g.text for g in store.current_goals()] == ["go bowling"]
+
+    review = write_scenario(tmp_path, "review", REVIEW_FROM_STORE)
+    out = tmp_path / "review.json"
+    assert main(["simulate", str(review), "--fake-speech", "--save", "-o", str(out)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Let's look at our goal: go bowling. How is it going?" in said
+    record = json.loads(out.read_text())
+    (goal,) = [g for g in record["goals"] if g["id"] == changed.id]
+    assert goal["status"] == "done"
+    assert [c["goal_id"] for c in record["celebrated"] if c["kind"] == "goal_done"] == [changed.id]
+    with RecordStore(data) as store:
+        assert store.current_goals() == []  # done and celebrated: nothing left to review

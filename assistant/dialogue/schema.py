@@ -451,6 +451,12 @@ class Script(BaseModel):
     def step(self, step_id: str) -> BaseStep | None:
         return next((s for s in self.walk() if s.id == step_id), None)
 
+    @property
+    def reviews_goal(self) -> bool:
+        """Whether it looks at a goal agreed at an earlier meeting (a ``review_goal`` step):
+        such a session starts from the goals in force (``RecordStore.current_goals``)."""
+        return any(isinstance(s, ReviewGoal) for s in self.walk())
+
 
 def _children(step: BaseStep) -> list[tuple[Step, ...]]:
     if isinstance(step, ForEachPerson | Review):

@@ -400,6 +400,11 @@ def build_engine(
     script = load_device_script(scenario.script_ref(), settings)
     where = f"the record store in {settings.data_dir}"
     people, jobs = _people_and_jobs(scenario, store, where)
+    goals: list[Any] = []
+    if store is not None and script.reviews_goal:  # as on the device: the goals in force
+        from assistant.records.goals import goals_for
+
+        goals = goals_for(store.current_goals(), [p.id for p in people])
     return Engine(
         script,
         people,
@@ -408,6 +413,7 @@ def build_engine(
         rng=random.Random(scenario.seed),
         ids=RandomIds() if device_ids else SeededIds(scenario.seed),
         jobs=jobs,
+        goals=goals,
         record=None,
         engines=engines,
         facilitator=scenario.facilitator,

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.records.model import Job, Person, SessionRecord
+from assistant.records.model import Goal, Job, Person, SessionRecord
 
 if TYPE_CHECKING:
     from assistant.records.words_repo import WordsRepo
@@ -51,6 +51,8 @@ class RosterSource(Protocol):
     def people(self, *, include_removed: bool = False) -> list[Person]: ...
 
     def open_jobs(self) -> list[Job]: ...
+
+    def current_goals(self) -> list[Goal]: ...
 
     def unfinished_session(self) -> SessionRecord | None: ...
 

@@ -63,6 +63,7 @@ from assistant.records.model import (
     Consent,
     ConsentMethod,
     Flag,
+    Goal,
     Job,
     Person,
     SessionRecord,
@@ -347,6 +348,17 @@ class RecordStore:
     def open_jobs(self) -> list[Job]:
         """Jobs not yet done, for the daily check-in and the review."""
         return self.jobs.open_jobs()
+
+    def current_goals(self) -> list[Goal]:
+        """The goals in force (agreed, not done, changed or replaced), oldest first, from the
+        finished sessions here (:mod:`assistant.records.goals`): what a review looks at."""
+        from assistant.records.goals import current_goals
+
+        rows = self.database.read(
+            "SELECT data FROM sessions WHERE state != 'draft' AND data LIKE '%\"goals\":[{%' "
+            "ORDER BY started_at, rowid"
+        )
+        return current_goals(SessionRecord.model_validate_json(r["data"]) for r in rows)
 
     def flags(self, unresolved_only: bool = True) -> list[Flag]:
         """Flags for staff, oldest first."""
