@@ -459,3 +459,66 @@ def test_a_device_keeps_only_the_people_of_its_place(setup, capsys):
     assert code == 0 and "1 people added" in said, said
     with store_of(setup, "b") as store:
         assert store.find_person("Sam") is not None and len(store.open_jobs()) == 1
+
+
+# the review on B, from B's store: two people (Priya, Sam), their two jobs from A, the goal
+REVIEW_GOAL_DONE = {
+    "script": "review",
+    "turns": [
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "step": "who"},
+        {"press": "yes", "step": "who"},
+        {"press": "no", "step": "who"},
+        {"press": "yes", "step": "consent"},
+        {"press": "yes", "step": "consent"},
+        {"press": "yes", "step": "how_going"},
+        {"press": "next", "times": 6, "step": "helped"},
+        {"press": "yes", "step": "how_going"},
+        {"press": "next", "times": 6, "step": "helped"},
+        {"press": "next", "step": "goal_review"},
+        {"press": "next", "step": "goal_review"},
+        {"press": "yes", "step": "goal_review"},
+    ],
+    "expect": {"finished": True},
+}
+
+
+def test_a_goal_agreed_on_a_is_reviewed_on_b_in_corrected_words_and_is_done_everywhere(
+    setup, capsys
+):
+    """The group agrees its goal on A; staff correct the answer it came from; the review on B
+    (people, jobs and goal from B's store) looks at the goal in the corrected words and marks
+    it done; after both sync, neither device has a goal left to review, and C never had it."""
+    from assistant.hub import db as hub_db
+    from assistant.hub.web import _correct
+
+    group_on_a(setup, capsys)
+    with store_of(setup, "a") as store:
+        (goal,) = store.current_goals()
+        session = next(r for r in store.sessions() if r.goals)
+    idea = next(i for i in session.ideas if i.id == goal.from_idea)
+    fixed = "go to the big bowling alley"
+    assert _correct(setup["hub"], "Kim", session.id, idea.from_answer, fixed)
+    for who in ("Sam", "Priya"):
+        assert hub_cli(setup, "people", "assign", who, "device b", "--by", "Jo").returncode == 0
+    code, said = device(setup, "b", "sync", capsys=capsys)
+    assert code == 0, said
+    with store_of(setup, "b") as store:
+        assert [(g.id, g.text) for g in store.current_goals()] == [(goal.id, fixed)]
+
+    path = setup["tmp"] / "review-b.yaml"
+    path.write_text(yaml.safe_dump(REVIEW_GOAL_DONE))
+    code, said = device(setup, "b", "simulate", str(path), "--fake-speech", "--save", capsys=capsys)
+    assert code == 0, said
+    assert f"Let's look at our goal: {fixed}. How is it going?" in said, said
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    with setup["hub"].tx() as s:
+        assert json.loads(s.get(hub_db.HubGoal, goal.id).data)["status"] == "done"
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    for name in ("a", "b"):
+        with store_of(setup, name) as store:
+            assert store.current_goals() == [], name
+    assert device(setup, "c", "sync", capsys=capsys)[0] == 0
+    with store_of(setup, "c") as store:
+        assert store.database.read("SELECT 1 FROM received_goals") == []

@@ -276,6 +276,29 @@ class ConsentWithdrawal(Base):
     clips_deleted: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class HubGoal(Base):
+    """A goal from a session (the latest copy by the session's start: a review's status wins),
+    with its person ids in hub ids; sent to every device holding one of its people."""
+
+    __tablename__ = "hub_goals"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # None: a group's
+    at: Mapped[str] = mapped_column(String(40))  # the start of the session of this copy
+    session_id: Mapped[str] = mapped_column(String(36))
+    device_id: Mapped[str] = mapped_column(String(36))
+    answer_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # its idea's answer
+    data: Mapped[str] = mapped_column(Text)  # the Goal as JSON
+
+
+class HubGoalPerson(Base):
+    """Someone a goal concerns (its owner, or the people of the meeting that agreed or
+    reviewed it): a device holding them receives the goal."""
+
+    __tablename__ = "hub_goal_people"
+    goal_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+
+
 class HubWordConsent(Base):
     """A person's decision about keeping examples of their taught words, from any device (each
     with one id, the same everywhere): they merge by union; the latest by time is in force."""

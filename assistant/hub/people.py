@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
 from assistant.hub import db, withdrawals, words
+from assistant.hub import goals as hub_goals
 from assistant.hub.errors import NotYours
 from assistant.records.model import JobEvent, SessionRecord
 from assistant.records.people import PERSON_SETTINGS
@@ -444,8 +445,9 @@ def payload_for(hub: Hub, device_id: str) -> dict[str, Any]:
                 )
             ]
             jobs.append(data)
+        goals = hub_goals.for_device(s, local_of, lambda a: corrected_words(s, a))
     people.sort(key=lambda p: p["id"])
-    return {"format": 1, "people": people, "jobs": jobs}
+    return {"format": 1, "people": people, "jobs": jobs, "goals": goals}
 
 
 def updates_for(hub: Hub, device_id: str) -> bytes:

@@ -424,10 +424,12 @@ class Hub(StaffAccounts, FailedTries):
                 )
             )
             s.flush()
+            from assistant.hub.goals import store_goals
             from assistant.hub.people import store_jobs, store_people
 
             store_people(s, record, device_id)
             store_jobs(s, record, device_id)
+            store_goals(s, record, device_id)
             for sha, (person, wid) in withdrawals.covered_by_withdrawals(
                 s, record, device_id
             ).items():  # came before the device heard of the withdrawal: deleted on arrival

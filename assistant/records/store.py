@@ -351,14 +351,11 @@ class RecordStore:
 
     def current_goals(self) -> list[Goal]:
         """The goals in force (agreed, not done, changed or replaced), oldest first, from the
-        finished sessions here (:mod:`assistant.records.goals`): what a review looks at."""
-        from assistant.records.goals import current_goals
+        finished sessions here and those the hub sent (:mod:`assistant.records.goals`): what a
+        review looks at."""
+        from assistant.records.goals import current_goals, goal_copies
 
-        rows = self.database.read(
-            "SELECT data FROM sessions WHERE state != 'draft' AND data LIKE '%\"goals\":[{%' "
-            "ORDER BY started_at, rowid"
-        )
-        return current_goals(SessionRecord.model_validate_json(r["data"]) for r in rows)
+        return current_goals(goal_copies(self.database))
 
     def flags(self, unresolved_only: bool = True) -> list[Flag]:
         """Flags for staff, oldest first."""

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -35,7 +36,7 @@ from assistant.errors import BundleError, RecordError, SyncError
 from assistant.records.db import iso
 from assistant.records.jobs import insert_job_event
 from assistant.records.merge import merge_alias
-from assistant.records.model import Consent, Job, JobEvent, Person
+from assistant.records.model import Consent, Goal, Job, JobEvent, Person
 from assistant.sync.device import Enrolment
 from assistant.sync.words import apply_words
 
@@ -57,6 +58,7 @@ class UpdatesReport:
     people_dropped: int = 0  # no longer sent by the hub (staff stopped sending them here)
     settings_updated: int = 0  # people whose own settings were changed on another device
     jobs_received: int = 0
+    goals_received: int = 0
     jobs_corrected: int = 0  # this device's own jobs whose words staff corrected on the hub
     withdrawals: int = 0  # withdrawals of consent made elsewhere, applied here
     words_updated: int = 0  # people whose taught words were changed on another device
@@ -121,7 +123,9 @@ def last_pull(store: RecordStore) -> dict[str, Any] | None:
     return json.loads(rows[0]["value"]) if rows else None
 
 
-def _known(model: type[Job] | type[JobEvent], data: dict[str, Any], what: str) -> dict[str, Any]:
+def _known(
+    model: type[Job] | type[JobEvent] | type[Goal], data: dict[str, Any], what: str
+) -> dict[str, Any]:
     """*data* without the fields *model* does not have (each left out is logged)."""
     dropped = sorted(set(data) - set(model.model_fields))
     if dropped:
@@ -208,6 +212,27 @@ def _drop_unsent(db: Any, sent: set[str], jobs: set[str], now: str) -> int:
         if job_id not in jobs:
             db.execute("DELETE FROM received_jobs WHERE id = ?", (job_id,))
     return dropped
+
+
+def _take_goals(db: Any, goals: list[Any], now: str) -> int:
+    """The goals the hub sends (the whole of them: replaced each time), each with the time of
+    its copy; a goal this version cannot read is left out (logged)."""
+    db.execute("DELETE FROM received_goals")
+    kept = 0
+    for item in goals:
+        try:
+            goal = Goal.model_validate(_known(Goal, dict(item["goal"]), "A goal"))
+            at = _utc(datetime.fromisoformat(str(item["at"]))).isoformat()
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("A goal from the hub was not kept: %s", exc)
+            continue
+        db.execute(
+            "INSERT INTO received_goals (id, at, data, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET at = excluded.at, data = excluded.data",
+            (goal.id, at, goal.model_dump_json(), now),
+        )
+        kept += 1
+    return kept
 
 
 def _utc(at: Any) -> Any:
@@ -341,6 +366,8 @@ def apply_update(
                     ),
                 )
             report.jobs_received += 1
+        if isinstance(body.get("goals"), list):  # a hub from before goals sends none
+            report.goals_received = _take_goals(db, body["goals"], now)
         summary = {
             "at": now,
             "cursor": cursor + "-partial" if incomplete else cursor,
