@@ -522,3 +522,52 @@ def test_a_goal_agreed_on_a_is_reviewed_on_b_in_corrected_words_and_is_done_ever
     assert device(setup, "c", "sync", capsys=capsys)[0] == 0
     with store_of(setup, "c") as store:
         assert store.database.read("SELECT 1 FROM received_goals") == []
+
+
+def session_with_sam(setup: dict[str, Any], name: str) -> None:
+    """A finished session on device *name* with Sam as the store holds them (settings too)."""
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.records.model import SessionRecord
+
+    with store_of(setup, name) as store:
+        sam = store.find_person("Sam")
+        assert sam is not None
+        now = datetime.now(UTC)
+        record = SessionRecord(
+            script="daily-checkin", started_at=now, ended_at=now + timedelta(minutes=2),
+            people=[sam],
+        )  # fmt: skip
+        store.save_session(record)
+        store.finish_session(record.id)
+
+
+def test_settings_changed_on_two_devices_offline_the_later_wins_and_the_other_is_shown(
+    setup, capsys
+):
+    """Rates set on A and, later, on B, each before hearing of the other: B's stands on both
+    devices, and A's is kept as a conflict staff see (hub people list); a device that only has
+    not heard of a change yet is no conflict."""
+    group_on_a(setup, capsys)
+    assert hub_cli(setup, "people", "assign", "Sam", "device b", "--by", "Jo").returncode == 0
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    assert device(setup, "a", "people", "set", "Sam", "--rate", "140", capsys=capsys)[0] == 0
+    assert device(setup, "b", "people", "set", "Sam", "--rate", "120", capsys=capsys)[0] == 0
+    checkin_on(setup, "b", CHECKIN_ONE, capsys, "--save")
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    listed = hub_cli(setup, "people", "list")
+    assert "not used" not in listed.stdout, listed.stdout
+    session_with_sam(setup, "a")  # carries A's change up
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0 and "had their own settings changed on another device" in said, said
+    with store_of(setup, "a") as store:
+        sam = store.find_person("Sam")
+        assert sam is not None and sam.words_per_minute == 120
+    listed = hub_cli(setup, "people", "list")
+    out = " ".join(listed.stdout.split())
+    assert "conflict: their own settings changed on device a" in out, out
+    assert "140 words a minute" in out, out
+    # A's next session carries B's settings: nothing new is lost
+    session_with_sam(setup, "a")
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    assert hub_cli(setup, "people", "list").stdout.count("not used") == 1

@@ -332,6 +332,32 @@ def test_withdrawn_on_the_hub_by_staff_reaches_every_device(setup, capsys):
         store.close()
 
 
+def test_taught_on_two_devices_offline_the_later_wins_and_the_other_is_shown(setup, capsys):
+    tmp = setup["tmp"]
+    a = store_of(setup, "a")
+    sam = a.add_person("Sam")
+    add_session(a, tmp, who="Sam", clips=0)
+    a.close()
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    assert hub_cli(setup, "people", "assign", "Sam", "device b").returncode == 0
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    teach(setup, "a", "Sam", capsys)  # neither has heard of the other's
+    teach(setup, "b", "Sam", capsys, first=30)
+    assert device(setup, "b", "sync", capsys=capsys)[0] == 0
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    b = store_of(setup, "b")
+    theirs = {e["sha256"] for e in b.words.examples(sam.id)}
+    b.close()
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0  # takes B's, the later change
+    a = store_of(setup, "a")
+    assert {e["sha256"] for e in a.words.examples(sam.id)} == theirs
+    a.close()
+    assert hub_examples(setup)[0] == theirs
+    listed = " ".join(hub_cli(setup, "people", "list").stdout.split())
+    assert "conflict: their taught words changed on device a" in listed, listed
+    assert "examples: no 3, yes 3" in listed
+
+
 def test_a_words_bundle_is_checked(tmp_path: Path) -> None:
     good = {
         "format": 1,

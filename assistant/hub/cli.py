@@ -651,6 +651,11 @@ def people_list(home: HomeOpt = None, db: DbOpt = None) -> None:
         )
         for device, name in row["conflicts"]:
             typer.echo(f"          conflict: {device} calls them {name!r}")
+        for c in row["lost_changes"]:
+            typer.echo(
+                f"          conflict: {c['what']} changed on {c['device']} at {c['at']} were "
+                f"not used (a later change is in force): {c['detail']}"
+            )
 
 
 @people_app.command("assign")

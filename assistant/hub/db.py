@@ -299,6 +299,22 @@ class HubGoalPerson(Base):
     person_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
 
 
+class HubPersonChange(Base):
+    """A change of a person's own settings or taught words a device sent (hub migration 0012):
+    put in force, or lost to a later change made elsewhere and shown to staff as a conflict
+    (the loser kept in ``detail``). A change seen before (the same time) is not noted again,
+    so a device that simply has not heard of a later change yet is no conflict."""
+
+    __tablename__ = "hub_person_changes"
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    what: Mapped[str] = mapped_column(String(20), primary_key=True)  # settings | words
+    changed_at: Mapped[str] = mapped_column(String(40), primary_key=True)
+    device_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    in_force: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class HubWordConsent(Base):
     """A person's decision about keeping examples of their taught words, from any device (each
     with one id, the same everywhere): they merge by union; the latest by time is in force."""

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
-from assistant.hub import db, withdrawals, words
+from assistant.hub import changes, db, withdrawals, words
 from assistant.hub import goals as hub_goals
 from assistant.hub.people import assign, find_person
 from assistant.records.model import new_id
@@ -172,6 +172,7 @@ def merge(hub: Hub, keep: str, other: str, by: str) -> tuple[db.Person, str, dic
             blob.person_id = into.id
         word_files = words.merge_into(s, into.id, away.id)
         hub_goals.merge_into(s, into.id, away.id)
+        changes.merge_into(s, into.id, away.id)
         into.consent_json = _later_consent(into.consent_json, away.consent_json)
         if aware(away.last_seen_at) > aware(into.last_seen_at):
             into.last_seen_at = away.last_seen_at

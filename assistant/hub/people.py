@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
-from assistant.hub import db, withdrawals, words
+from assistant.hub import changes, db, withdrawals, words
 from assistant.hub import goals as hub_goals
 from assistant.hub.errors import NotYours
 from assistant.records.model import JobEvent, SessionRecord
-from assistant.records.people import PERSON_SETTINGS
+from assistant.records.people import PERSON_SETTINGS, settings_lines
 
 if TYPE_CHECKING:
     from assistant.hub.service import Hub
@@ -109,13 +109,17 @@ def store_people(s: DBSession, record: SessionRecord, device_id: str) -> dict[st
                 row.last_seen_at = record.started_at
         if person.settings_at is not None:  # their own settings: the latest change wins
             at = _iso(person.settings_at)
-            if row.settings_at is None or _aware(datetime.fromisoformat(row.settings_at)) < _aware(
-                person.settings_at
-            ):
-                row.settings_json = json.dumps(
-                    {k: getattr(person, k) for k in PERSON_SETTINGS}, sort_keys=True
-                )
-                row.settings_at = at
+            values = json.dumps({k: getattr(person, k) for k in PERSON_SETTINGS}, sort_keys=True)
+            later = row.settings_at is None or _aware(
+                datetime.fromisoformat(row.settings_at)
+            ) < _aware(person.settings_at)
+            if later:
+                row.settings_json, row.settings_at = values, at
+                changes.note(s, row.id, "settings", at, device_id, in_force=True)
+            elif at != row.settings_at and values != row.settings_json:
+                # made here while a later change was made elsewhere: lost, shown to staff
+                said = "; ".join(settings_lines(person)) or "the device's own settings"
+                changes.note(s, row.id, "settings", at, device_id, in_force=False, detail=said)
         if person.consent is not None:
             held = json.loads(row.consent_json) if row.consent_json else None
             if held is None or held["at"] <= _iso(person.consent.at):
@@ -347,6 +351,7 @@ def people_rows(hub: Hub) -> list[dict[str, Any]]:
                     "first_seen": names.get(person.device_id or "", "staff (on the hub)"),
                     "assigned": assigned,
                     "conflicts": others,
+                    "lost_changes": changes.conflicts(s, person.id),
                 }
             )
     return out

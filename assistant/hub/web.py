@@ -353,6 +353,9 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
             return None
         ids = local_ids(s, person_id)  # the records name them by each device's own id
         taught = words_line(s, person_id)
+        from assistant.hub.changes import conflicts
+
+        lost = conflicts(s, person_id)
         rows = list(
             s.scalars(
                 select(db.Session)
@@ -404,6 +407,7 @@ def _person_view(hub: Hub, person_id: str) -> dict[str, Any] | None:
         "goals": goals,
         "settings": _settings_lines(person),
         "taught": taught,
+        "lost_changes": lost,
     }
 
 

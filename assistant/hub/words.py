@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import BundleError
-from assistant.hub import db
+from assistant.hub import changes, db
 from assistant.hub.errors import HubFull, MissingClips, NotYours, full_or
 from assistant.sync import bundle
 from assistant.sync import words as device_words
@@ -118,7 +118,20 @@ def store_words(hub: Hub, ident: str, data: bytes, *, device_id: str | None) -> 
                 held.received_at = datetime.now(UTC)
                 target = {e["sha256"]: e for e in doc["examples"]}
                 changed = True
+                changes.note(s, person, "words", doc["changed_at"], sender, in_force=True)
             else:
+                theirs = {e["sha256"] for e in doc["examples"]}
+                if doc["changed_at"] != held.changed_at and theirs != set(rows) and allowed:
+                    # taught here while a later change was made elsewhere: lost, for staff
+                    changes.note(
+                        s,
+                        person,
+                        "words",
+                        doc["changed_at"],
+                        sender,
+                        in_force=False,
+                        detail=_count_words(doc["examples"]),
+                    )
                 target = {
                     sha: {"word": r.word, "source": r.source, "kept_at": r.kept_at}
                     for sha, r in rows.items()
@@ -164,6 +177,14 @@ def store_words(hub: Hub, ident: str, data: bytes, *, device_id: str | None) -> 
         raise full_or(exc) from exc
     unlink_unreferenced(hub, set(gone) | set(doc["audio"]))
     return changed
+
+
+def _count_words(examples: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for e in examples:
+        counts[e["word"]] = counts.get(e["word"], 0) + 1
+    listed = ", ".join(f"{w} {n}" for w, n in sorted(counts.items()))
+    return f"examples: {listed}" if listed else "no examples"
 
 
 def _hub_person(s: DBSession, device_id: str, local_id: str) -> str:
@@ -338,6 +359,7 @@ def withdraw_for_staff(hub: Hub, who: db.Person, by: str) -> int:
             s.add(db.HubWordSet(person_id=who.id, changed_at=now, device_id=None))
         else:
             held.changed_at, held.device_id = now, None
+        changes.note(s, who.id, "words", now, None, in_force=True)
         gone = [
             e.sha256
             for e in s.scalars(
