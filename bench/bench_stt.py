@@ -451,7 +451,7 @@ def _whisper_answers(clips: list[tuple[str, np.ndarray]]) -> dict[str, dict[str,
     return out
 
 
-def taught(quick: bool, out_path: Path, only: Sequence[str] = ()) -> None:
+def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool = False) -> None:
     """The taught mode: for each test speaker (``bench/taught_voices.py``) teach the first k
     examples of each word, test on the last five and on non-answers; the matcher alone, the
     device's fusion (matcher alone when sure, else with Whisper) and untaught Whisper."""
@@ -461,7 +461,8 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = ()) -> None:
 
     from assistant.stt.personal import PersonalWords, fuse
 
-    speakers = tv.SPEAKERS[::4] if quick else tv.SPEAKERS
+    every = tv.HELD_OUT if held_out else tv.SPEAKERS
+    speakers = every[::4] if quick else every
     ks = (3,) if quick else TAUGHT_K
     methods = ("dtw",) if quick else TAUGHT_METHODS
     if only:
@@ -493,9 +494,11 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = ()) -> None:
                         m = pw.match(pcm)
                         gr = general[f"{name}|{label}"]
                         g = gr["answer"]
-                        plain = match_short_answer(gr["heard"]) == g  # not a second look
+                        heard = match_short_answer(gr["heard"])
+                        plain = heard == g  # not a second look
+                        low = heard if g is None else None  # its text, under its bar
                         # the device: the matcher alone when sure (Whisper not waited for)
-                        d = fuse(m, None) if m.answer else fuse(m, g, plain)
+                        d = fuse(m, None) if m.answer else fuse(m, g, plain, low)
                         rows.append(
                             {
                                 "method": method, "k": k, "speaker": name, "label": label,
@@ -592,14 +595,20 @@ def main() -> None:
     parser.add_argument(
         "--methods", default="", help="taught mode: comma-separated matcher methods (all)"
     )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="taught mode: the speakers never used to tune the matcher (taught_voices.HELD_OUT)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.taught:
-        out = RESULTS / "stt-taught.json" if args.out == RESULTS / "stt.json" else args.out
+        name = "stt-taught-held-out.json" if args.held_out else "stt-taught.json"
+        out = RESULTS / name if args.out == RESULTS / "stt.json" else args.out
         ss.set_cache_dir(CACHE)
-        taught(args.quick, out, [m for m in args.methods.split(",") if m])
+        taught(args.quick, out, [m for m in args.methods.split(",") if m], args.held_out)
         return
     if args.worker:
         result = worker(args.worker, args.quick)

@@ -22,6 +22,7 @@ from assistant.stt.personal import (
     example_problem,
     features,
     fuse,
+    speech_span,
 )
 
 VOICE = "espeak:en-gb-x-gbcwmd"
@@ -92,6 +93,48 @@ def test_hums_are_told_apart() -> None:
     assert [pw.match(hum(False, i)).answer for i in (7, 8)] == ["no", "no"]
 
 
+def _talk(n: int, seed: int) -> np.ndarray:
+    """Two other people talking (a cafe, the next table), from offsets of their own."""
+    rng = np.random.default_rng(seed)
+    mix = np.zeros(n)
+    for voice, text in (
+        ("espeak:en-us+f2:160", "Do you want a cup of tea before the meeting starts?"),
+        ("espeak:en-gb-x-rp+m2:150", "The bus was late again so we walked all the way."),
+    ):
+        s = np.tile(ss.speak(text, voice).astype(float), 2)
+        s = s[int(rng.uniform(0, 0.5) * ss.RATE) :][:n]
+        mix[: len(s)] += s
+    return mix
+
+
+def test_in_talk_around_them_the_utterance_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Background talk 9 dB under the word is bridged into the energy span, which then runs over
+    the whole clip; the two-level fit finds the word again, and leaves a quiet clip alone."""
+    import assistant.stt.personal as personal
+
+    word = ss.speak("yes", f"{VOICE}:120").astype(float)
+    clean = np.concatenate([np.zeros(int(0.6 * ss.RATE)), word, np.zeros(int(0.7 * ss.RATE))])
+    want = speech_span(clean.astype(np.int16))
+    assert want is not None
+    voiced = word[np.abs(word) > 0.05 * np.abs(word).max()]
+    spans, energy_only = [], []
+    for seed in range(4):
+        bed = _talk(len(clean), seed)
+        bed *= np.sqrt(np.mean(voiced**2)) / 10 ** (9 / 20) / np.sqrt(np.mean(bed**2))
+        noisy = np.clip(clean + bed, -32768, 32767).astype(np.int16)
+        spans.append(speech_span(noisy))
+        with monkeypatch.context() as m:
+            m.setattr(personal, "_in_busy_background", lambda smooth, first, last: (first, last))
+            energy_only.append(speech_span(noisy))
+            assert speech_span(clean.astype(np.int16)) == want  # a quiet clip: the same
+    for got, wide in zip(spans, energy_only, strict=True):
+        assert got is not None and wide is not None
+        slack = int(0.15 * ss.RATE)  # inside the word, give or take 150 ms, and most of it
+        assert want[0] - slack <= got[0] and got[1] <= want[1] + slack, (got, want)
+        assert min(got[1], want[1]) - max(got[0], want[0]) > 0.5 * (want[1] - want[0])
+        assert wide[1] - wide[0] > 1.5 * ss.RATE  # without the fit: most of the clip
+
+
 def test_fusion_never_guesses() -> None:
     sure = Match("yes", "yes", {"yes": 0.2, "no": 0.6}, 3.0)
     maybe = Match(None, "yes", {"yes": 0.5, "no": 0.6}, 1.1, why="not sure")
@@ -106,8 +149,41 @@ def test_fusion_never_guesses() -> None:
     assert fuse(far, "no").answer == "no" and fuse(far, "no").decided_by == "general"
     assert fuse(far, "yes", plain=False).answer is None  # a taught word, a second look only
     assert fuse(far, "yes").decided_by == "general"  # "yes please" where they taught "yes"
+    # the general recogniser's text under its bar only ever agrees, never decides alone
+    agreed = fuse(maybe, None, below_bar="yes")
+    assert (agreed.answer, agreed.decided_by) == ("yes", "both")
+    assert fuse(maybe, None, below_bar="no").answer is None
+    assert fuse(far, None, below_bar="no").answer is None
+    assert fuse(silent, None, below_bar="yes").answer is None
     assert fuse(silent, "yes").answer is None
     assert fuse(None, "next").decided_by == "general"
+
+
+def test_text_under_the_bar_agrees_with_the_matcher_on_the_device() -> None:
+    """The device's path (PersonalRecognizer): Whisper's "No, no, no." with too little
+    confidence is taken when the matcher's candidate is "no", and never against it or alone."""
+    from assistant.stt.fake import FakeRecognizer
+    from assistant.stt.personal_stream import PersonalRecognizer
+
+    class Words:  # the matcher's side, fixed: a candidate, not sure
+        def __init__(self, candidate: str | None) -> None:
+            self.candidate = candidate
+
+        def match(self, pcm: np.ndarray, allowed: object = None) -> Match:
+            return Match(None, self.candidate, {"no": 0.5, "yes": 0.56}, 1.12, why="not sure",  # type: ignore[arg-type]
+                         taught=("yes", "no"))  # fmt: skip
+
+    pcm = ss.silence(1.0)
+    for candidate, heard, want in (
+        ("no", ("No, no, no.", 0.3), "no"),
+        ("yes", ("No, no, no.", 0.3), None),
+        (None, ("No, no, no.", 0.3), None),
+        ("no", ("Let's get out of here.", 0.3), None),
+    ):
+        rec = PersonalRecognizer(FakeRecognizer([heard]), Words(candidate), "Sam")  # type: ignore[arg-type]
+        tr = rec.transcribe(pcm, ["yes", "no"])
+        assert tr.answer == want, (candidate, heard)
+        assert tr.decided_by == ("both" if want else "none")
 
 
 def test_bad_examples_get_a_plain_sentence() -> None:

@@ -123,16 +123,17 @@ def listen_personal(
         if w not in few and pw.why_not(w):
             typer.echo(f"{who}: {w}: {pw.why_not(w)}; the general recogniser decides it.", err=True)
     m = pw.match(pcm, answers)
-    general = None
+    general = heard = None
     is_plain = True
     if m.answer is None and m.speech:  # not sure alone: ask the general recogniser too
-        from assistant.stt.personal_stream import plain
+        from assistant.stt.personal_stream import below_bar, plain
 
         tr = rec.transcribe(pcm, answers)
         general = tr.answer
         is_plain = plain(tr, answers)
+        heard = below_bar(tr, answers)
         typer.echo(f"general ({rec.name}): {tr.text or '(nothing)'} -> {tr.answer or 'no answer'}")
-    d = fuse(m, general, is_plain)
+    d = fuse(m, general, is_plain, heard)
     near = ", ".join(f"{w} {v:.2f}" for w, v in sorted(m.distances.items(), key=lambda x: x[1]))
     typer.echo(f"personal words of {who}: {m.why}; nearest {near or '-'}; margin {m.margin:.2f}")
     typer.echo(f"answer: {d.answer or NOT_CAUGHT}")

@@ -70,9 +70,11 @@ CANDIDATE_MARGIN: Final = 1.08
 """A weaker margin for a *candidate*: not enough alone, enough to agree with the general
 recogniser (or to conflict with it)."""
 
-ABS_FACTOR: Final = 1.35
+ABS_FACTOR: Final = 1.2
 """The absolute bound is this many times the largest leave-one-out distance between two
-examples of the same word (the person's own spread)."""
+examples of the same word (the person's own spread). Measured over 23 test speakers at k = 2,
+3 and 5: 1.2 keeps every right answer 1.35 had and takes fewer non-answers (k=3: 1 of 233
+taken, against 3); 1.1 loses right answers."""
 
 CANDIDATE_ABS_FACTOR: Final = 1.6
 
@@ -180,9 +182,55 @@ def speech_span(pcm: np.ndarray) -> tuple[int, int] | None:
             quiet += 1
             if quiet > gap:
                 break
+    first, last = _in_busy_background(smooth, first, last)
     first = max(0, first - 3)
     last = min(len(db) - 1, last + 3)
     return first * _HOP, min(len(x), last * _HOP + _WIN)
+
+
+BUSY_DB: Final = 20.0
+"""A clip whose utterance stands less than this far (mean dB) above the rest of it has a busy
+background (talk, a cafe) and the utterance is narrowed (:func:`_in_busy_background`). Clean
+and room-noise clips stand 30 dB or more above; babble and a cafe at 8 to 12 dB stand under 12
+(12, 15, 20, 25 and 30 were measured: the same results)."""
+
+_FIT_MAX_FRAMES: Final = 600
+
+
+def _in_busy_background(smooth: np.ndarray, first: int, last: int) -> tuple[int, int]:
+    """Frames *first*..*last* (the energy span), narrowed to the utterance when the background
+    is busy.
+
+    In talk or a cafe, the background's own loud moments are bridged into the energy span,
+    which then runs over most of the clip. The utterance is then the one run of frames that
+    best splits the clip into two levels (inside and outside, least squares over the smoothed
+    frame energies), kept where it overlaps the energy span. Measured (``bench_stt.py
+    --taught``, k=3): babble and cafe speakers 17 to 34 right of 75 before, the rest unchanged.
+    """
+    n = len(smooth)
+    if n > _FIT_MAX_FRAMES or n < 8:
+        return first, last
+    x = smooth.astype(np.float64)
+    s1 = np.concatenate([[0.0], np.cumsum(x)])
+    s2 = np.concatenate([[0.0], np.cumsum(x * x)])
+    a = np.arange(n)[:, None]
+    b = np.arange(1, n + 1)[None, :]
+    n_in = np.maximum(b - a, 1)
+    n_out = np.maximum(n - n_in, 1)
+    sum_in = s1[b] - s1[a]
+    sum_out = s1[n] - sum_in
+    sse = (s2[b] - s2[a]) - sum_in**2 / n_in + (s2[n] - (s2[b] - s2[a])) - sum_out**2 / n_out
+    mean_in, mean_out = sum_in / n_in, sum_out / n_out
+    ok = (b > a + 4) & (b - a < n) & (mean_in > mean_out)
+    if not ok.any():
+        return first, last
+    i, j = np.unravel_index(int(np.argmin(np.where(ok, sse, np.inf))), sse.shape)
+    if mean_in[i, j] - mean_out[i, j] >= BUSY_DB:  # a quiet background: the span stands
+        return first, last
+    lo, hi = max(first, int(i)), min(last, int(j) + 1)  # the fit: frames i to j, and one of slack
+    if hi - lo < 10:  # no real overlap (100 ms): the energy span stands
+        return first, last
+    return lo, hi
 
 
 def _mel_power(pcm: np.ndarray) -> np.ndarray:
@@ -571,14 +619,24 @@ class Decision:
     why: str = ""
 
 
-def fuse(match: Match | None, general: ShortAnswer | None, plain: bool = True) -> Decision:
+def fuse(
+    match: Match | None,
+    general: ShortAnswer | None,
+    plain: bool = True,
+    below_bar: ShortAnswer | None = None,
+) -> Decision:
     """One short answer from the matcher and the general recogniser's answer (None = it
     rejected). Never a guess: a conflict is no answer.
 
     *plain*: the general recogniser's own text is a whole phrase of that answer ("Yes,
     please."), not an answer found by a second look at the audio ("uh, holes." scored as
     "yes"). For a word the person has taught, the general recogniser alone is taken only when
-    plain: the person said another way of it ("yes please" where they taught "yes")."""
+    plain: the person said another way of it ("yes please" where they taught "yes").
+
+    *below_bar*: when the general recogniser rejected, the answer its own text names all the
+    same (its confidence under its bar). It counts only to agree with the matcher's candidate,
+    never alone: two weak signals that agree (measured over 23 test speakers: 3 more right in
+    a cafe and in babble, no swap, no non-answer taken)."""
     if match is None:
         return Decision(general, "general" if general else "none", "no personal words")
     if not match.speech:
@@ -592,6 +650,8 @@ def fuse(match: Match | None, general: ShortAnswer | None, plain: bool = True) -
             return Decision(general, "both", "agree")
         if general is not None:
             return Decision(None, "none", f"conflict: {match.candidate} against {general}")
+        if below_bar == match.candidate:
+            return Decision(below_bar, "both", "agree, the general recogniser below its bar")
         return Decision(None, "none", f"{match.why}; the general recogniser heard nothing sure")
     if general is not None and general in match.taught and not plain:
         # measured (bench_stt --taught): every non-answer Whisper took for a taught person, and

@@ -143,7 +143,12 @@ class PersonalStream(RecognizerStream):
         general = self._general.result()
         if self._looked_at != self._last_loud or self._match is None:
             self._match = self._look() if self._blocks else None
-        d = fuse(self._match, general.answer, plain(general, self._allowed))
+        d = fuse(
+            self._match,
+            general.answer,
+            plain(general, self._allowed),
+            below_bar(general, self._allowed),
+        )
         engine = general.engine
         if d.decided_by == "both":
             engine = f"personal words ({self._who}) + {general.engine}"
@@ -158,6 +163,15 @@ def plain(tr: Transcript, allowed: Sequence[ShortAnswer] | None) -> bool:
     """The transcript's own text is its answer (not a second look at the audio)."""
     words = list(allowed) if allowed is not None else None
     return not tr.second_look and match_short_answer(tr.text, words) == tr.answer
+
+
+def below_bar(tr: Transcript, allowed: Sequence[ShortAnswer] | None) -> ShortAnswer | None:
+    """The answer a rejected transcript's own text names ("No, no, no." heard with too little
+    confidence), or None: only ever to agree with the matcher (:func:`~assistant.stt.personal.
+    fuse`)."""
+    if tr.answer is not None:
+        return None
+    return match_short_answer(tr.text, list(allowed) if allowed is not None else None)
 
 
 class PersonalRecognizer(Recognizer):
@@ -195,7 +209,7 @@ class PersonalRecognizer(Recognizer):
                 audio_s=len(pcm) / RATE, compute_s=m.compute_s, decided_by="personal",
             )  # fmt: skip
         tr = self.general.transcribe(pcm, allowed, phrases)
-        d = fuse(m, tr.answer, plain(tr, allowed))
+        d = fuse(m, tr.answer, plain(tr, allowed), below_bar(tr, allowed))
         engine = (
             tr.engine if d.decided_by != "both" else f"personal words ({self.who}) + {tr.engine}"
         )
