@@ -459,7 +459,7 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool
 
     import taught_voices as tv
 
-    from assistant.stt.personal import PersonalWords, fuse
+    from assistant.stt.personal import PersonalWords, example_problem, fuse
 
     every = tv.HELD_OUT if held_out else tv.SPEAKERS
     speakers = every[::4] if quick else every
@@ -482,7 +482,11 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool
         # the methods take turns clip by clip, so that each meets the same load
         for k in ks:
             for sp in speakers:
-                taught_clips = {w: [tv.example(sp, w, i) for i in range(k)] for w in tv.WORDS}
+                # taught as `assistant people teach` keeps them: a refused example is not kept
+                taught_clips = {
+                    w: [c for i in range(k) if example_problem(c := tv.example(sp, w, i)) is None]
+                    for w in tv.WORDS
+                }
                 pws = {
                     method: PersonalWords.from_audio(taught_clips, method=method)  # type: ignore[arg-type]
                     for method in methods

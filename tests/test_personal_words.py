@@ -190,6 +190,14 @@ def test_bad_examples_get_a_plain_sentence() -> None:
     assert "silent" in (example_problem(ss.silence(1.0)) or "")
     loud = np.clip(say("yes", 0).astype(np.int32) * 40, -32768, 32767).astype(np.int16)
     assert "too loud" in (example_problem(loud) or "")
+    # a loud take that touched the top now and then (0.8% of its sound; the old bar, 0.1% of
+    # the clip, refused it) is kept: it matches as well; one at four times is clipped through
+    take = say("yes", 0).astype(np.float64)
+    touched = np.clip(take * 2.5, -32768, 32767).astype(np.int16)
+    assert np.count_nonzero(np.abs(touched.astype(np.int32)) >= 32_000) > 0.001 * len(touched)
+    assert example_problem(touched) is None
+    through = np.clip(take * 4, -32768, 32767).astype(np.int16)
+    assert "too loud" in (example_problem(through) or "")
     long = ss.pad(
         ss.speak("Yes. I would like to go swimming every week with my friends. Yes.", VOICE)
     )
