@@ -98,7 +98,7 @@ def test_upgrade_from_the_first_schema_keeps_everything(tmp_path: Path) -> None:
     (tmp_path / "clips").mkdir()
     make_wav(tmp_path / "clips" / f"{sha}.wav")
     store = RecordStore(tmp_path, min_free_mb=0)
-    assert store.schema_version() == latest_version() == 11
+    assert store.schema_version() == latest_version() == 12
     assert store.device_id() == "dev-1"
     back = store.get_session(rec.id)
     assert back.state == "finalised"

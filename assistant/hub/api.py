@@ -235,6 +235,28 @@ async def put_words(
     return JSONResponse({"id": person_id, "stored": created}, 201 if created else 200)
 
 
+@router.put("/settings/{person_id}")
+async def put_settings(
+    person_id: str, request: Request, device: str = Depends(device_id)
+) -> JSONResponse:
+    """A person's own settings changed on the device, on their own (outside a session):
+    merged as a session's (``assistant/hub/own_settings.py``). ``known`` false: the hub does
+    not know the person yet, and their first session will carry them."""
+    from assistant.hub.own_settings import store_settings
+
+    hub = hub_of(request)
+    if not bundle.is_uuid(person_id):
+        return JSONResponse({"detail": "A person's id must be a UUID."}, 400)
+    body = await read_capped(request, FORM_BODY_CAP)
+    try:
+        known, stored = await run_in_threadpool(
+            store_settings, hub, person_id, body, device_id=device
+        )
+    except SyncError as exc:
+        return error_response(exc)
+    return JSONResponse({"id": person_id, "known": known, "stored": stored}, 201 if stored else 200)
+
+
 @router.get("/words/{sha256}")
 async def get_word(sha256: str, request: Request, device: str = Depends(device_id)) -> Response:
     """One example of a taught word of a person this device holds: sealed to the device and

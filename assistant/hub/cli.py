@@ -391,6 +391,11 @@ def import_(
             if report.withdrawals_added
             else ""
         )
+        + (
+            f" The own settings of {report.settings_added} person(s) taken."
+            if report.settings_added
+            else ""
+        )
     )
     for name in report.enrolled:
         typer.echo(f"Enrolled {name} from the stick (its token goes back on the stick).")

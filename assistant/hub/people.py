@@ -26,11 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import SyncError
-from assistant.hub import changes, db, withdrawals, words
+from assistant.hub import changes, db, own_settings, withdrawals, words
 from assistant.hub import goals as hub_goals
 from assistant.hub.errors import NotYours
 from assistant.records.model import JobEvent, SessionRecord
-from assistant.records.people import PERSON_SETTINGS, settings_lines
 
 if TYPE_CHECKING:
     from assistant.hub.service import Hub
@@ -107,19 +106,7 @@ def store_people(s: DBSession, record: SessionRecord, device_id: str) -> dict[st
                 if name != row.name and not known_elsewhere(s, row.id, device_id):
                     row.name = name
                 row.last_seen_at = record.started_at
-        if person.settings_at is not None:  # their own settings: the latest change wins
-            at = _iso(person.settings_at)
-            values = json.dumps({k: getattr(person, k) for k in PERSON_SETTINGS}, sort_keys=True)
-            later = row.settings_at is None or _aware(
-                datetime.fromisoformat(row.settings_at)
-            ) < _aware(person.settings_at)
-            if later:
-                row.settings_json, row.settings_at = values, at
-                changes.note(s, row.id, "settings", at, device_id, in_force=True)
-            elif at != row.settings_at and values != row.settings_json:
-                # made here while a later change was made elsewhere: lost, shown to staff
-                said = "; ".join(settings_lines(person)) or "the device's own settings"
-                changes.note(s, row.id, "settings", at, device_id, in_force=False, detail=said)
+        own_settings.merge(s, row, person, device_id)  # their own: the latest change wins
         if person.consent is not None:
             held = json.loads(row.consent_json) if row.consent_json else None
             if held is None or held["at"] <= _iso(person.consent.at):

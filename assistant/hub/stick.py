@@ -33,6 +33,9 @@ CONSENT_NAME_RE = re.compile(
 WORDS_NAME_RE = re.compile(
     r"words/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
 )
+SETTINGS_NAME_RE = re.compile(
+    r"settings/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.bundle"
+)
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
@@ -42,6 +45,7 @@ class ImportReport:
     clips_added: int = 0
     withdrawals_added: int = 0
     words_added: int = 0  # people whose taught words changed
+    settings_added: int = 0  # people whose own settings changed (outside sessions)
     already_here: int = 0
     refused: list[str] = field(default_factory=list)
     enrolled: list[str] = field(default_factory=list)
@@ -95,12 +99,13 @@ def _import_one(hub: Hub, manifest: Path, report: ImportReport) -> None:
     if isinstance(device_id, str) and folder.name == f"assistant-{device_id}":
         report.devices[device_id] = folder.parent
     entries = [e for e in files if isinstance(e, dict)]
-    # withdrawals first (the hub then waits for no clip they cover), then clips, sessions
-    order = {"consent/": 0, "words/": 1, "clips/": 2}
+    # withdrawals first (the hub then waits for no clip they cover), then clips, sessions,
+    # and a person's own settings last (a session may be what makes the person known)
+    order = {"consent/": 0, "words/": 1, "clips/": 2, "settings/": 4}
     entries.sort(key=lambda e: order.get(str(e.get("name", "")).split("/")[0] + "/", 3))
     for entry in entries:
         name = str(entry.get("name", ""))
-        names = (CLIP_NAME_RE, SESSION_NAME_RE, CONSENT_NAME_RE, WORDS_NAME_RE)
+        names = (CLIP_NAME_RE, SESSION_NAME_RE, CONSENT_NAME_RE, WORDS_NAME_RE, SETTINGS_NAME_RE)
         if not any(r.fullmatch(name) for r in names):
             report.refused.append(f"{name[:80]!r}: not a bundle name this hub accepts.")
             continue
@@ -134,6 +139,13 @@ def _import_one(hub: Hub, manifest: Path, report: ImportReport) -> None:
 
                 added = store_words(hub, ident, data, device_id=None)
                 report.words_added += int(added)
+            elif name.startswith("settings/"):
+                from assistant.hub.own_settings import store_settings
+
+                known, added = store_settings(hub, ident, data, device_id=None)
+                report.settings_added += int(added)
+                if not known:  # not on the hub yet: their first session carries them
+                    continue
             else:
                 added = hub.put_session(ident, data, device_id=None, via="import")
                 report.sessions_added += int(added)

@@ -28,7 +28,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import nacl.exceptions
 import nacl.public
@@ -44,9 +44,9 @@ MAGIC = b"ASSISTANT-BUNDLE/1\n"
 SIGNATURE_BYTES = 64
 SEALED_KEY_BYTES = 32 + 48  # a SecretBox key, plus SealedBox overhead (ephemeral key + MAC)
 MAX_HEADER_BYTES = 4096
-BundleKind = Literal["session", "clip", "consent", "words"]
-# bundles named by a UUID (a clip: by its sha256; a person's taught words: by their id)
-UUID_KINDS = ("session", "consent", "words")
+BundleKind = Literal["session", "clip", "consent", "words", "settings"]
+# bundles named by a UUID (a clip: by its sha256; a person's words and settings: by their id)
+UUID_KINDS = ("session", "consent", "words", "settings")
 
 SHA256_RE = ids_check.SHA256_RE
 UUID_RE = ids_check.UUID_RE
@@ -163,7 +163,7 @@ def read_header(data: bytes) -> Header:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleError("The bundle header is not readable.") from exc
-    if raw.get("format") != 1 or header.kind not in ("session", "clip", "consent", "words"):
+    if raw.get("format") != 1 or header.kind not in get_args(BundleKind):
         raise BundleError("The bundle is in a format this hub does not know.")
     if header.line() != data[len(MAGIC) : end]:
         raise BundleError("The bundle header was altered.")

@@ -204,6 +204,8 @@ def push_cmd() -> None:
         typer.echo(f"Sent {report.withdrawals_sent} withdrawal(s) of consent.")
     if report.words_sent:
         typer.echo(f"Sent the taught words of {report.words_sent} person(s).")
+    if report.settings_sent:
+        typer.echo(f"Sent the own settings of {report.settings_sent} person(s).")
     if report.sent:
         typer.echo(f"Sent {len(report.sent)} session{'s' if len(report.sent) != 1 else ''}.")
     if report.refused:
@@ -215,7 +217,7 @@ def push_cmd() -> None:
     if (
         not report.sent
         and not report.refused
-        and not (report.withdrawals_sent or report.words_sent)
+        and not (report.withdrawals_sent or report.words_sent or report.settings_sent)
     ):
         typer.echo("Nothing to send.")
 

@@ -28,7 +28,7 @@ import nacl.signing
 from assistant import __version__
 from assistant.errors import EnrolmentError, HubFailed, HubUnreachable, RecordError, SyncError
 from assistant.faults import fault_point
-from assistant.sync import withdrawals, words
+from assistant.sync import own_settings, withdrawals, words
 from assistant.sync.device import Enrolment, b64, sync_dir, unb64
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
@@ -239,6 +239,7 @@ class PushReport:
     busy: bool = False  # another push was already running
     withdrawals_sent: int = 0  # withdrawals of consent the hub took (sent before sessions)
     words_sent: int = 0  # people whose taught words the hub took
+    settings_sent: int = 0  # people whose own settings the hub took (outside sessions)
 
     @property
     def nothing_to_send(self) -> bool:
@@ -248,6 +249,7 @@ class PushReport:
             and self.waiting == 0
             and not self.withdrawals_sent
             and not self.words_sent
+            and not self.settings_sent
         )
 
 
@@ -308,7 +310,11 @@ def _push(
         pending = outbox.pending()
         # a record store (not a fake source): its people's taught words travel too
         store = cast("RecordStore", source) if hasattr(source, "words") else None
-        if not pending and not withdrawals.unsent(source) and not (store and words.changed(store)):
+        if (
+            not pending
+            and not withdrawals.unsent(source)
+            and not (store and (words.changed(store) or own_settings.changed(store)))
+        ):
             return report
         gone = withdrawals.withdrawn_shas(source)
         for sha in gone:  # deleted for consent: its sealed copy goes too, and it is not sent
@@ -331,6 +337,8 @@ def _push(
             report.problems.extend(problems)
             if store is not None:  # taught words (their consent decisions first on the hub)
                 report.words_sent, problems = send_words(client, store, enrolment)
+                report.problems.extend(problems)
+                report.settings_sent, problems = send_settings(client, store, enrolment)
                 report.problems.extend(problems)
             for item in pending:
                 clips = [c for c in item.clips if c not in gone]
@@ -487,4 +495,36 @@ def send_words(
             words.mark_sent(store, person_id, snap)
             sent += 1
             break
+    return sent, problems
+
+
+def send_settings(
+    client: HubClient, store: RecordStore, enrolment: Enrolment
+) -> tuple[int, list[str]]:
+    """Send the own settings that changed (:func:`~assistant.sync.own_settings.changed`);
+    returns how many people's settings the hub holds now, and problems. A person the hub does
+    not know yet waits, silently (their first session carries them). Raises HubUnreachable
+    when offline (nothing is marked)."""
+    sent, problems = 0, []
+    for doc in own_settings.changed(store):
+        response = client.request(
+            "PUT",
+            f"/v1/settings/{doc['person_id']}",
+            content=own_settings.seal(doc, enrolment),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        _check_auth(response)
+        if response.status_code == 404 and _detail(response) == "Not Found":
+            return sent, [
+                "The hub is too old to receive a person's settings on their own: update it. "
+                "They go with the person's next session."
+            ]
+        if response.status_code not in (200, 201):
+            problems.append(f"The hub refused the settings of {doc['name']}: {_detail(response)}")
+            continue
+        if not response.json().get("known", True):
+            continue  # not on the hub yet: their first session carries them
+        with store.database.tx() as db:
+            own_settings.mark_sent(db, doc["person_id"], doc["settings_at"])
+        sent += 1
     return sent, problems

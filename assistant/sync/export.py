@@ -2,7 +2,8 @@
 
 The stick gets ``assistant-<device>/manifest.json``, ``sessions/<id>.bundle``,
 ``clips/<sha256>.bundle``, ``consent/<id>.bundle`` (withdrawals of consent) and
-``words/<person id>.bundle`` (taught words that changed, with their audio): the same sealed
+``words/<person id>.bundle`` (taught words that changed, with their audio),
+``settings/<person id>.bundle`` (a person's own settings that changed): the same sealed
 bytes a push would send, so the stick reveals nothing without the hub's private key. Exporting
 again adds only what is new. Sessions and withdrawals stay waiting on the device: they are
 marked sent only when the hub acknowledges them over the network (the hub answers "already
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 
 from assistant.errors import SyncError
 from assistant.faults import fault_point
-from assistant.sync import withdrawals, words
+from assistant.sync import own_settings, withdrawals, words
 from assistant.sync.device import Enrolment, write_atomic
 from assistant.sync.outbox import Outbox
 from assistant.sync.source import SessionSource
@@ -86,6 +87,18 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
                         "size": len(sealed),
                     }
                     taught += 1
+            if hasattr(source, "words"):  # a person's own settings changed here
+                for doc in own_settings.changed(cast("RecordStore", source)):
+                    sealed = own_settings.seal(doc, enrolment)
+                    name = f"settings/{doc['person_id']}.bundle"
+                    write_atomic(folder / name, sealed)
+                    entries[name] = {
+                        "name": name,
+                        "kind": "settings",
+                        "id": doc["person_id"],
+                        "sha256": hashlib.sha256(sealed).hexdigest(),
+                        "size": len(sealed),
+                    }
             gone = withdrawals.withdrawn_shas(source)
             for item in outbox.pending():
                 for sha in item.clips:
@@ -136,7 +149,7 @@ def _write_manifest(
         "files": sorted(
             entries.values(),
             key=lambda e: (
-                {"consent": 0, "words": 1, "clip": 2}.get(str(e["kind"]), 3),
+                {"consent": 0, "words": 1, "clip": 2, "settings": 4}.get(str(e["kind"]), 3),
                 str(e["name"]),
             ),
         ),

@@ -37,6 +37,7 @@ from assistant.records.db import iso
 from assistant.records.jobs import insert_job_event
 from assistant.records.merge import merge_alias
 from assistant.records.model import Consent, Goal, Job, JobEvent, Person
+from assistant.sync import own_settings
 from assistant.sync.device import Enrolment
 from assistant.sync.words import apply_words
 
@@ -164,7 +165,11 @@ def _take_settings(db: Any, person_id: str, sent: dict[str, Any]) -> bool:
         return False
     person = Person.model_validate_json(row[0])
     theirs = datetime.fromisoformat(str(at))
-    if person.settings_at is not None and _utc(person.settings_at) >= _utc(theirs):
+    if person.settings_at is not None and _utc(person.settings_at) == _utc(theirs):
+        # the hub holds ours (sent by network or by stick): nothing to send again
+        own_settings.mark_sent(db, person_id, own_settings.stamp(theirs))
+        return False
+    if person.settings_at is not None and _utc(person.settings_at) > _utc(theirs):
         return False
     data = person.model_dump(exclude={"consent", "name_clip"})
     for key, value in settings.items():
@@ -182,6 +187,7 @@ def _take_settings(db: Any, person_id: str, sent: dict[str, Any]) -> bool:
         "UPDATE people SET data = ? WHERE id = ?",
         (updated.model_dump_json(exclude={"consent", "name_clip"}), person_id),
     )
+    own_settings.mark_sent(db, person_id, own_settings.stamp(theirs))  # the hub's: not sent back
     return True
 
 
