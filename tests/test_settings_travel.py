@@ -28,7 +28,7 @@ from tests.test_sync_two_way import (  # noqa: E402
 )
 
 
-def hub_rate(setup: dict[str, Any], name: str = "Sam") -> float | None:
+def hub_rate(setup: dict[str, Any], name: str = "Sam") -> float | None:  # noqa: F811
     import json
 
     with setup["hub"].tx() as s:
