@@ -386,3 +386,18 @@ def test_a_words_bundle_is_checked(tmp_path: Path) -> None:
     for doc, why in bad_cases:
         with pytest.raises(BundleError, match=why):
             sync_words.parse(json.dumps(doc).encode(), pid)
+
+
+def test_one_consent_rule_for_hub_pages_and_devices() -> None:
+    """The latest decision is in force, a no wins a tie, and only examples kept after the
+    latest no stand (assistant.sync.words.consent_in_force, used by all three)."""
+    from assistant.sync.words import consent_in_force, example_stands
+
+    assert consent_in_force([]) == (False, None)
+    t1, t2, t3 = "2026-12-01T10:00:00+00:00", "2026-12-02T10:00:00+00:00", "2026-12-03T10:00:00Z"
+    allowed, cutoff = consent_in_force([(t1, True), (t2, False), (t3, True)])
+    assert allowed and cutoff == "2026-12-02T10:00:00.000000+00:00"
+    assert not example_stands("2026-12-01T12:00:00+00:00", allowed, cutoff)  # kept before the no
+    assert example_stands("2026-12-03T11:00:00+00:00", allowed, cutoff)
+    assert consent_in_force([(t3, True), (t3, False)])[0] is False  # the same time: the no
+    assert consent_in_force([(t2, False), (t3, True)])[0] is True

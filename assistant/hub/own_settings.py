@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import BundleError
-from assistant.hub import changes, db
-from assistant.hub.errors import NotYours
+from assistant.hub import changes, db, withdrawals
 from assistant.records.model import Person
 from assistant.records.people import PERSON_SETTINGS, settings_lines
 from assistant.sync import own_settings as device_settings
@@ -72,15 +71,7 @@ def store_settings(
     except ValueError as exc:
         raise BundleError(f"The settings of person {ident[:8]} cannot be kept: {exc}.") from exc
     with hub.tx() as s:
-        link = s.get(db.PersonLink, (sender, ident))
-        if link is None:
-            if s.get(db.Person, ident) is not None:
-                raise NotYours(
-                    f"The settings name person {ident[:8]}, who belongs to another device, so "
-                    "they were not stored."
-                )
-            return False, False
-        row = s.get(db.Person, link.person_id)
-        if row is None:
+        row = s.get(db.Person, withdrawals.hub_person(s, sender, ident, "The settings name"))
+        if row is None:  # never seen: their first session makes them, with these settings
             return False, False
         return True, merge(s, row, person, sender)

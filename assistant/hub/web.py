@@ -419,8 +419,9 @@ def words_line(s: Any, person_id: str) -> str | None:
     if held is None:
         return None
     counts = words.counts(s, person_id)
-    latest = max(held["consent"], key=lambda c: (c["at"], not c["allowed"]), default=None)
-    if latest is None or not latest["allowed"]:
+    from assistant.sync.words import consent_in_force
+
+    if not consent_in_force((c["at"], c["allowed"]) for c in held["consent"])[0]:
         return "They have not agreed (or no longer agree) to keeping examples of their words."
     if not counts:
         return "They agreed to keeping examples of their words; none are taught yet."

@@ -33,17 +33,18 @@ log = logging.getLogger(__name__)
 _METHODS = set(get_args(ConsentMethod))
 
 
-def hub_person(s: DBSession, device_id: str, local_id: str) -> str:
+def hub_person(
+    s: DBSession, device_id: str, local_id: str, what: str = "The withdrawal names"
+) -> str:
     """The hub person a device's local id means: its link, or (never seen) the id itself,
     as the device's first session about them will make it. Raises NotYours for a person of
-    another device."""
+    another device (*what* begins its sentence: "The taught words name")."""
     link = s.get(db.PersonLink, (device_id, local_id))
     if link is not None:
         return link.person_id
     if s.get(db.Person, local_id) is not None:
         raise NotYours(
-            f"The withdrawal names person {local_id[:8]}, who belongs to another device, so it "
-            "was not stored."
+            f"{what} person {local_id[:8]}, who belongs to another device, so it was not stored."
         )
     return local_id
 

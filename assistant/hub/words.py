@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as DBSession
 
 from assistant.errors import BundleError
-from assistant.hub import changes, db
+from assistant.hub import changes, db, withdrawals
 from assistant.hub.errors import HubFull, MissingClips, NotYours, full_or
 from assistant.sync import bundle
 from assistant.sync import words as device_words
@@ -54,14 +55,12 @@ def people_of_device(s: DBSession, device_id: str) -> set[str]:
 
 def _in_force(s: DBSession, person_id: str) -> tuple[bool, str | None]:
     """Whether consent to keep the examples is in force, and when the latest no was said."""
-    rows = list(
-        s.scalars(select(db.HubWordConsent).where(db.HubWordConsent.person_id == person_id))
+    return device_words.consent_in_force(
+        (r.at, r.allowed)
+        for r in s.scalars(
+            select(db.HubWordConsent).where(db.HubWordConsent.person_id == person_id)
+        )
     )
-    if not rows:
-        return False, None
-    latest = max(rows, key=lambda r: (r.at, not r.allowed))  # a tie: the no wins
-    noes = [r.at for r in rows if not r.allowed]
-    return bool(latest.allowed), max(noes) if noes else None
 
 
 def store_words(hub: Hub, ident: str, data: bytes, *, device_id: str | None) -> bool:
@@ -84,7 +83,7 @@ def store_words(hub: Hub, ident: str, data: bytes, *, device_id: str | None) -> 
                 raise HubFull(f"The hub could not keep an example: {exc}.") from exc
     try:
         with hub.tx() as s:
-            person = _hub_person(s, sender, ident)
+            person = withdrawals.hub_person(s, sender, ident, "The taught words name")
             changed = False
             for c in doc["consent"]:
                 if s.get(db.HubWordConsent, c["uid"]) is None:
@@ -139,7 +138,7 @@ def store_words(hub: Hub, ident: str, data: bytes, *, device_id: str | None) -> 
             target = {
                 sha: e
                 for sha, e in target.items()
-                if allowed and (cutoff is None or e["kept_at"] > cutoff)
+                if device_words.example_stands(e["kept_at"], allowed, cutoff)
             }
             missing = sorted(
                 sha for sha in target if sha not in rows and not example_path(home, sha).is_file()
@@ -180,23 +179,8 @@ def store_words(hub: Hub, ident: str, data: bytes, *, device_id: str | None) -> 
 
 
 def _count_words(examples: list[dict[str, Any]]) -> str:
-    counts: dict[str, int] = {}
-    for e in examples:
-        counts[e["word"]] = counts.get(e["word"], 0) + 1
-    listed = ", ".join(f"{w} {n}" for w, n in sorted(counts.items()))
+    listed = ", ".join(f"{w} {n}" for w, n in sorted(Counter(e["word"] for e in examples).items()))
     return f"examples: {listed}" if listed else "no examples"
-
-
-def _hub_person(s: DBSession, device_id: str, local_id: str) -> str:
-    link = s.get(db.PersonLink, (device_id, local_id))
-    if link is not None:
-        return link.person_id
-    if s.get(db.Person, local_id) is not None:
-        raise NotYours(
-            f"The taught words name person {local_id[:8]}, who belongs to another device, so "
-            "they were not stored."
-        )
-    return local_id  # as the device's first session about them will make them
 
 
 def unlink_unreferenced(hub: Hub, shas: set[str]) -> None:
@@ -250,12 +234,13 @@ def for_person(s: DBSession, person_id: str) -> dict[str, Any] | None:
 
 def counts(s: DBSession, person_id: str) -> dict[str, int]:
     """How many examples of each word the hub holds for the person (the person page)."""
-    out: dict[str, int] = {}
-    for word in s.scalars(
-        select(db.HubWordExample.word).where(db.HubWordExample.person_id == person_id)
-    ):
-        out[word] = out.get(word, 0) + 1
-    return out
+    return dict(
+        Counter(
+            s.scalars(
+                select(db.HubWordExample.word).where(db.HubWordExample.person_id == person_id)
+            )
+        )
+    )
 
 
 def examples_of_device(hub: Hub, device_id: str) -> list[str]:
@@ -330,7 +315,7 @@ def merge_into(s: DBSession, into: str, away: str) -> list[str]:
     allowed, cutoff = _in_force(s, into)
     gone = []
     for e in list(s.scalars(select(db.HubWordExample).where(db.HubWordExample.person_id == into))):
-        if not allowed or (cutoff is not None and e.kept_at <= cutoff):
+        if not device_words.example_stands(e.kept_at, allowed, cutoff):
             gone.append(e.sha256)
             s.delete(e)
     return gone
@@ -360,15 +345,11 @@ def withdraw_for_staff(hub: Hub, who: db.Person, by: str) -> int:
         else:
             held.changed_at, held.device_id = now, None
         changes.note(s, who.id, "words", now, None, in_force=True)
-        gone = [
-            e.sha256
-            for e in s.scalars(
-                select(db.HubWordExample).where(db.HubWordExample.person_id == who.id)
-            )
-        ]
-        for e in list(
+        examples = list(
             s.scalars(select(db.HubWordExample).where(db.HubWordExample.person_id == who.id))
-        ):
+        )
+        gone = [e.sha256 for e in examples]
+        for e in examples:
             s.delete(e)
         s.add(
             db.Audit(

@@ -310,11 +310,9 @@ def _push(
         pending = outbox.pending()
         # a record store (not a fake source): its people's taught words travel too
         store = cast("RecordStore", source) if hasattr(source, "words") else None
-        if (
-            not pending
-            and not withdrawals.unsent(source)
-            and not (store and (words.changed(store) or own_settings.changed(store)))
-        ):
+        taught = words.changed(store) if store is not None else []  # read once per push
+        own = own_settings.changed(store) if store is not None else []
+        if not pending and not withdrawals.unsent(source) and not taught and not own:
             return report
         gone = withdrawals.withdrawn_shas(source)
         for sha in gone:  # deleted for consent: its sealed copy goes too, and it is not sent
@@ -336,9 +334,9 @@ def _push(
             report.withdrawals_sent, problems = send_withdrawals(client, source, enrolment)
             report.problems.extend(problems)
             if store is not None:  # taught words (their consent decisions first on the hub)
-                report.words_sent, problems = send_words(client, store, enrolment)
+                report.words_sent, problems = send_words(client, store, enrolment, taught)
                 report.problems.extend(problems)
-                report.settings_sent, problems = send_settings(client, store, enrolment)
+                report.settings_sent, problems = send_settings(client, store, enrolment, own)
                 report.problems.extend(problems)
             for item in pending:
                 clips = [c for c in item.clips if c not in gone]
@@ -458,12 +456,16 @@ def send_withdrawals(
 
 
 def send_words(
-    client: HubClient, store: RecordStore, enrolment: Enrolment
+    client: HubClient,
+    store: RecordStore,
+    enrolment: Enrolment,
+    taught: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[int, list[str]]:
-    """Send the taught words that changed (:func:`changed`); returns how many people's words
-    the hub took, and problems. Raises HubUnreachable when offline (nothing is marked)."""
+    """Send the taught words that changed (*taught*, else read: :func:`words.changed`);
+    returns how many people's words the hub took, and problems. Raises HubUnreachable when
+    offline (nothing is marked)."""
     sent, problems = 0, []
-    for person_id, snap in words.changed(store):
+    for person_id, snap in words.changed(store) if taught is None else taught:
         held = words.on_hub(store, person_id)
         need = {e["sha256"] for e in snap["examples"]} - held
         for _round in range(2):
@@ -499,14 +501,17 @@ def send_words(
 
 
 def send_settings(
-    client: HubClient, store: RecordStore, enrolment: Enrolment
+    client: HubClient,
+    store: RecordStore,
+    enrolment: Enrolment,
+    docs: list[dict[str, Any]] | None = None,
 ) -> tuple[int, list[str]]:
     """Send the own settings that changed (:func:`~assistant.sync.own_settings.changed`);
     returns how many people's settings the hub holds now, and problems. A person the hub does
     not know yet waits, silently (their first session carries them). Raises HubUnreachable
     when offline (nothing is marked)."""
     sent, problems = 0, []
-    for doc in own_settings.changed(store):
+    for doc in own_settings.changed(store) if docs is None else docs:
         response = client.request(
             "PUT",
             f"/v1/settings/{doc['person_id']}",

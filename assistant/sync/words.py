@@ -28,7 +28,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,24 @@ def _aware(text: str) -> datetime:
 def norm_time(text: str) -> str:
     """One format for a time from any device (UTC, microseconds): they compare as strings."""
     return _aware(text).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def consent_in_force(decisions: Iterable[tuple[str, bool]]) -> tuple[bool, str | None]:
+    """The rule for a person's words consent, the same on the hub, its pages and every device:
+    from their decisions (when, agreed or not), whether consent to keep examples is in force
+    (the latest decision by time; at the same time, a no wins) and when the latest no was said
+    (an example stands only if kept after it: :func:`example_stands`)."""
+    held = [(norm_time(at), bool(allowed)) for at, allowed in decisions]
+    if not held:
+        return False, None
+    latest = max(held, key=lambda d: (d[0], not d[1]))
+    noes = [at for at, allowed in held if not allowed]
+    return latest[1], max(noes) if noes else None
+
+
+def example_stands(kept_at: str, allowed: bool, cutoff: str | None) -> bool:
+    """An example stands while consent is in force, if it was kept after the latest no."""
+    return allowed and (cutoff is None or norm_time(kept_at) > cutoff)
 
 
 # ---------------------------------------------------------------------------- the snapshot
@@ -291,20 +309,15 @@ def apply_words(
                 str(c["uid"]),
             ),
         )
-    in_force = db.execute(
-        "SELECT allowed FROM word_consent_events WHERE person_id = ? ORDER BY at DESC, seq DESC "
-        "LIMIT 1",
-        (person_id,),
-    ).fetchone()
-    allowed = in_force is not None and bool(in_force[0])
-    cutoff_row = db.execute(
-        "SELECT max(at) FROM word_consent_events WHERE person_id = ? AND allowed = 0",
-        (person_id,),
-    ).fetchone()
-    cutoff = cutoff_row[0] if cutoff_row else None
+    allowed, cutoff = consent_in_force(
+        (str(at), bool(a))
+        for at, a in db.execute(
+            "SELECT at, allowed FROM word_consent_events WHERE person_id = ?", (person_id,)
+        ).fetchall()
+    )
 
     def stands(kept_at: str) -> bool:
-        return allowed and (cutoff is None or norm_time(kept_at) > norm_time(cutoff))
+        return example_stands(kept_at, allowed, cutoff)
 
     deleted: set[str] = set()
     withdrawn = 0
