@@ -194,7 +194,10 @@ background (talk, a cafe) and the utterance is narrowed (:func:`_in_busy_backgro
 and room-noise clips stand 30 dB or more above; babble and a cafe at 8 to 12 dB stand under 12
 (12, 15, 20, 25 and 30 were measured: the same results)."""
 
-_FIT_MAX_FRAMES: Final = 600
+_FIT_MAX_FRAMES: Final = 400
+"""Over 4 s of sound (longer than any example: :data:`MAX_EXAMPLE_S`) the energy span stands:
+the fit's cost grows with the square of the length (about 6 ms of processor time at 400
+frames on this machine, under load)."""
 
 
 def _in_busy_background(smooth: np.ndarray, first: int, last: int) -> tuple[int, int]:
