@@ -131,6 +131,15 @@ def _check_auth(response: httpx.Response) -> None:
         raise EnrolmentError("The hub has revoked this device: ask staff for a new code.")
 
 
+def _put_sealed(client: HubClient, path: str, sealed: bytes) -> httpx.Response:
+    """PUT one sealed bundle; an unknown or revoked device raises EnrolmentError."""
+    response = client.request(
+        "PUT", path, content=sealed, headers={"Content-Type": "application/octet-stream"}
+    )
+    _check_auth(response)
+    return response
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -429,13 +438,9 @@ def send_withdrawals(
     :class:`~assistant.errors.HubUnreachable` when offline (nothing is marked)."""
     sent, problems = 0, []
     for withdrawal in withdrawals.unsent(source):
-        response = client.request(
-            "PUT",
-            f"/v1/consent/{withdrawal['id']}",
-            content=withdrawals.seal(withdrawal, enrolment),
-            headers={"Content-Type": "application/octet-stream"},
+        response = _put_sealed(
+            client, f"/v1/consent/{withdrawal['id']}", withdrawals.seal(withdrawal, enrolment)
         )
-        _check_auth(response)
         if response.status_code == 404 and _detail(response) == "Not Found":
             problems.append(
                 "The hub is too old to receive a withdrawal of consent: update it. The "
@@ -474,13 +479,7 @@ def send_words(
             except OSError as exc:
                 problems.append(f"The taught words of {person_id[:8]} could not be read: {exc}")
                 break
-            response = client.request(
-                "PUT",
-                f"/v1/words/{person_id}",
-                content=body,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            _check_auth(response)
+            response = _put_sealed(client, f"/v1/words/{person_id}", body)
             if response.status_code == 424:  # the hub lacks an example we thought it had
                 need |= set(response.json().get("missing", []))
                 continue
@@ -512,13 +511,8 @@ def send_settings(
     when offline (nothing is marked)."""
     sent, problems = 0, []
     for doc in own_settings.changed(store) if docs is None else docs:
-        response = client.request(
-            "PUT",
-            f"/v1/settings/{doc['person_id']}",
-            content=own_settings.seal(doc, enrolment),
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        _check_auth(response)
+        sealed = own_settings.seal(doc, enrolment)
+        response = _put_sealed(client, f"/v1/settings/{doc['person_id']}", sealed)
         if response.status_code == 404 and _detail(response) == "Not Found":
             return sent, [
                 "The hub is too old to receive a person's settings on their own: update it. "

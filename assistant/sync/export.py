@@ -63,42 +63,21 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
             for w in withdrawals.unsent(source):  # first: the hub then waits for no clip of theirs
                 name = f"consent/{w['id']}.bundle"
                 if name not in entries or not (folder / name).exists():
-                    sealed = withdrawals.seal(w, enrolment)
-                    write_atomic(folder / name, sealed)
-                    entries[name] = {
-                        "name": name,
-                        "kind": "consent",
-                        "id": w["id"],
-                        "sha256": hashlib.sha256(sealed).hexdigest(),
-                        "size": len(sealed),
-                    }
+                    _write(
+                        folder, entries, name, "consent", w["id"], withdrawals.seal(w, enrolment)
+                    )
                     consents += 1
             if hasattr(source, "words"):  # taught words, with all their audio (no 424 here)
                 for person_id, snap in words.changed(cast("RecordStore", source)):
                     every = {e["sha256"] for e in snap["examples"]}
                     sealed = words.seal(cast("RecordStore", source), snap, every, enrolment)
-                    name = f"words/{person_id}.bundle"
-                    write_atomic(folder / name, sealed)
-                    entries[name] = {
-                        "name": name,
-                        "kind": "words",
-                        "id": person_id,
-                        "sha256": hashlib.sha256(sealed).hexdigest(),
-                        "size": len(sealed),
-                    }
+                    _write(folder, entries, f"words/{person_id}.bundle", "words", person_id, sealed)
                     taught += 1
             if hasattr(source, "words"):  # a person's own settings changed here
                 for doc in own_settings.changed(cast("RecordStore", source)):
+                    ident = doc["person_id"]
                     sealed = own_settings.seal(doc, enrolment)
-                    name = f"settings/{doc['person_id']}.bundle"
-                    write_atomic(folder / name, sealed)
-                    entries[name] = {
-                        "name": name,
-                        "kind": "settings",
-                        "id": doc["person_id"],
-                        "sha256": hashlib.sha256(sealed).hexdigest(),
-                        "size": len(sealed),
-                    }
+                    _write(folder, entries, f"settings/{ident}.bundle", "settings", ident, sealed)
             gone = withdrawals.withdrawn_shas(source)
             for item in outbox.pending():
                 for sha in item.clips:
@@ -123,6 +102,25 @@ def export(source: SessionSource, data_dir: Path, target: Path) -> ExportReport:
     except OSError as exc:
         raise SyncError(f"Cannot write to {target}: {exc.strerror or exc}.") from exc
     return ExportReport(folder, sessions, clips, prepared.problems, consents, taught)
+
+
+def _write(
+    folder: Path,
+    entries: dict[str, dict[str, object]],
+    name: str,
+    kind: str,
+    ident: str,
+    sealed: bytes,
+) -> None:
+    """Write one sealed bundle onto the stick, atomically, and its manifest entry."""
+    write_atomic(folder / name, sealed)
+    entries[name] = {
+        "name": name,
+        "kind": kind,
+        "id": ident,
+        "sha256": hashlib.sha256(sealed).hexdigest(),
+        "size": len(sealed),
+    }
 
 
 def _copy(
