@@ -69,17 +69,22 @@ def test_settings_set_with_no_session_reach_the_hub_and_the_other_device(setup, 
     assert "not used" not in listed.stdout, listed.stdout  # one after the other: no conflict
 
 
-def test_a_person_the_hub_does_not_know_waits_for_their_first_session(setup, capsys):  # noqa: F811
+def test_a_person_the_hub_does_not_know_is_left_to_their_first_session(setup, capsys):  # noqa: F811
+    """Ann is added and set on A and has no session yet: the hub does not make her from the
+    bundle, the device does not ask again at every sync, and her first session carries them."""
+    from tests.test_sync_two_way import session_with
+
     assert device(setup, "a", "people", "add", "Ann", capsys=capsys)[0] == 0
     assert device(setup, "a", "people", "set", "Ann", "--rate", "125", capsys=capsys)[0] == 0
     code, said = device(setup, "a", "sync", capsys=capsys)
     assert code == 0 and "own settings" not in said and "refused" not in said, said
     with setup["hub"].tx() as s:
         assert s.query(hub_db.Person).filter_by(name="Ann").one_or_none() is None
-    # not marked: sent again at each sync until their first session makes them known
-    with store_of(setup, "a") as store:
-        rows = store.database.read("SELECT person_id FROM settings_state")
-        assert rows == []
+    code, said = device(setup, "a", "sync", capsys=capsys)
+    assert code == 0 and "Nothing to send." in said, said  # not sent, nor the hub asked, again
+    session_with(setup, "a", "Ann")
+    assert device(setup, "a", "sync", capsys=capsys)[0] == 0
+    assert hub_rate(setup, "Ann") == 125
 
 
 def test_a_device_without_network_sends_settings_by_stick(setup, capsys, tmp_path: Path):  # noqa: F811

@@ -526,17 +526,22 @@ def test_a_goal_agreed_on_a_is_reviewed_on_b_in_corrected_words_and_is_done_ever
 
 def session_with_sam(setup: dict[str, Any], name: str) -> None:
     """A finished session on device *name* with Sam as the store holds them (settings too)."""
+    session_with(setup, name, "Sam")
+
+
+def session_with(setup: dict[str, Any], name: str, who: str) -> None:
+    """A finished session on device *name* with *who* as the store holds them (settings too)."""
     from datetime import UTC, datetime, timedelta
 
     from assistant.records.model import SessionRecord
 
     with store_of(setup, name) as store:
-        sam = store.find_person("Sam")
-        assert sam is not None
+        person = store.find_person(who)
+        assert person is not None
         now = datetime.now(UTC)
         record = SessionRecord(
             script="daily-checkin", started_at=now, ended_at=now + timedelta(minutes=2),
-            people=[sam],
+            people=[person],
         )  # fmt: skip
         store.save_session(record)
         store.finish_session(record.id)

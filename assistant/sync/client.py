@@ -507,8 +507,8 @@ def send_settings(
 ) -> tuple[int, list[str]]:
     """Send the own settings that changed (:func:`~assistant.sync.own_settings.changed`);
     returns how many people's settings the hub holds now, and problems. A person the hub does
-    not know yet waits, silently (their first session carries them). Raises HubUnreachable
-    when offline (nothing is marked)."""
+    not know yet is left, silently, to their first session, which carries the same settings.
+    Raises HubUnreachable when offline (nothing is marked)."""
     sent, problems = 0, []
     for doc in own_settings.changed(store) if docs is None else docs:
         sealed = own_settings.seal(doc, enrolment)
@@ -521,9 +521,9 @@ def send_settings(
         if response.status_code not in (200, 201):
             problems.append(f"The hub refused the settings of {doc['name']}: {_detail(response)}")
             continue
-        if not response.json().get("known", True):
-            continue  # not on the hub yet: their first session carries them
         with store.database.tx() as db:
+            # a person not on the hub yet: their first session carries these same settings
+            # (so they are not sent again and again meanwhile, nor the hub asked every time)
             own_settings.mark_sent(db, doc["person_id"], doc["settings_at"])
-        sent += 1
+        sent += int(response.json().get("known", True))
     return sent, problems

@@ -11,9 +11,10 @@ last acknowledged them, one sealed and signed ``settings`` bundle (``PUT
 
 The hub merges it exactly as the settings in a session (docs/sync.md, "Settings"): the latest
 change wins; an earlier change it has not seen is kept as a lost change and shown to staff. A
-person the hub does not know yet (never in a session sent from here, never received) waits:
-their first session carries the same settings. Settings that came down from the hub are
-marked as the hub's (:func:`mark_sent`), so they are never sent back.
+person the hub does not know yet (never in a session sent from here, never received) is left
+to their first session, which carries the same settings (a later change is sent again).
+Settings that came down from the hub are marked as the hub's (:func:`mark_sent`), so they are
+never sent back.
 """
 
 from __future__ import annotations
