@@ -249,3 +249,53 @@ def test_a_review_looks_again_at_the_goal_agreed_at_an_earlier_meeting(
     assert [c["goal_id"] for c in record["celebrated"] if c["kind"] == "goal_done"] == [changed.id]
     with RecordStore(data) as store:
         assert store.current_goals() == []  # done and celebrated: nothing left to review
+
+
+def test_where_two_groups_meet_a_review_looks_at_the_goal_of_the_group_in_the_room(
+    tmp_path, monkeypatch, capsys
+):
+    """The garden group (Priya, Sam) agreed a goal; later the cafe group (Tom, Lee) agreed
+    theirs on the same device. Priya and Sam's review looks at the garden goal, not the
+    latest one; the cafe goal stays in force for the cafe group."""
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.records.model import Goal, Person, SessionRecord
+
+    data = use_data(tmp_path, monkeypatch, "a")
+    with RecordStore(data) as store:
+        priya, sam, tom, lee = (store.add_person(n) for n in ("Priya", "Sam", "Tom", "Lee"))
+        at = datetime.now(UTC) - timedelta(days=7)
+        garden = Goal(text="grow tomatoes", agreed=True,
+                      acceptance={priya.id: "yes", sam.id: "yes"})  # fmt: skip
+        cafe = Goal(text="bake a cake", agreed=True, acceptance={tom.id: "yes", lee.id: "yes"})
+        later = at + timedelta(days=1)
+        for group, goal, when in (((priya, sam), garden, at), ((tom, lee), cafe, later)):
+            record = SessionRecord(
+                script="coproduction-group", started_at=when, ended_at=when + timedelta(minutes=30),
+                people=[Person(id=p.id, name=p.name) for p in group], goals=[goal],
+            )  # fmt: skip
+            store.save_session(record)
+            store.finish_session(record.id)
+        assert {g.text for g in store.current_goals()} == {"grow tomatoes", "bake a cake"}
+
+    scenario = {
+        **REVIEW_FROM_STORE,
+        "turns": [
+            {"press": "yes", "step": "who"},
+            {"press": "yes", "step": "who"},
+            {"press": "yes", "step": "who"},
+            {"press": "yes", "step": "who"},
+            {"press": "next", "step": "who"},
+            {"press": "next", "step": "who"},
+            {"press": "no", "step": "who"},
+            *REVIEW_FROM_STORE["turns"][5:],
+        ],
+    }
+    review = write_scenario(tmp_path, "review", scenario)
+    out = tmp_path / "review.json"
+    assert main(["simulate", str(review), "--fake-speech", "--save", "-o", str(out)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Let's look at our goal: grow tomatoes. How is it going?" in said, said
+    assert "bake a cake" not in said
+    with RecordStore(data) as store:
+        assert [g.text for g in store.current_goals()] == ["bake a cake"]  # garden: done

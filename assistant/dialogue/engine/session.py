@@ -59,7 +59,7 @@ class SessionLog:
         self._now = now
         self._emit = emit
         self.started_with: set[str] = set()
-        """Ids of the jobs the session started with (from earlier sessions)."""
+        """Ids of the jobs and goals the session started with (from earlier sessions)."""
         self.roll_call_open = False
         """The roll call is under way: in a group, who is in the room is not known yet."""
         self.group = False
@@ -102,7 +102,7 @@ class SessionLog:
         if not record.people and not roll_call:
             record.people = [p.model_copy(deep=True) for p in roster]
         log = cls(record, roster, ids=ids, now=now, emit=emit)
-        log.started_with = {j.id for j in jobs}
+        log.started_with = {j.id for j in jobs} | {g.id for g in goals}
         return log
 
     @property
@@ -167,8 +167,7 @@ class SessionLog:
         return None
 
     def group_goal(self) -> Goal | None:
-        agreed = [g for g in self._record.goals if g.person_id is None and g.agreed]
-        return agreed[-1] if agreed else None
+        return group_goal_of(self._record, self.started_with)
 
     def goal_for(self, person: Person | None) -> Goal | None:
         if person is not None:
@@ -536,3 +535,16 @@ class SessionLog:
             job.history[-1].help_needed = support  # type: ignore[assignment]
         else:
             job.history.append(JobEvent(status=job.status, at=self._now(), help_needed=support))
+
+
+def group_goal_of(record: SessionRecord, brought: set[str]) -> Goal | None:
+    """The group's goal in a session: the latest agreed in it, if any; else, of the goals in
+    force from earlier meetings (*brought*), the one most of the people here were asked to go
+    along with, the latest at a tie. A device where two groups meet (the garden group, the
+    cafe group) so reviews the goal of the group in the room, not the other group's."""
+    agreed = [g for g in record.goals if g.person_id is None and g.agreed]
+    new = [g for g in agreed if g.id not in brought]
+    if new or not agreed:
+        return new[-1] if new else None
+    here = {p.id for p in record.people}
+    return max(enumerate(agreed), key=lambda ig: (len(here & set(ig[1].acceptance)), ig[0]))[1]
