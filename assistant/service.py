@@ -41,6 +41,11 @@ SESSION_STALE_S = 300.0
 """No sign of life from the session loop for this long means it is stuck."""
 RETRY_S = 10.0
 """Wait before trying again when a session could not start (no microphone, say)."""
+NOTIFY_TIMEOUT_S = 0.5
+"""Longest a message to systemd may wait for room on its socket; then it is dropped.
+A unix datagram socket holds only a few unread messages (``net.unix.max_dgram_qlen``, 10 by
+default) and sdnotify's socket blocks when they are full, which would freeze the main thread:
+no more pings, and a SIGTERM that is never acted on. (systemd itself reads them at once.)"""
 
 
 class Notifier(Protocol):
@@ -48,11 +53,15 @@ class Notifier(Protocol):
 
 
 def systemd_notifier() -> Notifier:
-    """sdnotify's notifier (it does nothing when NOTIFY_SOCKET is not set)."""
+    """sdnotify's notifier (it does nothing when NOTIFY_SOCKET is not set), whose sends give
+    up after :data:`NOTIFY_TIMEOUT_S` rather than block the service."""
     import sdnotify
 
-    notifier: Notifier = sdnotify.SystemdNotifier()
-    return notifier
+    notifier = sdnotify.SystemdNotifier()  # (its notify() swallows a failed send)
+    if notifier.socket is not None:
+        notifier.socket.settimeout(NOTIFY_TIMEOUT_S)
+    result: Notifier = notifier
+    return result
 
 
 def watchdog_interval() -> float | None:

@@ -190,6 +190,18 @@ def test_a_failed_loop_stops_pinging_and_exits_non_zero(notify):
     assert texts[-1] == "STATUS=failed: the speaker went away"
 
 
+def test_a_notify_socket_nobody_reads_does_not_freeze_the_service(notify):
+    """A unix datagram socket holds about ten unread messages; sends must not block after."""
+    service = Service(lambda stop: stop.wait(), notifier=systemd_notifier())
+    thread, result = run_in_thread(service)
+    time.sleep(2.0)  # twenty pings at 0.1 s, none read
+    service.stop.set()
+    thread.join(15)
+    assert not thread.is_alive(), "the service froze on a full notify socket"
+    assert result == [0]
+    assert 5 < len(notify.collect(0.3)) <= 20  # the queue's worth, then the rest were dropped
+
+
 def test_without_systemd_nothing_breaks(monkeypatch):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)
@@ -214,11 +226,13 @@ def test_assistant_service_process(notify, tmp_path: Path):
         assert notify.wait_for("READY=1", timeout=30), notify.texts
         assert notify.wait_for("WATCHDOG=1", count=3, timeout=10), notify.texts
         proc.send_signal(signal.SIGTERM)
+        reading = threading.Thread(target=notify.collect, args=(10.0,), daemon=True)
+        reading.start()  # systemd keeps reading while the service stops
         out, err = proc.communicate(timeout=60)  # a hang guard (a loaded machine is slow)
+        reading.join()
     finally:
         if proc.poll() is None:
             proc.kill()
-    notify.collect(0.2)
     assert proc.returncode == 0, err
     assert "STATUS=running the idle loop (buttons only)" in notify.texts
     assert "STOPPING=1" in notify.texts
