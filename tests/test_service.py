@@ -209,6 +209,12 @@ def test_without_systemd_nothing_breaks(monkeypatch):
     assert service.run() == 0
 
 
+def read_until_exit(notify: NotifySocket, proc: subprocess.Popen) -> None:
+    while proc.poll() is None:
+        notify.collect(0.1)
+    notify.collect(0.2)
+
+
 def test_assistant_service_process(notify, tmp_path: Path):
     """The real entry point as systemd runs it, stopped with SIGTERM."""
     config = tmp_path / "config.toml"
@@ -226,10 +232,10 @@ def test_assistant_service_process(notify, tmp_path: Path):
         assert notify.wait_for("READY=1", timeout=30), notify.texts
         assert notify.wait_for("WATCHDOG=1", count=3, timeout=10), notify.texts
         proc.send_signal(signal.SIGTERM)
-        reading = threading.Thread(target=notify.collect, args=(10.0,), daemon=True)
+        reading = threading.Thread(target=read_until_exit, args=(notify, proc), daemon=True)
         reading.start()  # systemd keeps reading while the service stops
         out, err = proc.communicate(timeout=60)  # a hang guard (a loaded machine is slow)
-        reading.join()
+        reading.join(5)
     finally:
         if proc.poll() is None:
             proc.kill()
