@@ -502,14 +502,14 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool
                         plain = heard == g  # not a second look
                         low = heard if g is None else None  # its text, under its bar
                         # the device: the matcher alone when sure (Whisper not waited for)
-                        d = fuse(m, None) if m.answer else fuse(m, g, plain, low)
+                        d = fuse(m, None) if m.alone else fuse(m, g, plain, low)
                         rows.append(
                             {
                                 "method": method, "k": k, "speaker": name, "label": label,
                                 "expected": expected, "personal": m.answer,
                                 "candidate": m.candidate, "why": m.why,
                                 "fused": d.answer, "decided_by": d.decided_by,
-                                "general": g, "compute_s": m.compute_s,
+                                "general": g, "compute_s": m.compute_s, "busy": m.busy,
                             }
                         )  # fmt: skip
     summary: dict[str, Any] = {}

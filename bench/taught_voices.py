@@ -276,9 +276,13 @@ def example(sp: Speaker, word: str, i: int) -> np.ndarray:
             pcm = hum(sp.hum_words[word], rng)
         else:
             pcm = _say(word, sp, rng, sp.word_voice)
-        return _finish(pcm, sp, rng, seed=i)
+        # the background of each example is its own (seeded by speaker, word and example):
+        # the first version seeded it by the example's number alone, so example i of every
+        # word had the very same background talk behind it, and in babble the matcher matched
+        # the talk (a "yes" nearest the "help" with the same talk behind it)
+        return _finish(pcm, sp, rng, seed=int(_key(sp, word, i, "background")[:8], 16))
 
-    return _cached(_key("ex", sp, word, i), make)
+    return _cached(_key("ex-2", sp, word, i), make)
 
 
 def non_answers(sp: Speaker) -> list[tuple[str, np.ndarray]]:

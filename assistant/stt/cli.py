@@ -125,7 +125,12 @@ def listen_personal(
     m = pw.match(pcm, answers)
     general = heard = None
     is_plain = True
-    if m.answer is None and m.speech:  # not sure alone: ask the general recogniser too
+    if m.busy and m.speech:
+        typer.echo(
+            "busy background (talk or noise around the answer): the general recogniser is "
+            "asked too, and a conflict is no answer"
+        )
+    if not m.alone and m.speech:  # not sure alone: ask the general recogniser too
         from assistant.stt.personal_stream import below_bar, plain
 
         tr = rec.transcribe(pcm, answers)

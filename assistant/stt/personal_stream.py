@@ -14,6 +14,8 @@ the matcher's (``decided_by="personal"``) and the general stream's decoding is n
 If the person goes on speaking, the partial no longer stands. When the matcher is not sure,
 the general recogniser's result is fused with the matcher's (:func:`~assistant.stt.personal.
 fuse`): agree, or the general alone when the matcher has no candidate; a conflict is no answer.
+With talk around the answer (:attr:`~assistant.stt.personal.Match.alone` false), the matcher's
+sure word is not a partial result either: the general recogniser is waited for and fused.
 
 This recognises the words of the person already identified by name or button; it never
 identifies anyone by voice.
@@ -85,11 +87,7 @@ class PersonalStream(RecognizerStream):
         return EARLY_SILENCE_S if self._sure() else None
 
     def _sure(self) -> bool:
-        return (
-            self._match is not None
-            and self._match.answer is not None
-            and self._looked_at == self._last_loud
-        )
+        return self._match is not None and self._match.alone and self._looked_at == self._last_loud
 
     def accept(self, pcm: np.ndarray) -> str | None:
         block = np.asarray(pcm, dtype=np.int16)
@@ -112,7 +110,7 @@ class PersonalStream(RecognizerStream):
         if self._last_loud > 0 and quiet_s >= PAUSE_S and self._looked_at != self._last_loud:
             self._looked_at = self._last_loud
             self._match = self._look()
-            if self._match.answer is not None:
+            if self._match.alone:
                 return self._match.answer
         if self._sure():
             return None  # the matcher's partial stands; the general stream's is not needed
@@ -202,7 +200,7 @@ class PersonalRecognizer(Recognizer):
         if allowed is None:
             return self.general.transcribe(pcm, allowed, phrases)
         m = self.words.match(pcm, allowed)
-        if m.answer is not None:  # sure: the general recogniser is not needed
+        if m.alone and m.answer:  # sure (no talk around): the general recogniser is not needed
             return Transcript(
                 text=m.answer, confidence=min(1.0, 1.0 - 1.0 / max(m.margin, 1.0001)),
                 engine=f"personal words ({self.who})", answer=m.answer,
