@@ -451,10 +451,19 @@ def _whisper_answers(clips: list[tuple[str, np.ndarray]]) -> dict[str, dict[str,
     return out
 
 
-def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool = False) -> None:
+def taught(
+    quick: bool,
+    out_path: Path,
+    only: Sequence[str] = (),
+    held_out: bool = False,
+    in_quiet: bool = False,
+) -> None:
     """The taught mode: for each test speaker (``bench/taught_voices.py``) teach the first k
     examples of each word, test on the last five and on non-answers; the matcher alone, the
-    device's fusion (matcher alone when sure, else with Whisper) and untaught Whisper."""
+    device's fusion (matcher alone when sure, else with Whisper) and untaught Whisper.
+
+    *in_quiet*: the speakers with noise or talk around them (both sets), taught the same
+    words said in a quiet room (:func:`taught_voices.quiet_twin`) and tested in their noise."""
     import fcntl
 
     import taught_voices as tv
@@ -462,6 +471,8 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool
     from assistant.stt.personal import PersonalWords, example_problem, fuse
 
     every = tv.HELD_OUT if held_out else tv.SPEAKERS
+    if in_quiet:
+        every = tv.noisy(tv.SPEAKERS + tv.HELD_OUT)
     speakers = every[::4] if quick else every
     ks = (3,) if quick else TAUGHT_K
     methods = ("dtw",) if quick else TAUGHT_METHODS
@@ -483,8 +494,13 @@ def taught(quick: bool, out_path: Path, only: Sequence[str] = (), held_out: bool
         for k in ks:
             for sp in speakers:
                 # taught as `assistant people teach` keeps them: a refused example is not kept
+                teacher = tv.quiet_twin(sp) if in_quiet else sp
                 taught_clips = {
-                    w: [c for i in range(k) if example_problem(c := tv.example(sp, w, i)) is None]
+                    w: [
+                        c
+                        for i in range(k)
+                        if example_problem(c := tv.example(teacher, w, i)) is None
+                    ]
                     for w in tv.WORDS
                 }
                 pws = {
@@ -604,15 +620,28 @@ def main() -> None:
         action="store_true",
         help="taught mode: the speakers never used to tune the matcher (taught_voices.HELD_OUT)",
     )
+    parser.add_argument(
+        "--taught-in-quiet",
+        action="store_true",
+        help="taught mode: the speakers in noise or talk, taught in a quiet room",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.taught:
         name = "stt-taught-held-out.json" if args.held_out else "stt-taught.json"
+        if args.taught_in_quiet:
+            name = "stt-taught-in-quiet.json"
         out = RESULTS / name if args.out == RESULTS / "stt.json" else args.out
         ss.set_cache_dir(CACHE)
-        taught(args.quick, out, [m for m in args.methods.split(",") if m], args.held_out)
+        taught(
+            args.quick,
+            out,
+            [m for m in args.methods.split(",") if m],
+            args.held_out,
+            args.taught_in_quiet,
+        )
         return
     if args.worker:
         result = worker(args.worker, args.quick)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +105,18 @@ HELD_OUT: tuple[Speaker, ...] = (
 )  # fmt: skip
 """Speakers never used to choose or tune the matcher (``bench_stt.py --taught --held-out``):
 other voices, another noise (white, a cafe), another pair of sounds."""
+
+
+def noisy(speakers: tuple[Speaker, ...]) -> tuple[Speaker, ...]:
+    """The speakers with loud noise or talk around them (``bench_stt.py --taught-in-quiet``)."""
+    return tuple(sp for sp in speakers if sp.noise != "room" or sp.snr_db < 20)
+
+
+def quiet_twin(sp: Speaker) -> Speaker:
+    """*sp* in a quiet room: the same words said the same way (the same draws of speed,
+    pitch, loudness and pauses), only the background differs. A person usually teaches their
+    words with their supporter somewhere quiet, and answers later wherever they are."""
+    return replace(sp, noise="room", snr_db=32.0)
 
 
 def _key(*parts: object) -> str:

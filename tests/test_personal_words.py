@@ -171,6 +171,8 @@ def test_in_a_busy_background_the_matcher_waits_for_the_general_recogniser() -> 
     assert fuse(between, "yes").answer is None  # has examples of yes: not Whisper alone
     assert fuse(replace(between, taught=()), "no").answer is None  # even not decided alone
     assert fuse(between, "next").decided_by == "general"  # no examples of next at all
+    far = replace(between, why="far from every taught word")  # taught in quiet, said in a cafe
+    assert fuse(far, "yes").decided_by == "general"  # the matcher has no view: as untaught
     assert fuse(replace(between, busy=False), "yes").decided_by == "general"  # quiet: as before
 
 
