@@ -27,10 +27,11 @@ How (chosen from measurements in ``bench/bench_stt.py --taught``; ``docs/persona
   word the person has taught only when its own text is that answer (not a second look); any
   conflict is rejected. :attr:`Decision.decided_by` says which.
 * **A busy background** (talk or a cafe around the answer, or steady noise not far under
-  it: :data:`BUSY_DB`) makes both
-  recognisers unreliable, so there the matcher's sure word is not taken alone: the general
-  recogniser is waited for and a conflict is no answer (:attr:`Match.alone`), and the general
-  recogniser alone is not taken for a word the person has examples of.
+  it: :data:`BUSY_DB`) makes both recognisers unreliable. There the matcher's sure word is
+  not taken alone: the general recogniser is waited for and a conflict is no answer
+  (:attr:`Match.alone`). Nor is the general recogniser alone taken for a word the person has
+  examples of while the matcher is between two of their words (far from every example, it
+  decides as for anyone untaught).
 """
 
 from __future__ import annotations
@@ -168,9 +169,10 @@ def speech_span_busy(pcm: np.ndarray) -> tuple[tuple[int, int] | None, bool]:
     peak_raw = float(db.max())
     if peak_raw < 20 * np.log10(MIN_PEAK):
         return None, False
-    # edge-padded: zero-padded, the first and last 20 ms of every clip looked quiet, and the
-    # two-level fit (_in_busy_background) took them for the outside of the word, so a clip in
-    # babble passed for a quiet background (27 of the 50 clips of the babble test speaker)
+    # edge-padded: zero-padded, the first and last 20 ms of every clip looked 13 to 26 dB
+    # quieter, and the two-level fit (_in_busy_background) took them for the outside of the
+    # word, so a clip in babble passed for a quiet background (23 of the babble test
+    # speaker's 50 clips)
     smooth = np.convolve(np.pad(db, 2, mode="edge"), np.ones(5) / 5, mode="valid")
     peak = float(smooth.max())
     floor = float(np.percentile(smooth, 10))
