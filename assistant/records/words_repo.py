@@ -292,21 +292,20 @@ class WordsRepo:
     def matcher(self, person_id: str) -> tuple[PersonalWords | None, list[str]]:
         """The person's matcher (None when nothing is taught) and a sentence for each example
         that could not be read (named and skipped)."""
-        from assistant.stt.personal import PersonalWords, features
+        from assistant.stt.personal import PersonalWords
 
         pw = PersonalWords()
         problems: list[str] = []
         for r in self.examples(person_id):
             path = self.path(r["sha256"])
             try:
-                f = features(self._pcm(r["sha256"]))
+                kept = pw.add(r["word"], self._pcm(r["sha256"]))
             except (BadAudioFile, OSError, ValueError) as exc:
                 problems.append(f"The example {path.name} of {r['word']!r} is damaged: {exc}")
                 continue
-            if f is None:
+            if not kept:
                 problems.append(f"The example {path.name} of {r['word']!r} holds no sound.")
                 continue
-            pw.examples.setdefault(r["word"], []).append(f)
         for p in problems:
             log.warning("%s (skipped)", p)
         if not pw.examples:

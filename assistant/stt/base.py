@@ -11,11 +11,15 @@ Audio in is always 16 kHz mono int16 (the audio layer resamples). Two roles:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.core.speech import Role, Transcript, Word
 from assistant.core.words import ShortAnswer
+
+if TYPE_CHECKING:
+    from assistant.stt.personal import Embedder
 
 __all__ = ["SAMPLE_RATE", "Recognizer", "RecognizerStream", "Role", "Transcript", "Word"]
 
@@ -99,6 +103,11 @@ class Recognizer:
 
     def load(self) -> None:
         """Load the model now; by default there is nothing to load."""
+
+    def embedder(self) -> Embedder | None:
+        """An encoder for comparing a person's taught words in a busy background
+        (:class:`~assistant.stt.personal.Embedder`); None by default (MFCCs are compared)."""
+        return None
 
     def close(self) -> None:
         """Let go of threads and models; nothing to do by default."""

@@ -122,13 +122,21 @@ def listen_personal(
     for w in ALL_ANSWERS:
         if w not in few and pw.why_not(w):
             typer.echo(f"{who}: {w}: {pw.why_not(w)}; the general recogniser decides it.", err=True)
+    pw.use_embedder(rec.embedder(), warm=False)  # (its time is not the decision's)
     m = pw.match(pcm, answers)
     general = heard = None
     is_plain = True
     if m.busy and m.speech:
+        enc = rec.embedder()
+        compared = (
+            f"compared by MFCCs and the {enc.name} (they must agree)"
+            if m.compared_by != "mfcc" and enc is not None
+            else "compared by MFCCs"
+            + ("" if enc is not None else f" ({rec.name} has no encoder to compare by)")
+        )
         typer.echo(
             "busy background (talk or noise around the answer): the general recogniser is "
-            "asked too, and a conflict is no answer"
+            f"asked too, and a conflict is no answer; {compared}"
         )
     if not m.alone and m.speech:  # not sure alone: ask the general recogniser too
         from assistant.stt.personal_stream import below_bar, plain
@@ -141,6 +149,11 @@ def listen_personal(
     d = fuse(m, general, is_plain, heard)
     near = ", ".join(f"{w} {v:.2f}" for w, v in sorted(m.distances.items(), key=lambda x: x[1]))
     typer.echo(f"personal words of {who}: {m.why}; nearest {near or '-'}; margin {m.margin:.2f}")
+    if m.encoded_distances:
+        near = ", ".join(
+            f"{w} {v:.2f}" for w, v in sorted(m.encoded_distances.items(), key=lambda x: x[1])
+        )
+        typer.echo(f"  by the encoder: nearest {near}")
     typer.echo(f"answer: {d.answer or NOT_CAUGHT}")
     by = {
         "personal": f"personal words ({who}), sure alone; the general recogniser was not needed",

@@ -253,6 +253,7 @@ class PersonalWordsBook:
         pw = self.words(person_id)
         if pw is None or not pw.usable():
             return general
+        pw.use_embedder(general.embedder())  # Whisper's encoder, in a busy background
         assert person_id is not None
         return PersonalRecognizer(general, pw, self._names(person_id))
 
