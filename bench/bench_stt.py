@@ -27,6 +27,8 @@ JSON for tuning. Prints a table and writes bench/results/stt.json.
 (other words, coughs, knocks, background talk, silence); the matcher alone (three methods),
 the device's fusion, and untaught Whisper on the same clips (cached in
 ``bench/results/speech-cache/taught``). Writes ``bench/results/stt-taught.json``.
+``--held-out`` (nine speakers never used to tune), ``--taught-in-quiet`` (the noisy ones
+taught in a quiet room) and ``--in-talk`` (eight more speakers in talk) write their own.
 
 What the measurements decided (2-core machine shared with other jobs, so times are pessimistic):
 
@@ -457,13 +459,15 @@ def taught(
     only: Sequence[str] = (),
     held_out: bool = False,
     in_quiet: bool = False,
+    in_talk: bool = False,
 ) -> None:
     """The taught mode: for each test speaker (``bench/taught_voices.py``) teach the first k
     examples of each word, test on the last five and on non-answers; the matcher alone, the
     device's fusion (matcher alone when sure, else with Whisper) and untaught Whisper.
 
     *in_quiet*: the speakers with noise or talk around them (both sets), taught the same
-    words said in a quiet room (:func:`taught_voices.quiet_twin`) and tested in their noise."""
+    words said in a quiet room (:func:`taught_voices.quiet_twin`) and tested in their noise.
+    *in_talk*: eight more speakers in talk or loud noise (:data:`taught_voices.IN_TALK`)."""
     import fcntl
 
     import taught_voices as tv
@@ -473,6 +477,8 @@ def taught(
     every = tv.HELD_OUT if held_out else tv.SPEAKERS
     if in_quiet:
         every = tv.noisy(tv.SPEAKERS + tv.HELD_OUT)
+    if in_talk:
+        every = tv.IN_TALK
     speakers = every[::4] if quick else every
     ks = (3,) if quick else TAUGHT_K
     methods = ("dtw",) if quick else TAUGHT_METHODS
@@ -630,6 +636,11 @@ def main() -> None:
         action="store_true",
         help="taught mode: the speakers in noise or talk, taught in a quiet room",
     )
+    parser.add_argument(
+        "--in-talk",
+        action="store_true",
+        help="taught mode: eight more speakers in talk or loud noise (taught_voices.IN_TALK)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
     args = parser.parse_args()
@@ -638,6 +649,8 @@ def main() -> None:
         name = "stt-taught-held-out.json" if args.held_out else "stt-taught.json"
         if args.taught_in_quiet:
             name = "stt-taught-in-quiet.json"
+        if args.in_talk:
+            name = "stt-taught-in-talk.json"
         out = RESULTS / name if args.out == RESULTS / "stt.json" else args.out
         ss.set_cache_dir(CACHE)
         taught(
@@ -646,6 +659,7 @@ def main() -> None:
             [m for m in args.methods.split(",") if m],
             args.held_out,
             args.taught_in_quiet,
+            args.in_talk,
         )
         return
     if args.worker:

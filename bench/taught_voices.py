@@ -107,6 +107,26 @@ HELD_OUT: tuple[Speaker, ...] = (
 other voices, another noise (white, a cafe), another pair of sounds."""
 
 
+IN_TALK: tuple[Speaker, ...] = (
+    Speaker(
+        "lancaster m cafe 12dB", "espeak:en-gb-x-gbclan+m1", 130, 45, noise="cafe", snr_db=12.0
+    ),
+    Speaker("us f3 babble 10dB", "espeak:en-us+f3", 140, 65, noise="babble", snr_db=10.0),
+    Speaker("piper low cafe 11dB", "piper-low", 105, noise="cafe", snr_db=11.0),
+    Speaker("rp klatt2 cafe 14dB", "espeak:en-gb-x-rp+klatt2", 115, 50, noise="cafe", snr_db=14.0),
+    Speaker("us m6 babble 12dB", "espeak:en-us+m6", 125, 40, noise="babble", snr_db=12.0),
+    Speaker(
+        "scotland f1 cafe 13dB", "espeak:en-gb-scotland+f1", 135, 70, noise="cafe", snr_db=13.0
+    ),
+    Speaker("piper slow babble 14dB", "piper", 130, noise="babble", snr_db=14.0),
+    Speaker("caribbean m2 white 12dB", "espeak:en-029+m2", 120, 45, noise="white", snr_db=12.0),
+)  # fmt: skip
+"""Eight more speakers, all with talk or loud noise around them, made to check the busy
+background's features (issue 15, fifth branch; ``bench_stt.py --taught --in-talk``): the
+encoder alone, chosen on the 23 above, did worse here than MFCCs, so both views are now
+compared together."""
+
+
 def noisy(speakers: tuple[Speaker, ...]) -> tuple[Speaker, ...]:
     """The speakers with loud noise or talk around them (``bench_stt.py --taught-in-quiet``)."""
     return tuple(sp for sp in speakers if sp.noise != "room" or sp.snr_db < 20)

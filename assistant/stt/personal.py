@@ -332,14 +332,8 @@ def _span_features(pcm: np.ndarray, span: tuple[int, int] | None) -> np.ndarray 
     return f.astype(np.float32)
 
 
-def speech_segment(pcm: np.ndarray) -> tuple[np.ndarray | None, bool]:
-    """The utterance's speech span with :data:`EDGE_S` either side (None without speech), and
-    whether its background is busy: what an :class:`Embedder` is given."""
-    span, busy = speech_span_busy(pcm)
-    return _segment(pcm, span), busy
-
-
 def _segment(pcm: np.ndarray, span: tuple[int, int] | None) -> np.ndarray | None:
+    """The speech span with :data:`EDGE_S` either side: what an :class:`Embedder` is given."""
     if span is None:
         return None
     edge = int(EDGE_S * RATE)
@@ -354,7 +348,8 @@ class Embedder(Protocol):
 
     def frames(self, segment: np.ndarray) -> np.ndarray | None:
         """Encoder frames (frames x d, float32, each scaled to length sqrt(d)) of a 16 kHz
-        int16 segment (:func:`speech_segment`), or None when it is too short."""
+        int16 segment (the speech span and :data:`EDGE_S` either side), or None when it is too
+        short."""
         ...
 
 
@@ -575,7 +570,7 @@ class PersonalWords:
     segments: dict[ShortAnswer, list[np.ndarray]] = field(
         default_factory=dict, repr=False, compare=False
     )
-    """Each example's speech segment (:func:`speech_segment`), for :attr:`embedder`."""
+    """Each example's speech span and :data:`EDGE_S` either side, for :attr:`embedder`."""
     embedder: Embedder | None = field(default=None, repr=False, compare=False)
     """Compares in a busy background (:meth:`use_embedder`); None: MFCCs there too."""
     _encoded: PersonalWords | None = field(default=None, repr=False, compare=False)
@@ -734,18 +729,18 @@ class PersonalWords:
                          why="no speech", taught=taught)  # fmt: skip
         dist = self.nearest(feats)
         m = self._decide(dist, allowed)
-        by, setup, encoded = "mfcc", 0.0, None
+        by, setup, by_encoder = "mfcc", 0.0, None
         if busy and self.embedder is not None and self.enough_for_busy(taught):
             words, q, setup = self._in_busy(pcm, span)
             if words is not None and q is not None and self.embedder is not None:
-                encoded = words.nearest(q)
-                m = _both(m, words._decide(encoded, allowed))
+                by_encoder = words.nearest(q)
+                m = _both(m, words._decide(by_encoder, allowed))
                 by = f"mfcc + {self.embedder.name}"
         return Match(
             m[0], m[1], {k: round(v, 4) for k, v in dist.items()}, m[2],
             compute_s=time.process_time() - t0 - setup, why=m[3], taught=taught, busy=busy,
             compared_by=by,
-            encoded_distances={k: round(v, 4) for k, v in (encoded or {}).items()},
+            encoded_distances={k: round(v, 4) for k, v in (by_encoder or {}).items()},
         )  # fmt: skip
 
     def enough_for_busy(self, taught: Sequence[ShortAnswer] | None = None) -> bool:
