@@ -299,6 +299,21 @@ def test_the_encoder_is_used_only_in_a_busy_background_and_its_failure_loses_not
     assert pw.match(_in_talk("yes", 4, 10)).compared_by == "mfcc"
 
 
+def test_in_a_busy_background_the_two_views_must_agree() -> None:
+    from assistant.stt.personal import FAR, _both
+
+    sure, cand = ("yes", "yes", 1.3, "sure"), (None, "yes", 1.1, "not sure")
+    other, far = (None, "no", 1.1, "not sure"), (None, None, 1.0, FAR)
+    between = (None, None, 1.02, "between two words")
+    assert _both(sure, other)[:2] == (None, None)  # different candidates: none
+    assert _both(cand, sure)[:2] == ("yes", "yes")  # the same word, one sure
+    assert _both(cand, cand)[:2] == (None, "yes")  # neither sure: a candidate
+    assert _both(sure, far)[:2] == (None, "yes")  # one view alone: a candidate only
+    assert _both(far, sure)[:2] == (None, "yes")
+    assert _both(far, far)[3] == FAR  # far for both: the general recogniser as untaught
+    assert _both(far, between)[3] == "between two words"
+
+
 def test_the_device_gives_the_matcher_the_general_recognisers_encoder() -> None:
     from assistant.stt.fake import FakeRecognizer
     from assistant.stt.personal_stream import PersonalWordsBook
