@@ -329,7 +329,18 @@ def test_the_device_gives_the_matcher_the_general_recognisers_encoder() -> None:
     assert pw.embedder is None  # a recogniser with no encoder: MFCCs everywhere
     book.wrap(WithEncoder(["yes"]), "p1")
     assert pw.embedder is marker
-    assert pw.encoded() is not None  # encoded on a thread of its own (waited for here)
+    kept = pw.encoded()  # encoded on a thread of its own (waited for here)
+    assert kept is not None
+    book.wrap(WithEncoder(["yes"]), "p1")  # the next turn: the same encoder, nothing redone
+    assert pw.encoded() is kept
+
+
+def test_whisper_gives_the_same_encoder_every_turn() -> None:
+    """(A new one each turn would have the examples encoded again at every turn.)"""
+    from assistant.stt.whisper import WhisperRecognizer
+
+    rec = WhisperRecognizer()
+    assert rec.embedder() is rec.embedder()  # no model is loaded for this
 
 
 def test_fusion_never_guesses() -> None:

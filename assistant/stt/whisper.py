@@ -205,6 +205,7 @@ class WhisperRecognizer(Recognizer):
         self._worker: ThreadPoolExecutor | None = None
         self._model: Any = None
         self._tok: Any = None
+        self._encoder: WhisperEncoder | None = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
@@ -246,8 +247,12 @@ class WhisperRecognizer(Recognizer):
 
     def embedder(self) -> WhisperEncoder:
         """This model's encoder, for comparing a person's taught words in a busy background
-        (:class:`~assistant.stt.personal.Embedder`)."""
-        return WhisperEncoder(self)
+        (:class:`~assistant.stt.personal.Embedder`): always the same one, so the examples a
+        matcher encoded with it are kept from turn to turn."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = WhisperEncoder(self)
+            return self._encoder
 
     def start(
         self, allowed: Sequence[ShortAnswer] | None = None, phrases: Sequence[str] = ()
