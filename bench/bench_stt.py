@@ -429,23 +429,22 @@ TAUGHT_METHODS = ("dtw", "dtw-ref", "fixed", "dtw-sym")
 """dtw-ref: the first DTW implementation (no early abandoning, einsum), for before/after."""
 
 
-def _whisper_answers(clips: list[tuple[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
+def _whisper_answers(clips: list[tuple[str, np.ndarray]], rec: Any) -> dict[str, dict[str, Any]]:
     """Whisper's short-answer result (as the device uses it: the short role, every answer
-    allowed, 100 ms blocks) for each clip, cached by the clip's content."""
+    allowed, 100 ms blocks) for each clip by *rec*, cached by the clip's content."""
     import hashlib
 
     cache = CACHE / "taught" / "whisper-results.json"
     known: dict[str, dict[str, Any]] = json.loads(cache.read_text()) if cache.exists() else {}
-    rec = None
     allowed = list(SHORT_ANSWERS)
     out: dict[str, dict[str, Any]] = {}
+    said = False
     for key, pcm in clips:
         digest = hashlib.sha1(pcm.tobytes()).hexdigest()
         if digest not in known:
-            if rec is None:
+            if not said:
                 print("whisper on the taught clips (cached afterwards) ...", file=sys.stderr)
-                rec = make_engine("whisper")
-                rec.load()
+                said = True
             tr, _ = stream(rec, pcm, allowed)
             known[digest] = {"heard": tr.text, "answer": tr.answer, "conf": round(tr.confidence, 3)}
         out[key] = known[digest]
@@ -491,11 +490,12 @@ def taught(
                 tests.append((sp.name, w, f"{w} #{i}", tv.example(sp, w, i)))
         for label, pcm in tv.non_answers(sp):
             tests.append((sp.name, None, label, pcm))
-    general = _whisper_answers([(f"{s}|{lab}", pcm) for s, _, lab, pcm in tests])
-    # the device compares in a busy background by Whisper's encoder (the general recogniser's)
+    # one Whisper: the general recogniser, and the encoder the device compares by in a busy
+    # background
     whisper = make_engine("whisper")
     whisper.load()
     enc = whisper.embedder()
+    general = _whisper_answers([(f"{s}|{lab}", pcm) for s, _, lab, pcm in tests], whisper)
     rows: list[dict[str, Any]] = []
     # the matcher's processor time is measured with the machine's benchmark lock held
     with open("/tmp/bench.lock", "w") as lock:

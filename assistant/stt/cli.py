@@ -122,12 +122,12 @@ def listen_personal(
     for w in ALL_ANSWERS:
         if w not in few and pw.why_not(w):
             typer.echo(f"{who}: {w}: {pw.why_not(w)}; the general recogniser decides it.", err=True)
-    pw.use_embedder(rec.embedder(), warm=False)  # (its time is not the decision's)
+    enc = rec.embedder()
+    pw.use_embedder(enc, warm=False)  # (its time is not the decision's)
     m = pw.match(pcm, answers)
     general = heard = None
     is_plain = True
     if m.busy and m.speech:
-        enc = rec.embedder()
         compared = (
             f"compared by MFCCs and the {enc.name} (they must agree)"
             if m.compared_by != "mfcc" and enc is not None

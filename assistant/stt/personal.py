@@ -310,13 +310,7 @@ def features(pcm: np.ndarray) -> np.ndarray | None:
     (Spectral subtraction of the background, estimated from the quietest frames, was measured
     and left out: it cost accuracy on clean and reverberant speech and did not rescue babble.)
     """
-    return features_busy(pcm)[0]
-
-
-def features_busy(pcm: np.ndarray) -> tuple[np.ndarray | None, bool]:
-    """:func:`features`, and whether the utterance's background is busy (talk, a cafe)."""
-    span, busy = speech_span_busy(pcm)
-    return _span_features(pcm, span), busy
+    return _span_features(pcm, speech_span(pcm))
 
 
 def _span_features(pcm: np.ndarray, span: tuple[int, int] | None) -> np.ndarray | None:
@@ -730,12 +724,13 @@ class PersonalWords:
         dist = self.nearest(feats)
         m = self._decide(dist, allowed)
         by, setup, by_encoder = "mfcc", 0.0, None
-        if busy and self.embedder is not None and self.enough_for_busy(taught):
-            words, q, setup = self._in_busy(pcm, span)
-            if words is not None and q is not None and self.embedder is not None:
+        e = self.embedder
+        if busy and e is not None and self.enough_for_busy(taught):
+            words, q, setup = self._in_busy(e, pcm, span)
+            if words is not None and q is not None:
                 by_encoder = words.nearest(q)
                 m = _both(m, words._decide(by_encoder, allowed))
-                by = f"mfcc + {self.embedder.name}"
+                by = f"mfcc + {e.name}"
         return Match(
             m[0], m[1], {k: round(v, 4) for k, v in dist.items()}, m[2],
             compute_s=time.process_time() - t0 - setup, why=m[3], taught=taught, busy=busy,
@@ -750,22 +745,21 @@ class PersonalWords:
         return bool(words) and all(len(self.examples[w]) >= MIN_EXAMPLES_BUSY for w in words)
 
     def _in_busy(
-        self, pcm: np.ndarray, span: tuple[int, int] | None
+        self, e: Embedder, pcm: np.ndarray, span: tuple[int, int] | None
     ) -> tuple[PersonalWords | None, np.ndarray | None, float]:
-        """The examples and the utterance as the embedder's frames (None when it fails: the
-        MFCCs decide, and the turn is never lost over it), and the processor time spent
-        encoding the examples (and loading the model) if that was not done before: once, not
-        part of a decision."""
-        e = self.embedder
+        """The examples and the utterance as *e*'s frames (None when it fails: the MFCCs
+        decide, and the turn is never lost over it), and the processor time spent encoding the
+        examples (and loading the model) if that was not done before: once, not part of a
+        decision."""
         seg = _segment(pcm, span)
         t0 = time.process_time()
         setup = 0.0
         try:
             enc = self.encoded()
             setup = time.process_time() - t0
-            q = None if e is None or enc is None or seg is None else e.frames(seg)
+            q = None if enc is None or seg is None else e.frames(seg)
         except Exception as exc:  # a damaged model: compare as without it
-            log.warning("The %s could not encode the answer: %s", getattr(e, "name", e), exc)
+            log.warning("The %s could not encode the answer: %s", e.name, exc)
             return None, None, setup
         if enc is None or not enc.examples:
             return None, None, setup
