@@ -28,7 +28,8 @@ JSON for tuning. Prints a table and writes bench/results/stt.json.
 the device's fusion, and untaught Whisper on the same clips (cached in
 ``bench/results/speech-cache/taught``). Writes ``bench/results/stt-taught.json``.
 ``--held-out`` (nine speakers never used to tune), ``--taught-in-quiet`` (the noisy ones
-taught in a quiet room) and ``--in-talk`` (eight more speakers in talk) write their own.
+taught in a quiet room), ``--in-talk`` (eight more speakers in talk) and ``--unseen`` (eleven
+speakers made after the matcher was settled) write their own.
 
 What the measurements decided (2-core machine shared with other jobs, so times are pessimistic):
 
@@ -459,6 +460,7 @@ def taught(
     held_out: bool = False,
     in_quiet: bool = False,
     in_talk: bool = False,
+    unseen: bool = False,
 ) -> None:
     """The taught mode: for each test speaker (``bench/taught_voices.py``) teach the first k
     examples of each word, test on the last five and on non-answers; the matcher alone, the
@@ -466,7 +468,8 @@ def taught(
 
     *in_quiet*: the speakers with noise or talk around them (both sets), taught the same
     words said in a quiet room (:func:`taught_voices.quiet_twin`) and tested in their noise.
-    *in_talk*: eight more speakers in talk or loud noise (:data:`taught_voices.IN_TALK`)."""
+    *in_talk*: eight more speakers in talk or loud noise (:data:`taught_voices.IN_TALK`).
+    *unseen*: eleven speakers never used to choose anything (:data:`taught_voices.UNSEEN`)."""
     import fcntl
 
     import taught_voices as tv
@@ -478,6 +481,8 @@ def taught(
         every = tv.noisy(tv.SPEAKERS + tv.HELD_OUT)
     if in_talk:
         every = tv.IN_TALK
+    if unseen:
+        every = tv.UNSEEN
     speakers = every[::4] if quick else every
     ks = (3,) if quick else TAUGHT_K
     methods = ("dtw",) if quick else TAUGHT_METHODS
@@ -641,6 +646,11 @@ def main() -> None:
         action="store_true",
         help="taught mode: eight more speakers in talk or loud noise (taught_voices.IN_TALK)",
     )
+    parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="taught mode: eleven speakers never used to choose anything (taught_voices.UNSEEN)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "stt.json")
     args = parser.parse_args()
@@ -651,6 +661,8 @@ def main() -> None:
             name = "stt-taught-in-quiet.json"
         if args.in_talk:
             name = "stt-taught-in-talk.json"
+        if args.unseen:
+            name = "stt-taught-unseen.json"
         out = RESULTS / name if args.out == RESULTS / "stt.json" else args.out
         ss.set_cache_dir(CACHE)
         taught(
@@ -660,6 +672,7 @@ def main() -> None:
             args.held_out,
             args.taught_in_quiet,
             args.in_talk,
+            args.unseen,
         )
         return
     if args.worker:
