@@ -421,6 +421,35 @@ def _wav(folder: Path, name: str, pcm: np.ndarray) -> Path:
     return ss.write_wav(folder / name, pcm)
 
 
+def test_one_take_saved_again_at_another_rate_and_size_is_not_kept_twice(
+    tmp_path: Path,
+) -> None:
+    """A supporter's copy of a file in another format (48 kHz, 32 bits, stereo) is the same
+    recording; the same take with other faint noise is a new example."""
+    import wave
+
+    import soxr
+
+    store = RecordStore(tmp_path / "data", min_free_mb=0)
+    sam = store.add_person("Sam", consent=Consent(audio=True))
+    store.words.set_consent(sam.id, True, by="Kate")
+    take = say("yes", 0)
+    store.words.add_example(sam.id, "yes", _wav(tmp_path, "take.wav", take))
+    up = soxr.resample(take.astype(np.float32) / 32768, 16_000, 48_000)
+    wide = np.round(np.clip(up, -1, 1 - 2**-31) * 2**31).astype(np.int32)
+    copy = tmp_path / "take-48k.wav"
+    with wave.open(str(copy), "wb") as f:
+        f.setnchannels(2)
+        f.setsampwidth(4)
+        f.setframerate(48_000)
+        f.writeframes(np.repeat(wide, 2).tobytes())
+    with pytest.raises(WordProblem, match="take-48k.wav was not kept: it is the same recording"):
+        store.words.add_example(sam.id, "yes", copy)
+    other = ss.mix_noise(take, snr_db=40, seed=99)
+    store.words.add_example(sam.id, "yes", _wav(tmp_path, "again.wav", other))
+    assert store.words.counts(sam.id) == {"yes": 2}
+
+
 def test_examples_need_their_own_consent_and_withdrawal_deletes_them(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "data", min_free_mb=0)
     sam = store.add_person("Sam", consent=Consent(audio=True))

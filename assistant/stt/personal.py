@@ -923,10 +923,20 @@ def example_problem(pcm: np.ndarray) -> str | None:
     return None
 
 
+SAME_RECORDING: Final = 0.03
+"""DTW distance (over MFCCs) under which two examples are one recording saved twice. One
+espeak-ng "yes" saved again at 48 kHz, 32 bits, was 0.0014 from itself; the same synthetic
+word with different faint noise (40 dB under it) 0.11; two takes at other speeds 0.2 to 0.3.
+Over the benchmark's 42 speakers (10,905 pairs of their examples within 2 frames of each
+other's length), the closest two were 0.12 apart."""
+
+
 def same_sound(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when two examples are the same recording (the same features, e.g. one file copied
-    or saved again with another header)."""
+    """True when two examples are the same recording: one file copied, or saved again with
+    another header, sample rate or sample size (their features then differ by rounding)."""
     fa, fb = features(a), features(b)
-    if fa is None or fb is None or fa.shape != fb.shape:
+    if fa is None or fb is None or abs(len(fa) - len(fb)) > 2:
         return False
-    return bool(np.abs(fa - fb).max() < 1e-3)
+    if fa.shape == fb.shape and np.abs(fa - fb).max() < 1e-3:
+        return True
+    return bool(dtw_distances(fa, [fb])[0] < SAME_RECORDING)
